@@ -1,0 +1,176 @@
+/* cpu_backend.c — the built-in CPU backend: always present, runs every format the CPU reference can
+ * read, and is where every fallback lands. Threads split the rows of each call. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../host/error.h"
+#include "../../host/runtime.h"
+#include "cpu_gemv.h"
+
+typedef struct cpu_weights {
+    lowbit_format format;
+    size_t rows, cols;
+    const void *data; /* the host keeps these bytes alive for the weights' lifetime */
+} cpu_weights;
+
+typedef struct cpu_backend {
+    lowbit_backend backend;
+    int threads;
+    lowbit_device_info info;
+} cpu_backend;
+
+static void read_cpu_name(char *name, size_t size, char *vendor, size_t vendor_size)
+{
+    snprintf(name, size, "CPU");
+    snprintf(vendor, vendor_size, "unknown");
+    FILE *file = fopen("/proc/cpuinfo", "r");
+    if (!file) return;
+    char line[512];
+    int have_name = 0, have_vendor = 0;
+    while ((!have_name || !have_vendor) && fgets(line, sizeof line, file)) {
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        char *value = colon + 1;
+        while (*value == ' ' || *value == '\t') ++value;
+        value[strcspn(value, "\n")] = '\0';
+        if (!have_name && strncmp(line, "model name", 10) == 0) {
+            snprintf(name, size, "%s", value);
+            have_name = 1;
+        } else if (!have_vendor && strncmp(line, "vendor_id", 9) == 0) {
+            snprintf(vendor, vendor_size, "%s", value);
+            have_vendor = 1;
+        }
+    }
+    fclose(file);
+}
+
+static lowbit_status cpu_device_count(void *self, size_t *count)
+{
+    (void)self;
+    *count = 1;
+    return LOWBIT_OK;
+}
+
+static lowbit_status cpu_device_info(void *self, size_t device, lowbit_device_info *info)
+{
+    cpu_backend *cpu = self;
+    if (device != 0) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "cpu backend has one device, not %zu", device);
+    size_t size = info->struct_size < sizeof *info ? info->struct_size : sizeof *info;
+    memcpy(info, &cpu->info, size);
+    info->struct_size = size;
+    return LOWBIT_OK;
+}
+
+static lowbit_status cpu_weights_upload(void *self, size_t device, const lowbit_backend_tensor *tensor, void **out)
+{
+    (void)self;
+    (void)device;
+    const lowbit_format_traits *traits = lowbit_format_get((int)tensor->format);
+    if (!traits || !traits->can_dequantize)
+        return lowbit_error(LOWBIT_ERROR_UNSUPPORTED, "cpu backend cannot read %s weights",
+                            lowbit_format_name((int)tensor->format));
+    cpu_weights *weights = malloc(sizeof *weights);
+    if (!weights) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: out of host memory");
+    *weights = (cpu_weights){tensor->format, tensor->rows, tensor->cols, tensor->data};
+    *out = weights;
+    return LOWBIT_OK;
+}
+
+static void cpu_weights_release(void *self, void *weights)
+{
+    (void)self;
+    free(weights);
+}
+
+typedef struct row_range_job {
+    const cpu_weights *weights;
+    const float *x;
+    float *y;
+    size_t n, row_begin, row_end;
+    float *scratch;
+    const char *kernel;
+} row_range_job;
+
+static void *row_range_run(void *arg)
+{
+    row_range_job *job = arg;
+    const cpu_weights *w = job->weights;
+    job->kernel = lowbit_cpu_gemv_rows(w->format, w->data, w->cols, job->x, job->n, job->y, w->rows, job->row_begin,
+                                       job->row_end, job->scratch);
+    return NULL;
+}
+
+#define CPU_MAX_THREADS 64
+
+static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
+{
+    cpu_backend *cpu = self;
+    const cpu_weights *weights = args->weights;
+    if (args->x_type != LOWBIT_ACTIVATION_F32)
+        return lowbit_error(LOWBIT_ERROR_UNSUPPORTED, "cpu backend: activation type %d not supported", (int)args->x_type);
+    if (lowbit_fault_injected("cpu.run"))
+        return lowbit_error(LOWBIT_ERROR_DEVICE, "cpu backend: injected fault (LOWBIT_FAULT=cpu.run)");
+    /* one thread per ~256k weights, so small calls do not pay for thread start-up */
+    size_t work = weights->rows * weights->cols * args->n;
+    int threads = cpu->threads;
+    if ((size_t)threads > work / 262144 + 1) threads = (int)(work / 262144 + 1);
+    if ((size_t)threads > weights->rows) threads = (int)weights->rows;
+    if (threads < 1) threads = 1;
+    float *scratch = malloc((size_t)threads * weights->cols * sizeof(float));
+    if (!scratch) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: no memory for row scratch");
+    row_range_job jobs[CPU_MAX_THREADS];
+    pthread_t handles[CPU_MAX_THREADS];
+    for (int t = 0; t < threads; ++t) {
+        jobs[t] = (row_range_job){weights, args->x, args->y, args->n, weights->rows * (size_t)t / (size_t)threads,
+                                  weights->rows * (size_t)(t + 1) / (size_t)threads,
+                                  scratch + (size_t)t * weights->cols, NULL};
+    }
+    int started = 0;
+    for (int t = 1; t < threads; ++t) {
+        if (pthread_create(&handles[t], NULL, row_range_run, &jobs[t]) != 0) break;
+        started = t;
+    }
+    for (int t = started + 1; t < threads; ++t) row_range_run(&jobs[t]); /* threads that did not start */
+    row_range_run(&jobs[0]);
+    for (int t = 1; t <= started; ++t) pthread_join(handles[t], NULL);
+    snprintf(args->kernel, sizeof args->kernel, "%s threads=%d", jobs[0].kernel, threads);
+    free(scratch);
+    return LOWBIT_OK;
+}
+
+static void cpu_destroy(void *self) { free(self); }
+
+lowbit_status lowbit_cpu_backend_create(const lowbit_host_api *host, lowbit_backend **out)
+{
+    (void)host;
+    cpu_backend *cpu = calloc(1, sizeof *cpu);
+    if (!cpu) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: out of host memory");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu->threads = cores < 1 ? 1 : cores > CPU_MAX_THREADS ? CPU_MAX_THREADS : (int)cores;
+    lowbit_device_info *info = &cpu->info;
+    info->struct_size = sizeof *info;
+    info->api = LOWBIT_API_CPU;
+    snprintf(info->id, sizeof info->id, "cpu");
+    read_cpu_name(info->name, sizeof info->name, info->vendor, sizeof info->vendor);
+    snprintf(info->driver_version, sizeof info->driver_version, "lowbit %s", lowbit_version_string());
+    snprintf(info->api_version, sizeof info->api_version, "built-in");
+    info->is_cpu_device = 1;
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    info->global_memory = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : 0;
+    info->max_allocation = info->global_memory;
+    info->max_buffer_range = info->global_memory;
+    info->max_workgroup_size = 1;
+    info->compute_units = (uint32_t)cpu->threads;
+    for (int f = 0; f < LOWBIT_FORMAT_COUNT; ++f) {
+        const lowbit_format_traits *traits = lowbit_format_get(f);
+        if (traits && traits->can_dequantize && !traits->is_activation_only) info->formats |= 1ull << f;
+    }
+    cpu->backend = (lowbit_backend){sizeof(lowbit_backend), LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, "cpu",
+                                    LOWBIT_API_CPU, cpu, cpu_device_count, cpu_device_info, cpu_weights_upload,
+                                    cpu_weights_release, cpu_matmul, cpu_destroy};
+    *out = &cpu->backend;
+    return LOWBIT_OK;
+}

@@ -1,0 +1,129 @@
+/* cpu_gemv.c — fused dequantize + dot kernels for the CPU backend. Each row is dequantized a block at
+ * a time in registers and dotted with every activation row, so weights are read once per call.
+ * Eight independent accumulators let the compiler vectorize without reassociating float sums. */
+#include "cpu_gemv.h"
+
+#include <string.h>
+
+#include "../../host/format/format_internal.h"
+#include "../../shaders/common/lowbit_blocks.h"
+
+#define LANES 8
+
+/* Builds an AVX2 and an AVX-512 clone next to the baseline one, picked at load time by the CPU. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define LOWBIT_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define LOWBIT_MULTIVERSION
+#endif
+
+static inline float lanes_sum(const float lanes[LANES])
+{
+    float sum = 0.0f;
+    for (int k = 0; k < LANES; ++k) sum += lanes[k];
+    return sum;
+}
+
+/* acc[k] += Σ_j w[j*LANES+k]·x[j*LANES+k] over `count` elements (a multiple of LANES) */
+static inline void dot_accumulate(float acc[LANES], const float *w, const float *x, size_t count)
+{
+    for (size_t j = 0; j < count; j += LANES)
+        for (int k = 0; k < LANES; ++k) acc[k] += w[j + k] * x[j + k];
+}
+
+LOWBIT_MULTIVERSION
+static void gemv_q4_0(const unsigned char *w, size_t cols, const float *x, size_t n, float *y, size_t rows,
+                      size_t row_begin, size_t row_end)
+{
+    const size_t blocks = cols / LOWBIT_QK4_0;
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * LOWBIT_Q4_0_BYTES;
+        for (size_t i0 = 0; i0 < n; i0 += 8) {
+            size_t count = n - i0 < 8 ? n - i0 : 8;
+            float acc[8][LANES];
+            memset(acc, 0, sizeof acc);
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *block = row + b * LOWBIT_Q4_0_BYTES;
+                const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(block));
+                float q[LOWBIT_QK4_0];
+                for (int j = 0; j < 16; ++j) q[j] = (float)((int)(block[2 + j] & 0x0F) - 8);
+                for (int j = 0; j < 16; ++j) q[j + 16] = (float)((int)(block[2 + j] >> 4) - 8);
+                for (size_t i = 0; i < count; ++i) {
+                    float part[LANES] = {0};
+                    dot_accumulate(part, q, x + (i0 + i) * cols + b * LOWBIT_QK4_0, LOWBIT_QK4_0);
+                    for (int k = 0; k < LANES; ++k) acc[i][k] += d * part[k];
+                }
+            }
+            for (size_t i = 0; i < count; ++i) y[(i0 + i) * rows + r] = lanes_sum(acc[i]);
+        }
+    }
+}
+
+LOWBIT_MULTIVERSION
+static void gemv_q8_0(const unsigned char *w, size_t cols, const float *x, size_t n, float *y, size_t rows,
+                      size_t row_begin, size_t row_end)
+{
+    const size_t blocks = cols / LOWBIT_QK8_0;
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * LOWBIT_Q8_0_BYTES;
+        for (size_t i0 = 0; i0 < n; i0 += 8) {
+            size_t count = n - i0 < 8 ? n - i0 : 8;
+            float acc[8][LANES];
+            memset(acc, 0, sizeof acc);
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *block = row + b * LOWBIT_Q8_0_BYTES;
+                const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(block));
+                float q[LOWBIT_QK8_0];
+                for (int j = 0; j < LOWBIT_QK8_0; ++j) q[j] = (float)(int8_t)block[2 + j];
+                for (size_t i = 0; i < count; ++i) {
+                    float part[LANES] = {0};
+                    dot_accumulate(part, q, x + (i0 + i) * cols + b * LOWBIT_QK8_0, LOWBIT_QK8_0);
+                    for (int k = 0; k < LANES; ++k) acc[i][k] += d * part[k];
+                }
+            }
+            for (size_t i = 0; i < count; ++i) y[(i0 + i) * rows + r] = lanes_sum(acc[i]);
+        }
+    }
+}
+
+/* Rows as f32 (F32 directly, every other format dequantized one row at a time into scratch). */
+LOWBIT_MULTIVERSION
+static void gemv_float_rows(const float *row, size_t cols, const float *x, size_t n, float *y, size_t rows, size_t r)
+{
+    size_t body = cols - cols % LANES;
+    for (size_t i = 0; i < n; ++i) {
+        const float *xi = x + i * cols;
+        float acc[LANES] = {0};
+        dot_accumulate(acc, row, xi, body);
+        float sum = lanes_sum(acc);
+        for (size_t c = body; c < cols; ++c) sum += row[c] * xi[c];
+        y[i * rows + r] = sum;
+    }
+}
+
+const char *lowbit_cpu_gemv_rows(lowbit_format format, const void *weights, size_t cols, const float *x, size_t n,
+                                 float *y, size_t rows, size_t row_begin, size_t row_end, float *scratch)
+{
+    switch (format) {
+    case LOWBIT_FORMAT_Q4_0:
+        gemv_q4_0(weights, cols, x, n, y, rows, row_begin, row_end);
+        return "cpu_gemv_q4_0";
+    case LOWBIT_FORMAT_Q8_0:
+        gemv_q8_0(weights, cols, x, n, y, rows, row_begin, row_end);
+        return "cpu_gemv_q8_0";
+    case LOWBIT_FORMAT_F32:
+        for (size_t r = row_begin; r < row_end; ++r)
+            gemv_float_rows((const float *)weights + r * cols, cols, x, n, y, rows, r);
+        return "cpu_gemv_f32";
+    default: {
+        /* every other format: dequantize a row (bit-exact reference) into scratch, then dot */
+        const lowbit_format_ops *ops = lowbit_format_ops_get((int)format);
+        size_t row_bytes = lowbit_format_row_size((int)format, cols);
+        for (size_t r = row_begin; r < row_end; ++r) {
+            ops->dequantize_row((const unsigned char *)weights + r * row_bytes, scratch, cols);
+            gemv_float_rows(scratch, cols, x, n, y, rows, r);
+        }
+        return format == LOWBIT_FORMAT_F16 ? "cpu_gemv_f16" : "cpu_gemv_dequant_row";
+    }
+    }
+}

@@ -1,0 +1,15 @@
+/* cpu_gemv.h — the CPU backend's fused dequantize-dot kernels (one row range at a time). */
+#ifndef LOWBIT_CPU_GEMV_H
+#define LOWBIT_CPU_GEMV_H
+
+#include <stddef.h>
+
+#include "lowbit/lowbit_format.h"
+
+/* Y[i*rows + r] = dot(W row r, X row i) for r in [row_begin, row_end), i < n. `scratch` holds cols floats
+ * (used by formats without a dedicated kernel, which dequantize one row at a time). Returns the
+ * kernel's name. */
+const char *lowbit_cpu_gemv_rows(lowbit_format format, const void *weights, size_t cols, const float *x, size_t n,
+                                 float *y, size_t rows, size_t row_begin, size_t row_end, float *scratch);
+
+#endif

@@ -1,0 +1,208 @@
+/* context.c — contexts and the device table: the built-in CPU backend first, then every plugin's
+ * devices, probed lazily on the first call that needs them. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "runtime.h"
+
+lowbit_status lowbit_context_create(const lowbit_context_options *options, lowbit_context **out)
+{
+    if (!out) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_context_create: out is NULL");
+    *out = NULL;
+    lowbit_context_options defaults = {sizeof defaults, 0, NULL, NULL, 0};
+    if (options) {
+        if (options->struct_size < offsetof(lowbit_context_options, plugin_file_count) + sizeof(size_t) ||
+            options->struct_size > 4096)
+            return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                                "lowbit_context_create: options->struct_size is %zu; set it to sizeof(lowbit_context_options)",
+                                options->struct_size);
+        if (options->plugin_file_count > 0 && !options->plugin_files)
+            return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                                "lowbit_context_create: plugin_file_count is %zu but plugin_files is NULL",
+                                options->plugin_file_count);
+        if (options->plugin_file_count > LOWBIT_MAX_BACKENDS - 1)
+            return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_context_create: at most %d plugin files",
+                                LOWBIT_MAX_BACKENDS - 1);
+        defaults = *options;
+    }
+    lowbit_context *context = calloc(1, sizeof *context);
+    if (!context) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_context_create: out of host memory");
+    pthread_mutex_init(&context->mutex, NULL);
+    lowbit_status status = lowbit_cpu_backend_create(lowbit_host_api_get(), &context->plugins[0].backend);
+    if (status != LOWBIT_OK) {
+        free(context);
+        return status;
+    }
+    snprintf(context->plugins[0].path, sizeof context->plugins[0].path, "(built in)");
+    context->plugin_count = 1;
+    for (size_t i = 0; i < defaults.plugin_file_count; ++i) {
+        lowbit_plugin plugin;
+        status = lowbit_plugin_load(defaults.plugin_files[i], &plugin);
+        if (status != LOWBIT_OK) {
+            lowbit_context_destroy(context);
+            return status; /* the loader's message names the file and the problem */
+        }
+        context->plugins[context->plugin_count++] = plugin;
+    }
+    if (!(defaults.flags & LOWBIT_CONTEXT_NO_PLUGINS) && defaults.plugin_file_count == 0)
+        lowbit_plugin_discover(context, defaults.plugin_path);
+    if (!lowbit_handle_register(context)) {
+        lowbit_context_destroy(context);
+        return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_context_create: out of host memory");
+    }
+    *out = context;
+    return LOWBIT_OK;
+}
+
+
+void lowbit_context_destroy(lowbit_context *context)
+{
+    if (!context) return;
+    int live = lowbit_handle_is_live(context);
+    lowbit_handle_unregister(context);
+    if (!live && context->plugin_count == 0) return;
+    lowbit_weights_release_all(context);
+    for (size_t i = context->plugin_count; i-- > 0;) {
+        if (context->plugins[i].library) {
+            lowbit_plugin_unload(&context->plugins[i]);
+        } else if (context->plugins[i].backend) {
+            context->plugins[i].backend->destroy(context->plugins[i].backend->self);
+        }
+    }
+    free(context->devices);
+    pthread_mutex_destroy(&context->mutex);
+    free(context);
+}
+
+static lowbit_status check_context(lowbit_context *context, const char *function)
+{
+    if (!context) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: context is NULL", function);
+    if (!lowbit_handle_is_live(context))
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: context was destroyed or never created", function);
+    return LOWBIT_OK;
+}
+
+/* Asks every backend for its devices once; a backend whose probe fails contributes none. */
+lowbit_status lowbit_context_probe(lowbit_context *context)
+{
+    pthread_mutex_lock(&context->mutex);
+    if (context->devices_probed) {
+        pthread_mutex_unlock(&context->mutex);
+        return LOWBIT_OK;
+    }
+    size_t total = 0, capacity = 0;
+    lowbit_device_entry *devices = NULL;
+    for (size_t b = 0; b < context->plugin_count; ++b) {
+        lowbit_backend *backend = context->plugins[b].backend;
+        size_t count = 0;
+        if (backend->device_count(backend->self, &count) != LOWBIT_OK) {
+            lowbit_log(LOWBIT_LOG_WARN, "%s backend: device probe failed: %s; its devices are unavailable",
+                       backend->name, lowbit_last_error());
+            continue;
+        }
+        for (size_t d = 0; d < count; ++d) {
+            lowbit_device_entry entry = {b, d, {.struct_size = sizeof(lowbit_device_info)}};
+            if (backend->device_info(backend->self, d, &entry.info) != LOWBIT_OK) {
+                lowbit_log(LOWBIT_LOG_WARN, "%s backend: device %zu info failed: %s; skipped", backend->name, d,
+                           lowbit_last_error());
+                continue;
+            }
+            entry.info.struct_size = sizeof(lowbit_device_info);
+            entry.info.api = backend->api;
+            if (total == capacity) {
+                capacity = capacity ? capacity * 2 : 8;
+                lowbit_device_entry *grown = realloc(devices, capacity * sizeof *grown);
+                if (!grown) {
+                    free(devices);
+                    pthread_mutex_unlock(&context->mutex);
+                    return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "device probe: out of host memory");
+                }
+                devices = grown;
+            }
+            devices[total++] = entry;
+        }
+    }
+    context->devices = devices;
+    context->device_count = total;
+    context->devices_probed = 1;
+    pthread_mutex_unlock(&context->mutex);
+    lowbit_error_clear();
+    return LOWBIT_OK;
+}
+
+static lowbit_status probe_checked(lowbit_context *context, const char *function)
+{
+    lowbit_status status = check_context(context, function);
+    return status != LOWBIT_OK ? status : lowbit_context_probe(context);
+}
+
+lowbit_status lowbit_device_count(lowbit_context *context, size_t *count)
+{
+    lowbit_status status = probe_checked(context, "lowbit_device_count");
+    if (status != LOWBIT_OK) return status;
+    if (!count) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_device_count: count is NULL");
+    *count = context->device_count;
+    return LOWBIT_OK;
+}
+
+lowbit_status lowbit_device_get_info(lowbit_context *context, size_t device, lowbit_device_info *info)
+{
+    lowbit_status status = probe_checked(context, "lowbit_device_get_info");
+    if (status != LOWBIT_OK) return status;
+    if (!info) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_device_get_info: info is NULL");
+    if (info->struct_size < offsetof(lowbit_device_info, formats) + sizeof(uint64_t) || info->struct_size > 65536)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "lowbit_device_get_info: info->struct_size is %zu; set it to sizeof(lowbit_device_info)",
+                            info->struct_size);
+    if (device >= context->device_count)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_device_get_info: device %zu of %zu", device,
+                            context->device_count);
+    size_t size = info->struct_size < sizeof *info ? info->struct_size : sizeof *info;
+    memcpy(info, &context->devices[device].info, size);
+    info->struct_size = size;
+    return LOWBIT_OK;
+}
+
+lowbit_status lowbit_device_find(lowbit_context *context, const char *id, size_t *device)
+{
+    lowbit_status status = probe_checked(context, "lowbit_device_find");
+    if (status != LOWBIT_OK) return status;
+    if (!id || !device) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_device_find: id or device is NULL");
+    for (size_t i = 0; i < context->device_count; ++i) {
+        if (strcmp(context->devices[i].info.id, id) == 0) {
+            *device = i;
+            return LOWBIT_OK;
+        }
+    }
+    char known[512] = "";
+    for (size_t i = 0; i < context->device_count; ++i) {
+        size_t used = strlen(known);
+        snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", context->devices[i].info.id);
+    }
+    return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "no device \"%s\" (devices: %s)", id, known);
+}
+
+lowbit_status lowbit_device_default(lowbit_context *context, size_t *device)
+{
+    lowbit_status status = probe_checked(context, "lowbit_device_default");
+    if (status != LOWBIT_OK) return status;
+    if (!device) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_device_default: device is NULL");
+    const char *wanted = getenv("LOWBIT_DEVICE");
+    if (wanted && *wanted) {
+        status = lowbit_device_find(context, wanted, device);
+        if (status != LOWBIT_OK)
+            return lowbit_error(status, "LOWBIT_DEVICE=%s: %s", wanted, lowbit_last_error());
+        return LOWBIT_OK;
+    }
+    *device = 0; /* the CPU backend */
+    for (size_t i = 0; i < context->device_count; ++i) {
+        if (!context->devices[i].info.is_cpu_device) {
+            *device = i;
+            break;
+        }
+    }
+    return LOWBIT_OK;
+}

@@ -1,0 +1,212 @@
+/* format.c — the format registry (names, block geometry, which rows each family provides) and the
+ * threaded, argument-checked lowbit_quantize / lowbit_dequantize built on it. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "../error.h"
+#include "format_internal.h"
+
+#define TRAITS(id, block, bytes, activation) {LOWBIT_FORMAT_##id, #id, block, bytes, 0, 0, activation}
+#define FORMAT_TRAITS_COUNT 19
+
+/* Geometry of every format lowbit names; can_quantize/can_dequantize are filled from format_ops. */
+static lowbit_format_traits format_traits[FORMAT_TRAITS_COUNT] = {
+    TRAITS(F32, 1, 4, 0),      TRAITS(F16, 1, 2, 0),       TRAITS(Q4_0, 32, 18, 0),    TRAITS(Q4_1, 32, 20, 0),
+    TRAITS(Q5_0, 32, 22, 0),   TRAITS(Q5_1, 32, 24, 0),    TRAITS(Q8_0, 32, 34, 0),    TRAITS(Q8_1, 32, 36, 1),
+    TRAITS(Q2_K, 256, 84, 0),  TRAITS(Q3_K, 256, 110, 0),  TRAITS(Q4_K, 256, 144, 0),  TRAITS(Q5_K, 256, 176, 0),
+    TRAITS(Q6_K, 256, 210, 0), TRAITS(Q8_K, 256, 292, 1),  TRAITS(IQ4_NL, 32, 18, 0),  TRAITS(IQ4_XS, 256, 136, 0),
+    TRAITS(BF16, 1, 2, 0),     TRAITS(TQ1_0, 256, 54, 0),  TRAITS(TQ2_0, 256, 66, 0),
+};
+
+/* The row kernels each family file provides; a family registers here when it is implemented. */
+static const struct {
+    lowbit_format format;
+    lowbit_format_ops ops;
+} format_ops[] = {
+    {LOWBIT_FORMAT_F32, {lowbit_quantize_row_f32, lowbit_dequantize_row_f32}},
+    {LOWBIT_FORMAT_F16, {lowbit_quantize_row_f16, lowbit_dequantize_row_f16}},
+    {LOWBIT_FORMAT_Q4_0, {lowbit_quantize_row_q4_0, lowbit_dequantize_row_q4_0}},
+    {LOWBIT_FORMAT_Q8_0, {lowbit_quantize_row_q8_0, lowbit_dequantize_row_q8_0}},
+    {LOWBIT_FORMAT_BF16, {lowbit_quantize_row_bf16, lowbit_dequantize_row_bf16}},
+    {LOWBIT_FORMAT_Q4_1, {lowbit_quantize_row_q4_1, lowbit_dequantize_row_q4_1}},
+    {LOWBIT_FORMAT_Q5_0, {lowbit_quantize_row_q5_0, lowbit_dequantize_row_q5_0}},
+    {LOWBIT_FORMAT_Q5_1, {lowbit_quantize_row_q5_1, lowbit_dequantize_row_q5_1}},
+    {LOWBIT_FORMAT_Q8_1, {lowbit_quantize_row_q8_1, NULL}}, /* activation-only: quantize side only */
+    {LOWBIT_FORMAT_Q2_K, {lowbit_quantize_row_q2_k, lowbit_dequantize_row_q2_k}},
+    {LOWBIT_FORMAT_Q3_K, {lowbit_quantize_row_q3_k, lowbit_dequantize_row_q3_k}},
+    {LOWBIT_FORMAT_Q4_K, {lowbit_quantize_row_q4_k, lowbit_dequantize_row_q4_k}},
+    {LOWBIT_FORMAT_Q5_K, {lowbit_quantize_row_q5_k, lowbit_dequantize_row_q5_k}},
+    {LOWBIT_FORMAT_Q6_K, {lowbit_quantize_row_q6_k, lowbit_dequantize_row_q6_k}},
+    {LOWBIT_FORMAT_Q8_K, {lowbit_quantize_row_q8_k, NULL}}, /* activation-only: quantize side only */
+    {LOWBIT_FORMAT_IQ4_NL, {lowbit_quantize_row_iq4_nl, lowbit_dequantize_row_iq4_nl}},
+    {LOWBIT_FORMAT_IQ4_XS, {lowbit_quantize_row_iq4_xs, lowbit_dequantize_row_iq4_xs}},
+    {LOWBIT_FORMAT_TQ1_0, {lowbit_quantize_row_tq1_0, lowbit_dequantize_row_tq1_0}},
+    {LOWBIT_FORMAT_TQ2_0, {lowbit_quantize_row_tq2_0, lowbit_dequantize_row_tq2_0}},
+};
+
+const lowbit_format_ops *lowbit_format_ops_get(int format)
+{
+    for (size_t i = 0; i < sizeof format_ops / sizeof format_ops[0]; ++i)
+        if ((int)format_ops[i].format == format) return &format_ops[i].ops;
+    return NULL;
+}
+
+static pthread_once_t traits_once = PTHREAD_ONCE_INIT;
+
+static void traits_resolve(void)
+{
+    for (size_t i = 0; i < FORMAT_TRAITS_COUNT; ++i) {
+        const lowbit_format_ops *ops = lowbit_format_ops_get((int)format_traits[i].format);
+        format_traits[i].can_quantize = ops && ops->quantize_row;
+        format_traits[i].can_dequantize = ops && ops->dequantize_row;
+    }
+}
+
+const lowbit_format_traits *lowbit_format_get(int format)
+{
+    pthread_once(&traits_once, traits_resolve);
+    for (size_t i = 0; i < FORMAT_TRAITS_COUNT; ++i)
+        if ((int)format_traits[i].format == format) return &format_traits[i];
+    return NULL;
+}
+
+const char *lowbit_format_name(int format)
+{
+    const lowbit_format_traits *t = lowbit_format_get(format);
+    return t ? t->name : "?";
+}
+
+int lowbit_format_from_name(const char *name, lowbit_format *out)
+{
+    if (!name || !out) return -1;
+    for (size_t i = 0; i < FORMAT_TRAITS_COUNT; ++i) {
+        if (strcasecmp(name, format_traits[i].name) == 0) {
+            *out = format_traits[i].format;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+size_t lowbit_format_row_size(int format, size_t cols)
+{
+    const lowbit_format_traits *t = lowbit_format_get(format);
+    if (!t || cols == 0 || cols % t->block_size != 0) return 0;
+    size_t blocks = cols / t->block_size;
+    if (blocks > SIZE_MAX / t->type_size) return 0;
+    return blocks * t->type_size;
+}
+
+/* --- threaded row loops ---------------------------------------------------------------------- */
+typedef struct row_job {
+    const lowbit_format_ops *ops;
+    int quantize;
+    const void *src;
+    void *dst;
+    size_t cols, row_bytes, row_begin, row_end;
+    const float *importance;
+} row_job;
+
+static void *row_job_run(void *arg)
+{
+    const row_job *job = arg;
+    for (size_t r = job->row_begin; r < job->row_end; ++r) {
+        if (job->quantize)
+            job->ops->quantize_row((const float *)job->src + r * job->cols,
+                                   (unsigned char *)job->dst + r * job->row_bytes, job->cols, job->importance);
+        else
+            job->ops->dequantize_row((const unsigned char *)job->src + r * job->row_bytes,
+                                     (float *)job->dst + r * job->cols, job->cols);
+    }
+    return NULL;
+}
+
+static int thread_count(int requested, size_t rows, size_t cols)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = requested > 0 ? requested : (cores > 0 ? (int)cores : 1);
+    if (n > 64) n = 64;
+    /* below ~64k elements a thread costs more than it saves */
+    size_t useful = (rows * cols) / 65536 + 1;
+    if ((size_t)n > useful) n = (int)useful;
+    if ((size_t)n > rows) n = (int)rows;
+    return n < 1 ? 1 : n;
+}
+
+/* Rows are split into contiguous ranges, one per thread; each row's bytes depend only on that row,
+ * so the output is identical for every thread count. */
+static void run_rows(row_job base, size_t rows, int n_threads)
+{
+    int n = thread_count(n_threads, rows, base.cols);
+    pthread_t threads[64];
+    row_job jobs[64];
+    int started = 0;
+    for (int t = 0; t < n; ++t) {
+        jobs[t] = base;
+        jobs[t].row_begin = rows * (size_t)t / (size_t)n;
+        jobs[t].row_end = rows * (size_t)(t + 1) / (size_t)n;
+    }
+    for (int t = 1; t < n; ++t) {
+        if (pthread_create(&threads[t], NULL, row_job_run, &jobs[t]) != 0) break;
+        started = t;
+    }
+    /* rows of threads that could not start run here */
+    for (int t = started + 1; t < n; ++t) row_job_run(&jobs[t]);
+    row_job_run(&jobs[0]);
+    for (int t = 1; t <= started; ++t) pthread_join(threads[t], NULL);
+}
+
+static lowbit_status check_shape(int format, size_t rows, size_t cols, size_t bytes, const char *what,
+                                 const lowbit_format_traits **traits, size_t *row_bytes)
+{
+    *traits = lowbit_format_get(format);
+    if (!*traits) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: unknown format id %d", what, format);
+    if (rows == 0 || cols == 0)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: rows (%zu) and cols (%zu) must be > 0", what, rows,
+                            cols);
+    if (cols % (*traits)->block_size != 0)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: cols (%zu) is not a multiple of %s's block size %u",
+                            what, cols, (*traits)->name, (*traits)->block_size);
+    *row_bytes = lowbit_format_row_size(format, cols);
+    if (*row_bytes == 0 || rows > SIZE_MAX / *row_bytes || rows > SIZE_MAX / sizeof(float) / cols)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: %zu x %zu overflows", what, rows, cols);
+    if (bytes != rows * *row_bytes)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "%s: %zu bytes given, but %zu rows of %zu %s elements take %zu bytes", what, bytes, rows,
+                            cols, (*traits)->name, rows * *row_bytes);
+    return LOWBIT_OK;
+}
+
+int lowbit_quantize(int format, const float *src, size_t rows, size_t cols, void *dst, size_t dst_size,
+                    const float *importance, int n_threads)
+{
+    const lowbit_format_traits *traits = NULL;
+    size_t row_bytes = 0;
+    if (!src || !dst) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_quantize: src or dst is NULL");
+    lowbit_status status = check_shape(format, rows, cols, dst_size, "lowbit_quantize", &traits, &row_bytes);
+    if (status != LOWBIT_OK) return status;
+    const lowbit_format_ops *ops = lowbit_format_ops_get(format);
+    if (!ops || !ops->quantize_row)
+        return lowbit_error(LOWBIT_ERROR_UNSUPPORTED, "lowbit_quantize: no quantizer for %s", traits->name);
+    row_job job = {ops, 1, src, dst, cols, row_bytes, 0, 0, importance};
+    run_rows(job, rows, n_threads);
+    return LOWBIT_OK;
+}
+
+int lowbit_dequantize(int format, const void *src, size_t src_size, size_t rows, size_t cols, float *dst)
+{
+    const lowbit_format_traits *traits = NULL;
+    size_t row_bytes = 0;
+    if (!src || !dst) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_dequantize: src or dst is NULL");
+    lowbit_status status = check_shape(format, rows, cols, src_size, "lowbit_dequantize", &traits, &row_bytes);
+    if (status != LOWBIT_OK) return status;
+    const lowbit_format_ops *ops = lowbit_format_ops_get(format);
+    if (!ops || !ops->dequantize_row)
+        return lowbit_error(LOWBIT_ERROR_UNSUPPORTED, "lowbit_dequantize: no dequantizer for %s", traits->name);
+    row_job job = {ops, 0, src, dst, cols, row_bytes, 0, 0, NULL};
+    run_rows(job, rows, 0);
+    return LOWBIT_OK;
+}

@@ -1,0 +1,70 @@
+/* runtime.h — the host runtime's internal structures: contexts, the device table built from every
+ * backend, weights handles, and the services (host API) given to plugins. */
+#ifndef LOWBIT_HOST_RUNTIME_H
+#define LOWBIT_HOST_RUNTIME_H
+
+#include <pthread.h>
+
+#include "lowbit/lowbit_backend.h"
+
+#define LOWBIT_MAX_BACKENDS 8
+
+typedef struct lowbit_plugin {
+    void *library;            /* dlopen handle, NULL for the built-in CPU backend */
+    lowbit_backend *backend;
+    char path[512];
+} lowbit_plugin;
+
+typedef struct lowbit_device_entry {
+    size_t backend;           /* index into context->plugins */
+    size_t local_index;       /* the backend's own device index */
+    lowbit_device_info info;
+} lowbit_device_entry;
+
+struct lowbit_context {
+    pthread_mutex_t mutex;
+    lowbit_plugin plugins[LOWBIT_MAX_BACKENDS];
+    size_t plugin_count;
+    int devices_probed;
+    lowbit_device_entry *devices;
+    size_t device_count;
+};
+
+struct lowbit_weights {
+    lowbit_context *context;
+    size_t device;            /* the device asked for */
+    lowbit_format format;
+    size_t rows, cols, size;
+    void *device_weights;     /* the backend's handle; NULL when the upload fell back to the CPU */
+    void *cpu_weights;        /* the CPU backend's handle over host_data; NULL when no fallback is kept */
+    const void *host_data;    /* owned_copy or the caller's borrowed bytes */
+    void *owned_copy;
+    char upload_fallback_reason[256];
+};
+
+/* host_api.c */
+const lowbit_host_api *lowbit_host_api_get(void);
+int lowbit_fault_injected(const char *site);
+
+/* plugin_loader.c */
+lowbit_status lowbit_plugin_load(const char *path, lowbit_plugin *out);
+void lowbit_plugin_unload(lowbit_plugin *plugin);
+/* Loads every liblowbit-*.so found on the search path into context->plugins, skipping (with a
+ * warning) any that fails; `first_dirs` (may be NULL) is searched before LOWBIT_PLUGIN_PATH. */
+void lowbit_plugin_discover(lowbit_context *context, const char *first_dirs);
+
+/* handles.c: which contexts and weights are alive, so a destroyed handle is an error, not a crash */
+int lowbit_handle_register(const void *handle);
+void lowbit_handle_unregister(const void *handle);
+int lowbit_handle_is_live(const void *handle);
+
+/* context.c */
+lowbit_status lowbit_context_probe(lowbit_context *context);
+
+/* weights.c: releases every weights handle of a context being destroyed */
+void lowbit_weights_release_all(lowbit_context *context);
+
+/* backends/cpu: the built-in backend */
+lowbit_status lowbit_cpu_backend_create(const lowbit_host_api *host, lowbit_backend **out);
+
+#endif

@@ -1,0 +1,283 @@
+/* weights.c — weight upload and matmul dispatch: the requested device runs the call when it can,
+ * and the CPU backend computes the same result when it cannot (unsupported format, failed
+ * allocation or build, a device fault), saying so in the log and in lowbit_last_run(). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "runtime.h"
+
+/* Per thread: what the last matmul on `context` ran. */
+static _Thread_local struct {
+    const lowbit_context *context;
+    lowbit_run_info info;
+} last_run;
+
+/* Weights of every context, so a destroyed context releases what the caller forgot. */
+static pthread_mutex_t weights_mutex = PTHREAD_MUTEX_INITIALIZER;
+static lowbit_weights **all_weights;
+static size_t all_weights_count, all_weights_capacity;
+
+static int weights_track(lowbit_weights *weights)
+{
+    pthread_mutex_lock(&weights_mutex);
+    int ok = 1;
+    if (all_weights_count == all_weights_capacity) {
+        size_t capacity = all_weights_capacity ? all_weights_capacity * 2 : 64;
+        lowbit_weights **grown = realloc(all_weights, capacity * sizeof *grown);
+        if (grown) {
+            all_weights = grown;
+            all_weights_capacity = capacity;
+        } else {
+            ok = 0;
+        }
+    }
+    if (ok) all_weights[all_weights_count++] = weights;
+    pthread_mutex_unlock(&weights_mutex);
+    return ok && lowbit_handle_register(weights);
+}
+
+static void weights_untrack(lowbit_weights *weights)
+{
+    lowbit_handle_unregister(weights);
+    pthread_mutex_lock(&weights_mutex);
+    for (size_t i = 0; i < all_weights_count; ++i) {
+        if (all_weights[i] == weights) {
+            all_weights[i] = all_weights[--all_weights_count];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&weights_mutex);
+}
+
+static lowbit_backend *backend_of(const lowbit_context *context, size_t device)
+{
+    return context->plugins[context->devices[device].backend].backend;
+}
+
+static void weights_free(lowbit_weights *weights)
+{
+    lowbit_context *context = weights->context;
+    if (weights->device_weights) {
+        lowbit_backend *backend = backend_of(context, weights->device);
+        backend->weights_release(backend->self, weights->device_weights);
+    }
+    if (weights->cpu_weights) {
+        lowbit_backend *cpu = context->plugins[0].backend;
+        cpu->weights_release(cpu->self, weights->cpu_weights);
+    }
+    free(weights->owned_copy);
+    free(weights);
+}
+
+void lowbit_weights_release_all(lowbit_context *context)
+{
+    for (;;) {
+        lowbit_weights *found = NULL;
+        pthread_mutex_lock(&weights_mutex);
+        for (size_t i = 0; i < all_weights_count && !found; ++i)
+            if (all_weights[i]->context == context) found = all_weights[i];
+        pthread_mutex_unlock(&weights_mutex);
+        if (!found) return;
+        lowbit_log(LOWBIT_LOG_DEBUG, "context destroyed with live weights (%zu x %zu %s): released", found->rows,
+                   found->cols, lowbit_format_name(found->format));
+        weights_untrack(found);
+        weights_free(found);
+    }
+}
+
+static lowbit_status check_upload(lowbit_context *context, lowbit_format format, size_t rows, size_t cols,
+                                  const void *data, size_t size, unsigned flags, lowbit_weights **out)
+{
+    static const char fn[] = "lowbit_weights_upload";
+    if (!out) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!data) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: data is NULL", fn);
+    if (flags & ~(unsigned)(LOWBIT_UPLOAD_BORROW_HOST | LOWBIT_UPLOAD_NO_FALLBACK))
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", fn, flags);
+    const lowbit_format_traits *traits = lowbit_format_get((int)format);
+    if (!traits) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: unknown format id %d", fn, (int)format);
+    if (traits->is_activation_only)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: %s is an activation type, not a weight format", fn,
+                            traits->name);
+    if (rows == 0 || cols == 0)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: rows (%zu) and cols (%zu) must be > 0", fn, rows, cols);
+    if (cols % traits->block_size != 0)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: cols (%zu) is not a multiple of %s's block size %u",
+                            fn, cols, traits->name, traits->block_size);
+    size_t row_bytes = lowbit_format_row_size((int)format, cols);
+    if (row_bytes == 0 || rows > SIZE_MAX / row_bytes || rows > SIZE_MAX / sizeof(float) / cols)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: %zu x %zu is too large", fn, rows, cols);
+    if (size != rows * row_bytes)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "%s: size is %zu bytes, but %zu rows of %zu %s elements take %zu bytes", fn, size, rows,
+                            cols, traits->name, rows * row_bytes);
+    if (!traits->can_dequantize)
+        return lowbit_error(LOWBIT_ERROR_UNSUPPORTED, "%s: %s weights cannot be read by this build", fn, traits->name);
+    (void)context;
+    return LOWBIT_OK;
+}
+
+lowbit_status lowbit_weights_upload(lowbit_context *context, size_t device, lowbit_format format, size_t rows,
+                                    size_t cols, const void *data, size_t size, unsigned flags, lowbit_weights **out)
+{
+    if (!context || !lowbit_handle_is_live(context))
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_weights_upload: context is %s",
+                            context ? "destroyed" : "NULL");
+    lowbit_status status = check_upload(context, format, rows, cols, data, size, flags, out);
+    if (status != LOWBIT_OK) return status;
+    if ((status = lowbit_context_probe(context)) != LOWBIT_OK) return status;
+    if (device == LOWBIT_DEVICE_DEFAULT && (status = lowbit_device_default(context, &device)) != LOWBIT_OK)
+        return status;
+    if (device >= context->device_count)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_weights_upload: device %zu of %zu", device,
+                            context->device_count);
+
+    lowbit_weights *weights = calloc(1, sizeof *weights);
+    if (!weights) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_weights_upload: out of host memory");
+    *weights = (lowbit_weights){.context = context, .device = device, .format = format, .rows = rows, .cols = cols,
+                                .size = size};
+    lowbit_backend *backend = backend_of(context, device);
+    lowbit_backend *cpu = context->plugins[0].backend;
+    int on_cpu = backend == cpu;
+    int keep_host = on_cpu || !(flags & LOWBIT_UPLOAD_NO_FALLBACK);
+    const lowbit_backend_tensor tensor = {sizeof tensor, format, rows, cols, data, size};
+
+    if (!on_cpu) {
+        status = backend->weights_upload(backend->self, context->devices[device].local_index, &tensor,
+                                         &weights->device_weights);
+        if (status != LOWBIT_OK) {
+            weights->device_weights = NULL;
+            snprintf(weights->upload_fallback_reason, sizeof weights->upload_fallback_reason, "%s upload failed: %s",
+                     context->devices[device].info.id, *lowbit_last_error() ? lowbit_last_error() : lowbit_status_string(status));
+            if (flags & LOWBIT_UPLOAD_NO_FALLBACK) {
+                char reason[sizeof weights->upload_fallback_reason];
+                memcpy(reason, weights->upload_fallback_reason, sizeof reason);
+                free(weights);
+                return lowbit_error(status, "%s", reason);
+            }
+            lowbit_log(status == LOWBIT_ERROR_UNSUPPORTED ? LOWBIT_LOG_INFO : LOWBIT_LOG_WARN,
+                       "%s; this matrix runs on the CPU backend", weights->upload_fallback_reason);
+        }
+    }
+    if (keep_host) {
+        if (flags & LOWBIT_UPLOAD_BORROW_HOST) {
+            weights->host_data = data;
+        } else {
+            weights->owned_copy = malloc(size);
+            if (!weights->owned_copy) {
+                weights_free(weights);
+                return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY,
+                                    "lowbit_weights_upload: no host memory for the %zu-byte fallback copy (pass "
+                                    "LOWBIT_UPLOAD_BORROW_HOST or LOWBIT_UPLOAD_NO_FALLBACK to avoid it)", size);
+            }
+            memcpy(weights->owned_copy, data, size);
+            weights->host_data = weights->owned_copy;
+        }
+        lowbit_backend_tensor host_tensor = tensor;
+        host_tensor.data = weights->host_data;
+        status = cpu->weights_upload(cpu->self, 0, &host_tensor, &weights->cpu_weights);
+        if (status != LOWBIT_OK) {
+            weights->cpu_weights = NULL;
+            weights_free(weights);
+            return status;
+        }
+    }
+    if (!weights_track(weights)) {
+        weights_untrack(weights);
+        weights_free(weights);
+        return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_weights_upload: out of host memory");
+    }
+    *out = weights;
+    return LOWBIT_OK;
+}
+
+void lowbit_weights_destroy(lowbit_weights *weights)
+{
+    if (!weights) return;
+    if (!lowbit_handle_is_live(weights)) {
+        lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_weights_destroy: weights were already destroyed");
+        lowbit_log(LOWBIT_LOG_ERROR, "lowbit_weights_destroy: handle %p was already destroyed (ignored)",
+                   (void *)weights);
+        return;
+    }
+    weights_untrack(weights);
+    weights_free(weights);
+}
+
+static void record_run(const lowbit_context *context, const lowbit_weights *weights, size_t device,
+                       const char *kernel, const char *fallback_reason)
+{
+    lowbit_run_info *info = &last_run.info;
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    last_run.context = context;
+    info->device = device;
+    snprintf(info->device_id, sizeof info->device_id, "%s", context->devices[device].info.id);
+    snprintf(info->requested_device_id, sizeof info->requested_device_id, "%s",
+             context->devices[weights->device].info.id);
+    snprintf(info->kernel, sizeof info->kernel, "%s", kernel);
+    if (fallback_reason) {
+        info->fell_back = 1;
+        snprintf(info->fallback_reason, sizeof info->fallback_reason, "%s", fallback_reason);
+    }
+}
+
+lowbit_status lowbit_matmul(lowbit_context *context, const lowbit_weights *weights, const float *x, float *y, size_t n)
+{
+    static const char fn[] = "lowbit_matmul";
+    if (!context || !lowbit_handle_is_live(context))
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: context is %s", fn, context ? "destroyed" : "NULL");
+    if (!weights || !lowbit_handle_is_live(weights))
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: weights are %s", fn,
+                            weights ? "destroyed (or were never created)" : "NULL");
+    if (weights->context != context)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: weights belong to another context", fn);
+    if (!x || !y) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: x or y is NULL", fn);
+    if (n == 0) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: n is 0 (need at least one activation row)", fn);
+    if (n > SIZE_MAX / sizeof(float) / (weights->cols > weights->rows ? weights->cols : weights->rows))
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: n = %zu is too large", fn, n);
+
+    lowbit_backend_matmul_args args = {sizeof args, NULL, x, LOWBIT_ACTIVATION_F32, y, n, ""};
+    char reason[256] = "";
+    if (weights->device_weights) {
+        lowbit_backend *backend = backend_of(context, weights->device);
+        args.weights = weights->device_weights;
+        lowbit_error_clear();
+        lowbit_status status = backend->matmul(backend->self, &args);
+        if (status == LOWBIT_OK) {
+            record_run(context, weights, weights->device, args.kernel, NULL);
+            return LOWBIT_OK;
+        }
+        snprintf(reason, sizeof reason, "%s matmul failed: %s", context->devices[weights->device].info.id,
+                 *lowbit_last_error() ? lowbit_last_error() : lowbit_status_string(status));
+        if (!weights->cpu_weights) return lowbit_error(status, "%s (no CPU fallback: uploaded with NO_FALLBACK)", reason);
+        lowbit_log(LOWBIT_LOG_WARN, "%s; computed on the CPU backend instead", reason);
+    } else if (weights->device != 0) {
+        snprintf(reason, sizeof reason, "%s", weights->upload_fallback_reason);
+    }
+    lowbit_backend *cpu = context->plugins[0].backend;
+    args.weights = weights->cpu_weights;
+    args.kernel[0] = '\0';
+    lowbit_status status = cpu->matmul(cpu->self, &args);
+    if (status != LOWBIT_OK) return status;
+    record_run(context, weights, 0, args.kernel, reason[0] ? reason : NULL);
+    return LOWBIT_OK;
+}
+
+lowbit_status lowbit_last_run(lowbit_context *context, lowbit_run_info *info)
+{
+    if (!context || !lowbit_handle_is_live(context))
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_last_run: context is %s",
+                            context ? "destroyed" : "NULL");
+    if (!info || info->struct_size == 0 || info->struct_size > 65536)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "lowbit_last_run: info is NULL or info->struct_size is not sizeof(lowbit_run_info)");
+    if (last_run.context != context)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_last_run: this thread ran no matmul on this context");
+    size_t size = info->struct_size < sizeof *info ? info->struct_size : sizeof *info;
+    memcpy(info, &last_run.info, size);
+    info->struct_size = size;
+    return LOWBIT_OK;
+}

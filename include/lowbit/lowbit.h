@@ -1,0 +1,153 @@
+/* lowbit.h — the public C API: contexts, devices, weight upload and fused low-bit matmul.
+ * Every function validates its arguments and returns a lowbit_status; lowbit_last_error() then holds
+ * a message for the calling thread. */
+#ifndef LOWBIT_H
+#define LOWBIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lowbit_format.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LOWBIT_VERSION_MAJOR 0
+#define LOWBIT_VERSION_MINOR 1
+#define LOWBIT_VERSION_PATCH 0
+
+typedef enum lowbit_status {
+    LOWBIT_OK = 0,
+    LOWBIT_ERROR_INVALID_ARGUMENT = -1, /* NULL, zero or oversize argument, shape/format mismatch */
+    LOWBIT_ERROR_UNSUPPORTED = -2,      /* valid request this build/device cannot run */
+    LOWBIT_ERROR_OUT_OF_MEMORY = -3,    /* host or device allocation failed */
+    LOWBIT_ERROR_DEVICE = -4,           /* a device API call failed (build, launch, lost device) */
+    LOWBIT_ERROR_PLUGIN = -5,           /* a backend plugin could not be loaded or is incompatible */
+    LOWBIT_ERROR_IO = -6,               /* reading or writing a file failed */
+    LOWBIT_ERROR_CORRUPT = -7,          /* a file or buffer is malformed */
+    LOWBIT_ERROR_INTERNAL = -8          /* a bug in lowbit: please report */
+} lowbit_status;
+
+typedef enum lowbit_log_level {
+    LOWBIT_LOG_ERROR = 0,
+    LOWBIT_LOG_WARN = 1,
+    LOWBIT_LOG_INFO = 2,
+    LOWBIT_LOG_DEBUG = 3
+} lowbit_log_level;
+
+typedef enum lowbit_api {
+    LOWBIT_API_CPU = 0,
+    LOWBIT_API_OPENCL = 1,
+    LOWBIT_API_VULKAN = 2
+} lowbit_api;
+
+/* Activation (X) element types a matmul may take. */
+typedef enum lowbit_activation {
+    LOWBIT_ACTIVATION_F32 = 0,
+    LOWBIT_ACTIVATION_F16 = 1
+} lowbit_activation;
+
+typedef struct lowbit_context lowbit_context;
+typedef struct lowbit_weights lowbit_weights;
+
+/* --- version, errors, logging ----------------------------------------------------------------- */
+void lowbit_version(int *major, int *minor, int *patch);
+const char *lowbit_version_string(void);
+const char *lowbit_status_string(lowbit_status status);
+/* Message of the last failed call on this thread ("" when none). Valid until the next lowbit call. */
+const char *lowbit_last_error(void);
+
+typedef void (*lowbit_log_callback)(lowbit_log_level level, const char *message, void *user_data);
+/* Replaces the default sink (stderr, filtered by LOWBIT_LOG=error|warn|info|debug, default warn).
+ * NULL restores the default. Messages above `max_level` are not delivered. Process-wide. */
+void lowbit_log_set_callback(lowbit_log_callback callback, void *user_data, lowbit_log_level max_level);
+
+/* --- contexts ---------------------------------------------------------------------------------- */
+enum {
+    LOWBIT_CONTEXT_NO_PLUGINS = 1u << 0 /* only the built-in CPU backend */
+};
+
+typedef struct lowbit_context_options {
+    size_t struct_size;       /* sizeof(lowbit_context_options) */
+    unsigned flags;           /* LOWBIT_CONTEXT_* */
+    const char *plugin_path;  /* colon-separated folders searched first (before LOWBIT_PLUGIN_PATH) */
+    const char *const *plugin_files; /* plugins that must load: any failure fails context creation */
+    size_t plugin_file_count;
+} lowbit_context_options;
+
+/* options may be NULL (defaults: CPU + every plugin found on the search path; a plugin that fails
+ * to load is skipped with a warning). */
+lowbit_status lowbit_context_create(const lowbit_context_options *options, lowbit_context **out);
+void lowbit_context_destroy(lowbit_context *context);
+
+/* --- devices ----------------------------------------------------------------------------------- */
+typedef struct lowbit_device_info {
+    size_t struct_size;          /* set by the caller to sizeof(lowbit_device_info) */
+    lowbit_api api;
+    char id[32];                 /* "cpu", "opencl:0", "vulkan:1": what LOWBIT_DEVICE names */
+    char name[256];
+    char vendor[128];
+    char driver_version[128];
+    char api_version[64];
+    int is_cpu_device;           /* a CPU behind the API (PoCL, lavapipe) or the CPU backend */
+    uint64_t global_memory;      /* bytes */
+    uint64_t max_allocation;     /* bytes in one buffer (after LOWBIT_MAX_ALLOC) */
+    uint64_t max_buffer_range;   /* bytes one binding may address */
+    uint32_t max_workgroup_size;
+    uint64_t local_memory;       /* bytes of local/shared memory per workgroup */
+    uint32_t subgroup_size;      /* 0 when unknown */
+    uint32_t compute_units;
+    int fp16;                    /* f16 arithmetic in kernels */
+    int integer_dot;             /* integer dot-product instructions */
+    int subgroups;               /* subgroup reductions */
+    uint64_t formats;            /* bit f set: format f runs on this device (no CPU fallback) */
+} lowbit_device_info;
+
+#define LOWBIT_DEVICE_DEFAULT ((size_t)-1) /* LOWBIT_DEVICE, else the first GPU, else the CPU */
+
+lowbit_status lowbit_device_count(lowbit_context *context, size_t *count);
+lowbit_status lowbit_device_get_info(lowbit_context *context, size_t device, lowbit_device_info *info);
+/* Index of the device named by an id such as "opencl:0" (see lowbit_device_info.id). */
+lowbit_status lowbit_device_find(lowbit_context *context, const char *id, size_t *device);
+/* The device LOWBIT_DEVICE_DEFAULT resolves to. */
+lowbit_status lowbit_device_default(lowbit_context *context, size_t *device);
+
+/* --- weights ----------------------------------------------------------------------------------- */
+enum {
+    /* The caller keeps `data` alive and unchanged until lowbit_weights_destroy (an mmap'd file, say):
+     * lowbit then keeps no host copy for the CPU fallback. Without it lowbit copies the bytes. */
+    LOWBIT_UPLOAD_BORROW_HOST = 1u << 0,
+    /* Do not fall back to the CPU when the device rejects the upload: return the error instead. */
+    LOWBIT_UPLOAD_NO_FALLBACK = 1u << 1
+};
+
+/* Uploads a rows×cols weight matrix W stored row-major in `format` (each row = cols elements, packed
+ * as lowbit_format_row_size(format, cols) bytes; size must be rows times that). */
+lowbit_status lowbit_weights_upload(lowbit_context *context, size_t device, lowbit_format format, size_t rows,
+                                    size_t cols, const void *data, size_t size, unsigned flags,
+                                    lowbit_weights **out);
+void lowbit_weights_destroy(lowbit_weights *weights);
+
+/* --- matmul ------------------------------------------------------------------------------------ */
+/* Y[n×rows] = X[n×cols] · Wᵀ, X and Y row-major f32 on the host, any n ≥ 1. */
+lowbit_status lowbit_matmul(lowbit_context *context, const lowbit_weights *weights, const float *x, float *y,
+                            size_t n);
+
+/* What ran the calling thread's last matmul on this context. */
+typedef struct lowbit_run_info {
+    size_t struct_size;          /* set by the caller */
+    size_t device;               /* index of the device that computed the result */
+    char device_id[32];          /* its id, "cpu" after a fallback */
+    char requested_device_id[32];/* the device the weights were uploaded for */
+    char kernel[96];             /* kernel name and its compile-time parameters */
+    int fell_back;               /* 1 when the CPU backend ran instead of the requested device */
+    char fallback_reason[256];   /* why, when fell_back */
+} lowbit_run_info;
+
+lowbit_status lowbit_last_run(lowbit_context *context, lowbit_run_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

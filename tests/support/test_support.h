@@ -1,0 +1,29 @@
+/* test_support.h — shared test helpers: deterministic data, the f64 reference matmul over dequantized
+ * weights, NMSE, and the rule that CI must see PoCL and lavapipe. cmocka is included by the tests. */
+#ifndef LOWBIT_TEST_SUPPORT_H
+#define LOWBIT_TEST_SUPPORT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "lowbit/lowbit.h"
+
+/* Deterministic pseudo-random floats in [-scale, scale) from a 64-bit seed (splitmix64). */
+void test_fill_random(float *values, size_t count, uint64_t seed, float scale);
+/* Quantizes rows×cols random values into a freshly allocated buffer (caller frees); *size gets its bytes. */
+void *test_make_weights(lowbit_format format, size_t rows, size_t cols, uint64_t seed, size_t *size);
+/* Y[n×rows] = X[n×cols]·Wᵀ in f64 over the CPU-dequantized weights. */
+void test_reference_matmul(lowbit_format format, const void *weights, size_t weight_bytes, size_t rows, size_t cols,
+                           const float *x, size_t n, double *y);
+/* Σ(y−ref)² / Σref² (0 when both are zero). */
+double test_nmse(const float *y, const double *reference, size_t count);
+/* 1 when CI=true: then a missing PoCL/lavapipe device is a failure, not a skip. */
+int test_in_ci(void);
+/* Index of the first device of `api` in the context, or -1 (and fails the test under CI when
+ * `required_in_ci`). */
+long test_find_device(lowbit_context *context, lowbit_api api, int required_in_ci);
+
+#endif

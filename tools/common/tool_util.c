@@ -1,0 +1,68 @@
+/* tool_util.c — helpers shared by the command-line tools. */
+#include "tool_util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lowbit/lowbit_format.h"
+
+void tool_json_string(FILE *out, const char *text)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; ++p) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+            else fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+const char *tool_human_bytes(uint64_t bytes, char *buffer, size_t size)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = (double)bytes;
+    int unit = 0;
+    while (value >= 1024.0 && unit < 4) value /= 1024.0, ++unit;
+    snprintf(buffer, size, unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
+    return buffer;
+}
+
+double tool_now_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
+const char *tool_format_list(uint64_t formats, char *buffer, size_t size)
+{
+    buffer[0] = '\0';
+    size_t used = 0;
+    for (int f = 0; f < 64 && used + 1 < size; ++f) {
+        if (!(formats & (1ull << f))) continue;
+        int n = snprintf(buffer + used, size - used, "%s%s", used ? " " : "", lowbit_format_name(f));
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+    return buffer;
+}
+
+int tool_parse_size(const char *text, size_t *value)
+{
+    if (!text || !*text) return -1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long parsed = strtoull(text, &end, 10);
+    if (errno || *end != '\0' || parsed == 0 || text[0] == '-' || parsed > (unsigned long long)SIZE_MAX) return -1;
+    *value = (size_t)parsed;
+    return 0;
+}

@@ -1,0 +1,20 @@
+/* tool_util.h — small helpers shared by the lowbit-* command-line tools: JSON string escaping, byte
+ * sizes for people, monotonic time, and the list of formats a device runs. */
+#ifndef LOWBIT_TOOL_UTIL_H
+#define LOWBIT_TOOL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Writes `text` as a JSON string literal (with quotes). */
+void tool_json_string(FILE *out, const char *text);
+/* "1.5 GiB" into buffer. */
+const char *tool_human_bytes(uint64_t bytes, char *buffer, size_t size);
+double tool_now_seconds(void);
+/* "Q4_0 Q8_0 F16" for a device formats bitmask, into buffer. */
+const char *tool_format_list(uint64_t formats, char *buffer, size_t size);
+/* Parses a positive size_t; returns 0 on success. */
+int tool_parse_size(const char *text, size_t *value);
+
+#endif
