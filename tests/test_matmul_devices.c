@@ -1,0 +1,156 @@
+/* test_matmul_devices.c — fused GEMV on every device of the context (CPU backend, every OpenCL and
+ * Vulkan device) against the f64 reference over the same dequantized weights: NMSE ≤ 1e-6 for
+ * n = 1..9 and 16, ragged rows, one-block matrices; and many threads on one context give the serial
+ * result bit for bit. Under CI=true PoCL and lavapipe must be among the devices. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_support.h"
+
+#define NMSE_LIMIT 1e-6
+
+static lowbit_context *context;
+static size_t device_count;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (lowbit_context_create(NULL, &context) != LOWBIT_OK) return -1;
+    return lowbit_device_count(context, &device_count) == LOWBIT_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    lowbit_context_destroy(context);
+    return 0;
+}
+
+static void test_ci_devices_present(void **state)
+{
+    (void)state;
+    test_find_device(context, LOWBIT_API_OPENCL, 1);
+    test_find_device(context, LOWBIT_API_VULKAN, 1);
+    assert_true(device_count >= 1);
+}
+
+typedef struct shape {
+    size_t rows, cols;
+} shape;
+
+static const lowbit_format formats[] = {LOWBIT_FORMAT_F32, LOWBIT_FORMAT_F16, LOWBIT_FORMAT_Q4_0, LOWBIT_FORMAT_Q8_0};
+/* one block; rows not a multiple of any workgroup; a wider row; a tall-ish matrix */
+static const shape shapes[] = {{1, 32}, {67, 96}, {129, 256}, {33, 1024}};
+
+static void check_device_format_shape(size_t device, const lowbit_device_info *info, lowbit_format format, shape s)
+{
+    size_t size = 0;
+    uint64_t seed = (uint64_t)format * 1000003u + s.rows * 31u + s.cols;
+    void *packed = test_make_weights(format, s.rows, s.cols, seed, &size);
+    lowbit_weights *weights = NULL;
+    assert_int_equal(lowbit_weights_upload(context, device, format, s.rows, s.cols, packed, size, 0, &weights),
+                     LOWBIT_OK);
+    static const size_t batch[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16};
+    float *x = malloc(16 * s.cols * sizeof(float));
+    float *y = malloc(16 * s.rows * sizeof(float));
+    double *reference = malloc(16 * s.rows * sizeof(double));
+    assert_true(x && y && reference);
+    test_fill_random(x, 16 * s.cols, seed + 1, 1.0f);
+    test_reference_matmul(format, packed, size, s.rows, s.cols, x, 16, reference);
+    for (size_t b = 0; b < sizeof batch / sizeof batch[0]; ++b) {
+        size_t n = batch[b];
+        /* the reference's first n rows are the reference for the first n activation rows */
+        double *ref_n = malloc(n * s.rows * sizeof(double));
+        memcpy(ref_n, reference, n * s.rows * sizeof(double));
+        memset(y, 0xFF, n * s.rows * sizeof(float)); /* NaN: a row the kernel skips cannot pass */
+        assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
+        double error = test_nmse(y, ref_n, n * s.rows);
+        lowbit_run_info run = {.struct_size = sizeof run};
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        if (!(error <= NMSE_LIMIT))
+            fail_msg("%s %s %zux%zu n=%zu: NMSE %.3e > %.0e (kernel %s)", info->id, lowbit_format_name(format), s.rows,
+                     s.cols, n, error, NMSE_LIMIT, run.kernel);
+        if ((info->formats >> format) & 1u) {
+            if (run.fell_back)
+                fail_msg("%s %s %zux%zu n=%zu fell back to the CPU: %s", info->id, lowbit_format_name(format), s.rows,
+                         s.cols, n, run.fallback_reason);
+            assert_string_equal(run.device_id, info->id);
+        }
+        assert_true(strlen(run.kernel) > 0);
+        free(ref_n);
+    }
+    free(x), free(y), free(reference), free(packed);
+    lowbit_weights_destroy(weights);
+}
+
+static void test_gemv_every_device(void **state)
+{
+    (void)state;
+    for (size_t d = 0; d < device_count; ++d) {
+        lowbit_device_info info = {.struct_size = sizeof info};
+        assert_int_equal(lowbit_device_get_info(context, d, &info), LOWBIT_OK);
+        for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
+                check_device_format_shape(d, &info, formats[f], shapes[s]);
+        print_message("[ device   ] %s (%s): %zu formats x %zu shapes x 10 batch sizes within NMSE %.0e\n", info.id,
+                      info.name, sizeof formats / sizeof formats[0], sizeof shapes / sizeof shapes[0], NMSE_LIMIT);
+    }
+}
+
+typedef struct thread_job {
+    const lowbit_weights *weights;
+    const float *x;
+    float *y;
+    size_t n;
+    lowbit_status status;
+} thread_job;
+
+static void *thread_run(void *arg)
+{
+    thread_job *job = arg;
+    for (int repeat = 0; repeat < 4 && job->status == LOWBIT_OK; ++repeat)
+        job->status = lowbit_matmul(context, job->weights, job->x, job->y, job->n);
+    return NULL;
+}
+
+static void test_threads_match_serial(void **state)
+{
+    (void)state;
+    const size_t rows = 96, cols = 512, n = 3, threads = 4;
+    size_t size = 0;
+    void *packed = test_make_weights(LOWBIT_FORMAT_Q4_0, rows, cols, 77, &size);
+    float *x = malloc(n * cols * sizeof(float)), *serial = malloc(n * rows * sizeof(float));
+    float *results = malloc(threads * n * rows * sizeof(float));
+    test_fill_random(x, n * cols, 78, 1.0f);
+    for (size_t d = 0; d < device_count; ++d) {
+        lowbit_weights *weights = NULL;
+        assert_int_equal(lowbit_weights_upload(context, d, LOWBIT_FORMAT_Q4_0, rows, cols, packed, size, 0, &weights),
+                         LOWBIT_OK);
+        assert_int_equal(lowbit_matmul(context, weights, x, serial, n), LOWBIT_OK);
+        pthread_t handles[4];
+        thread_job jobs[4];
+        for (size_t t = 0; t < threads; ++t) {
+            jobs[t] = (thread_job){weights, x, results + t * n * rows, n, LOWBIT_OK};
+            assert_int_equal(pthread_create(&handles[t], NULL, thread_run, &jobs[t]), 0);
+        }
+        for (size_t t = 0; t < threads; ++t) {
+            pthread_join(handles[t], NULL);
+            assert_int_equal(jobs[t].status, LOWBIT_OK);
+            assert_memory_equal(results + t * n * rows, serial, n * rows * sizeof(float));
+        }
+        lowbit_weights_destroy(weights);
+    }
+    free(x), free(serial), free(results), free(packed);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ci_devices_present),
+        cmocka_unit_test(test_gemv_every_device),
+        cmocka_unit_test(test_threads_match_serial),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
