@@ -1,0 +1,132 @@
+/* conform_run.c — runs one conformance case against the f64 reference over the same dequantized
+ * weights, and the comparison rule (finite outputs by NMSE, non-finite ones by position). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conform.h"
+
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void fill(float *values, size_t count, uint64_t *state)
+{
+    for (size_t i = 0; i < count; ++i)
+        values[i] = (float)((double)(next_random(state) >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+}
+
+void conform_compare(const float *y, const double *reference, size_t count, double tolerance, conform_result *result)
+{
+    double error = 0.0, norm = 0.0, worst = -1.0;
+    size_t worst_index = 0, misplaced = 0, first_misplaced = 0;
+    for (size_t i = 0; i < count; ++i) {
+        int ref_finite = isfinite(reference[i]), y_finite = isfinite(y[i]);
+        if (ref_finite != y_finite || (!ref_finite && isnan(reference[i]) != isnan(y[i])) ||
+            (!ref_finite && !isnan(reference[i]) && (reference[i] > 0) != (y[i] > 0))) {
+            if (misplaced++ == 0) first_misplaced = i;
+            continue;
+        }
+        if (!ref_finite) continue;
+        double d = (double)y[i] - reference[i];
+        error += d * d;
+        norm += reference[i] * reference[i];
+        if (fabs(d) > worst) worst = fabs(d), worst_index = i;
+    }
+    result->nmse = norm > 0.0 ? error / norm : error;
+    result->max_abs_error = worst < 0.0 ? 0.0 : worst;
+    result->worst_index = worst_index;
+    result->tolerance = tolerance;
+    if (misplaced) {
+        result->status = CONFORM_FAIL;
+        result->worst_index = first_misplaced;
+        snprintf(result->message, sizeof result->message,
+                 "%zu outputs disagree with the reference on NaN/Inf; first at index %zu: got %g, expected %g",
+                 misplaced, first_misplaced, (double)y[first_misplaced], reference[first_misplaced]);
+    } else if (!(result->nmse <= tolerance)) {
+        result->status = CONFORM_FAIL;
+        snprintf(result->message, sizeof result->message,
+                 "NMSE %.3e > %.0e; max |error| %.3e at index %zu (got %.9g, expected %.9g)", result->nmse, tolerance,
+                 result->max_abs_error, worst_index, (double)y[worst_index], reference[worst_index]);
+    } else {
+        result->status = CONFORM_PASS;
+        result->message[0] = '\0';
+    }
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void reference_matmul(const float *w, size_t rows, size_t cols, const float *x, size_t n, double *y)
+{
+    for (size_t i = 0; i < n; ++i)
+        for (size_t r = 0; r < rows; ++r) {
+            double sum = 0.0;
+            for (size_t c = 0; c < cols; ++c) sum += (double)w[r * cols + c] * (double)x[i * cols + c];
+            y[i * rows + r] = sum;
+        }
+}
+
+void conform_case_run(lowbit_context *context, const conform_case *c, conform_result *result)
+{
+    memset(result, 0, sizeof *result);
+    result->tolerance = conform_tolerance(c->kernel, c->activation);
+    double start = now_seconds();
+    size_t row_bytes = lowbit_format_row_size(c->format, c->cols), size = c->rows * row_bytes;
+    float *values = malloc(c->rows * c->cols * sizeof(float));
+    float *dequantized = malloc(c->rows * c->cols * sizeof(float));
+    unsigned char *storage = malloc(size + 1);
+    float *x = malloc(c->n * c->cols * sizeof(float));
+    float *y = malloc(c->n * c->rows * sizeof(float));
+    double *reference = malloc(c->n * c->rows * sizeof(double));
+    lowbit_weights *weights = NULL;
+    if (!values || !dequantized || !storage || !x || !y || !reference || row_bytes == 0) {
+        result->status = CONFORM_FAIL;
+        snprintf(result->message, sizeof result->message, "out of host memory (or bad shape)");
+        goto done;
+    }
+    uint64_t state = c->seed;
+    fill(values, c->rows * c->cols, &state);
+    fill(x, c->n * c->cols, &state);
+    if (c->variant == CONFORM_VARIANT_NAN) x[(c->n - 1) * c->cols + c->cols / 2] = NAN;
+    if (c->variant == CONFORM_VARIANT_INF) x[c->cols / 3] = INFINITY;
+    /* the unaligned variant reads its weights from one byte into a larger buffer */
+    unsigned char *packed = storage + (c->variant == CONFORM_VARIANT_UNALIGNED ? 1 : 0);
+    if (lowbit_quantize(c->format, values, c->rows, c->cols, packed, size, NULL, 1) != LOWBIT_OK ||
+        lowbit_dequantize(c->format, packed, size, c->rows, c->cols, dequantized) != LOWBIT_OK) {
+        result->status = CONFORM_FAIL;
+        snprintf(result->message, sizeof result->message, "CPU reference failed: %s", lowbit_last_error());
+        goto done;
+    }
+    reference_matmul(dequantized, c->rows, c->cols, x, c->n, reference);
+    lowbit_status status = lowbit_weights_upload(context, c->device, c->format, c->rows, c->cols, packed, size, 0,
+                                                 &weights);
+    if (status == LOWBIT_OK) status = lowbit_matmul(context, weights, x, y, c->n);
+    if (status != LOWBIT_OK) {
+        result->status = CONFORM_FAIL;
+        snprintf(result->message, sizeof result->message, "%s: %s", lowbit_status_string(status), lowbit_last_error());
+        goto done;
+    }
+    lowbit_run_info run = {.struct_size = sizeof run};
+    lowbit_last_run(context, &run);
+    snprintf(result->kernel, sizeof result->kernel, "%s", run.kernel);
+    conform_compare(y, reference, c->n * c->rows, result->tolerance, result);
+    if (result->status == CONFORM_PASS && run.fell_back) {
+        result->status = CONFORM_FALLBACK;
+        snprintf(result->message, sizeof result->message, "ran on the CPU backend: %s", run.fallback_reason);
+    }
+done:
+    lowbit_weights_destroy(weights);
+    free(values), free(dequantized), free(storage), free(x), free(y), free(reference);
+    result->seconds = now_seconds() - start;
+}
