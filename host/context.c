@@ -206,3 +206,24 @@ lowbit_status lowbit_device_default(lowbit_context *context, size_t *device)
     }
     return LOWBIT_OK;
 }
+
+lowbit_status lowbit_device_measure_bandwidth(lowbit_context *context, size_t device, size_t bytes,
+                                              double *bytes_per_second)
+{
+    static const char fn[] = "lowbit_device_measure_bandwidth";
+    lowbit_status status = probe_checked(context, fn);
+    if (status != LOWBIT_OK) return status;
+    if (!bytes_per_second) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: bytes_per_second is NULL", fn);
+    if (device >= context->device_count)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: device %zu of %zu", fn, device, context->device_count);
+    const lowbit_device_entry *entry = &context->devices[device];
+    if (bytes == 0) bytes = (size_t)256 << 20;
+    if (entry->info.max_allocation && bytes > entry->info.max_allocation) bytes = (size_t)entry->info.max_allocation;
+    if (bytes < 4096) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: %zu bytes is too small to measure", fn, bytes);
+    lowbit_backend *backend = context->plugins[entry->backend].backend;
+    if (backend->struct_size < offsetof(lowbit_backend, measure_bandwidth) + sizeof backend->measure_bandwidth ||
+        !backend->measure_bandwidth)
+        return lowbit_error(LOWBIT_ERROR_UNSUPPORTED, "%s: the %s backend has no bandwidth probe", fn, backend->name);
+    lowbit_error_clear();
+    return backend->measure_bandwidth(backend->self, entry->local_index, bytes, bytes_per_second);
+}

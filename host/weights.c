@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "runtime.h"
@@ -206,9 +207,17 @@ void lowbit_weights_destroy(lowbit_weights *weights)
     weights_free(weights);
 }
 
-static void record_run(const lowbit_context *context, const lowbit_weights *weights, size_t device,
-                       const char *kernel, const char *fallback_reason)
+static double now_seconds(void)
 {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void record_run(const lowbit_context *context, const lowbit_weights *weights, size_t device,
+                       const lowbit_backend_matmul_args *args, double started, const char *fallback_reason)
+{
+    const char *kernel = args->kernel;
     lowbit_run_info *info = &last_run.info;
     memset(info, 0, sizeof *info);
     info->struct_size = sizeof *info;
@@ -218,6 +227,8 @@ static void record_run(const lowbit_context *context, const lowbit_weights *weig
     snprintf(info->requested_device_id, sizeof info->requested_device_id, "%s",
              context->devices[weights->device].info.id);
     snprintf(info->kernel, sizeof info->kernel, "%s", kernel);
+    info->device_seconds = args->device_seconds;
+    info->wall_seconds = now_seconds() - started;
     if (fallback_reason) {
         info->fell_back = 1;
         snprintf(info->fallback_reason, sizeof info->fallback_reason, "%s", fallback_reason);
@@ -239,7 +250,8 @@ lowbit_status lowbit_matmul(lowbit_context *context, const lowbit_weights *weigh
     if (n > SIZE_MAX / sizeof(float) / (weights->cols > weights->rows ? weights->cols : weights->rows))
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: n = %zu is too large", fn, n);
 
-    lowbit_backend_matmul_args args = {sizeof args, NULL, x, LOWBIT_ACTIVATION_F32, y, n, ""};
+    const double started = now_seconds();
+    lowbit_backend_matmul_args args = {sizeof args, NULL, x, LOWBIT_ACTIVATION_F32, y, n, "", 0.0};
     char reason[256] = "";
     if (weights->device_weights) {
         lowbit_backend *backend = backend_of(context, weights->device);
@@ -247,7 +259,7 @@ lowbit_status lowbit_matmul(lowbit_context *context, const lowbit_weights *weigh
         lowbit_error_clear();
         lowbit_status status = backend->matmul(backend->self, &args);
         if (status == LOWBIT_OK) {
-            record_run(context, weights, weights->device, args.kernel, NULL);
+            record_run(context, weights, weights->device, &args, started, NULL);
             return LOWBIT_OK;
         }
         snprintf(reason, sizeof reason, "%s matmul failed: %s", context->devices[weights->device].info.id,
@@ -260,9 +272,10 @@ lowbit_status lowbit_matmul(lowbit_context *context, const lowbit_weights *weigh
     lowbit_backend *cpu = context->plugins[0].backend;
     args.weights = weights->cpu_weights;
     args.kernel[0] = '\0';
+    args.device_seconds = 0.0;
     lowbit_status status = cpu->matmul(cpu->self, &args);
     if (status != LOWBIT_OK) return status;
-    record_run(context, weights, 0, args.kernel, reason[0] ? reason : NULL);
+    record_run(context, weights, 0, &args, started, reason[0] ? reason : NULL);
     return LOWBIT_OK;
 }
 

@@ -29,7 +29,7 @@ uint16_t lowbit_fp32_to_fp16(float value)
         return (uint16_t)(sign | 0x7C00u | (abs > 0x7F800000u ? (0x200u | ((abs >> 13) & 0x3FFu)) : 0u));
     if (abs >= 0x477FF000u) /* rounds to >= 65520: infinity */
         return (uint16_t)(sign | 0x7C00u);
-    if (abs < 0x38800000u) { /* result is subnormal or zero */
+    if (abs < 0x38800000u) {                          /* result is subnormal or zero */
         if (abs < 0x33000000u) return (uint16_t)sign; /* below half of the smallest subnormal */
         uint32_t exponent = abs >> 23;
         uint32_t mantissa = (abs & 0x7FFFFFu) | 0x800000u;
@@ -83,13 +83,15 @@ void lowbit_quantize_row_f16(const float *src, void *dst, size_t cols, const flo
 {
     (void)importance;
     unsigned char *out = dst;
-    for (size_t i = 0; i < cols; ++i) lowbit_store_u16le(out + 2 * i, lowbit_fp32_to_fp16(src[i]));
+    for (size_t i = 0; i < cols; ++i)
+        lowbit_store_u16le(out + 2 * i, lowbit_fp32_to_fp16(src[i]));
 }
 
 void lowbit_dequantize_row_f16(const void *src, float *dst, size_t cols)
 {
     const unsigned char *in = src;
-    for (size_t i = 0; i < cols; ++i) dst[i] = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in + 2 * i));
+    for (size_t i = 0; i < cols; ++i)
+        dst[i] = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in + 2 * i));
 }
 
 /* BF16 rows: the conversion above is the one ggml and gguf-py use (round to nearest even, quiet NaN). */
@@ -97,11 +99,13 @@ void lowbit_quantize_row_bf16(const float *src, void *dst, size_t cols, const fl
 {
     (void)importance;
     unsigned char *out = dst;
-    for (size_t i = 0; i < cols; ++i) lowbit_store_u16le(out + 2 * i, lowbit_fp32_to_bf16(src[i]));
+    for (size_t i = 0; i < cols; ++i)
+        lowbit_store_u16le(out + 2 * i, lowbit_fp32_to_bf16(src[i]));
 }
 
 void lowbit_dequantize_row_bf16(const void *src, float *dst, size_t cols)
 {
     const unsigned char *in = src;
-    for (size_t i = 0; i < cols; ++i) dst[i] = lowbit_bf16_to_fp32((uint16_t)lowbit_load_u16le(in + 2 * i));
+    for (size_t i = 0; i < cols; ++i)
+        dst[i] = lowbit_bf16_to_fp32((uint16_t)lowbit_load_u16le(in + 2 * i));
 }

@@ -1,5 +1,11 @@
-/* legacy.c — the 32-element block formats (Q4_0, Q8_0, ...): reference quantizers whose bytes match
- * ggml's, and dequantizers that repeat the layout's float operations in the same order. */
+/* legacy.c — the 32-element block formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, and Q8_1 for activations):
+ * reference quantizers whose bytes match ggml's, and dequantizers that repeat the layout's float
+ * operations in the same order.
+ *
+ * Bit-exactness relies on every product being rounded before the following add (x·id + 8.5, d·q + m):
+ * the build is ISO C11, where GCC does not contract into FMAs, and each product sits in its own
+ * statement, which clang's default contraction respects. A build with -std=gnu11 and -mfma would
+ * move rare round-half ties by one step (see tests/oracle/format_oracle.py, which counts them). */
 #include <math.h>
 #include <stdint.h>
 
@@ -54,7 +60,8 @@ void lowbit_quantize_row_q8_0(const float *src, void *dst, size_t cols, const fl
     for (size_t b = 0; b < cols / LOWBIT_QK8_0; ++b, out += LOWBIT_Q8_0_BYTES) {
         const float *x = src + b * LOWBIT_QK8_0;
         float amax = 0.0f;
-        for (int j = 0; j < LOWBIT_QK8_0; ++j) amax = fmaxf(amax, fabsf(x[j]));
+        for (int j = 0; j < LOWBIT_QK8_0; ++j)
+            amax = fmaxf(amax, fabsf(x[j]));
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         lowbit_store_u16le(out, lowbit_fp32_to_fp16(d));
@@ -70,7 +77,8 @@ void lowbit_dequantize_row_q8_0(const void *src, float *dst, size_t cols)
     const unsigned char *in = src;
     for (size_t b = 0; b < cols / LOWBIT_QK8_0; ++b, in += LOWBIT_Q8_0_BYTES) {
         const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in));
-        for (int j = 0; j < LOWBIT_QK8_0; ++j) dst[b * LOWBIT_QK8_0 + j] = d * (float)(int8_t)in[2 + j];
+        for (int j = 0; j < LOWBIT_QK8_0; ++j)
+            dst[b * LOWBIT_QK8_0 + j] = d * (float)(int8_t)in[2 + j];
     }
 }
 
@@ -97,7 +105,8 @@ static void quantize_block_min(const float *x, int levels, float *d_out, float *
     const float d = (max - min) / (float)levels;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     for (int j = 0; j < QK_LEGACY; ++j) {
-        const float v = (x[j] - min) * id + 0.5f;
+        const float scaled = (x[j] - min) * id;
+        const float v = scaled + 0.5f;
         /* v >= 0.5 for finite inputs; NaN or out-of-range saturates instead of invoking UB in the cast */
         int l = v >= 0.0f && v < 64.0f ? (int)v : 0;
         q[j] = l > levels ? levels : l;
@@ -116,8 +125,10 @@ static void store_nibbles(unsigned char *qs, const int q[QK_LEGACY])
 static void store_high_bits(unsigned char *qh, const int q[QK_LEGACY])
 {
     uint32_t bits = 0;
-    for (int j = 0; j < QK_LEGACY; ++j) bits |= (uint32_t)((q[j] >> 4) & 1) << j;
-    for (int k = 0; k < 4; ++k) qh[k] = (unsigned char)(bits >> (8 * k));
+    for (int j = 0; j < QK_LEGACY; ++j)
+        bits |= (uint32_t)((q[j] >> 4) & 1) << j;
+    for (int k = 0; k < 4; ++k)
+        qh[k] = (unsigned char)(bits >> (8 * k));
 }
 
 static uint32_t load_high_bits(const unsigned char *qh)
@@ -147,8 +158,9 @@ void lowbit_dequantize_row_q4_1(const void *src, float *dst, size_t cols)
         const float m = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in + 2));
         float *y = dst + b * QK_LEGACY;
         for (int j = 0; j < QK_LEGACY / 2; ++j) {
-            y[j] = d * (float)(in[4 + j] & 0x0F) + m;
-            y[j + QK_LEGACY / 2] = d * (float)(in[4 + j] >> 4) + m;
+            const float p0 = d * (float)(in[4 + j] & 0x0F), p1 = d * (float)(in[4 + j] >> 4);
+            y[j] = p0 + m;
+            y[j + QK_LEGACY / 2] = p1 + m;
         }
     }
 }
@@ -179,8 +191,9 @@ void lowbit_dequantize_row_q5_1(const void *src, float *dst, size_t cols)
         for (int j = 0; j < QK_LEGACY / 2; ++j) {
             const int q0 = (in[8 + j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
             const int q1 = (in[8 + j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
-            y[j] = d * (float)q0 + m;
-            y[j + QK_LEGACY / 2] = d * (float)q1 + m;
+            const float p0 = d * (float)q0, p1 = d * (float)q1;
+            y[j] = p0 + m;
+            y[j + QK_LEGACY / 2] = p1 + m;
         }
     }
 }
@@ -237,7 +250,8 @@ void lowbit_quantize_row_q8_1(const float *src, void *dst, size_t cols, const fl
     for (size_t b = 0; b < cols / QK_LEGACY; ++b, out += 36) {
         const float *x = src + b * QK_LEGACY;
         float amax = 0.0f;
-        for (int j = 0; j < QK_LEGACY; ++j) amax = fmaxf(amax, fabsf(x[j]));
+        for (int j = 0; j < QK_LEGACY; ++j)
+            amax = fmaxf(amax, fabsf(x[j]));
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         int sum = 0;

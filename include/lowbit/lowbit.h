@@ -113,6 +113,12 @@ lowbit_status lowbit_device_find(lowbit_context *context, const char *id, size_t
 /* The device LOWBIT_DEVICE_DEFAULT resolves to. */
 lowbit_status lowbit_device_default(lowbit_context *context, size_t *device);
 
+/* Streaming-read bandwidth of a device in bytes per second, measured by the backend's probe kernel over
+ * a `bytes`-sized buffer (0 = a default of 256 MiB, clamped to the device's max allocation).
+ * LOWBIT_ERROR_UNSUPPORTED when the backend has no probe. */
+lowbit_status lowbit_device_measure_bandwidth(lowbit_context *context, size_t device, size_t bytes,
+                                              double *bytes_per_second);
+
 /* --- weights ----------------------------------------------------------------------------------- */
 enum {
     /* The caller keeps `data` alive and unchanged until lowbit_weights_destroy (an mmap'd file, say):
@@ -143,6 +149,8 @@ typedef struct lowbit_run_info {
     char kernel[96];             /* kernel name and its compile-time parameters */
     int fell_back;               /* 1 when the CPU backend ran instead of the requested device */
     char fallback_reason[256];   /* why, when fell_back */
+    double device_seconds;       /* kernel time on the device (profiling events / timestamps); 0 if unknown */
+    double wall_seconds;         /* the whole call as the host saw it (upload of X, dispatch, read-back) */
 } lowbit_run_info;
 
 lowbit_status lowbit_last_run(lowbit_context *context, lowbit_run_info *info);

@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define LOWBIT_BACKEND_ABI_MAJOR 1u
-#define LOWBIT_BACKEND_ABI_MINOR 0u
+#define LOWBIT_BACKEND_ABI_MINOR 1u
 #define LOWBIT_BACKEND_ENTRY_SYMBOL "lowbit_backend_entry"
 
 /* Services the host gives a backend. */
@@ -58,6 +58,10 @@ typedef struct lowbit_backend_matmul_args {
     size_t n;
     /* Out: the kernel that ran, with its parameters ("gemv_q4_0 wg=64 rows=2"). */
     char kernel[96];
+    /* --- ABI 1.1 --- */
+    /* Out: seconds the device spent in kernels for this call (OpenCL profiling events, Vulkan timestamp
+     * queries), 0 when the backend cannot tell. Host overhead = wall time − this. */
+    double device_seconds;
 } lowbit_backend_matmul_args;
 
 typedef struct lowbit_backend lowbit_backend;
@@ -82,6 +86,10 @@ struct lowbit_backend {
     /* Synchronous: Y is complete when it returns. May be called from several threads at once. */
     lowbit_status (*matmul)(void *self, lowbit_backend_matmul_args *args);
     void (*destroy)(void *self);
+    /* --- ABI 1.1 (NULL or beyond struct_size in older plugins) --- */
+    /* Streaming-read probe: reads a `bytes`-sized device buffer with the backend's fastest plain read
+     * kernel and reports the best of a few runs in bytes per second of device time. */
+    lowbit_status (*measure_bandwidth)(void *self, size_t device, size_t bytes, double *bytes_per_second);
 };
 
 /* The one exported symbol. The host passes its ABI version; a plugin whose major differs returns

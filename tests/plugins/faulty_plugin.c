@@ -61,7 +61,7 @@ static void destroy(void *self) { (void)self; }
 
 static lowbit_backend backend = {sizeof(lowbit_backend), LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, "faulty",
                                  LOWBIT_API_OPENCL, NULL, device_count, device_info, weights_upload, weights_release,
-                                 matmul, destroy};
+                                 matmul, destroy, NULL};
 
 LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t major, uint32_t minor, const lowbit_host_api *host,
                                                          lowbit_backend **out);

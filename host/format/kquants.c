@@ -1,0 +1,567 @@
+/* kquants.c — the 256-element super-block formats Q2_K..Q6_K (weighted scale/min search, 4/6-bit
+ * sub-block scales) and the Q8_K activation type; dequantizers repeat the layout's float ops in order. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "format_internal.h"
+
+#define QK_K 256
+
+/* Round half to even and clamp; NaN goes to `lo`, so bad input never reaches an undefined cast. */
+static int clamp_round(float v, int lo, int hi)
+{
+    if (!(v >= (float)lo)) return lo;
+    if (v >= (float)hi) return hi;
+    /* v is now a small in-range value: adding 1.5·2^23 rounds it to an integer (half to even) in the
+     * FPU's default mode, several times faster than an lrintf call in the search loops */
+    return (int)((v + 12582912.0f) - 12582912.0f);
+}
+
+static float load_half(const unsigned char *p) { return lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(p)); }
+
+/* Stores v as f16 rounded away from zero, and returns the stored value. The super-block scale is
+ * rounded up in magnitude so that the largest sub-block scale, divided by it, never needs more than
+ * the 4/6/8 bits it has; the sub-block scales are then re-derived against the stored value, which
+ * matters when d is tiny and f16 (subnormal) rounding is coarse. */
+static float store_half_at_least(unsigned char *p, float v)
+{
+    uint16_t h = lowbit_fp32_to_fp16(v);
+    const float stored = lowbit_fp16_to_fp32(h);
+    if (fabsf(stored) < fabsf(v) && (h & 0x7FFFu) < 0x7BFFu) ++h; /* next magnitude, same sign */
+    lowbit_store_u16le(p, h);
+    return lowbit_fp16_to_fp32(h);
+}
+
+/* Per-element weights of one sub-block: the imatrix form imp·sqrt(σ² + x²) when importance is
+ * given (σ² = mean x² of the super-block), else av_x + |x| (av_x = RMS of the sub-block), which
+ * favours getting large weights right without an imatrix. */
+static void element_weights(const float *x, int n, const float *imp, float sigma2, float *w)
+{
+    if (imp) {
+        for (int i = 0; i < n; ++i)
+            w[i] = imp[i] * sqrtf(sigma2 + x[i] * x[i]);
+        return;
+    }
+    float sum_x2 = 0.0f;
+    for (int i = 0; i < n; ++i)
+        sum_x2 += x[i] * x[i];
+    const float av_x = sqrtf(sum_x2 / (float)n);
+    for (int i = 0; i < n; ++i)
+        w[i] = av_x + fabsf(x[i]);
+}
+
+static float mean_square(const float *x, int n)
+{
+    float sum = 0.0f;
+    for (int i = 0; i < n; ++i)
+        sum += x[i] * x[i];
+    return sum / (float)n;
+}
+
+/* Asymmetric search: x ≈ scale·L − neg_min with L ∈ 0..nmax and the offset ≤ 0 (a min above zero buys
+ * nothing the scale cannot). Starts from the min/max fit, then tries nstep+1 inverse scales
+ * (nmax + rmin + rdelta·k)/(max − min), solving the weighted least-squares (scale, min) for each
+ * rounding and keeping the lowest weighted error. */
+static float search_scale_min(int n, int nmax, const float *x, const float *w, unsigned char *L, float *neg_min,
+                              float rmin, float rdelta, int nstep)
+{
+    unsigned char Laux[32];
+    float min = x[0], max = x[0], sum_w = w[0], sum_x = w[0] * x[0];
+    for (int i = 1; i < n; ++i) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        sum_w += w[i];
+        sum_x += w[i] * x[i];
+    }
+    if (min > 0.0f) min = 0.0f;
+    if (!(max > min)) { /* constant (or NaN) sub-block: all of it goes into the offset */
+        memset(L, 0, (size_t)n);
+        *neg_min = -min;
+        return 0.0f;
+    }
+    float iscale = (float)nmax / (max - min), scale = 1.0f / iscale, best_error = 0.0f;
+    for (int i = 0; i < n; ++i) {
+        L[i] = (unsigned char)clamp_round(iscale * (x[i] - min), 0, nmax);
+        const float diff = scale * (float)L[i] + min - x[i];
+        best_error += w[i] * diff * diff;
+    }
+    for (int step = 0; step <= nstep; ++step) {
+        iscale = (rmin + rdelta * (float)step + (float)nmax) / (max - min);
+        float sum_l = 0.0f, sum_l2 = 0.0f, sum_xl = 0.0f;
+        for (int i = 0; i < n; ++i) {
+            const int l = clamp_round(iscale * (x[i] - min), 0, nmax);
+            Laux[i] = (unsigned char)l;
+            sum_l += w[i] * (float)l;
+            sum_l2 += w[i] * (float)(l * l);
+            sum_xl += w[i] * (float)l * x[i];
+        }
+        const float det = sum_w * sum_l2 - sum_l * sum_l;
+        if (!(det > 0.0f)) continue;
+        float this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+        float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+        if (this_min > 0.0f) {
+            this_min = 0.0f;
+            this_scale = sum_xl / sum_l2;
+        }
+        float error = 0.0f;
+        for (int i = 0; i < n; ++i) {
+            const float diff = this_scale * (float)Laux[i] + this_min - x[i];
+            error += w[i] * diff * diff;
+        }
+        if (error < best_error) {
+            memcpy(L, Laux, (size_t)n);
+            best_error = error;
+            scale = this_scale;
+            min = this_min;
+        }
+    }
+    *neg_min = -min;
+    return scale;
+}
+
+/* Symmetric weighted search (make_qx-style): x ≈ scale·(L − nmax), L ∈ 0..2·nmax−1. The sign of the
+ * scale follows the largest-magnitude element so that it lands on −nmax, the level with no partner;
+ * 18 neighbouring inverse scales are tried and the least-squares scale of the best rounding kept.
+ * w NULL means w = x². */
+static float search_scale_symmetric(int n, int nmax, const float *x, const float *w, unsigned char *L)
+{
+    float max = 0.0f, amax = 0.0f;
+    for (int i = 0; i < n; ++i) {
+        if (fabsf(x[i]) > amax) {
+            amax = fabsf(x[i]);
+            max = x[i];
+        }
+    }
+    if (!(amax >= 1e-15f)) {
+        memset(L, nmax, (size_t)n); /* the level that decodes to zero */
+        return 0.0f;
+    }
+    float best_scale = 0.0f, best = -1.0f;
+    for (int step = 0; step <= 18; ++step) {
+        /* step 0 is the plain max-based scale; then ±0.1..±0.9 around it */
+        const int k = step == 0 ? 0 : (step <= 9 ? -step : step - 9);
+        const float iscale = -((float)nmax + 0.1f * (float)k) / max;
+        float sum_lx = 0.0f, sum_l2 = 0.0f;
+        for (int i = 0; i < n; ++i) {
+            const int l = clamp_round(iscale * x[i], -nmax, nmax - 1);
+            const float wi = w ? w[i] : x[i] * x[i];
+            sum_lx += wi * x[i] * (float)l;
+            sum_l2 += wi * (float)(l * l);
+        }
+        if (sum_l2 > 0.0f && (best < 0.0f || sum_lx * sum_lx > best * sum_l2)) {
+            for (int i = 0; i < n; ++i)
+                L[i] = (unsigned char)(clamp_round(iscale * x[i], -nmax, nmax - 1) + nmax);
+            best_scale = sum_lx / sum_l2;
+            best = best_scale * sum_lx;
+        }
+    }
+    if (best < 0.0f) {
+        /* all weights zero (an imatrix that ignores these columns): fit them unweighted rather than
+         * zeroing them */
+        if (w) return search_scale_symmetric(n, nmax, x, NULL, L);
+        memset(L, nmax, (size_t)n);
+        return 0.0f;
+    }
+    return best_scale;
+}
+
+/* make_q3-style: the symmetric start, then coordinate descent that moves one quant at a time to its
+ * least-squares level while the weighted fit (Σwxl)²/Σwl² improves (w = x²). */
+static float refine_scale_symmetric(int n, int nmax, const float *x, unsigned char *L)
+{
+    float max = 0.0f, amax = 0.0f;
+    for (int i = 0; i < n; ++i) {
+        if (fabsf(x[i]) > amax) {
+            amax = fabsf(x[i]);
+            max = x[i];
+        }
+    }
+    if (!(amax >= 1e-15f)) {
+        memset(L, nmax, (size_t)n);
+        return 0.0f;
+    }
+    const float iscale = -(float)nmax / max;
+    int l[32];
+    float sum_lx = 0.0f, sum_l2 = 0.0f;
+    for (int i = 0; i < n; ++i) {
+        l[i] = clamp_round(iscale * x[i], -nmax, nmax - 1);
+        const float w = x[i] * x[i];
+        sum_lx += w * x[i] * (float)l[i];
+        sum_l2 += w * (float)(l[i] * l[i]);
+    }
+    for (int pass = 0; pass < 5; ++pass) {
+        int changed = 0;
+        for (int i = 0; i < n; ++i) {
+            const float w = x[i] * x[i];
+            float slx = sum_lx - w * x[i] * (float)l[i];
+            if (!(slx > 0.0f)) continue;
+            float sl2 = sum_l2 - w * (float)(l[i] * l[i]);
+            const int new_l = clamp_round(x[i] * sl2 / slx, -nmax, nmax - 1);
+            if (new_l == l[i]) continue;
+            slx += w * x[i] * (float)new_l;
+            sl2 += w * (float)(new_l * new_l);
+            if (sl2 > 0.0f && slx * slx * sum_l2 > sum_lx * sum_lx * sl2) {
+                l[i] = new_l;
+                sum_lx = slx;
+                sum_l2 = sl2;
+                ++changed;
+            }
+        }
+        if (!changed) break;
+    }
+    for (int i = 0; i < n; ++i)
+        L[i] = (unsigned char)(l[i] + nmax);
+    return sum_l2 > 0.0f ? sum_lx / sum_l2 : 0.0f;
+}
+
+/* --- Q2_K: scales[16] (scale | min<<4), qs[64], f16 d, f16 dmin; x = d·sc·q − dmin·m ---------- */
+#define Q2_K_BYTES 84
+
+/* Low 2-bit planes as Q2_K/Q3_K store them: shift 2k of byte 32h + l → element 128h + 32k + l. */
+static void pack_2bit_planes(const unsigned char *L, unsigned char *qs)
+{
+    for (int h = 0; h < 2; ++h)
+        for (int l = 0; l < 32; ++l) {
+            const unsigned char *e = L + 128 * h + l;
+            qs[32 * h + l] = (unsigned char)((e[0] & 3) | ((e[32] & 3) << 2) | ((e[64] & 3) << 4) | ((e[96] & 3) << 6));
+        }
+}
+
+static void quantize_block_q2_k(const float *x, const float *imp, unsigned char *out)
+{
+    unsigned char L[QK_K];
+    float w[16], scales[16], mins[16], max_scale = 0.0f, max_min = 0.0f;
+    const float sigma2 = imp ? mean_square(x, QK_K) : 0.0f;
+    for (int j = 0; j < 16; ++j) {
+        element_weights(x + 16 * j, 16, imp ? imp + 16 * j : NULL, sigma2, w);
+        scales[j] = search_scale_min(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], -1.0f, 0.1f, 20);
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    /* 4-bit sub-block scales and mins against the super-block maxima */
+    const float d = store_half_at_least(out + 80, max_scale / 15.0f);
+    const float dmin = store_half_at_least(out + 82, max_min / 15.0f);
+    const float inv_scale = d > 0.0f ? 1.0f / d : 0.0f, inv_min = dmin > 0.0f ? 1.0f / dmin : 0.0f;
+    for (int j = 0; j < 16; ++j)
+        out[j] =
+            (unsigned char)(clamp_round(inv_scale * scales[j], 0, 15) | (clamp_round(inv_min * mins[j], 0, 15) << 4));
+    /* requantize against the scales the decoder will actually see */
+    for (int j = 0; j < 16; ++j) {
+        const float dl = d * (float)(out[j] & 0xF), ml = dmin * (float)(out[j] >> 4);
+        for (int i = 0; i < 16; ++i)
+            L[16 * j + i] = dl != 0.0f ? (unsigned char)clamp_round((x[16 * j + i] + ml) / dl, 0, 3) : 0;
+    }
+    pack_2bit_planes(L, out + 16);
+}
+
+void lowbit_quantize_row_q2_k(const float *src, void *dst, size_t cols, const float *importance)
+{
+    for (size_t b = 0; b < cols / QK_K; ++b)
+        quantize_block_q2_k(src + b * QK_K, importance ? importance + b * QK_K : NULL,
+                            (unsigned char *)dst + b * Q2_K_BYTES);
+}
+
+void lowbit_dequantize_row_q2_k(const void *src, float *dst, size_t cols)
+{
+    for (size_t b = 0; b < cols / QK_K; ++b) {
+        const unsigned char *in = (const unsigned char *)src + b * Q2_K_BYTES;
+        const float d = load_half(in + 80), dmin = load_half(in + 82);
+        float *y = dst + b * QK_K;
+        for (int j = 0; j < 16; ++j) { /* sub-block j = elements 16j..16j+15 */
+            const float dl = d * (float)(in[j] & 0xF), ml = dmin * (float)(in[j] >> 4);
+            const int h = j / 8, k = (j % 8) / 2, l0 = 16 * (j % 2);
+            const unsigned char *qs = in + 16 + 32 * h + l0;
+            for (int i = 0; i < 16; ++i)
+                y[16 * j + i] = dl * (float)((qs[i] >> (2 * k)) & 3) - ml;
+        }
+    }
+}
+
+/* --- Q3_K: hmask[32], qs[64], scales[12] (16 × 6-bit, −32), f16 d; x = d·(sc−32)·(q_lo − 4·!hbit) */
+#define Q3_K_BYTES 110
+
+static int q3_k_scale(const unsigned char *s, int j)
+{
+    const int lo = (s[j % 8] >> (4 * (j / 8))) & 0xF;
+    const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return (lo | (hi << 4)) - 32;
+}
+
+static void quantize_block_q3_k(const float *x, const float *imp, unsigned char *out)
+{
+    unsigned char L[QK_K];
+    float scales[16], w[16], max_scale = 0.0f, amax = 0.0f;
+    const float sigma2 = imp ? mean_square(x, QK_K) : 0.0f;
+    for (int j = 0; j < 16; ++j) {
+        if (imp) {
+            element_weights(x + 16 * j, 16, imp + 16 * j, sigma2, w);
+            scales[j] = search_scale_symmetric(16, 4, x + 16 * j, w, L + 16 * j);
+        } else {
+            scales[j] = refine_scale_symmetric(16, 4, x + 16 * j, L + 16 * j);
+        }
+        if (fabsf(scales[j]) > amax) {
+            amax = fabsf(scales[j]);
+            max_scale = scales[j];
+        }
+    }
+    memset(out, 0, Q3_K_BYTES);
+    unsigned char *s = out + 96;
+    /* the largest scale maps to −32, the level without a positive partner */
+    const float d = store_half_at_least(out + 108, amax > 0.0f ? max_scale / -32.0f : 0.0f);
+    const float iscale = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 16; ++j) {
+        const int l = clamp_round(iscale * scales[j], -32, 31) + 32;
+        s[j % 8] |= (unsigned char)((l & 0xF) << (4 * (j / 8)));
+        s[8 + j % 4] |= (unsigned char)((l >> 4) << (2 * (j / 4)));
+    }
+    for (int j = 0; j < 16; ++j) {
+        const float dl = d * (float)q3_k_scale(s, j);
+        for (int i = 0; i < 16; ++i)
+            L[16 * j + i] = dl != 0.0f ? (unsigned char)(clamp_round(x[16 * j + i] / dl, -4, 3) + 4) : 4;
+    }
+    /* the high bit is stored set for q ≥ 4 (i.e. "do not subtract 4"); bit i of hmask[l] ↔ 32i + l */
+    for (int e = 0; e < QK_K; ++e) {
+        if (L[e] > 3) {
+            out[e % 32] |= (unsigned char)(1u << (e / 32));
+            L[e] -= 4;
+        }
+    }
+    pack_2bit_planes(L, out + 32);
+}
+
+void lowbit_quantize_row_q3_k(const float *src, void *dst, size_t cols, const float *importance)
+{
+    for (size_t b = 0; b < cols / QK_K; ++b)
+        quantize_block_q3_k(src + b * QK_K, importance ? importance + b * QK_K : NULL,
+                            (unsigned char *)dst + b * Q3_K_BYTES);
+}
+
+void lowbit_dequantize_row_q3_k(const void *src, float *dst, size_t cols)
+{
+    for (size_t b = 0; b < cols / QK_K; ++b) {
+        const unsigned char *in = (const unsigned char *)src + b * Q3_K_BYTES;
+        const float d = load_half(in + 108);
+        float *y = dst + b * QK_K;
+        for (int j = 0; j < 16; ++j) {
+            const float dl = d * (float)q3_k_scale(in + 96, j);
+            const int h = j / 8, k = (j % 8) / 2, l0 = 16 * (j % 2), bit = j / 2; /* element 16j + i = 32·bit + l */
+            for (int i = 0; i < 16; ++i) {
+                const int l = l0 + i;
+                const int q_lo = (in[32 + 32 * h + l] >> (2 * k)) & 3;
+                const int high = (in[l] >> bit) & 1;
+                y[16 * j + i] = dl * (float)(q_lo - (high ? 0 : 4));
+            }
+        }
+    }
+}
+
+/* --- Q4_K / Q5_K: f16 d, f16 dmin, scales[12] (8 × 6-bit scale + 8 × 6-bit min), [qh[32]], qs[128] */
+#define Q4_K_BYTES 144
+#define Q5_K_BYTES 176
+
+static void k4_scale_min(const unsigned char *s, int j, int *sc, int *m)
+{
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+/* Shared by Q4_K (nmax 15) and Q5_K (nmax 31): fills d, dmin, scales and L (0..nmax). */
+static void quantize_block_k4(const float *x, const float *imp, int nmax, unsigned char *out, unsigned char *L)
+{
+    float w[32], scales[8], mins[8], max_scale = 0.0f, max_min = 0.0f;
+    const float sigma2 = imp ? mean_square(x, QK_K) : 0.0f;
+    for (int j = 0; j < 8; ++j) {
+        element_weights(x + 32 * j, 32, imp ? imp + 32 * j : NULL, sigma2, w);
+        scales[j] = search_scale_min(32, nmax, x + 32 * j, w, L + 32 * j, &mins[j], -1.0f, 0.1f, 20);
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    const float d = store_half_at_least(out, max_scale / 63.0f), dmin = store_half_at_least(out + 2, max_min / 63.0f);
+    const float inv_scale = d > 0.0f ? 1.0f / d : 0.0f, inv_min = dmin > 0.0f ? 1.0f / dmin : 0.0f;
+    int ls[8], lm[8];
+    for (int j = 0; j < 8; ++j) {
+        ls[j] = clamp_round(inv_scale * scales[j], 0, 63);
+        lm[j] = clamp_round(inv_min * mins[j], 0, 63);
+    }
+    unsigned char *s = out + 4;
+    for (int j = 0; j < 4; ++j) {
+        s[j] = (unsigned char)(ls[j] | ((ls[j + 4] >> 4) << 6));
+        s[j + 4] = (unsigned char)(lm[j] | ((lm[j + 4] >> 4) << 6));
+        s[j + 8] = (unsigned char)((ls[j + 4] & 0xF) | ((lm[j + 4] & 0xF) << 4));
+    }
+    for (int j = 0; j < 8; ++j) {
+        int sc, m;
+        k4_scale_min(s, j, &sc, &m);
+        const float dl = d * (float)sc, ml = dmin * (float)m;
+        for (int i = 0; i < 32; ++i)
+            L[32 * j + i] = dl != 0.0f ? (unsigned char)clamp_round((x[32 * j + i] + ml) / dl, 0, nmax) : 0;
+    }
+}
+
+/* Nibbles: chunk c of 32 bytes, low nibble → element 64c + l, high nibble → 64c + 32 + l. */
+static void pack_k4_nibbles(const unsigned char *L, unsigned char *qs)
+{
+    for (int c = 0; c < 4; ++c)
+        for (int l = 0; l < 32; ++l)
+            qs[32 * c + l] = (unsigned char)((L[64 * c + l] & 0xF) | ((L[64 * c + 32 + l] & 0xF) << 4));
+}
+
+void lowbit_quantize_row_q4_k(const float *src, void *dst, size_t cols, const float *importance)
+{
+    for (size_t b = 0; b < cols / QK_K; ++b) {
+        unsigned char L[QK_K], *out = (unsigned char *)dst + b * Q4_K_BYTES;
+        quantize_block_k4(src + b * QK_K, importance ? importance + b * QK_K : NULL, 15, out, L);
+        pack_k4_nibbles(L, out + 16);
+    }
+}
+
+void lowbit_quantize_row_q5_k(const float *src, void *dst, size_t cols, const float *importance)
+{
+    for (size_t b = 0; b < cols / QK_K; ++b) {
+        unsigned char L[QK_K], *out = (unsigned char *)dst + b * Q5_K_BYTES;
+        quantize_block_k4(src + b * QK_K, importance ? importance + b * QK_K : NULL, 31, out, L);
+        memset(out + 16, 0, 32);
+        for (int e = 0; e < QK_K; ++e)
+            out[16 + e % 32] |= (unsigned char)(((L[e] >> 4) & 1) << (e / 32));
+        pack_k4_nibbles(L, out + 48);
+    }
+}
+
+static void dequantize_block_k4(const unsigned char *in, const unsigned char *qh, const unsigned char *qs, float *y)
+{
+    const float d = load_half(in), dmin = load_half(in + 2);
+    for (int j = 0; j < 8; ++j) { /* sub-block j = elements 32j..32j+31: nibble plane j % 2 of chunk j / 2 */
+        int sc, m;
+        k4_scale_min(in + 4, j, &sc, &m);
+        const float dl = d * (float)sc, ml = dmin * (float)m;
+        const unsigned char *chunk = qs + 32 * (j / 2);
+        const int shift = 4 * (j % 2);
+        for (int l = 0; l < 32; ++l) {
+            int q = (chunk[l] >> shift) & 0xF;
+            if (qh) q |= ((qh[l] >> j) & 1) << 4;
+            y[32 * j + l] = dl * (float)q - ml;
+        }
+    }
+}
+
+void lowbit_dequantize_row_q4_k(const void *src, float *dst, size_t cols)
+{
+    for (size_t b = 0; b < cols / QK_K; ++b) {
+        const unsigned char *in = (const unsigned char *)src + b * Q4_K_BYTES;
+        dequantize_block_k4(in, NULL, in + 16, dst + b * QK_K);
+    }
+}
+
+void lowbit_dequantize_row_q5_k(const void *src, float *dst, size_t cols)
+{
+    for (size_t b = 0; b < cols / QK_K; ++b) {
+        const unsigned char *in = (const unsigned char *)src + b * Q5_K_BYTES;
+        dequantize_block_k4(in, in + 16, in + 48, dst + b * QK_K);
+    }
+}
+
+/* --- Q6_K: ql[128], qh[64], int8 scales[16], f16 d; x = d·sc·(q − 32) ------------------------- */
+#define Q6_K_BYTES 210
+
+static void quantize_block_q6_k(const float *x, const float *imp, unsigned char *out)
+{
+    unsigned char L[QK_K];
+    float scales[16], w[16], max_scale = 0.0f, amax = 0.0f;
+    const float sigma2 = imp ? mean_square(x, QK_K) : 0.0f;
+    for (int j = 0; j < 16; ++j) {
+        if (imp) element_weights(x + 16 * j, 16, imp + 16 * j, sigma2, w);
+        scales[j] = search_scale_symmetric(16, 32, x + 16 * j, imp ? w : NULL, L + 16 * j);
+        if (fabsf(scales[j]) > amax) {
+            amax = fabsf(scales[j]);
+            max_scale = scales[j];
+        }
+    }
+    signed char *sc = (signed char *)(out + 192);
+    /* the largest scale maps to −128, the int8 end without a positive partner */
+    const float d = store_half_at_least(out + 208, amax > 0.0f ? max_scale / -128.0f : 0.0f);
+    const float iscale = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 16; ++j)
+        sc[j] = (signed char)clamp_round(iscale * scales[j], -128, 127);
+    for (int j = 0; j < 16; ++j) {
+        const float dl = d * (float)sc[j];
+        for (int i = 0; i < 16; ++i)
+            L[16 * j + i] = dl != 0.0f ? (unsigned char)(clamp_round(x[16 * j + i] / dl, -32, 31) + 32) : 32;
+    }
+    /* half h: ql[64h + l] low/high nibble → 128h + l / 128h + 64 + l (l < 64);
+     * qh[32h + l] shift 2k → high 2 bits of 128h + 32k + l */
+    for (int h = 0; h < 2; ++h) {
+        for (int l = 0; l < 64; ++l)
+            out[64 * h + l] = (unsigned char)((L[128 * h + l] & 0xF) | ((L[128 * h + 64 + l] & 0xF) << 4));
+        for (int l = 0; l < 32; ++l) {
+            const unsigned char *e = L + 128 * h + l;
+            out[128 + 32 * h + l] =
+                (unsigned char)((e[0] >> 4) | ((e[32] >> 4) << 2) | ((e[64] >> 4) << 4) | ((e[96] >> 4) << 6));
+        }
+    }
+}
+
+void lowbit_quantize_row_q6_k(const float *src, void *dst, size_t cols, const float *importance)
+{
+    for (size_t b = 0; b < cols / QK_K; ++b)
+        quantize_block_q6_k(src + b * QK_K, importance ? importance + b * QK_K : NULL,
+                            (unsigned char *)dst + b * Q6_K_BYTES);
+}
+
+void lowbit_dequantize_row_q6_k(const void *src, float *dst, size_t cols)
+{
+    for (size_t b = 0; b < cols / QK_K; ++b) {
+        const unsigned char *in = (const unsigned char *)src + b * Q6_K_BYTES;
+        const float d = load_half(in + 208);
+        float *y = dst + b * QK_K;
+        for (int j = 0; j < 16; ++j) {
+            const float dl = d * (float)(signed char)in[192 + j];
+            for (int i = 0; i < 16; ++i) {
+                const int e = 16 * j + i, h = e / 128, r = e % 128, k = r / 32, l = r % 32;
+                const int low = (in[64 * h + r % 64] >> (4 * (r / 64))) & 0xF;
+                const int high = (in[128 + 32 * h + l] >> (2 * k)) & 3;
+                y[e] = dl * (float)((low | (high << 4)) - 32);
+            }
+        }
+    }
+}
+
+/* --- Q8_K (activations only): f32 d, int8 qs[256], int16 bsums[16] (sum of each 16 quants) ---- */
+#define Q8_K_BYTES 292
+
+void lowbit_quantize_row_q8_k(const float *src, void *dst, size_t cols, const float *importance)
+{
+    (void)importance;
+    for (size_t b = 0; b < cols / QK_K; ++b) {
+        const float *x = src + b * QK_K;
+        unsigned char *out = (unsigned char *)dst + b * Q8_K_BYTES;
+        float max = 0.0f, amax = 0.0f;
+        for (int i = 0; i < QK_K; ++i) {
+            if (fabsf(x[i]) > amax) {
+                amax = fabsf(x[i]);
+                max = x[i];
+            }
+        }
+        memset(out, 0, Q8_K_BYTES);
+        if (!(amax > 0.0f) || isinf(amax)) continue; /* zero (or unrepresentable) block: d = 0, all quants 0 */
+        const float iscale = -127.0f / max;
+        int q[QK_K];
+        for (int i = 0; i < QK_K; ++i) {
+            q[i] = clamp_round(iscale * x[i], -127, 127);
+            out[4 + i] = (unsigned char)(signed char)q[i];
+        }
+        const float d = 1.0f / iscale;
+        memcpy(out, &d, sizeof d); /* little-endian hosts only, like every other layout here */
+        for (int j = 0; j < 16; ++j) {
+            int sum = 0;
+            for (int i = 0; i < 16; ++i)
+                sum += q[16 * j + i];
+            lowbit_store_u16le(out + 260 + 2 * j, (unsigned)(uint16_t)(int16_t)sum);
+        }
+    }
+}
