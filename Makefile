@@ -1,4 +1,5 @@
-# Thin wrapper over CMake: `make demo`, `make test`, `make bench`. Each installs what is missing first.
+# Thin wrapper over CMake: `make demo`, `make test`, `make bench`, `make conform`. Each installs what is
+# missing first.
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
@@ -7,7 +8,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DLOWBIT_WERROR=ON -DLOWBIT_REQUIRE_BACKENDS=ON
 endif
 
-.PHONY: all deps configure build demo test bench clean format
+.PHONY: all deps configure build demo test bench conform clean format
 
 all: build
 
@@ -26,8 +27,14 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# the default benchmark set: table on stdout, build/bench.json and build/bench.png
 bench: build
-	$(BUILD)/bin/lowbit-demo --repeat 20
+	$(BUILD)/bin/lowbit-bench --json $(BUILD)/bench.json --plot $(BUILD)/bench.png
+	@echo "wrote $(BUILD)/bench.json and $(BUILD)/bench.png"
+
+# the full conformance suite on every device, with JUnit and JSON reports in build/
+conform: build
+	$(BUILD)/bin/lowbit-conform --full --junit $(BUILD)/conform.xml --json $(BUILD)/conform.json
 
 clean:
 	rm -rf $(BUILD)
