@@ -72,7 +72,9 @@ void lowbit_plugin_unload(lowbit_plugin *plugin)
 {
     if (!plugin || !plugin->backend) return;
     plugin->backend->destroy(plugin->backend->self);
-    if (plugin->library) dlclose(plugin->library);
+    /* LOWBIT_PLUGIN_NO_UNLOAD=1 keeps the code mapped so leak checkers can name a plugin's frames */
+    const char *keep = getenv("LOWBIT_PLUGIN_NO_UNLOAD");
+    if (plugin->library && !(keep && strcmp(keep, "1") == 0)) dlclose(plugin->library);
     memset(plugin, 0, sizeof *plugin);
 }
 

@@ -31,6 +31,13 @@ static inline void dot_accumulate(float acc[LANES], const float *w, const float 
         for (int k = 0; k < LANES; ++k) acc[k] += w[j + k] * x[j + k];
 }
 
+/* restrict (and a separate function) lets GCC vectorize the nibble → float widening */
+static inline void unpack_q4_0(const unsigned char *restrict qs, float *restrict q)
+{
+    for (int j = 0; j < 16; ++j) q[j] = (float)((int)(qs[j] & 0x0F) - 8);
+    for (int j = 0; j < 16; ++j) q[j + 16] = (float)((int)(qs[j] >> 4) - 8);
+}
+
 LOWBIT_MULTIVERSION
 static void gemv_q4_0(const unsigned char *w, size_t cols, const float *x, size_t n, float *y, size_t rows,
                       size_t row_begin, size_t row_end)
@@ -46,8 +53,7 @@ static void gemv_q4_0(const unsigned char *w, size_t cols, const float *x, size_
                 const unsigned char *block = row + b * LOWBIT_Q4_0_BYTES;
                 const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(block));
                 float q[LOWBIT_QK4_0];
-                for (int j = 0; j < 16; ++j) q[j] = (float)((int)(block[2 + j] & 0x0F) - 8);
-                for (int j = 0; j < 16; ++j) q[j + 16] = (float)((int)(block[2 + j] >> 4) - 8);
+                unpack_q4_0(block + 2, q);
                 for (size_t i = 0; i < count; ++i) {
                     float part[LANES] = {0};
                     dot_accumulate(part, q, x + (i0 + i) * cols + b * LOWBIT_QK4_0, LOWBIT_QK4_0);
@@ -86,6 +92,34 @@ static void gemv_q8_0(const unsigned char *w, size_t cols, const float *x, size_
     }
 }
 
+/* Exact half → float without branches on the element (selects only), so a loop of them vectorizes.
+ * Normal numbers: rebias the exponent; Inf/NaN: push the exponent to all ones; subnormals: renormalize
+ * with one exact float subtraction. */
+static inline float half_to_float(uint16_t h)
+{
+    uint32_t bits = ((uint32_t)h & 0x7FFFu) << 13;
+    uint32_t exponent = bits & 0x0F800000u;
+    bits += (127u - 15u) << 23;
+    bits += exponent == 0x0F800000u ? (128u - 16u) << 23 : 0u;
+    uint32_t subnormal = exponent == 0 ? bits + (1u << 23) : 0u;
+    float value, renormalized, magic;
+    uint32_t magic_bits = 113u << 23;
+    memcpy(&value, &bits, sizeof value);
+    memcpy(&renormalized, &subnormal, sizeof renormalized);
+    memcpy(&magic, &magic_bits, sizeof magic);
+    value = exponent == 0 ? renormalized - magic : value;
+    uint32_t out;
+    memcpy(&out, &value, sizeof out);
+    out |= ((uint32_t)h & 0x8000u) << 16;
+    memcpy(&value, &out, sizeof value);
+    return value;
+}
+
+static inline void unpack_f16(const unsigned char *restrict in, float *restrict out, size_t count)
+{
+    for (size_t j = 0; j < count; ++j) out[j] = half_to_float((uint16_t)(in[2 * j] | (in[2 * j + 1] << 8)));
+}
+
 /* Rows as f32 (F32 directly, every other format dequantized one row at a time into scratch). */
 LOWBIT_MULTIVERSION
 static void gemv_float_rows(const float *row, size_t cols, const float *x, size_t n, float *y, size_t rows, size_t r)
@@ -115,6 +149,12 @@ const char *lowbit_cpu_gemv_rows(lowbit_format format, const void *weights, size
         for (size_t r = row_begin; r < row_end; ++r)
             gemv_float_rows((const float *)weights + r * cols, cols, x, n, y, rows, r);
         return "cpu_gemv_f32";
+    case LOWBIT_FORMAT_F16:
+        for (size_t r = row_begin; r < row_end; ++r) {
+            unpack_f16((const unsigned char *)weights + r * cols * 2, scratch, cols);
+            gemv_float_rows(scratch, cols, x, n, y, rows, r);
+        }
+        return "cpu_gemv_f16";
     default: {
         /* every other format: dequantize a row (bit-exact reference) into scratch, then dot */
         const lowbit_format_ops *ops = lowbit_format_ops_get((int)format);
@@ -123,7 +163,7 @@ const char *lowbit_cpu_gemv_rows(lowbit_format format, const void *weights, size
             ops->dequantize_row((const unsigned char *)weights + r * row_bytes, scratch, cols);
             gemv_float_rows(scratch, cols, x, n, y, rows, r);
         }
-        return format == LOWBIT_FORMAT_F16 ? "cpu_gemv_f16" : "cpu_gemv_dequant_row";
+        return "cpu_gemv_dequant_row";
     }
     }
 }
