@@ -38,25 +38,34 @@ static inline void unpack_q4_0(const unsigned char *restrict qs, float *restrict
     for (int j = 0; j < 16; ++j) q[j + 16] = (float)((int)(qs[j] >> 4) - 8);
 }
 
-LOWBIT_MULTIVERSION
-static void gemv_q4_0(const unsigned char *w, size_t cols, const float *x, size_t n, float *y, size_t rows,
-                      size_t row_begin, size_t row_end)
+static inline void unpack_q8_0(const unsigned char *restrict qs, float *restrict q)
 {
-    const size_t blocks = cols / LOWBIT_QK4_0;
+    for (int j = 0; j < 32; ++j) q[j] = (float)(int8_t)qs[j];
+}
+
+/* The shared body of the 32-element {f16 d; quants} formats: each block is unpacked once and dotted
+ * with up to 8 activation rows. Always inlined into a wrapper per format, so `format` is a constant. */
+__attribute__((always_inline)) static inline void gemv_block32(lowbit_format format, const unsigned char *w,
+                                                               size_t cols, const float *x, size_t n, float *y,
+                                                               size_t rows, size_t row_begin, size_t row_end)
+{
+    const size_t block_bytes = format == LOWBIT_FORMAT_Q4_0 ? LOWBIT_Q4_0_BYTES : LOWBIT_Q8_0_BYTES;
+    const size_t blocks = cols / 32;
     for (size_t r = row_begin; r < row_end; ++r) {
-        const unsigned char *row = w + r * blocks * LOWBIT_Q4_0_BYTES;
+        const unsigned char *row = w + r * blocks * block_bytes;
         for (size_t i0 = 0; i0 < n; i0 += 8) {
             size_t count = n - i0 < 8 ? n - i0 : 8;
             float acc[8][LANES];
             memset(acc, 0, sizeof acc);
             for (size_t b = 0; b < blocks; ++b) {
-                const unsigned char *block = row + b * LOWBIT_Q4_0_BYTES;
+                const unsigned char *block = row + b * block_bytes;
                 const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(block));
-                float q[LOWBIT_QK4_0];
-                unpack_q4_0(block + 2, q);
+                float q[32];
+                if (format == LOWBIT_FORMAT_Q4_0) unpack_q4_0(block + 2, q);
+                else unpack_q8_0(block + 2, q);
                 for (size_t i = 0; i < count; ++i) {
                     float part[LANES] = {0};
-                    dot_accumulate(part, q, x + (i0 + i) * cols + b * LOWBIT_QK4_0, LOWBIT_QK4_0);
+                    dot_accumulate(part, q, x + (i0 + i) * cols + b * 32, 32);
                     for (int k = 0; k < LANES; ++k) acc[i][k] += d * part[k];
                 }
             }
@@ -66,30 +75,17 @@ static void gemv_q4_0(const unsigned char *w, size_t cols, const float *x, size_
 }
 
 LOWBIT_MULTIVERSION
+static void gemv_q4_0(const unsigned char *w, size_t cols, const float *x, size_t n, float *y, size_t rows,
+                      size_t row_begin, size_t row_end)
+{
+    gemv_block32(LOWBIT_FORMAT_Q4_0, w, cols, x, n, y, rows, row_begin, row_end);
+}
+
+LOWBIT_MULTIVERSION
 static void gemv_q8_0(const unsigned char *w, size_t cols, const float *x, size_t n, float *y, size_t rows,
                       size_t row_begin, size_t row_end)
 {
-    const size_t blocks = cols / LOWBIT_QK8_0;
-    for (size_t r = row_begin; r < row_end; ++r) {
-        const unsigned char *row = w + r * blocks * LOWBIT_Q8_0_BYTES;
-        for (size_t i0 = 0; i0 < n; i0 += 8) {
-            size_t count = n - i0 < 8 ? n - i0 : 8;
-            float acc[8][LANES];
-            memset(acc, 0, sizeof acc);
-            for (size_t b = 0; b < blocks; ++b) {
-                const unsigned char *block = row + b * LOWBIT_Q8_0_BYTES;
-                const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(block));
-                float q[LOWBIT_QK8_0];
-                for (int j = 0; j < LOWBIT_QK8_0; ++j) q[j] = (float)(int8_t)block[2 + j];
-                for (size_t i = 0; i < count; ++i) {
-                    float part[LANES] = {0};
-                    dot_accumulate(part, q, x + (i0 + i) * cols + b * LOWBIT_QK8_0, LOWBIT_QK8_0);
-                    for (int k = 0; k < LANES; ++k) acc[i][k] += d * part[k];
-                }
-            }
-            for (size_t i = 0; i < count; ++i) y[(i0 + i) * rows + r] = lanes_sum(acc[i]);
-        }
-    }
+    gemv_block32(LOWBIT_FORMAT_Q8_0, w, cols, x, n, y, rows, row_begin, row_end);
 }
 
 /* Exact half → float without branches on the element (selects only), so a loop of them vectorizes.
