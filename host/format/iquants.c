@@ -40,7 +40,10 @@ static int nearest_level(const level_table *table, float v)
     if (!(v == v)) return 8; /* NaN: the level nearest 0 */
     if (v <= (float)kvalues[0]) return 0;
     if (v >= (float)kvalues[15]) return 15;
-    return table->index[(int)ceilf(2.0f * v) - LEVEL_T_MIN];
+    const float twice = 2.0f * v;
+    int t = (int)twice; /* truncates toward zero; ceil is one more when a positive fraction was cut */
+    if ((float)t < twice) ++t;
+    return table->index[t - LEVEL_T_MIN];
 }
 
 /* Weighted least-squares scale for 32 elements: candidate inverse scales put the largest-magnitude

@@ -80,6 +80,9 @@ static float search_scale_min(int n, int nmax, const float *x, const float *w, u
         *neg_min = -min;
         return 0.0f;
     }
+    double sum_wx2 = 0.0;
+    for (int i = 0; i < n; ++i)
+        sum_wx2 += (double)w[i] * x[i] * x[i];
     float iscale = (float)nmax / (max - min), scale = 1.0f / iscale, best_error = 0.0f;
     for (int i = 0; i < n; ++i) {
         L[i] = (unsigned char)clamp_round(iscale * (x[i] - min), 0, nmax);
@@ -104,11 +107,10 @@ static float search_scale_min(int n, int nmax, const float *x, const float *w, u
             this_min = 0.0f;
             this_scale = sum_xl / sum_l2;
         }
-        float error = 0.0f;
-        for (int i = 0; i < n; ++i) {
-            const float diff = this_scale * (float)Laux[i] + this_min - x[i];
-            error += w[i] * diff * diff;
-        }
+        /* Σw(s·l + m − x)² expanded, so each candidate costs one pass over the elements, not two */
+        const double s_ = this_scale, m_ = this_min;
+        const float error = (float)(s_ * s_ * sum_l2 + m_ * m_ * sum_w + sum_wx2 + 2.0 * s_ * m_ * sum_l -
+                                    2.0 * s_ * sum_xl - 2.0 * m_ * sum_x);
         if (error < best_error) {
             memcpy(L, Laux, (size_t)n);
             best_error = error;
@@ -272,8 +274,10 @@ void lowbit_dequantize_row_q2_k(const void *src, float *dst, size_t cols)
             const float dl = d * (float)(in[j] & 0xF), ml = dmin * (float)(in[j] >> 4);
             const int h = j / 8, k = (j % 8) / 2, l0 = 16 * (j % 2);
             const unsigned char *qs = in + 16 + 32 * h + l0;
-            for (int i = 0; i < 16; ++i)
-                y[16 * j + i] = dl * (float)((qs[i] >> (2 * k)) & 3) - ml;
+            for (int i = 0; i < 16; ++i) {
+                const float p = dl * (float)((qs[i] >> (2 * k)) & 3); /* rounded before the subtract: no FMA */
+                y[16 * j + i] = p - ml;
+            }
         }
     }
 }
@@ -445,7 +449,8 @@ static void dequantize_block_k4(const unsigned char *in, const unsigned char *qh
         for (int l = 0; l < 32; ++l) {
             int q = (chunk[l] >> shift) & 0xF;
             if (qh) q |= ((qh[l] >> j) & 1) << 4;
-            y[32 * j + l] = dl * (float)q - ml;
+            const float p = dl * (float)q; /* rounded before the subtract: no FMA */
+            y[32 * j + l] = p - ml;
         }
     }
 }

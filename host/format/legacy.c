@@ -216,7 +216,8 @@ void lowbit_quantize_row_q5_0(const float *src, void *dst, size_t cols, const fl
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         int q[QK_LEGACY];
         for (int j = 0; j < QK_LEGACY; ++j) {
-            const float v = x[j] * id + 16.5f;
+            const float scaled = x[j] * id; /* rounded before the add, as gguf-py does */
+            const float v = scaled + 16.5f;
             const int l = v >= 0.0f && v < 64.0f ? (int)v : 0;
             q[j] = l > 31 ? 31 : l;
         }
