@@ -1,0 +1,14 @@
+# quantize.cmake — lowbit-quantize's tests: the planning unit test links the tool's helper library, and
+# the gguf-py oracle runs the built tool end to end. Registered deferred because python.cmake (which
+# defines lowbit_add_oracle_test) sorts after this file. Outside CI a missing gguf/numpy skips (77).
+if(TARGET test_quantize_plan)
+  target_link_libraries(test_quantize_plan PRIVATE lowbit_tool_common)
+endif()
+function(lowbit_quantize_register_oracle)
+  if(Python3_Interpreter_FOUND AND COMMAND lowbit_add_oracle_test)
+    lowbit_add_oracle_test(quantize_oracle ${CMAKE_SOURCE_DIR}/tests/oracle/quantize_oracle.py
+                           $<TARGET_FILE:lowbit-quantize>)
+    set_tests_properties(quantize_oracle PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+  endif()
+endfunction()
+cmake_language(DEFER CALL lowbit_quantize_register_oracle)

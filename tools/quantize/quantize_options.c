@@ -1,0 +1,138 @@
+/* quantize_options.c — parsing and validation of lowbit-quantize's arguments. */
+#include "tools/quantize/quantize_options.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void quantize_options_usage(FILE *out)
+{
+    fprintf(out, "usage: lowbit-quantize [options] in.gguf|in.safetensors out.gguf TYPE\n"
+                 "  Quantizes a model one tensor at a time, keeping every metadata key and the tokenizer.\n"
+                 "  TYPE is a llama.cpp preset (with its per-tensor mix rules) or a format name:\n   ");
+    for (size_t i = 0; quantize_preset_at(i); ++i) {
+        const quantize_preset *preset = quantize_preset_at(i);
+        if (quantize_preset_find(preset->name)) fprintf(out, " %s", preset->name);
+    }
+    fprintf(out, "\n    (Q3_K, Q4_K, Q5_K mean Q3_K_M, Q4_K_M, Q5_K_M)\n"
+                 "options:\n"
+                 "  --tensor-type REGEX=TYPE  tensors whose name matches REGEX (POSIX extended) get TYPE;\n"
+                 "                            repeatable, the first match wins, beats every other rule\n"
+                 "  --output-tensor-type TYPE    format of output.weight\n"
+                 "  --token-embedding-type TYPE  format of token_embd.weight\n"
+                 "  --pure                    no mix rules: every quantizable tensor gets the base format\n"
+                 "  --imatrix FILE            importance matrix (llama.cpp GGUF or legacy .dat)\n"
+                 "  --allow-requantize        allow quantizing tensors that are already quantized\n"
+                 "  --arch NAME               general.architecture for a safetensors input (default safetensors)\n"
+                 "  --threads N               worker threads (default: all cores)\n"
+                 "  --dry-run                 print the plan, write nothing\n"
+                 "  --json                    machine-readable summary on stdout\n"
+                 "  -h, --help                this text\n");
+}
+
+static int take_value(int argc, char **argv, int *i, const char **value, char *error, size_t error_size)
+{
+    if (*i + 1 >= argc) {
+        snprintf(error, error_size, "%s needs a value", argv[*i]);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 0;
+}
+
+static int parse_type_option(const char *option, const char *value, lowbit_format *out, char *error, size_t error_size)
+{
+    if (quantize_format_parse(value, out) == 0) return 0;
+    snprintf(error, error_size, "%s: unknown or unsupported type '%s'", option, value);
+    return -1;
+}
+
+int quantize_options_parse(int argc, char **argv, quantize_options *options, char *error, size_t error_size)
+{
+    memset(options, 0, sizeof *options);
+    const char *positional[3];
+    int n_positional = 0;
+    for (int i = 1; i < argc; ++i) {
+        const char *arg = argv[i], *value = NULL;
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            options->help = 1;
+            return 0;
+        } else if (strcmp(arg, "--pure") == 0)
+            options->pure = 1;
+        else if (strcmp(arg, "--json") == 0)
+            options->json = 1;
+        else if (strcmp(arg, "--dry-run") == 0)
+            options->dry_run = 1;
+        else if (strcmp(arg, "--allow-requantize") == 0)
+            options->allow_requantize = 1;
+        else if (strcmp(arg, "--tensor-type") == 0) {
+            if (take_value(argc, argv, &i, &value, error, error_size) != 0) return -1;
+            quantize_override *grown = realloc(options->overrides, (options->override_count + 1) * sizeof *grown);
+            if (!grown) {
+                snprintf(error, error_size, "out of memory");
+                return -1;
+            }
+            options->overrides = grown;
+            if (quantize_override_parse(value, &grown[options->override_count], error, error_size) != 0) return -1;
+            options->override_count++;
+        } else if (strcmp(arg, "--output-tensor-type") == 0) {
+            if (take_value(argc, argv, &i, &value, error, error_size) != 0 ||
+                parse_type_option(arg, value, &options->output_type, error, error_size) != 0)
+                return -1;
+            options->has_output_type = 1;
+        } else if (strcmp(arg, "--token-embedding-type") == 0) {
+            if (take_value(argc, argv, &i, &value, error, error_size) != 0 ||
+                parse_type_option(arg, value, &options->embedding_type, error, error_size) != 0)
+                return -1;
+            options->has_embedding_type = 1;
+        } else if (strcmp(arg, "--imatrix") == 0) {
+            if (take_value(argc, argv, &i, &options->imatrix_path, error, error_size) != 0) return -1;
+        } else if (strcmp(arg, "--arch") == 0) {
+            if (take_value(argc, argv, &i, &options->arch, error, error_size) != 0) return -1;
+            if (options->arch[0] == '\0') {
+                snprintf(error, error_size, "--arch needs a non-empty name");
+                return -1;
+            }
+        } else if (strcmp(arg, "--threads") == 0) {
+            if (take_value(argc, argv, &i, &value, error, error_size) != 0) return -1;
+            char *end = NULL;
+            long threads = strtol(value, &end, 10);
+            if (!end || *end != '\0' || end == value || threads < 1 || threads > 1024) {
+                snprintf(error, error_size, "--threads wants a number from 1 to 1024, got '%s'", value);
+                return -1;
+            }
+            options->threads = (int)threads;
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            snprintf(error, error_size, "unknown option '%s'", arg);
+            return -1;
+        } else {
+            if (n_positional == 3) {
+                snprintf(error, error_size, "too many arguments ('%s')", arg);
+                return -1;
+            }
+            positional[n_positional++] = arg;
+        }
+    }
+    if (n_positional != 3) {
+        snprintf(error, error_size, "expected in-file, out-file and TYPE (got %d argument%s)", n_positional,
+                 n_positional == 1 ? "" : "s");
+        return -1;
+    }
+    options->input = positional[0];
+    options->output = positional[1];
+    options->type_name = positional[2];
+    options->preset = quantize_preset_find(options->type_name);
+    if (!options->preset) {
+        snprintf(error, error_size, "unknown or unsupported TYPE '%s' (see --help for the list)", options->type_name);
+        return -1;
+    }
+    return 0;
+}
+
+void quantize_options_free(quantize_options *options)
+{
+    for (size_t i = 0; i < options->override_count; ++i)
+        quantize_override_free(&options->overrides[i]);
+    free(options->overrides);
+    options->overrides = NULL;
+    options->override_count = 0;
+}
