@@ -88,6 +88,12 @@ static void test_compare_rules(void **state)
     float wrong_sign[4] = {NAN, 1.0f, -INFINITY, -INFINITY};
     conform_compare(wrong_sign, with_nan, 4, 1e-6, &r);
     assert_int_equal(r.status, CONFORM_FAIL);
+    float inf_as_nan[4] = {NAN, 1.0f, NAN, -INFINITY}; /* Inf − Inf in a zero-point kernel: allowed */
+    conform_compare(inf_as_nan, with_nan, 4, 1e-6, &r);
+    assert_int_equal(r.status, CONFORM_PASS);
+    float nan_as_inf[4] = {INFINITY, 1.0f, INFINITY, -INFINITY};
+    conform_compare(nan_as_inf, with_nan, 4, 1e-6, &r);
+    assert_int_equal(r.status, CONFORM_FAIL);
     float spurious[4] = {NAN, NAN, INFINITY, -INFINITY};
     conform_compare(spurious, with_nan, 4, 1e-6, &r);
     assert_int_equal(r.status, CONFORM_FAIL);

@@ -16,7 +16,7 @@ typedef enum conform_variant {
     CONFORM_VARIANT_PLAIN = 0,     /* random weights and activations */
     CONFORM_VARIANT_UNALIGNED = 1, /* weight bytes at an odd host address (a sub-buffer of a larger one) */
     CONFORM_VARIANT_NAN = 2,       /* a NaN in the activations must reach every output */
-    CONFORM_VARIANT_INF = 3        /* an Inf in the activations: non-finite where the reference is */
+    CONFORM_VARIANT_INF = 3        /* an Inf in the activations: non-finite where the reference is (Inf may become NaN) */
 } conform_variant;
 
 typedef enum conform_status {
