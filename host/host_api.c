@@ -13,21 +13,24 @@ static void host_log(lowbit_log_level level, const char *message) { lowbit_log(l
 
 static void host_set_error(const char *message) { lowbit_error(LOWBIT_ERROR_DEVICE, "%s", message ? message : ""); }
 
-/* LOWBIT_FAULT is a comma-separated list of sites: "opencl.run", "vulkan.alloc", "*.build", "opencl.*". */
+/* LOWBIT_FAULT is a comma-separated list of sites: "opencl.run", "vulkan.alloc", "*.build", "opencl.*".
+ * Wildcards never match the built-in CPU backend: it is where faults fall back to, so only an explicit
+ * "cpu.run" fails it. */
 int lowbit_fault_injected(const char *site)
 {
     const char *list = getenv("LOWBIT_FAULT");
     if (!list || !*list || !site) return 0;
     const char *dot = strchr(site, '.');
+    int is_cpu = strncmp(site, "cpu.", 4) == 0;
     size_t backend_length = dot ? (size_t)(dot - site) : strlen(site);
     const char *step = dot ? dot + 1 : "";
     while (*list) {
         size_t length = strcspn(list, ",");
         if (length == strlen(site) && strncmp(list, site, length) == 0) return 1;
-        if (length >= 2 && list[0] == '*' && list[1] == '.' && length - 2 == strlen(step) &&
+        if (!is_cpu && length >= 2 && list[0] == '*' && list[1] == '.' && length - 2 == strlen(step) &&
             strncmp(list + 2, step, length - 2) == 0)
             return 1;
-        if (length == backend_length + 2 && strncmp(list, site, backend_length) == 0 && list[backend_length] == '.' &&
+        if (!is_cpu && length == backend_length + 2 && strncmp(list, site, backend_length) == 0 && list[backend_length] == '.' &&
             list[backend_length + 1] == '*')
             return 1;
         list += length;

@@ -1,0 +1,257 @@
+/* vulkan_internal.h — state shared by the Vulkan plugin's files: function tables, backend, device,
+ * weights and kernel records. Nothing here crosses the plugin boundary. */
+#ifndef LOWBIT_VULKAN_INTERNAL_H
+#define LOWBIT_VULKAN_INTERNAL_H
+
+#define VK_NO_PROTOTYPES
+#include <vulkan/vulkan.h>
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lowbit/lowbit_backend.h"
+
+/* Functions resolved through vkGetInstanceProcAddr with a NULL instance. */
+#define LOWBIT_VK_GLOBAL_FUNCTIONS(X)                                                                                  \
+    X(vkCreateInstance)                                                                                                \
+    X(vkEnumerateInstanceLayerProperties)                                                                              \
+    X(vkEnumerateInstanceExtensionProperties)
+
+/* Instance functions; the debug-utils pair is optional (NULL without the extension). */
+#define LOWBIT_VK_INSTANCE_FUNCTIONS(X)                                                                                \
+    X(vkDestroyInstance)                                                                                               \
+    X(vkEnumeratePhysicalDevices)                                                                                      \
+    X(vkGetPhysicalDeviceProperties)                                                                                   \
+    X(vkGetPhysicalDeviceProperties2)                                                                                  \
+    X(vkGetPhysicalDeviceFeatures2)                                                                                    \
+    X(vkGetPhysicalDeviceQueueFamilyProperties)                                                                        \
+    X(vkGetPhysicalDeviceMemoryProperties)                                                                             \
+    X(vkEnumerateDeviceExtensionProperties)                                                                            \
+    X(vkCreateDevice)                                                                                                  \
+    X(vkGetDeviceProcAddr)
+#define LOWBIT_VK_INSTANCE_OPTIONAL_FUNCTIONS(X)                                                                       \
+    X(vkCreateDebugUtilsMessengerEXT)                                                                                  \
+    X(vkDestroyDebugUtilsMessengerEXT)
+
+#define LOWBIT_VK_DEVICE_FUNCTIONS(X)                                                                                  \
+    X(vkDestroyDevice)                                                                                                 \
+    X(vkGetDeviceQueue)                                                                                                \
+    X(vkCreateBuffer)                                                                                                  \
+    X(vkDestroyBuffer)                                                                                                 \
+    X(vkCreateBufferView)                                                                                              \
+    X(vkDestroyBufferView)                                                                                             \
+    X(vkGetBufferMemoryRequirements)                                                                                   \
+    X(vkAllocateMemory)                                                                                                \
+    X(vkFreeMemory)                                                                                                    \
+    X(vkBindBufferMemory)                                                                                              \
+    X(vkMapMemory)                                                                                                     \
+    X(vkUnmapMemory)                                                                                                   \
+    X(vkFlushMappedMemoryRanges)                                                                                       \
+    X(vkInvalidateMappedMemoryRanges)                                                                                  \
+    X(vkCreateShaderModule)                                                                                            \
+    X(vkDestroyShaderModule)                                                                                           \
+    X(vkCreateDescriptorSetLayout)                                                                                     \
+    X(vkDestroyDescriptorSetLayout)                                                                                    \
+    X(vkCreatePipelineLayout)                                                                                          \
+    X(vkDestroyPipelineLayout)                                                                                         \
+    X(vkCreatePipelineCache)                                                                                           \
+    X(vkDestroyPipelineCache)                                                                                          \
+    X(vkGetPipelineCacheData)                                                                                          \
+    X(vkCreateComputePipelines)                                                                                        \
+    X(vkDestroyPipeline)                                                                                               \
+    X(vkCreateDescriptorPool)                                                                                          \
+    X(vkDestroyDescriptorPool)                                                                                         \
+    X(vkResetDescriptorPool)                                                                                           \
+    X(vkAllocateDescriptorSets)                                                                                        \
+    X(vkUpdateDescriptorSets)                                                                                          \
+    X(vkCreateCommandPool)                                                                                             \
+    X(vkDestroyCommandPool)                                                                                            \
+    X(vkAllocateCommandBuffers)                                                                                        \
+    X(vkResetCommandBuffer)                                                                                            \
+    X(vkBeginCommandBuffer)                                                                                            \
+    X(vkEndCommandBuffer)                                                                                              \
+    X(vkCmdBindPipeline)                                                                                               \
+    X(vkCmdBindDescriptorSets)                                                                                         \
+    X(vkCmdPushConstants)                                                                                              \
+    X(vkCmdDispatch)                                                                                                   \
+    X(vkCmdCopyBuffer)                                                                                                 \
+    X(vkCmdPipelineBarrier)                                                                                            \
+    X(vkCreateFence)                                                                                                   \
+    X(vkDestroyFence)                                                                                                  \
+    X(vkResetFences)                                                                                                   \
+    X(vkWaitForFences)                                                                                                 \
+    X(vkQueueSubmit)                                                                                                   \
+    X(vkDeviceWaitIdle)
+
+#define LOWBIT_VK_DECLARE(name) PFN_##name name;
+typedef struct vk_global_table {
+    PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr;
+    PFN_vkEnumerateInstanceVersion vkEnumerateInstanceVersion; /* NULL on a 1.0 loader */
+    LOWBIT_VK_GLOBAL_FUNCTIONS(LOWBIT_VK_DECLARE)
+} vk_global_table;
+typedef struct vk_instance_table {
+    LOWBIT_VK_INSTANCE_FUNCTIONS(LOWBIT_VK_DECLARE)
+    LOWBIT_VK_INSTANCE_OPTIONAL_FUNCTIONS(LOWBIT_VK_DECLARE)
+} vk_instance_table;
+typedef struct vk_device_table {
+    LOWBIT_VK_DEVICE_FUNCTIONS(LOWBIT_VK_DECLARE)
+} vk_device_table;
+#undef LOWBIT_VK_DECLARE
+
+/* Kernel layouts: how invocations map onto rows (see shaders/vulkan/gemv_*.comp). */
+typedef enum vk_layout { LOWBIT_VK_LAYOUT_GPU = 0, LOWBIT_VK_LAYOUT_CPU = 1 } vk_layout;
+enum { LOWBIT_VK_CLASS_GPU = 0, LOWBIT_VK_CLASS_CPU = 1, LOWBIT_VK_CLASS_COUNT = 2 };
+enum { LOWBIT_VK_MAX_BATCH = 8 }; /* activation rows one dispatch handles */
+
+/* Specialization of one kernel: what a tuner may vary. */
+typedef struct vk_kernel_params {
+    uint32_t workgroup_size; /* local_size_x (power of two) */
+    uint32_t rows;           /* rows per workgroup (GPU layout) / per invocation (CPU layout) */
+    vk_layout layout;
+    int texel_weights; /* module variant: weights through texel views (chosen per matmul) */
+} vk_kernel_params;
+
+typedef struct vk_kernel {
+    const char *name; /* "gemv_q4_0" */
+    lowbit_format format;
+    const unsigned char *spirv, *spirv_texel; /* storage-buffer module; LOWBIT_TEXEL_WEIGHTS=1 module */
+    const unsigned long *spirv_size, *spirv_texel_size;
+    vk_kernel_params defaults[LOWBIT_VK_CLASS_COUNT];
+} vk_kernel;
+
+/* A pipeline built for one (kernel, params, batch) on one device. */
+typedef struct vk_pipeline {
+    const vk_kernel *kernel;
+    vk_kernel_params params;
+    uint32_t batch;
+    VkPipeline pipeline;
+    struct vk_pipeline *next;
+} vk_pipeline;
+
+typedef struct vk_buffer {
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    VkDeviceSize size;
+    void *mapped; /* non-NULL for host-visible buffers kept mapped */
+    int coherent;
+} vk_buffer;
+
+typedef struct vk_backend vk_backend;
+
+/* One physical device and, once used, its logical device. */
+typedef struct vk_device {
+    vk_backend *backend;
+    size_t index;
+    VkPhysicalDevice physical;
+    VkPhysicalDeviceProperties properties;
+    VkPhysicalDeviceMemoryProperties memory;
+    uint32_t queue_family;
+    lowbit_device_info info;                    /* filled at probe time */
+    int device_class;                           /* LOWBIT_VK_CLASS_* */
+    int texel_weights;                          /* CPU layout reads weights through texel views (*_texel modules) */
+    uint64_t max_storage_range, max_allocation; /* clamped by LOWBIT_MAX_ALLOC */
+
+    pthread_mutex_t mutex; /* guards everything below: creation, pipelines, scratch, submission */
+    int created;
+    VkDevice device;
+    vk_device_table vk;
+    VkQueue queue;
+    VkCommandPool command_pool;
+    VkCommandBuffer command_buffer;
+    VkFence fence;
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout pipeline_layout;
+    VkDescriptorPool descriptor_pool;
+    uint32_t descriptor_sets; /* capacity of descriptor_pool: one set per weight part of a matmul */
+    VkPipelineCache pipeline_cache;
+    vk_pipeline *pipelines;
+    vk_buffer scratch; /* host-visible X and Y, grown on demand */
+} vk_device;
+
+struct vk_backend {
+    const lowbit_host_api *host;
+    lowbit_backend vtable;
+    pthread_mutex_t mutex; /* guards probing */
+    int probed, probing;
+    void *library; /* dlopen handle of libvulkan.so.1 */
+    vk_global_table global;
+    vk_instance_table vk;
+    VkInstance instance;
+    uint32_t instance_api;
+    int validation;
+    VkDebugUtilsMessengerEXT messenger;
+    unsigned long validation_errors;
+    vk_device *devices;
+    size_t device_count;
+    char probe_failure[512]; /* why probing found no devices (the last error while probing) */
+};
+
+/* A band of rows with its own buffers: quants (or the F32/F16 rows) and f16 scales in the split layout.
+ * Matrices larger than one allocation or binding range are cut into several parts. */
+typedef struct vk_weight_part {
+    size_t row_begin, rows;
+    vk_buffer quants;
+    vk_buffer scales; /* empty for F32/F16: the quant buffer is bound in its place */
+    /* Texel views of quants (RGBA32UI) and scales (R32UI) for the CPU-class modules, which read
+     * weights through texel fetches (vector gathers) instead of per-invocation storage loads. */
+    VkBufferView quant_texels, scale_texels;
+} vk_weight_part;
+
+typedef struct vk_weights {
+    vk_device *device;
+    const vk_kernel *kernel;
+    size_t rows, cols;
+    size_t part_count;
+    vk_weight_part *parts;
+} vk_weights;
+
+/* vulkan_loader.c */
+lowbit_status vk_loader_open(vk_backend *backend, const char **why);
+lowbit_status vk_loader_load_instance(vk_backend *backend);
+lowbit_status vk_loader_load_device(vk_backend *backend, VkDevice device, vk_device_table *table);
+void vk_loader_close(vk_backend *backend);
+
+/* vulkan_device.c */
+void vk_log(vk_backend *backend, lowbit_log_level level, const char *format, ...) __attribute__((format(printf, 3, 4)));
+lowbit_status vk_fail(vk_backend *backend, const char *call, VkResult result);
+lowbit_status vk_error(vk_backend *backend, lowbit_status status, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *vk_result_name(VkResult result);
+lowbit_status vk_instance_create(vk_backend *backend);
+lowbit_status vk_device_ensure(vk_device *device); /* caller holds device->mutex */
+void vk_device_destroy(vk_device *device);
+/* Records with `record`, submits, waits. Caller holds device->mutex. */
+lowbit_status vk_device_submit(vk_device *device, lowbit_status (*record)(vk_device *, VkCommandBuffer, void *),
+                               void *user);
+
+/* vulkan_probe.c */
+lowbit_status vk_probe_devices(vk_backend *backend);
+
+/* vulkan_memory.c */
+lowbit_status vk_buffer_create(vk_device *device, VkDeviceSize size, int host_visible, vk_buffer *out);
+void vk_buffer_destroy(vk_device *device, vk_buffer *buffer);
+lowbit_status vk_scratch_reserve(vk_device *device, VkDeviceSize size);
+lowbit_status vk_weights_upload(void *self, size_t device, const lowbit_backend_tensor *tensor, void **out);
+void vk_weights_release(void *self, void *weights);
+
+/* vulkan_kernels.c */
+const vk_kernel *vk_kernel_for_format(lowbit_format format);
+size_t vk_kernel_count(void);
+const vk_kernel *vk_kernel_at(size_t index);
+lowbit_status vk_pipeline_get(vk_device *device, const vk_kernel *kernel, const vk_kernel_params *params,
+                              uint32_t batch, VkPipeline *out);
+void vk_pipelines_destroy(vk_device *device);
+lowbit_status vk_layouts_create(vk_device *device);
+/* Makes the descriptor pool hold at least `sets` sets (recreating it; caller holds device->mutex). */
+lowbit_status vk_descriptor_pool_reserve(vk_device *device, uint32_t sets);
+
+/* vulkan_matmul.c */
+lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args);
+
+/* Push constants of every gemv kernel (shaders/vulkan/gemv_*.comp). */
+typedef struct vk_gemv_push {
+    uint32_t rows, cols, x_offset, x_stride, y_offset, y_stride;
+} vk_gemv_push;
+
+#endif

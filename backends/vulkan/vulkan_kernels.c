@@ -1,0 +1,203 @@
+/* vulkan_kernels.c — the one table of Vulkan kernels with their tunable parameters and per-device-class
+ * defaults, the shared descriptor/pipeline layouts, and lazy pipeline creation through the cache. */
+#include "vulkan_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "vulkan_pipeline_cache.h"
+
+/* SPIR-V of shaders/vulkan/gemv_*.comp, embedded at build time (cmake/embed.cmake). */
+#define LOWBIT_VK_SPIRV(kernel)                                                                                        \
+    extern const unsigned char lowbit_vk_##kernel##_spv[], lowbit_vk_##kernel##_texel_spv[];                           \
+    extern const unsigned long lowbit_vk_##kernel##_spv_size, lowbit_vk_##kernel##_texel_spv_size;
+LOWBIT_VK_SPIRV(gemv_f32)
+LOWBIT_VK_SPIRV(gemv_f16)
+LOWBIT_VK_SPIRV(gemv_q4_0)
+LOWBIT_VK_SPIRV(gemv_q8_0)
+#define SPIRV_OF(kernel)                                                                                               \
+    lowbit_vk_##kernel##_spv, lowbit_vk_##kernel##_texel_spv, &lowbit_vk_##kernel##_spv_size,                          \
+        &lowbit_vk_##kernel##_texel_spv_size
+
+/* Every kernel and its defaults per device class (what a tuner reads and overrides). Parameters map to
+ * specialization constants: 0 workgroup size, 1 rows, 2 layout (1 = CPU), 3 batch (chosen per call).
+ * CPU-class devices (lavapipe) get per-invocation contiguous row walks; GPUs a workgroup per row with
+ * coalesced block loads and a shared-memory reduction. */
+static const vk_kernel kernels[] = {
+    {"gemv_f32",
+     LOWBIT_FORMAT_F32,
+     SPIRV_OF(gemv_f32),
+     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}}},
+    {"gemv_f16",
+     LOWBIT_FORMAT_F16,
+     SPIRV_OF(gemv_f16),
+     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}}},
+    {"gemv_q4_0",
+     LOWBIT_FORMAT_Q4_0,
+     SPIRV_OF(gemv_q4_0),
+     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}}},
+    {"gemv_q8_0",
+     LOWBIT_FORMAT_Q8_0,
+     SPIRV_OF(gemv_q8_0),
+     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}}},
+};
+
+size_t vk_kernel_count(void) { return sizeof kernels / sizeof kernels[0]; }
+const vk_kernel *vk_kernel_at(size_t index) { return index < vk_kernel_count() ? &kernels[index] : NULL; }
+
+const vk_kernel *vk_kernel_for_format(lowbit_format format)
+{
+    for (size_t i = 0; i < vk_kernel_count(); ++i)
+        if (kernels[i].format == format) return &kernels[i];
+    return NULL;
+}
+
+lowbit_status vk_layouts_create(vk_device *d)
+{
+    vk_device_table *vk = &d->vk;
+    /* 0 quants, 1 scales, 2 X, 3 Y as storage buffers; 4 quants, 5 scales, 6 X as texel buffers */
+    VkDescriptorSetLayoutBinding bindings[7];
+    for (uint32_t i = 0; i < 7; ++i)
+        bindings[i] = (VkDescriptorSetLayoutBinding){
+            .binding = i,
+            .descriptorType = i < 4 ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+            .descriptorCount = 1,
+            .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+        };
+    VkDescriptorSetLayoutCreateInfo set_info = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+        .bindingCount = 7,
+        .pBindings = bindings,
+    };
+    VkResult result = vk->vkCreateDescriptorSetLayout(d->device, &set_info, NULL, &d->set_layout);
+    if (result != VK_SUCCESS) return vk_fail(d->backend, "vkCreateDescriptorSetLayout", result);
+    VkPushConstantRange push = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = sizeof(vk_gemv_push)};
+    VkPipelineLayoutCreateInfo layout_info = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+        .setLayoutCount = 1,
+        .pSetLayouts = &d->set_layout,
+        .pushConstantRangeCount = 1,
+        .pPushConstantRanges = &push,
+    };
+    result = vk->vkCreatePipelineLayout(d->device, &layout_info, NULL, &d->pipeline_layout);
+    if (result != VK_SUCCESS) return vk_fail(d->backend, "vkCreatePipelineLayout", result);
+    lowbit_status status = vk_descriptor_pool_reserve(d, 4);
+    if (status != LOWBIT_OK) return status;
+    return vk_pipeline_cache_open(d);
+}
+
+lowbit_status vk_descriptor_pool_reserve(vk_device *d, uint32_t sets)
+{
+    if (d->descriptor_pool && d->descriptor_sets >= sets) return LOWBIT_OK;
+    if (d->descriptor_pool) d->vk.vkDestroyDescriptorPool(d->device, d->descriptor_pool, NULL);
+    d->descriptor_pool = VK_NULL_HANDLE;
+    d->descriptor_sets = 0;
+    /* One set per weight part of a matmul; the pool is reset after each matmul. */
+    VkDescriptorPoolSize pool_sizes[2] = {
+        {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = 4 * sets},
+        {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, .descriptorCount = 3 * sets},
+    };
+    VkDescriptorPoolCreateInfo pool_info = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+        .maxSets = sets,
+        .poolSizeCount = 2,
+        .pPoolSizes = pool_sizes,
+    };
+    VkResult result = d->vk.vkCreateDescriptorPool(d->device, &pool_info, NULL, &d->descriptor_pool);
+    if (result != VK_SUCCESS) return vk_fail(d->backend, "vkCreateDescriptorPool", result);
+    d->descriptor_sets = sets;
+    return LOWBIT_OK;
+}
+
+static lowbit_status pipeline_create(vk_device *d, const vk_kernel *kernel, const vk_kernel_params *params,
+                                     uint32_t batch, VkPipeline *out)
+{
+    vk_backend *backend = d->backend;
+    vk_device_table *vk = &d->vk;
+    if (backend->host->fault_injected && backend->host->fault_injected("vulkan.build"))
+        return vk_error(backend, LOWBIT_ERROR_DEVICE,
+                        "vulkan: vkCreateComputePipelines failed for %s (injected fault vulkan.build)", kernel->name);
+    /* vkCreateShaderModule wants 4-byte aligned words; the embedded array is only byte-aligned. */
+    int texels = params->texel_weights;
+    size_t bytes = texels ? *kernel->spirv_texel_size : *kernel->spirv_size;
+    uint32_t *words = malloc(bytes);
+    if (!words) return vk_error(backend, LOWBIT_ERROR_OUT_OF_MEMORY, "vulkan: out of host memory");
+    memcpy(words, texels ? kernel->spirv_texel : kernel->spirv, bytes);
+    VkShaderModuleCreateInfo module_info = {
+        .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+        .codeSize = bytes,
+        .pCode = words,
+    };
+    VkShaderModule module = VK_NULL_HANDLE;
+    VkResult result = vk->vkCreateShaderModule(d->device, &module_info, NULL, &module);
+    free(words);
+    if (result != VK_SUCCESS) return vk_fail(backend, "vkCreateShaderModule", result);
+
+    uint32_t values[4] = {params->workgroup_size, params->rows, params->layout == LOWBIT_VK_LAYOUT_CPU, batch};
+    VkSpecializationMapEntry entries[4];
+    for (uint32_t i = 0; i < 4; ++i)
+        entries[i] = (VkSpecializationMapEntry){.constantID = i, .offset = i * 4, .size = 4};
+    VkSpecializationInfo specialization = {
+        .mapEntryCount = 4,
+        .pMapEntries = entries,
+        .dataSize = sizeof values,
+        .pData = values,
+    };
+    VkComputePipelineCreateInfo info = {
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage =
+            {
+                .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                .module = module,
+                .pName = "main",
+                .pSpecializationInfo = &specialization,
+            },
+        .layout = d->pipeline_layout,
+    };
+    result = vk->vkCreateComputePipelines(d->device, d->pipeline_cache, 1, &info, NULL, out);
+    vk->vkDestroyShaderModule(d->device, module, NULL);
+    if (result != VK_SUCCESS) return vk_fail(backend, "vkCreateComputePipelines", result);
+    vk_log(backend, LOWBIT_LOG_DEBUG, "vulkan: built %s wg=%u rows=%u batch=%u %s-layout%s on %s", kernel->name,
+           params->workgroup_size, params->rows, batch, params->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu",
+           texels ? " texel" : "", d->info.id);
+    return LOWBIT_OK;
+}
+
+lowbit_status vk_pipeline_get(vk_device *d, const vk_kernel *kernel, const vk_kernel_params *params, uint32_t batch,
+                              VkPipeline *out)
+{
+    for (vk_pipeline *p = d->pipelines; p; p = p->next) {
+        if (p->kernel == kernel && p->batch == batch && p->params.workgroup_size == params->workgroup_size &&
+            p->params.rows == params->rows && p->params.layout == params->layout &&
+            p->params.texel_weights == params->texel_weights) {
+            *out = p->pipeline;
+            return LOWBIT_OK;
+        }
+    }
+    vk_pipeline *entry = calloc(1, sizeof *entry);
+    if (!entry) return vk_error(d->backend, LOWBIT_ERROR_OUT_OF_MEMORY, "vulkan: out of host memory");
+    lowbit_status status = pipeline_create(d, kernel, params, batch, &entry->pipeline);
+    if (status != LOWBIT_OK) {
+        free(entry);
+        return status;
+    }
+    entry->kernel = kernel;
+    entry->params = *params;
+    entry->batch = batch;
+    entry->next = d->pipelines;
+    d->pipelines = entry;
+    *out = entry->pipeline;
+    return LOWBIT_OK;
+}
+
+void vk_pipelines_destroy(vk_device *d)
+{
+    while (d->pipelines) {
+        vk_pipeline *next = d->pipelines->next;
+        d->vk.vkDestroyPipeline(d->device, d->pipelines->pipeline, NULL);
+        free(d->pipelines);
+        d->pipelines = next;
+    }
+    vk_pipeline_cache_save(d);
+}

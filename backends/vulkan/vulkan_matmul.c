@@ -1,0 +1,316 @@
+/* vulkan_matmul.c — one synchronous matmul: activations into the host-visible scratch, one dispatch per
+ * (weight part, chunk of up to LOWBIT_VK_MAX_BATCH activation rows) in a single command buffer, results read
+ * back. Each chunk has its own aligned X and Y regions, so no binding exceeds the device's range. */
+#include "vulkan_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct matmul_plan {
+    vk_weights *weights;
+    vk_kernel_params params;          /* the table's (or LOWBIT_VULKAN_PARAMS') parameters, tuned for n = 1 */
+    vk_kernel_params chunk_params[2]; /* what full chunks and the remainder chunk run with */
+    size_t n, batch, chunks;          /* chunks of `batch` (≤ LOWBIT_VK_MAX_BATCH) activation rows */
+    uint32_t x_stride;                /* floats per activation row in the scratch (cols rounded up to 4) */
+    VkDeviceSize chunk_bytes;         /* scratch bytes per chunk: X region, then Y region, both aligned */
+    VkDeviceSize y_region;            /* offset of Y within a chunk's bytes */
+    VkPipeline pipelines[2];          /* full chunks of LOWBIT_VK_MAX_BATCH, then the remainder */
+    VkDescriptorSet *sets;            /* [part * chunks + chunk] */
+    VkBufferView *x_views;            /* [chunk]: X as RGBA32F texels for the texel modules */
+} matmul_plan;
+
+static size_t chunk_rows(const matmul_plan *plan, size_t chunk)
+{
+    size_t first = chunk * plan->batch;
+    return plan->n - first < plan->batch ? plan->n - first : plan->batch;
+}
+
+static VkDeviceSize align_up(VkDeviceSize value, VkDeviceSize alignment)
+{
+    return alignment ? (value + alignment - 1) / alignment * alignment : value;
+}
+
+/* LOWBIT_VULKAN_PARAMS="wg,rows,cpu|gpu" overrides the table's defaults (for benchmarks and tuning). */
+static vk_kernel_params kernel_params(const vk_device *d, const vk_kernel *kernel)
+{
+    vk_kernel_params params = kernel->defaults[d->device_class];
+    const char *value = getenv("LOWBIT_VULKAN_PARAMS");
+    unsigned wg = 0, rows = 0;
+    char layout[8] = "";
+    if (value && sscanf(value, "%u,%u,%7s", &wg, &rows, layout) == 3 && wg && !(wg & (wg - 1)) &&
+        wg <= d->info.max_workgroup_size && rows && rows <= 64) {
+        params.workgroup_size = wg;
+        params.rows = rows;
+        params.layout = strcmp(layout, "cpu") == 0 ? LOWBIT_VK_LAYOUT_CPU : LOWBIT_VK_LAYOUT_GPU;
+    }
+    return params;
+}
+
+/* On the CPU layout an invocation keeps rows × batch accumulators: larger batches already reuse each
+ * weight load, so they take proportionally fewer rows (which also keeps the pipelines small to build). */
+static vk_kernel_params params_for_batch(vk_kernel_params params, size_t batch)
+{
+    /* ...but not below 4 rows, where activation loads would dominate again (measured on lavapipe:
+     * n = 8 takes 16 ms with 2 rows, 10 ms with 4, 8 ms with 8, at rising pipeline build times) */
+    if (params.layout == LOWBIT_VK_LAYOUT_CPU && batch > 1) {
+        uint32_t floor_rows = params.rows < 4 ? params.rows : 4;
+        params.rows = params.rows / batch > floor_rows ? (uint32_t)(params.rows / batch) : floor_rows;
+    }
+    return params;
+}
+
+static uint32_t group_count(const vk_kernel_params *params, size_t rows)
+{
+    size_t rows_per_group = params->rows;
+    if (params->layout == LOWBIT_VK_LAYOUT_CPU) rows_per_group *= params->workgroup_size;
+    return (uint32_t)((rows + rows_per_group - 1) / rows_per_group);
+}
+
+static lowbit_status record_matmul(vk_device *d, VkCommandBuffer cb, void *user)
+{
+    matmul_plan *plan = user;
+    vk_device_table *vk = &d->vk;
+    const vk_weights *w = plan->weights;
+    VkPipeline bound = VK_NULL_HANDLE;
+    for (size_t part_index = 0; part_index < w->part_count; ++part_index) {
+        const vk_weight_part *part = &w->parts[part_index];
+        for (size_t chunk = 0; chunk < plan->chunks; ++chunk) {
+            int full = chunk_rows(plan, chunk) == plan->batch;
+            uint32_t groups = group_count(&plan->chunk_params[full ? 0 : 1], part->rows);
+            uint32_t max_x = d->properties.limits.maxComputeWorkGroupCount[0];
+            uint32_t groups_x = groups < max_x ? groups : max_x;
+            uint32_t groups_y = (groups + groups_x - 1) / groups_x;
+            if (groups_y > d->properties.limits.maxComputeWorkGroupCount[1])
+                return vk_error(d->backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: %zu rows need too many workgroups",
+                                part->rows);
+            vk->vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline_layout, 0, 1,
+                                        &plan->sets[part_index * plan->chunks + chunk], 0, NULL);
+            VkPipeline pipeline = plan->pipelines[full ? 0 : 1];
+            if (pipeline != bound) vk->vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+            bound = pipeline;
+            vk_gemv_push push = {
+                .rows = (uint32_t)part->rows,
+                .cols = (uint32_t)w->cols,
+                .x_offset = 0,
+                .x_stride = plan->x_stride,
+                .y_offset = (uint32_t)part->row_begin,
+                .y_stride = (uint32_t)w->rows,
+            };
+            vk->vkCmdPushConstants(cb, d->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof push, &push);
+            vk->vkCmdDispatch(cb, groups_x, groups_y, 1);
+        }
+    }
+    VkMemoryBarrier barrier = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+    };
+    vk->vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0,
+                             NULL, 0, NULL);
+    return LOWBIT_OK;
+}
+
+static lowbit_status descriptors_write(vk_device *d, matmul_plan *plan)
+{
+    const vk_weights *w = plan->weights;
+    size_t set_count = w->part_count * plan->chunks;
+    lowbit_status status = vk_descriptor_pool_reserve(d, (uint32_t)set_count);
+    if (status != LOWBIT_OK) return status;
+    for (size_t chunk = 0; chunk < plan->chunks && plan->params.texel_weights; ++chunk) {
+        VkBufferViewCreateInfo info = {
+            .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+            .buffer = d->scratch.buffer,
+            .format = VK_FORMAT_R32G32B32A32_SFLOAT,
+            .offset = chunk * plan->chunk_bytes,
+            .range = chunk_rows(plan, chunk) * plan->x_stride * sizeof(float),
+        };
+        VkResult result = d->vk.vkCreateBufferView(d->device, &info, NULL, &plan->x_views[chunk]);
+        if (result != VK_SUCCESS) return vk_fail(d->backend, "vkCreateBufferView", result);
+    }
+    for (size_t i = 0; i < set_count; ++i) {
+        VkDescriptorSetAllocateInfo allocate = {
+            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+            .descriptorPool = d->descriptor_pool,
+            .descriptorSetCount = 1,
+            .pSetLayouts = &d->set_layout,
+        };
+        VkResult result = d->vk.vkAllocateDescriptorSets(d->device, &allocate, &plan->sets[i]);
+        if (result != VK_SUCCESS) return vk_fail(d->backend, "vkAllocateDescriptorSets", result);
+        const vk_weight_part *part = &w->parts[i / plan->chunks];
+        size_t chunk = i % plan->chunks, rows = chunk_rows(plan, chunk);
+        VkDeviceSize base = chunk * plan->chunk_bytes;
+        VkBuffer scales = part->scales.buffer ? part->scales.buffer : part->quants.buffer; /* F32/F16: none */
+        VkDescriptorBufferInfo buffers[4] = {
+            {part->quants.buffer, 0, VK_WHOLE_SIZE},
+            {scales, 0, VK_WHOLE_SIZE},
+            {d->scratch.buffer, base, rows * plan->x_stride * sizeof(float)},
+            {d->scratch.buffer, base + plan->y_region, rows * w->rows * sizeof(float)},
+        };
+        VkWriteDescriptorSet writes[7];
+        for (uint32_t b = 0; b < 4; ++b)
+            writes[b] = (VkWriteDescriptorSet){
+                .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                .dstSet = plan->sets[i],
+                .dstBinding = b,
+                .descriptorCount = 1,
+                .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                .pBufferInfo = &buffers[b],
+            };
+        uint32_t write_count = 4;
+        const VkBufferView *views[3] = {&part->quant_texels, &part->scale_texels, &plan->x_views[chunk]};
+        for (uint32_t t = 0; t < 3 && plan->params.texel_weights; ++t) {
+            if (!*views[t]) continue; /* F32/F16 weights have no scales; their modules never read 5 */
+            writes[write_count++] = (VkWriteDescriptorSet){
+                .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                .dstSet = plan->sets[i],
+                .dstBinding = 4 + t,
+                .descriptorCount = 1,
+                .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                .pTexelBufferView = views[t],
+            };
+        }
+        d->vk.vkUpdateDescriptorSets(d->device, write_count, writes, 0, NULL);
+    }
+    return LOWBIT_OK;
+}
+
+/* IEEE half → float; the plugin links nothing from liblowbit, so it carries its own. */
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu, bits;
+    if (exponent == 0x1Fu) {
+        bits = sign | 0x7F800000u | (mantissa << 13);
+    } else if (exponent != 0) {
+        bits = sign | ((exponent + 112u) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+        bits = sign;
+    } else { /* subnormal: normalize */
+        exponent = 113u;
+        while (!(mantissa & 0x400u))
+            mantissa <<= 1, --exponent;
+        bits = sign | (exponent << 23) | ((mantissa & 0x3FFu) << 13);
+    }
+    float value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+static void activations_write(const lowbit_backend_matmul_args *args, const matmul_plan *plan, unsigned char *scratch)
+{
+    size_t cols = plan->weights->cols;
+    for (size_t j = 0; j < plan->n; ++j) {
+        float *row = (float *)(scratch + (j / plan->batch) * plan->chunk_bytes) + (j % plan->batch) * plan->x_stride;
+        if (args->x_type == LOWBIT_ACTIVATION_F16) {
+            const uint16_t *source = (const uint16_t *)args->x + j * cols;
+            for (size_t c = 0; c < cols; ++c)
+                row[c] = half_to_float(source[c]);
+        } else {
+            memcpy(row, (const float *)args->x + j * cols, cols * sizeof(float));
+        }
+        for (size_t c = cols; c < plan->x_stride; ++c)
+            row[c] = 0.0f;
+    }
+}
+
+/* Everything between locking the device and reading Y back; the caller holds d->mutex. */
+static lowbit_status matmul_locked(vk_device *d, lowbit_backend_matmul_args *args, matmul_plan *plan)
+{
+    vk_backend *backend = d->backend;
+    lowbit_status status = vk_device_ensure(d);
+    if (status != LOWBIT_OK) return status;
+    const vk_kernel *kernel = plan->weights->kernel;
+    uint32_t full = (uint32_t)plan->batch, rest = (uint32_t)(plan->n % plan->batch);
+    plan->chunk_params[0] = params_for_batch(plan->params, full);
+    plan->chunk_params[1] = params_for_batch(plan->params, rest);
+    if (plan->n >= plan->batch) status = vk_pipeline_get(d, kernel, &plan->chunk_params[0], full, &plan->pipelines[0]);
+    if (status == LOWBIT_OK && rest)
+        status = vk_pipeline_get(d, kernel, &plan->chunk_params[1], rest, &plan->pipelines[1]);
+    if (status != LOWBIT_OK) return status;
+
+    status = vk_scratch_reserve(d, plan->chunks * plan->chunk_bytes);
+    if (status != LOWBIT_OK) return status;
+    activations_write(args, plan, d->scratch.mapped);
+    if (!d->scratch.coherent) {
+        VkMappedMemoryRange range = {
+            .sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE, .memory = d->scratch.memory, .size = VK_WHOLE_SIZE};
+        VkResult result = d->vk.vkFlushMappedMemoryRanges(d->device, 1, &range);
+        if (result != VK_SUCCESS) return vk_fail(backend, "vkFlushMappedMemoryRanges", result);
+    }
+    status = descriptors_write(d, plan);
+    if (status == LOWBIT_OK) status = vk_device_submit(d, record_matmul, plan);
+    VkResult reset = d->vk.vkResetDescriptorPool(d->device, d->descriptor_pool, 0);
+    for (size_t chunk = 0; chunk < plan->chunks; ++chunk)
+        if (plan->x_views[chunk]) d->vk.vkDestroyBufferView(d->device, plan->x_views[chunk], NULL);
+    if (status != LOWBIT_OK) return status;
+    if (reset != VK_SUCCESS) return vk_fail(backend, "vkResetDescriptorPool", reset);
+    if (!d->scratch.coherent) {
+        VkMappedMemoryRange range = {
+            .sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE, .memory = d->scratch.memory, .size = VK_WHOLE_SIZE};
+        VkResult result = d->vk.vkInvalidateMappedMemoryRanges(d->device, 1, &range);
+        if (result != VK_SUCCESS) return vk_fail(backend, "vkInvalidateMappedMemoryRanges", result);
+    }
+    size_t rows = plan->weights->rows;
+    for (size_t chunk = 0; chunk < plan->chunks; ++chunk)
+        memcpy(args->y + chunk * plan->batch * rows,
+               (const unsigned char *)d->scratch.mapped + chunk * plan->chunk_bytes + plan->y_region,
+               chunk_rows(plan, chunk) * rows * sizeof(float));
+    return LOWBIT_OK;
+}
+
+lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
+{
+    vk_backend *backend = self;
+    if (!args || !args->weights || !args->x || !args->y || args->n == 0)
+        return vk_error(backend, LOWBIT_ERROR_INVALID_ARGUMENT, "vulkan: matmul got a NULL or empty argument");
+    if (args->x_type != LOWBIT_ACTIVATION_F32 && args->x_type != LOWBIT_ACTIVATION_F16)
+        return vk_error(backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: activation type %d", (int)args->x_type);
+    matmul_plan plan = {.weights = args->weights, .n = args->n};
+    vk_device *d = plan.weights->device;
+    plan.params = kernel_params(d, plan.weights->kernel);
+    /* The CPU layout reads weights through texel views where the upload made them (all parts or none). */
+    plan.params.texel_weights = d->texel_weights && plan.params.layout == LOWBIT_VK_LAYOUT_CPU &&
+                                plan.weights->parts[0].quant_texels != VK_NULL_HANDLE;
+    /* chunk regions serve as storage bindings and as texel views: both offset alignments (powers of two) */
+    VkDeviceSize alignment = d->properties.limits.minStorageBufferOffsetAlignment;
+    if (d->properties.limits.minTexelBufferOffsetAlignment > alignment)
+        alignment = d->properties.limits.minTexelBufferOffsetAlignment;
+    plan.x_stride = (uint32_t)((plan.weights->cols + 3) & ~(size_t)3);
+    /* Up to LOWBIT_VK_MAX_BATCH activation rows per dispatch, fewer when their X or Y would exceed a binding. */
+    size_t batch = args->n < LOWBIT_VK_MAX_BATCH ? args->n : LOWBIT_VK_MAX_BATCH;
+    while (batch > 1 && ((VkDeviceSize)batch * plan.x_stride * sizeof(float) > d->max_storage_range ||
+                         (VkDeviceSize)batch * plan.weights->rows * sizeof(float) > d->max_storage_range))
+        --batch;
+    plan.batch = batch;
+    plan.chunks = (args->n + batch - 1) / batch;
+    VkDeviceSize x_bytes = (VkDeviceSize)batch * plan.x_stride * sizeof(float);
+    VkDeviceSize y_bytes = (VkDeviceSize)batch * plan.weights->rows * sizeof(float);
+    plan.y_region = align_up(x_bytes, alignment);
+    plan.chunk_bytes = align_up(plan.y_region + y_bytes, alignment);
+    if (x_bytes > d->max_storage_range || y_bytes > d->max_storage_range ||
+        (uint64_t)batch * plan.weights->rows > UINT32_MAX)
+        return vk_error(backend, LOWBIT_ERROR_UNSUPPORTED,
+                        "vulkan: %zu activation rows of %zu exceed one binding's range on %s", batch,
+                        plan.weights->cols, d->info.id);
+
+    if (plan.params.texel_weights && (uint64_t)batch * plan.x_stride / 4u > d->properties.limits.maxTexelBufferElements)
+        plan.params.texel_weights = 0; /* X too long for one texel view: storage-buffer module */
+    plan.sets = calloc(plan.weights->part_count * plan.chunks, sizeof *plan.sets);
+    plan.x_views = calloc(plan.chunks, sizeof *plan.x_views);
+    if (!plan.sets || !plan.x_views) {
+        free(plan.sets);
+        free(plan.x_views);
+        return vk_error(backend, LOWBIT_ERROR_OUT_OF_MEMORY, "vulkan: out of host memory");
+    }
+    pthread_mutex_lock(&d->mutex);
+    lowbit_status status = matmul_locked(d, args, &plan);
+    pthread_mutex_unlock(&d->mutex);
+    free(plan.sets);
+    free(plan.x_views);
+    const vk_kernel_params *ran = &plan.chunk_params[0]; /* the first chunk's (all full but the last) */
+    if (status == LOWBIT_OK)
+        snprintf(args->kernel, sizeof args->kernel, "%s wg=%u rows=%u batch=%zu %s-layout%s",
+                 plan.weights->kernel->name, ran->workgroup_size, ran->rows, plan.batch,
+                 ran->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu", ran->texel_weights ? " texel" : "");
+    return status;
+}

@@ -1,0 +1,139 @@
+// gemv_f16.comp — GEMV over f16 weights read as 32-bit words (row-major, any cols):
+// Y[j][r] = sum_c X[j][c] * W[r][c].
+// CPU_LAYOUT=1: each invocation walks whole rows (CPU-class devices); 0: a workgroup shares a row.
+#version 450
+#extension GL_EXT_control_flow_attributes : require
+#ifndef LOWBIT_TEXEL_WEIGHTS
+#define LOWBIT_TEXEL_WEIGHTS 0
+#endif
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint ROWS = 1;       // rows per workgroup (GPU) / per invocation (CPU)
+layout(constant_id = 2) const uint CPU_LAYOUT = 0;
+layout(constant_id = 3) const uint BATCH = 1;      // activation rows handled by one dispatch (1..8)
+
+// Scalar and vec4 views of the same bindings: the vec4 path runs when cols % 4 == 0.
+// Halves are unpacked from words (unpackHalf2x16), so no 16-bit storage feature is needed.
+layout(std430, set = 0, binding = 0) readonly buffer W { uint w[]; };
+layout(std430, set = 0, binding = 0) readonly buffer W4 { uvec2 w4[]; };
+#if LOWBIT_TEXEL_WEIGHTS
+// The same weights as RG32UI texels (4 halves): CPU drivers vectorize texel fetches across
+// invocations, storage loads they issue one invocation at a time.
+layout(set = 0, binding = 4) uniform usamplerBuffer weight_texels;
+layout(set = 0, binding = 6) uniform samplerBuffer x_texels; // the chunk's X as RGBA32F texels
+#endif
+layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
+layout(std430, set = 0, binding = 2) readonly buffer X4 { vec4 x4[]; };
+layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params {
+    uint rows, cols, x_offset, x_stride, y_offset, y_stride;
+} p;
+
+shared float partial[gl_WorkGroupSize.x * BATCH];
+
+// Chunk c of row `row`: 4 elements on the vec4 path, else 1 (padded with zeros).
+vec4 weight_chunk(uint row, uint c, bool vec_path)
+{
+    if (vec_path) {
+        uvec2 h = w4[row * (p.cols / 4u) + c];
+        return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+    }
+    uint index = row * p.cols + c;
+    return vec4(unpackHalf2x16(w[index >> 1] >> ((index & 1u) * 16u)).x, 0.0, 0.0, 0.0);
+}
+
+vec4 x_chunk(uint j, uint c, bool vec_path)
+{
+    if (vec_path) return x4[(p.x_offset + j * p.x_stride) / 4u + c];
+    return vec4(x[p.x_offset + j * p.x_stride + c], 0.0, 0.0, 0.0);
+}
+
+// Weights of chunk c of `row` on the vec4 path.
+vec4 weight_vec4(uint row, uint c)
+{
+#if LOWBIT_TEXEL_WEIGHTS
+    uvec2 h = texelFetch(weight_texels, int(row * (p.cols / 4u) + c)).xy;
+#else
+    uvec2 h = w4[row * (p.cols / 4u) + c];
+#endif
+    return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+}
+
+vec4 x_vec4(uint j, uint c)
+{
+#if LOWBIT_TEXEL_WEIGHTS
+    return texelFetch(x_texels, int((p.x_offset + j * p.x_stride) / 4u + c));
+#else
+    return x4[(p.x_offset + j * p.x_stride) / 4u + c];
+#endif
+}
+
+void chunk_accumulate(uint row, uint c, bool vec_path, inout float acc[BATCH])
+{
+    vec4 wv = weight_chunk(row, c, vec_path);
+    [[unroll]] for (uint j = 0; j < BATCH; ++j) acc[j] += dot(wv, x_chunk(j, c, vec_path));
+}
+
+void main()
+{
+    uint group = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+    uint lid = gl_LocalInvocationID.x;
+    uint wg = gl_WorkGroupSize.x;
+    bool vec_path = (p.cols & 3u) == 0u && (p.x_stride & 3u) == 0u && (p.x_offset & 3u) == 0u;
+    uint chunks = vec_path ? p.cols / 4u : p.cols;
+    if (CPU_LAYOUT != 0u) {
+        // Invocation walks rows first + k*wg (k < ROWS); every activation load serves ROWS rows, which
+        // matters where each load costs per invocation (CPU devices). Rows past the end are clamped.
+        uint first = group * ROWS * wg + lid;
+        if (first >= p.rows) return;
+        float acc[ROWS * BATCH];
+        [[unroll]] for (uint i = 0; i < ROWS * BATCH; ++i) acc[i] = 0.0;
+        if (vec_path) {
+            for (uint c = 0; c < chunks; ++c) {
+                vec4 wv[ROWS];
+                [[unroll]] for (uint k = 0; k < ROWS; ++k) wv[k] = weight_vec4(min(first + k * wg, p.rows - 1u), c);
+                [[unroll]] for (uint j = 0; j < BATCH; ++j) {
+                    vec4 xv = x_vec4(j, c);
+                    [[unroll]] for (uint k = 0; k < ROWS; ++k) acc[k * BATCH + j] += dot(wv[k], xv);
+                }
+            }
+        } else {
+            for (uint c = 0; c < chunks; ++c) {
+                float wv[ROWS];
+                [[unroll]] for (uint k = 0; k < ROWS; ++k)
+                    wv[k] = weight_chunk(min(first + k * wg, p.rows - 1u), c, false).x;
+                [[unroll]] for (uint j = 0; j < BATCH; ++j) {
+                    float xv = x[p.x_offset + j * p.x_stride + c];
+                    [[unroll]] for (uint k = 0; k < ROWS; ++k) acc[k * BATCH + j] += wv[k] * xv;
+                }
+            }
+        }
+        [[unroll]] for (uint k = 0; k < ROWS; ++k) {
+            uint row = first + k * wg;
+            if (row < p.rows)
+                [[unroll]] for (uint j = 0; j < BATCH; ++j) y[p.y_offset + j * p.y_stride + row] = acc[k * BATCH + j];
+        }
+        return;
+    }
+    [[unroll]] for (uint k = 0; k < ROWS; ++k) {
+        uint row = group * ROWS + k;
+        float acc[BATCH];
+        [[unroll]] for (uint j = 0; j < BATCH; ++j) acc[j] = 0.0;
+        if (row < p.rows) {
+            if (vec_path)
+                for (uint c = lid; c < chunks; c += wg) chunk_accumulate(row, c, true, acc);
+            else
+                for (uint c = lid; c < chunks; c += wg) chunk_accumulate(row, c, false, acc);
+        }
+        [[unroll]] for (uint j = 0; j < BATCH; ++j) partial[j * wg + lid] = acc[j];
+        barrier();
+        for (uint s = wg / 2u; s > 0u; s >>= 1) {
+            if (lid < s)
+                [[unroll]] for (uint j = 0; j < BATCH; ++j) partial[j * wg + lid] += partial[j * wg + lid + s];
+            barrier();
+        }
+        if (lid == 0u && row < p.rows)
+            [[unroll]] for (uint j = 0; j < BATCH; ++j) y[p.y_offset + j * p.y_stride + row] = partial[j * wg];
+        barrier();
+    }
+}

@@ -1,0 +1,144 @@
+// gemv_q8_0.comp — fused Q8_0 dequantize + GEMV over the split layout: Y[j][r] = sum_c X[j][c] * W[r][c].
+// CPU_LAYOUT=1: each invocation walks whole rows (CPU-class devices); 0: a workgroup shares a row.
+#version 450
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
+#ifndef LOWBIT_TEXEL_WEIGHTS
+#define LOWBIT_TEXEL_WEIGHTS 0
+#endif
+#include "lowbit_blocks.h"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint ROWS = 1;       // rows per workgroup (GPU) / per invocation (CPU)
+layout(constant_id = 2) const uint CPU_LAYOUT = 0;
+layout(constant_id = 3) const uint BATCH = 1;      // activation rows handled by one dispatch (1..8)
+
+layout(std430, set = 0, binding = 0) readonly buffer Quants { uvec4 quants[]; };
+#if LOWBIT_TEXEL_WEIGHTS
+// The same quants (RGBA32UI: two texels per block) and scales (R32UI) as texel buffers: CPU drivers
+// vectorize texel fetches across invocations, storage loads they issue one invocation at a time.
+layout(set = 0, binding = 4) uniform usamplerBuffer quant_texels;
+layout(set = 0, binding = 5) uniform usamplerBuffer scale_texels;
+layout(set = 0, binding = 6) uniform samplerBuffer x_texels; // the chunk's X as RGBA32F texels
+#endif
+layout(std430, set = 0, binding = 1) readonly buffer Scales { uint scales[]; };
+layout(std430, set = 0, binding = 2) readonly buffer X { vec4 x4[]; };
+layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params {
+    uint rows, cols, x_offset, x_stride, y_offset, y_stride;
+} p;
+
+shared float partial[gl_WorkGroupSize.x * BATCH];
+
+float scale_of(uint index) { return unpackHalf2x16(scales[index >> 1] >> ((index & 1u) * 16u)).x; }
+
+// Accumulates d * dot(block, X[j] block) for every activation row j.
+void block_accumulate(uint block_index, uint block_in_row, inout float acc[BATCH])
+{
+    uvec4 q0 = quants[block_index * 2u], q1 = quants[block_index * 2u + 1u];
+    float d = scale_of(block_index);
+    vec4 v[8];
+    [[unroll]] for (uint w = 0; w < 8u; ++w) {
+        int word = int(w < 4u ? q0[w] : q1[w - 4u]);
+        v[w] = vec4(ivec4(word << 24, word << 16, word << 8, word) >> 24);
+    }
+    [[unroll]] for (uint j = 0; j < BATCH; ++j) {
+        uint xb = (p.x_offset + j * p.x_stride) / 4u + block_in_row * 8u;
+        float s = dot(v[0], x4[xb]) + dot(v[1], x4[xb + 1u]) + dot(v[2], x4[xb + 2u]) + dot(v[3], x4[xb + 3u]);
+        s += dot(v[4], x4[xb + 4u]) + dot(v[5], x4[xb + 5u]) + dot(v[6], x4[xb + 6u]) + dot(v[7], x4[xb + 7u]);
+        acc[j] += d * s;
+    }
+}
+
+// Words 4h..4h+3 (h = 0, 1) of block `block_index`, and the activation vec4 at vec4 index i.
+uvec4 quant_words(uint block_index, uint h)
+{
+#if LOWBIT_TEXEL_WEIGHTS
+    return texelFetch(quant_texels, int(block_index * 2u + h));
+#else
+    return quants[block_index * 2u + h];
+#endif
+}
+
+vec4 x_vec4(uint i)
+{
+#if LOWBIT_TEXEL_WEIGHTS
+    return texelFetch(x_texels, int(i));
+#else
+    return x4[i];
+#endif
+}
+
+float scale_of_block(uint index)
+{
+#if LOWBIT_TEXEL_WEIGHTS
+    return unpackHalf2x16(texelFetch(scale_texels, int(index >> 1)).x >> ((index & 1u) * 16u)).x;
+#else
+    return scale_of(index);
+#endif
+}
+
+void main()
+{
+    uint group = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+    uint lid = gl_LocalInvocationID.x;
+    uint wg = gl_WorkGroupSize.x;
+    uint nb = p.cols / LOWBIT_QK8_0;
+    if (CPU_LAYOUT != 0u) {
+        // Invocation walks rows first + k*wg (k < ROWS) block by block; every activation load serves
+        // ROWS rows, which matters where each load costs per invocation (CPU devices). Rows past the end
+        // are clamped (computed, never stored).
+        uint first = group * ROWS * wg + lid;
+        if (first >= p.rows) return;
+        float acc[ROWS * BATCH];
+        [[unroll]] for (uint i = 0; i < ROWS * BATCH; ++i) acc[i] = 0.0;
+        for (uint b = 0; b < nb; ++b) {
+            uvec4 q[ROWS * 2u];
+            float d[ROWS];
+            [[unroll]] for (uint k = 0; k < ROWS; ++k) {
+                uint block_index = min(first + k * wg, p.rows - 1u) * nb + b;
+                q[2u * k] = quant_words(block_index, 0u);
+                q[2u * k + 1u] = quant_words(block_index, 1u);
+                d[k] = scale_of_block(block_index);
+            }
+            float s[ROWS * BATCH];
+            [[unroll]] for (uint i = 0; i < ROWS * BATCH; ++i) s[i] = 0.0;
+            [[unroll]] for (uint w = 0; w < 8u; ++w) {
+                vec4 v[ROWS];
+                [[unroll]] for (uint k = 0; k < ROWS; ++k) {
+                    int word = int(q[2u * k + w / 4u][w % 4u]);
+                    v[k] = vec4(ivec4(word << 24, word << 16, word << 8, word) >> 24);
+                }
+                [[unroll]] for (uint j = 0; j < BATCH; ++j) {
+                    vec4 xv = x_vec4((p.x_offset + j * p.x_stride) / 4u + b * 8u + w);
+                    [[unroll]] for (uint k = 0; k < ROWS; ++k) s[k * BATCH + j] += dot(v[k], xv);
+                }
+            }
+            [[unroll]] for (uint k = 0; k < ROWS; ++k)
+                [[unroll]] for (uint j = 0; j < BATCH; ++j) acc[k * BATCH + j] += d[k] * s[k * BATCH + j];
+        }
+        [[unroll]] for (uint k = 0; k < ROWS; ++k) {
+            uint row = first + k * wg;
+            if (row < p.rows)
+                [[unroll]] for (uint j = 0; j < BATCH; ++j) y[p.y_offset + j * p.y_stride + row] = acc[k * BATCH + j];
+        }
+        return;
+    }
+    [[unroll]] for (uint k = 0; k < ROWS; ++k) {
+        uint row = group * ROWS + k;
+        float acc[BATCH];
+        [[unroll]] for (uint j = 0; j < BATCH; ++j) acc[j] = 0.0;
+        if (row < p.rows)
+            for (uint b = lid; b < nb; b += wg) block_accumulate(row * nb + b, b, acc);
+        [[unroll]] for (uint j = 0; j < BATCH; ++j) partial[j * wg + lid] = acc[j];
+        barrier();
+        for (uint s = wg / 2u; s > 0u; s >>= 1) {
+            if (lid < s)
+                [[unroll]] for (uint j = 0; j < BATCH; ++j) partial[j * wg + lid] += partial[j * wg + lid + s];
+            barrier();
+        }
+        if (lid == 0u && row < p.rows)
+            [[unroll]] for (uint j = 0; j < BATCH; ++j) y[p.y_offset + j * p.y_stride + row] = partial[j * wg];
+        barrier();
+    }
+}
