@@ -1,0 +1,239 @@
+/* opencl_devices.c — finds every platform × device once per backend, fills lowbit_device_info from
+ * the CL queries, and opens a context and in-order queue per device on first use. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opencl_backend.h"
+
+/* Vendor queries for the subgroup (warp/wavefront) width, from cl_ext.h's vendor extensions. */
+#ifndef CL_DEVICE_SUB_GROUP_SIZES_INTEL
+#define CL_DEVICE_SUB_GROUP_SIZES_INTEL 0x4108
+#endif
+#ifndef CL_DEVICE_WARP_SIZE_NV
+#define CL_DEVICE_WARP_SIZE_NV 0x4003
+#endif
+#ifndef CL_DEVICE_WAVEFRONT_WIDTH_AMD
+#define CL_DEVICE_WAVEFRONT_WIDTH_AMD 0x4043
+#endif
+
+static void query_string(const opencl_api *cl, cl_device_id device, cl_device_info what, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t length = 0;
+    if (cl->clGetDeviceInfo(device, what, 0, NULL, &length) != CL_SUCCESS || length == 0) return;
+    char *text = malloc(length + 1);
+    if (text == NULL) return;
+    if (cl->clGetDeviceInfo(device, what, length, text, NULL) == CL_SUCCESS) {
+        text[length] = '\0';
+        snprintf(out, size, "%s", text);
+    }
+    free(text);
+}
+
+static uint64_t query_ulong(const opencl_api *cl, cl_device_id device, cl_device_info what)
+{
+    cl_ulong value = 0;
+    return cl->clGetDeviceInfo(device, what, sizeof value, &value, NULL) == CL_SUCCESS ? (uint64_t)value : 0;
+}
+
+static uint32_t query_uint(const opencl_api *cl, cl_device_id device, cl_device_info what)
+{
+    cl_uint value = 0;
+    return cl->clGetDeviceInfo(device, what, sizeof value, &value, NULL) == CL_SUCCESS ? (uint32_t)value : 0;
+}
+
+/* Whole-word match in the space-separated extension list. */
+static int has_extension(const char *extensions, const char *name)
+{
+    size_t length = strlen(name);
+    for (const char *at = strstr(extensions, name); at != NULL; at = strstr(at + 1, name))
+        if ((at == extensions || at[-1] == ' ') && (at[length] == ' ' || at[length] == '\0')) return 1;
+    return 0;
+}
+
+static uint32_t query_subgroup_size(const opencl_api *cl, cl_device_id device, const char *extensions)
+{
+    if (has_extension(extensions, "cl_intel_required_subgroup_size") ||
+        has_extension(extensions, "cl_intel_subgroups")) {
+        size_t sizes[16], bytes = 0;
+        if (cl->clGetDeviceInfo(device, CL_DEVICE_SUB_GROUP_SIZES_INTEL, sizeof sizes, sizes, &bytes) == CL_SUCCESS &&
+            bytes >= sizeof sizes[0]) {
+            size_t largest = 0;
+            for (size_t i = 0; i < bytes / sizeof sizes[0]; ++i)
+                if (sizes[i] > largest) largest = sizes[i];
+            return (uint32_t)largest;
+        }
+    }
+    if (has_extension(extensions, "cl_nv_device_attribute_query"))
+        return query_uint(cl, device, CL_DEVICE_WARP_SIZE_NV);
+    if (has_extension(extensions, "cl_amd_device_attribute_query"))
+        return query_uint(cl, device, CL_DEVICE_WAVEFRONT_WIDTH_AMD);
+    return 0; /* cl_khr_subgroups only answers per kernel, not per device */
+}
+
+static void fill_info(const opencl_backend *backend, opencl_device *device, size_t index)
+{
+    const opencl_api *cl = backend->cl;
+    lowbit_device_info *info = &device->info;
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    info->api = LOWBIT_API_OPENCL;
+    snprintf(info->id, sizeof info->id, "opencl:%zu", index);
+    query_string(cl, device->id, CL_DEVICE_NAME, info->name, sizeof info->name);
+    query_string(cl, device->id, CL_DEVICE_VENDOR, info->vendor, sizeof info->vendor);
+    query_string(cl, device->id, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version);
+    char version[512];
+    query_string(cl, device->id, CL_DEVICE_VERSION, version, sizeof version);
+    /* "OpenCL 3.0 <vendor text>": when it does not fit, end at a word rather than mid-word. */
+    if (strlen(version) >= sizeof info->api_version) {
+        version[sizeof info->api_version - 1] = '\0';
+        char *space = strrchr(version, ' ');
+        if (space != NULL && space - version >= 10) *space = '\0';
+    }
+    snprintf(info->api_version, sizeof info->api_version, "%s", version);
+
+    cl_device_type type = 0;
+    cl->clGetDeviceInfo(device->id, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    info->is_cpu_device = (type & CL_DEVICE_TYPE_CPU) != 0;
+    device->device_class = info->is_cpu_device ? OPENCL_DEVICE_CPU : OPENCL_DEVICE_GPU;
+
+    info->global_memory = query_ulong(cl, device->id, CL_DEVICE_GLOBAL_MEM_SIZE);
+    uint64_t max_allocation = query_ulong(cl, device->id, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+    uint64_t cap = opencl_max_alloc_override(backend);
+    if (cap != 0 && (max_allocation == 0 || cap < max_allocation)) max_allocation = cap;
+    info->max_allocation = max_allocation;
+    info->max_buffer_range = max_allocation; /* an OpenCL kernel addresses a whole buffer */
+    size_t workgroup = 0;
+    cl->clGetDeviceInfo(device->id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof workgroup, &workgroup, NULL);
+    info->max_workgroup_size = workgroup > UINT32_MAX ? UINT32_MAX : (uint32_t)workgroup;
+    info->local_memory = query_ulong(cl, device->id, CL_DEVICE_LOCAL_MEM_SIZE);
+    info->compute_units = query_uint(cl, device->id, CL_DEVICE_MAX_COMPUTE_UNITS);
+
+    size_t length = 0;
+    char *extensions = NULL;
+    if (cl->clGetDeviceInfo(device->id, CL_DEVICE_EXTENSIONS, 0, NULL, &length) == CL_SUCCESS &&
+        (extensions = calloc(1, length + 1)) != NULL)
+        cl->clGetDeviceInfo(device->id, CL_DEVICE_EXTENSIONS, length, extensions, NULL);
+    const char *list = extensions ? extensions : "";
+    info->fp16 = has_extension(list, "cl_khr_fp16");
+    info->integer_dot = has_extension(list, "cl_khr_integer_dot_product");
+    info->subgroups = has_extension(list, "cl_khr_subgroups") || has_extension(list, "cl_intel_subgroups");
+    info->subgroup_size = query_subgroup_size(cl, device->id, list);
+    free(extensions);
+
+    info->formats = (1ull << LOWBIT_FORMAT_F32) | (1ull << LOWBIT_FORMAT_F16) | (1ull << LOWBIT_FORMAT_Q4_0) |
+                    (1ull << LOWBIT_FORMAT_Q8_0);
+
+    char platform_version[128] = "";
+    cl->clGetPlatformInfo(device->platform, CL_PLATFORM_VERSION, sizeof platform_version - 1, platform_version, NULL);
+    snprintf(device->driver_key, sizeof device->driver_key, "%s|%s|%s|%s", info->name, info->vendor,
+             info->driver_version, platform_version);
+}
+
+/* Appends the devices of one platform; a platform that fails to answer is skipped. */
+static void probe_platform(opencl_backend *backend, cl_platform_id platform)
+{
+    const opencl_api *cl = backend->cl;
+    cl_uint count = 0;
+    cl_int error = cl->clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, 0, NULL, &count);
+    if (error != CL_SUCCESS || count == 0) {
+        if (error != CL_DEVICE_NOT_FOUND)
+            opencl_log(backend, LOWBIT_LOG_INFO, "opencl: a platform listed no devices (%s)", opencl_error_name(error));
+        return;
+    }
+    cl_device_id *ids = calloc(count, sizeof *ids);
+    opencl_device *grown = realloc(backend->devices, (backend->device_count + count) * sizeof *grown);
+    if (ids == NULL || grown == NULL) {
+        free(ids);
+        if (grown != NULL) backend->devices = grown;
+        return;
+    }
+    backend->devices = grown;
+    if (cl->clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, count, ids, &count) == CL_SUCCESS) {
+        for (cl_uint i = 0; i < count; ++i) {
+            opencl_device *device = &backend->devices[backend->device_count];
+            memset(device, 0, sizeof *device);
+            if (pthread_mutex_init(&device->lock, NULL) != 0) continue;
+            device->platform = platform;
+            device->id = ids[i];
+            fill_info(backend, device, backend->device_count);
+            opencl_log(backend, LOWBIT_LOG_DEBUG, "opencl: %s is %s (%s, driver %s)", device->info.id,
+                       device->info.name, device->info.api_version, device->info.driver_version);
+            backend->device_count++;
+        }
+    }
+    free(ids);
+}
+
+lowbit_status opencl_devices_probe(opencl_backend *backend)
+{
+    pthread_mutex_lock(&backend->probe_lock);
+    if (!backend->probed) {
+        backend->probed = 1;
+        const char *why = NULL;
+        backend->cl = opencl_api_load(&why);
+        if (backend->cl == NULL) {
+            opencl_log(backend, LOWBIT_LOG_INFO, "opencl: no devices: %s", why);
+        } else {
+            cl_uint count = 0;
+            cl_int error = backend->cl->clGetPlatformIDs(0, NULL, &count);
+            if (error != CL_SUCCESS || count == 0) {
+                opencl_log(backend, LOWBIT_LOG_INFO, "opencl: no devices: no OpenCL platform installed (%s)",
+                           error == CL_SUCCESS ? "0 platforms" : opencl_error_name(error));
+            } else {
+                cl_platform_id *platforms = calloc(count, sizeof *platforms);
+                if (platforms != NULL && backend->cl->clGetPlatformIDs(count, platforms, &count) == CL_SUCCESS)
+                    for (cl_uint i = 0; i < count; ++i)
+                        probe_platform(backend, platforms[i]);
+                free(platforms);
+                if (backend->device_count == 0)
+                    opencl_log(backend, LOWBIT_LOG_INFO, "opencl: no devices: %u platform(s) listed none",
+                               (unsigned)count);
+            }
+        }
+    }
+    pthread_mutex_unlock(&backend->probe_lock);
+    return LOWBIT_OK;
+}
+
+lowbit_status opencl_device_open(opencl_backend *backend, opencl_device *device)
+{
+    if (device->queue != NULL) return LOWBIT_OK;
+    const opencl_api *cl = backend->cl;
+    cl_int error = CL_SUCCESS;
+    cl_context_properties properties[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)device->platform, 0};
+    device->context = cl->clCreateContext(properties, 1, &device->id, NULL, NULL, &error);
+    if (device->context == NULL || error != CL_SUCCESS) {
+        device->context = NULL;
+        return opencl_fail_call(backend, "clCreateContext", error, 0);
+    }
+    /* Profiling gives matmul its device time (args->device_seconds); without it the queue still works. */
+    device->queue = cl->clCreateCommandQueue(device->context, device->id, CL_QUEUE_PROFILING_ENABLE, &error);
+    device->profiling = device->queue != NULL && error == CL_SUCCESS;
+    if (!device->profiling) device->queue = cl->clCreateCommandQueue(device->context, device->id, 0, &error);
+    if (device->queue == NULL || error != CL_SUCCESS) {
+        device->queue = NULL;
+        cl->clReleaseContext(device->context);
+        device->context = NULL;
+        return opencl_fail_call(backend, "clCreateCommandQueue", error, 0);
+    }
+    return LOWBIT_OK;
+}
+
+void opencl_devices_release(opencl_backend *backend)
+{
+    for (size_t i = 0; i < backend->device_count; ++i) {
+        opencl_device *device = &backend->devices[i];
+        opencl_programs_release(backend, device);
+        if (device->x_scratch) backend->cl->clReleaseMemObject(device->x_scratch);
+        if (device->y_scratch) backend->cl->clReleaseMemObject(device->y_scratch);
+        if (device->sums_scratch) backend->cl->clReleaseMemObject(device->sums_scratch);
+        if (device->queue) backend->cl->clReleaseCommandQueue(device->queue);
+        if (device->context) backend->cl->clReleaseContext(device->context);
+        pthread_mutex_destroy(&device->lock);
+    }
+    free(backend->devices);
+    backend->devices = NULL;
+    backend->device_count = 0;
+}

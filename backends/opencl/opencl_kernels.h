@@ -1,0 +1,77 @@
+/* opencl_kernels.h — the table of OpenCL kernels, their compile-time parameters and per-device-class
+ * defaults (the single place a tuner reads and overrides), and how a configuration becomes build options. */
+#ifndef LOWBIT_OPENCL_KERNELS_H
+#define LOWBIT_OPENCL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lowbit/lowbit_format.h"
+
+typedef enum opencl_device_class {
+    OPENCL_DEVICE_CPU = 0, /* PoCL and other CPU-backed drivers */
+    OPENCL_DEVICE_GPU = 1,
+    OPENCL_DEVICE_CLASS_COUNT
+} opencl_device_class;
+
+typedef enum opencl_layout {
+    OPENCL_LAYOUT_ROW = 0, /* each work-item streams whole rows: contiguous reads (CPU devices) */
+    OPENCL_LAYOUT_COOP = 1 /* a workgroup shares each row: coalesced strided reads, local reduction (GPUs) */
+} opencl_layout;
+
+/* Dispatches with one activation row (GEMV, decode) and with several (up to OPENCL_MAX_ACTIVATION_ROWS)
+ * want different shapes: several rows reuse each weight block, so a work-item takes more weight rows to
+ * load each activation block once for all of them. */
+typedef enum opencl_batch_class {
+    OPENCL_BATCH_SINGLE = 0,
+    OPENCL_BATCH_MULTI = 1,
+    OPENCL_BATCH_CLASS_COUNT
+} opencl_batch_class;
+
+typedef struct opencl_kernel_params {
+    uint32_t wg_size;     /* WG_SIZE: work-items per workgroup */
+    uint32_t rows_per_wg; /* ROWS_PER_WG: weight rows per workgroup (LAYOUT_ROW: a multiple of wg_size) */
+    opencl_layout layout;
+} opencl_kernel_params;
+
+typedef struct opencl_kernel_spec {
+    const char *name; /* kernel function in the source */
+    lowbit_format format;
+    const char *define; /* build option selecting the kernel inside its family's source */
+    const char *source; /* the embedded family source (lowbit_blocks.h + the .cl file) */
+    const unsigned long *source_size;
+    int block_sums; /* can take X_BLOCK_SUMS (Σx per block from the host) in the single-row row layout */
+    opencl_kernel_params defaults[OPENCL_DEVICE_CLASS_COUNT][OPENCL_BATCH_CLASS_COUNT];
+} opencl_kernel_spec;
+
+/* Everything a program is compiled from; also the program-cache key. */
+typedef struct opencl_kernel_config {
+    const opencl_kernel_spec *spec;
+    opencl_kernel_params params;
+    uint32_t activation_rows; /* N_MAX: activation rows one dispatch computes (1, 2, 4 or 8) */
+    uint32_t block_sums;      /* X_BLOCK_SUMS: the dispatch reads x's per-block sums (see gemv.cl) */
+} opencl_kernel_config;
+
+/* Activation rows one dispatch handles at most; larger n loops over chunks. */
+#define OPENCL_MAX_ACTIVATION_ROWS 8u
+
+const opencl_kernel_spec *opencl_kernel_table(size_t *count);
+/* The GEMV kernel for a weight format, or NULL when this backend has none. */
+const opencl_kernel_spec *opencl_kernel_for_format(lowbit_format format);
+
+/* Picks the configuration for `n` activation rows (n ≤ OPENCL_MAX_ACTIVATION_ROWS) on a device class,
+ * applying LOWBIT_OPENCL_PARAMS ("layout=row|coop,wg=N,rows=N,sums=0|1", any subset) when set, and checks it
+ * against the device's max workgroup size and local memory. Returns 0, or -1 with `why` filled. */
+int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class device_class, size_t n,
+                         uint32_t max_workgroup_size, uint64_t local_memory, opencl_kernel_config *config, char *why,
+                         size_t why_size);
+
+int opencl_kernel_config_equal(const opencl_kernel_config *a, const opencl_kernel_config *b);
+/* "-DLOWBIT_GEMV_Q4_0 -DWG_SIZE=8 ..." */
+void opencl_kernel_build_options(const opencl_kernel_config *config, char *options, size_t size);
+/* "gemv_q4_0 wg=8 rows=16 n=1 row-layout": what lowbit_last_run reports. */
+void opencl_kernel_describe(const opencl_kernel_config *config, char *text, size_t size);
+/* Rows of the matrix one workgroup covers, and the global size for `rows` weight rows. */
+size_t opencl_kernel_global_size(const opencl_kernel_config *config, size_t rows);
+
+#endif

@@ -1,0 +1,185 @@
+/* opencl_matmul.c — runs Y = X·Wᵀ on an OpenCL device: activations in chunks of up to
+ * OPENCL_MAX_ACTIVATION_ROWS rows, one dispatch per chunk and weight part, serialized per device. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opencl_backend.h"
+
+/* Grows a device scratch buffer; call with device->lock held. */
+static lowbit_status ensure_scratch(opencl_backend *backend, opencl_device *device, cl_mem *buffer, size_t *capacity,
+                                    size_t bytes, cl_mem_flags flags)
+{
+    if (*capacity >= bytes) return LOWBIT_OK;
+    if (*buffer != NULL) backend->cl->clReleaseMemObject(*buffer);
+    *buffer = NULL;
+    *capacity = 0;
+    if (opencl_fault(backend, "opencl.alloc"))
+        return opencl_fail(backend, LOWBIT_ERROR_DEVICE,
+                           "clCreateBuffer failed: CL_MEM_OBJECT_ALLOCATION_FAILURE (-4) for %zu bytes "
+                           "(fault injected: opencl.alloc)",
+                           bytes);
+    cl_int error = CL_SUCCESS;
+    *buffer = backend->cl->clCreateBuffer(device->context, flags, bytes, NULL, &error);
+    if (*buffer == NULL || error != CL_SUCCESS) {
+        *buffer = NULL;
+        return opencl_fail_call(backend, "clCreateBuffer", error, 1);
+    }
+    *capacity = bytes;
+    return LOWBIT_OK;
+}
+
+static lowbit_status choose(opencl_backend *backend, const opencl_weights *weights, size_t n,
+                            opencl_kernel_config *config)
+{
+    char why[256];
+    const opencl_kernel_spec *spec = opencl_kernel_for_format(weights->format);
+    const lowbit_device_info *info = &weights->device->info;
+    if (opencl_kernel_choose(spec, weights->device->device_class, n, info->max_workgroup_size, info->local_memory,
+                             config, why, sizeof why) != 0)
+        return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: %s", why);
+    return LOWBIT_OK;
+}
+
+/* Sums of one activation row over each 32-element block, for kernels built with X_BLOCK_SUMS. */
+static void block_sums(const float *x, size_t cols, float *sums)
+{
+    for (size_t b = 0; b < cols / 32; ++b) {
+        float total = 0.0f;
+        for (size_t i = 0; i < 32; ++i)
+            total += x[b * 32 + i];
+        sums[b] = total;
+    }
+}
+
+/* Enqueues one chunk: X (and its block sums when the kernel takes them) in, a dispatch per weight part,
+ * Y out, all non-blocking on the in-order queue. `events`, when not NULL, receives one profiling event
+ * per part. */
+static lowbit_status enqueue_chunk(opencl_backend *backend, const opencl_weights *weights, cl_kernel kernel,
+                                   const opencl_kernel_config *config, const float *x, const float *sums, float *y,
+                                   size_t n, cl_event *events)
+{
+    const opencl_api *cl = backend->cl;
+    opencl_device *device = weights->device;
+    if (opencl_fault(backend, "opencl.run"))
+        return opencl_fail(backend, LOWBIT_ERROR_DEVICE,
+                           "clEnqueueNDRangeKernel failed: CL_OUT_OF_RESOURCES (-5) (fault injected: opencl.run)");
+    cl_int error = cl->clEnqueueWriteBuffer(device->queue, device->x_scratch, CL_FALSE, 0,
+                                            n * weights->cols * sizeof(float), x, 0, NULL, NULL);
+    if (error == CL_SUCCESS && config->block_sums)
+        error = cl->clEnqueueWriteBuffer(device->queue, device->sums_scratch, CL_FALSE, 0,
+                                         weights->cols / 32 * sizeof(float), sums, 0, NULL, NULL);
+    if (error != CL_SUCCESS) return opencl_fail_call(backend, "clEnqueueWriteBuffer", error, 0);
+    cl_mem x_sums = config->block_sums ? device->sums_scratch : device->x_scratch; /* else unused */
+    for (size_t i = 0; i < weights->part_count; ++i) {
+        const opencl_weights_part *part = &weights->parts[i];
+        cl_mem scales = part->scales ? part->scales : part->quants; /* unused by F32/F16 kernels */
+        cl_uint rows = (cl_uint)part->rows, cols = (cl_uint)weights->cols, count = (cl_uint)n;
+        cl_uint y_offset = (cl_uint)part->row_begin, y_stride = (cl_uint)weights->rows;
+        const struct {
+            size_t size;
+            const void *value;
+        } arguments[] = {{sizeof(cl_mem), &part->quants},
+                         {sizeof(cl_mem), &scales},
+                         {sizeof(cl_mem), &device->x_scratch},
+                         {sizeof(cl_mem), &device->y_scratch},
+                         {sizeof rows, &rows},
+                         {sizeof cols, &cols},
+                         {sizeof count, &count},
+                         {sizeof y_offset, &y_offset},
+                         {sizeof y_stride, &y_stride},
+                         {sizeof(cl_mem), &x_sums}};
+        for (cl_uint a = 0; a < sizeof arguments / sizeof arguments[0]; ++a) {
+            error = cl->clSetKernelArg(kernel, a, arguments[a].size, arguments[a].value);
+            if (error != CL_SUCCESS) return opencl_fail_call(backend, "clSetKernelArg", error, 0);
+        }
+        size_t local = config->params.wg_size;
+        size_t global = opencl_kernel_global_size(config, part->rows);
+        error = cl->clEnqueueNDRangeKernel(device->queue, kernel, 1, NULL, &global, &local, 0, NULL,
+                                           events ? &events[i] : NULL);
+        if (error != CL_SUCCESS) return opencl_fail_call(backend, "clEnqueueNDRangeKernel", error, 0);
+    }
+    error = cl->clEnqueueReadBuffer(device->queue, device->y_scratch, CL_FALSE, 0, n * weights->rows * sizeof(float), y,
+                                    0, NULL, NULL);
+    if (error != CL_SUCCESS) return opencl_fail_call(backend, "clEnqueueReadBuffer", error, 0);
+    return LOWBIT_OK;
+}
+
+lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
+{
+    opencl_backend *backend = self;
+    if (args == NULL || args->struct_size < offsetof(lowbit_backend_matmul_args, n) + sizeof args->n ||
+        args->weights == NULL || args->x == NULL || args->y == NULL || args->n == 0)
+        return opencl_fail(backend, LOWBIT_ERROR_INVALID_ARGUMENT, "opencl: matmul got NULL or empty arguments");
+    int reports_kernel = args->struct_size >= offsetof(lowbit_backend_matmul_args, kernel) + sizeof args->kernel;
+    if (reports_kernel) args->kernel[0] = '\0';
+    if (args->x_type != LOWBIT_ACTIVATION_F32)
+        return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: only f32 activations are supported");
+    const opencl_weights *weights = args->weights;
+    opencl_device *device = weights->device;
+    const float *x = args->x;
+    size_t n = args->n, chunk = n < OPENCL_MAX_ACTIVATION_ROWS ? n : OPENCL_MAX_ACTIVATION_ROWS;
+
+    opencl_kernel_config full, last;
+    size_t tail = n % OPENCL_MAX_ACTIVATION_ROWS;
+    lowbit_status status = choose(backend, weights, chunk, &full);
+    if (status == LOWBIT_OK) status = choose(backend, weights, tail ? tail : chunk, &last);
+    if (status != LOWBIT_OK) return status;
+
+    pthread_mutex_lock(&device->lock);
+    cl_kernel full_kernel = NULL, last_kernel = NULL;
+    status = ensure_scratch(backend, device, &device->x_scratch, &device->x_capacity,
+                            chunk * weights->cols * sizeof(float), CL_MEM_READ_ONLY);
+    if (status == LOWBIT_OK)
+        status = ensure_scratch(backend, device, &device->y_scratch, &device->y_capacity,
+                                chunk * weights->rows * sizeof(float), CL_MEM_WRITE_ONLY);
+    /* Only a one-row dispatch takes block sums, and it is always the last row (n == 1, or the tail). */
+    float *sums = NULL;
+    if (status == LOWBIT_OK && (full.block_sums || last.block_sums)) {
+        status = ensure_scratch(backend, device, &device->sums_scratch, &device->sums_capacity,
+                                weights->cols / 32 * sizeof(float), CL_MEM_READ_ONLY);
+        sums = status == LOWBIT_OK ? malloc(weights->cols / 32 * sizeof(float)) : NULL;
+        if (status == LOWBIT_OK && sums == NULL)
+            status = opencl_fail(backend, LOWBIT_ERROR_OUT_OF_MEMORY, "opencl: out of host memory");
+        if (sums != NULL) block_sums(x + (n - 1) * weights->cols, weights->cols, sums);
+    }
+    if (status == LOWBIT_OK) status = opencl_program_get(backend, device, &full, &full_kernel);
+    if (status == LOWBIT_OK) status = opencl_program_get(backend, device, &last, &last_kernel);
+    /* Kernel time is reported only to callers whose args know the ABI 1.1 member. */
+    int reports_time =
+        args->struct_size >= offsetof(lowbit_backend_matmul_args, device_seconds) + sizeof args->device_seconds;
+    size_t chunks = (n + chunk - 1) / chunk, event_count = chunks * weights->part_count;
+    cl_event *events = reports_time && device->profiling ? calloc(event_count, sizeof *events) : NULL;
+    int enqueued = 0;
+    for (size_t c = 0; c < chunks && status == LOWBIT_OK; ++c) {
+        size_t start = c * chunk, count = n - start < chunk ? n - start : chunk;
+        int is_full = count == chunk;
+        status = enqueue_chunk(backend, weights, is_full ? full_kernel : last_kernel, is_full ? &full : &last,
+                               x + start * weights->cols, sums, args->y + start * weights->rows, count,
+                               events ? events + c * weights->part_count : NULL);
+        enqueued = 1;
+    }
+    /* Even after a failure the queue must drain: it may still read x or write y. */
+    if (enqueued) {
+        cl_int error = backend->cl->clFinish(device->queue);
+        if (status == LOWBIT_OK && error != CL_SUCCESS) status = opencl_fail_call(backend, "clFinish", error, 0);
+    }
+    pthread_mutex_unlock(&device->lock);
+    free(sums);
+    double seconds = 0.0;
+    for (size_t e = 0; events != NULL && e < event_count; ++e) {
+        if (events[e] == NULL) continue;
+        cl_ulong begin = 0, end = 0;
+        if (backend->cl->clGetEventProfilingInfo(events[e], CL_PROFILING_COMMAND_START, sizeof begin, &begin, NULL) ==
+                CL_SUCCESS &&
+            backend->cl->clGetEventProfilingInfo(events[e], CL_PROFILING_COMMAND_END, sizeof end, &end, NULL) ==
+                CL_SUCCESS &&
+            end > begin)
+            seconds += (double)(end - begin) * 1e-9;
+        backend->cl->clReleaseEvent(events[e]);
+    }
+    free(events);
+    if (reports_time) args->device_seconds = status == LOWBIT_OK ? seconds : 0.0;
+    if (status == LOWBIT_OK && reports_kernel) opencl_kernel_describe(&full, args->kernel, sizeof args->kernel);
+    return status;
+}

@@ -1,0 +1,122 @@
+/* opencl_programs.c — builds a kernel's program on the first use of each (device, kernel, parameters)
+ * combination and keeps it for the life of the backend; build failures carry the build log. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opencl_backend.h"
+#include "opencl_binary_cache.h"
+
+#define BUILD_LOG_LIMIT 1500
+
+static lowbit_status fail_build(opencl_backend *backend, opencl_device *device, cl_program program, cl_int error,
+                                const char *options)
+{
+    const opencl_api *cl = backend->cl;
+    char log[BUILD_LOG_LIMIT + 1] = "";
+    size_t length = 0;
+    if (cl->clGetProgramBuildInfo(program, device->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &length) == CL_SUCCESS &&
+        length > 0) {
+        char *full = malloc(length + 1);
+        if (full != NULL &&
+            cl->clGetProgramBuildInfo(program, device->id, CL_PROGRAM_BUILD_LOG, length, full, NULL) == CL_SUCCESS) {
+            full[length] = '\0';
+            snprintf(log, sizeof log, "%s", full);
+        }
+        free(full);
+    }
+    return opencl_fail(backend, LOWBIT_ERROR_DEVICE, "clBuildProgram failed: %s (%d) with options \"%s\"; log: %s%s",
+                       opencl_error_name(error), (int)error, options, log,
+                       length > BUILD_LOG_LIMIT ? " [truncated]" : "");
+}
+
+/* Creates and builds the program, from the on-disk binary cache when it has one for this key. */
+static lowbit_status build_program(opencl_backend *backend, opencl_device *device, const opencl_kernel_config *config,
+                                   cl_program *out)
+{
+    const opencl_api *cl = backend->cl;
+    char options[256];
+    opencl_kernel_build_options(config, options, sizeof options);
+    const char *source = config->spec->source;
+    size_t source_size = (size_t)*config->spec->source_size;
+
+    opencl_binary_key key;
+    opencl_binary_key_make(&key, source, source_size, options, device->driver_key);
+    cl_program program = opencl_binary_cache_load(backend, device, &key);
+    int from_cache = program != NULL;
+    if (program == NULL) {
+        cl_int error = CL_SUCCESS;
+        program = cl->clCreateProgramWithSource(device->context, 1, &source, &source_size, &error);
+        if (program == NULL || error != CL_SUCCESS)
+            return opencl_fail_call(backend, "clCreateProgramWithSource", error, 0);
+    }
+    cl_int error = cl->clBuildProgram(program, 1, &device->id, options, NULL, NULL);
+    if (error != CL_SUCCESS && from_cache) {
+        /* A stale or foreign binary: rebuild from source. */
+        cl->clReleaseProgram(program);
+        from_cache = 0;
+        program = cl->clCreateProgramWithSource(device->context, 1, &source, &source_size, &error);
+        if (program == NULL || error != CL_SUCCESS)
+            return opencl_fail_call(backend, "clCreateProgramWithSource", error, 0);
+        error = cl->clBuildProgram(program, 1, &device->id, options, NULL, NULL);
+    }
+    if (error != CL_SUCCESS) {
+        lowbit_status status = fail_build(backend, device, program, error, options);
+        cl->clReleaseProgram(program);
+        return status;
+    }
+    if (!from_cache) opencl_binary_cache_store(backend, device, &key, program);
+    *out = program;
+    return LOWBIT_OK;
+}
+
+lowbit_status opencl_program_get(opencl_backend *backend, opencl_device *device, const opencl_kernel_config *config,
+                                 cl_kernel *kernel)
+{
+    for (opencl_program *entry = device->programs; entry != NULL; entry = entry->next) {
+        if (opencl_kernel_config_equal(&entry->config, config)) {
+            *kernel = entry->kernel;
+            return LOWBIT_OK;
+        }
+    }
+    if (opencl_fault(backend, "opencl.build"))
+        return opencl_fail(
+            backend, LOWBIT_ERROR_DEVICE,
+            "clBuildProgram failed: CL_BUILD_PROGRAM_FAILURE (-11) for %s (fault injected: opencl.build)",
+            config->spec->name);
+    opencl_program *entry = calloc(1, sizeof *entry);
+    if (entry == NULL) return opencl_fail(backend, LOWBIT_ERROR_OUT_OF_MEMORY, "opencl: out of host memory");
+    lowbit_status status = build_program(backend, device, config, &entry->program);
+    if (status != LOWBIT_OK) {
+        free(entry);
+        return status;
+    }
+    cl_int error = CL_SUCCESS;
+    entry->kernel = backend->cl->clCreateKernel(entry->program, config->spec->name, &error);
+    if (entry->kernel == NULL || error != CL_SUCCESS) {
+        backend->cl->clReleaseProgram(entry->program);
+        free(entry);
+        return opencl_fail_call(backend, "clCreateKernel", error, 0);
+    }
+    entry->config = *config;
+    entry->next = device->programs;
+    device->programs = entry;
+    char description[96];
+    opencl_kernel_describe(config, description, sizeof description);
+    opencl_log(backend, LOWBIT_LOG_DEBUG, "opencl: built %s for %s", description, device->info.id);
+    *kernel = entry->kernel;
+    return LOWBIT_OK;
+}
+
+void opencl_programs_release(opencl_backend *backend, opencl_device *device)
+{
+    opencl_program *entry = device->programs;
+    while (entry != NULL) {
+        opencl_program *next = entry->next;
+        backend->cl->clReleaseKernel(entry->kernel);
+        backend->cl->clReleaseProgram(entry->program);
+        free(entry);
+        entry = next;
+    }
+    device->programs = NULL;
+}

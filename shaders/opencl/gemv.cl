@@ -1,0 +1,321 @@
+/* gemv.cl — fused dequantize + GEMV, Y[n×rows] = X[n×cols]·Wᵀ with f32 accumulation, for F32, F16,
+ * Q4_0 and Q8_0 weights in the split layout of lowbit_blocks.h (embedded ahead of this file).
+ *
+ * Build options (see backends/opencl/opencl_kernels.c, the one table of kernels and defaults):
+ *   LOWBIT_GEMV_F32 | LOWBIT_GEMV_F16 | LOWBIT_GEMV_Q4_0 | LOWBIT_GEMV_Q8_0   which kernel to compile
+ *   WG_SIZE      work-items per workgroup
+ *   ROWS_PER_WG  weight rows one workgroup computes
+ *   N_MAX        activation rows one dispatch computes (1, 2, 4 or 8); the argument n ≤ N_MAX
+ *   LAYOUT_ROW   CPU-class devices: each work-item streams its own ROWS_PER_WG/WG_SIZE rows end to end,
+ *                because PoCL turns GPU-style strided access into slow gathers
+ *   LAYOUT_COOP  GPUs: the workgroup shares each row, neighbouring work-items read neighbouring blocks
+ *                (coalesced), partial sums meet in local memory
+ *   X_BLOCK_SUMS Q4_0, LAYOUT_ROW, N_MAX 1 only: the host passes the sum of x over every 32-block, so
+ *                Σ d·(q−8)·x = d·Σ q·x − 8·d·Σx takes the −8 out of the per-weight work (on CPU devices
+ *                the nibble unpacking, not memory, bounds this kernel)
+ * Weights are processed in blocks of 32 elements; F32/F16 rows that are not a multiple of 32 finish
+ * with a scalar tail. */
+
+#define GEMV_BLOCK 32
+/* Everything per block is forced inline: CPU drivers otherwise call it and keep accumulators in memory. */
+#define GEMV_INLINE static inline __attribute__((always_inline))
+
+GEMV_INLINE float sum16(float16 v)
+{
+    float8 a = v.lo + v.hi;
+    float4 b = a.lo + a.hi;
+    float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
+#if defined(LOWBIT_GEMV_Q4_0) || defined(LOWBIT_GEMV_Q8_0)
+#define GEMV_HAS_SCALE 1
+GEMV_INLINE float load_scale(__global const half *scales, size_t row, size_t nb, size_t block)
+{
+    return vload_half(LOWBIT_SPLIT_SCALE(row, block, nb), scales);
+}
+GEMV_INLINE float4 load_scales4(__global const half *scales, size_t row, size_t nb, size_t block)
+{
+    return vload_half4(0, scales + LOWBIT_SPLIT_SCALE(row, block, nb));
+}
+#else
+#define GEMV_HAS_SCALE 0
+#define load_scale(scales, row, nb, block) 1.0f
+#define load_scales4(scales, row, nb, block) ((float4)1.0f)
+#endif
+
+#if defined(LOWBIT_GEMV_Q4_0)
+#define GEMV_KERNEL gemv_q4_0
+#define GEMV_HAS_TAIL 0
+/* Element j of a block sits in the low nibble of byte j, element j+16 in the high nibble. */
+GEMV_INLINE void load_block(__global const uint *quants, size_t row, size_t cols, size_t block, float16 *w0,
+                            float16 *w1)
+{
+    const size_t nb = cols / LOWBIT_QK4_0;
+    const uchar16 bytes = as_uchar16(vload4(0, quants + LOWBIT_SPLIT_QWORD(row, block, nb, LOWBIT_Q4_0_QS_WORDS)));
+#if defined(X_BLOCK_SUMS)
+    /* Unsigned nibbles, widened once: the −8 is applied per block through the block sums of x. */
+    const int16 wide = convert_int16(bytes);
+    *w0 = convert_float16(wide & 0x0F);
+    *w1 = convert_float16(wide >> 4);
+#else
+    const char16 lo = as_char16(bytes & (uchar16)0x0F) - (char16)8;
+    const char16 hi = as_char16(bytes >> (uchar16)4) - (char16)8;
+    *w0 = convert_float16(lo);
+    *w1 = convert_float16(hi);
+#endif
+}
+#elif defined(LOWBIT_GEMV_Q8_0)
+#define GEMV_KERNEL gemv_q8_0
+#define GEMV_HAS_TAIL 0
+GEMV_INLINE void load_block(__global const uint *quants, size_t row, size_t cols, size_t block, float16 *w0,
+                            float16 *w1)
+{
+    const size_t nb = cols / LOWBIT_QK8_0;
+    const __global uint *q = quants + LOWBIT_SPLIT_QWORD(row, block, nb, LOWBIT_Q8_0_QS_WORDS);
+    *w0 = convert_float16(as_char16(vload4(0, q)));
+    *w1 = convert_float16(as_char16(vload4(1, q)));
+}
+#elif defined(LOWBIT_GEMV_F16)
+#define GEMV_KERNEL gemv_f16
+#define GEMV_HAS_TAIL 1
+/* vload_half needs no cl_khr_fp16: halves are only stored, the arithmetic is f32. */
+GEMV_INLINE void load_block(__global const uint *quants, size_t row, size_t cols, size_t block, float16 *w0,
+                            float16 *w1)
+{
+    const __global half *w = (const __global half *)quants + row * cols + block * GEMV_BLOCK;
+    *w0 = vload_half16(0, w);
+    *w1 = vload_half16(1, w);
+}
+GEMV_INLINE float load_element(__global const uint *quants, size_t row, size_t cols, size_t col)
+{
+    return vload_half(row * cols + col, (const __global half *)quants);
+}
+GEMV_INLINE float4 load_quad(__global const uint *quants, size_t row, size_t cols, size_t quad)
+{
+    return vload_half4(quad, (const __global half *)quants + row * cols);
+}
+#elif defined(LOWBIT_GEMV_F32)
+#define GEMV_KERNEL gemv_f32
+#define GEMV_HAS_TAIL 1
+GEMV_INLINE void load_block(__global const uint *quants, size_t row, size_t cols, size_t block, float16 *w0,
+                            float16 *w1)
+{
+    const __global float *w = (const __global float *)quants + row * cols + block * GEMV_BLOCK;
+    *w0 = vload16(0, w);
+    *w1 = vload16(1, w);
+}
+GEMV_INLINE float load_element(__global const uint *quants, size_t row, size_t cols, size_t col)
+{
+    return ((const __global float *)quants)[row * cols + col];
+}
+GEMV_INLINE float4 load_quad(__global const uint *quants, size_t row, size_t cols, size_t quad)
+{
+    return vload4(quad, (const __global float *)quants + row * cols);
+}
+#else
+#error "gemv.cl: define one of LOWBIT_GEMV_F32, LOWBIT_GEMV_F16, LOWBIT_GEMV_Q4_0, LOWBIT_GEMV_Q8_0"
+#endif
+
+/* Arguments: weights (quants, scales), x[n×cols] at the start of its buffer, y written at
+ * y[y_offset + j*y_stride + row] so a part of a row-split matrix lands in its place, and x_sums[cols/32]
+ * (the block sums of x) when X_BLOCK_SUMS is defined, else unused. */
+#define GEMV_ARGS                                                                                                      \
+    __global const uint *quants, __global const half *scales, __global const float *x, __global float *y,              \
+        const uint rows, const uint cols, const uint n, const uint y_offset, const uint y_stride,                      \
+        __global const float *x_sums
+
+#if defined(X_BLOCK_SUMS) && !(defined(LOWBIT_GEMV_Q4_0) && defined(LAYOUT_ROW) && N_MAX == 1)
+#error "X_BLOCK_SUMS is for the Q4_0 row layout with one activation row"
+#endif
+
+#if defined(LAYOUT_ROW)
+#define ROWS_PER_ITEM (ROWS_PER_WG / WG_SIZE)
+/* Independent accumulator chains: with one activation row a single chain would wait on the FMA
+ * latency every block; with several rows their chains already overlap. */
+#if N_MAX == 1
+#define ACC_CHAINS 4
+#else
+#define ACC_CHAINS 1
+#endif
+
+/* One block of every row of this work-item against every activation row: x is loaded once per block. */
+GEMV_INLINE void row_block_step(__global const uint *quants, __global const float *x, const size_t *row, size_t cols,
+                                uint n, size_t block, const float *d, float16 acc[][N_MAX])
+{
+    (void)d; /* unused by F32/F16 */
+    float16 w0[ROWS_PER_ITEM], w1[ROWS_PER_ITEM];
+#pragma unroll
+    for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
+        load_block(quants, row[k], cols, block, &w0[k], &w1[k]);
+#if GEMV_HAS_SCALE && N_MAX > 1
+        /* Several activation rows: scaling the weights once is cheaper than scaling every dot. */
+        w0[k] *= d[k];
+        w1[k] *= d[k];
+#endif
+    }
+    /* Every one of the N_MAX activation rows is computed without a branch (rows past n repeat the last
+     * one and are never stored): a conditional update would make CPU compilers keep the accumulators
+     * in memory. The host picks N_MAX as n rounded up to a power of two, so at most half is spare. */
+#pragma unroll
+    for (uint j = 0; j < N_MAX; ++j) {
+        const __global float *xb = x + (size_t)min(j, n - 1) * cols + block * GEMV_BLOCK;
+        const float16 x0 = vload16(0, xb), x1 = vload16(1, xb);
+#pragma unroll
+        for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
+#if GEMV_HAS_SCALE && N_MAX == 1
+            /* One activation row: scale the block's dot product instead of every weight. */
+            acc[k][j] = fma(fma(w0[k], x0, w1[k] * x1), (float16)d[k], acc[k][j]);
+#else
+            acc[k][j] = fma(w0[k], x0, acc[k][j]);
+            acc[k][j] = fma(w1[k], x1, acc[k][j]);
+#endif
+        }
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(GEMV_ARGS)
+{
+    const size_t first_row = get_global_id(0) * ROWS_PER_ITEM;
+    if (first_row >= rows) return;
+    const size_t nb = cols / GEMV_BLOCK;
+    /* Rows past the end repeat the last row (loads stay in bounds) and are not stored. */
+    size_t row[ROWS_PER_ITEM];
+    for (uint k = 0; k < ROWS_PER_ITEM; ++k)
+        row[k] = min(first_row + k, (size_t)rows - 1);
+
+    float16 acc[ACC_CHAINS][ROWS_PER_ITEM][N_MAX];
+    for (uint c = 0; c < ACC_CHAINS; ++c)
+        for (uint k = 0; k < ROWS_PER_ITEM; ++k)
+            for (uint j = 0; j < N_MAX; ++j)
+                acc[c][k][j] = (float16)0.0f;
+
+#if defined(X_BLOCK_SUMS)
+    float4 offset[ROWS_PER_ITEM]; /* Σ d·Σx per row, four blocks to a lane */
+    for (uint k = 0; k < ROWS_PER_ITEM; ++k)
+        offset[k] = (float4)0.0f;
+#else
+    (void)x_sums;
+#endif
+
+    /* Four blocks at a time so their f16 scales convert as one vector (CPU drivers convert a lone
+     * half in scalar code, which costs more than the block's arithmetic). */
+    size_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+        float d[4][ROWS_PER_ITEM];
+        for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
+            const float4 d4 = load_scales4(scales, row[k], nb, b);
+            d[0][k] = d4.x, d[1][k] = d4.y, d[2][k] = d4.z, d[3][k] = d4.w;
+#if defined(X_BLOCK_SUMS)
+            offset[k] = fma(d4, vload4(0, x_sums + b), offset[k]);
+#endif
+        }
+        /* Written out: the compiler then keeps every accumulator in a register. */
+        row_block_step(quants, x, row, cols, n, b + 0, d[0], acc[0]);
+        row_block_step(quants, x, row, cols, n, b + 1, d[1], acc[1 % ACC_CHAINS]);
+        row_block_step(quants, x, row, cols, n, b + 2, d[2], acc[2 % ACC_CHAINS]);
+        row_block_step(quants, x, row, cols, n, b + 3, d[3], acc[3 % ACC_CHAINS]);
+    }
+    for (; b < nb; ++b) {
+        float d[ROWS_PER_ITEM];
+        for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
+            d[k] = load_scale(scales, row[k], nb, b);
+#if defined(X_BLOCK_SUMS)
+            offset[k].x = fma(d[k], x_sums[b], offset[k].x);
+#endif
+        }
+        row_block_step(quants, x, row, cols, n, b, d, acc[0]);
+    }
+    for (uint c = 1; c < ACC_CHAINS; ++c)
+        for (uint k = 0; k < ROWS_PER_ITEM; ++k)
+            for (uint j = 0; j < N_MAX; ++j)
+                acc[0][k][j] += acc[c][k][j];
+
+    for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
+        if (first_row + k >= rows) break;
+        for (uint j = 0; j < N_MAX; ++j) {
+            if (j < n) {
+                float sum = sum16(acc[0][k][j]);
+#if defined(X_BLOCK_SUMS)
+                sum -= 8.0f * ((offset[k].x + offset[k].y) + (offset[k].z + offset[k].w));
+#endif
+#if GEMV_HAS_TAIL
+                for (size_t c = nb * GEMV_BLOCK; c < cols; ++c)
+                    sum = fma(load_element(quants, row[k], cols, c), x[(size_t)j * cols + c], sum);
+#endif
+                y[(size_t)y_offset + (size_t)j * y_stride + row[k]] = sum;
+            }
+        }
+    }
+}
+
+#elif defined(LAYOUT_COOP)
+#if (WG_SIZE & (WG_SIZE - 1)) != 0
+#error "LAYOUT_COOP needs a power-of-two WG_SIZE"
+#endif
+
+__kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(GEMV_ARGS)
+{
+    __local float partial[ROWS_PER_WG * N_MAX][WG_SIZE];
+    (void)x_sums;
+    const uint lid = get_local_id(0);
+    const size_t first_row = get_group_id(0) * ROWS_PER_WG;
+    const size_t nb = cols / GEMV_BLOCK;
+    (void)nb;
+
+    float acc[ROWS_PER_WG][N_MAX];
+    for (uint k = 0; k < ROWS_PER_WG; ++k)
+        for (uint j = 0; j < N_MAX; ++j)
+            acc[k][j] = 0.0f;
+
+    for (uint k = 0; k < ROWS_PER_WG; ++k) {
+        const size_t row = first_row + k;
+        if (row >= rows) break;
+#if GEMV_HAS_TAIL
+        /* F32/F16: neighbouring work-items take neighbouring groups of four elements, so weights and
+         * activations are both read coalesced. */
+        const size_t quads = cols / 4;
+        for (size_t q = lid; q < quads; q += WG_SIZE) {
+            const float4 w = load_quad(quants, row, cols, q);
+            for (uint j = 0; j < N_MAX; ++j)
+                if (j < n) acc[k][j] += dot(w, vload4(q, x + (size_t)j * cols));
+        }
+        for (size_t c = quads * 4 + lid; c < cols; c += WG_SIZE)
+            for (uint j = 0; j < N_MAX; ++j)
+                if (j < n) acc[k][j] = fma(load_element(quants, row, cols, c), x[(size_t)j * cols + c], acc[k][j]);
+#else
+        /* Quantized: neighbouring work-items take neighbouring blocks (16 or 32 contiguous bytes each). */
+        for (size_t b = lid; b < nb; b += WG_SIZE) {
+            float16 w0, w1;
+            load_block(quants, row, cols, b, &w0, &w1);
+            const float d = load_scale(scales, row, nb, b);
+            for (uint j = 0; j < N_MAX; ++j) {
+                if (j < n) {
+                    const __global float *xb = x + (size_t)j * cols + b * GEMV_BLOCK;
+                    acc[k][j] = fma(sum16(fma(w0, vload16(0, xb), w1 * vload16(1, xb))), d, acc[k][j]);
+                }
+            }
+        }
+#endif
+    }
+
+    for (uint k = 0; k < ROWS_PER_WG; ++k)
+        for (uint j = 0; j < N_MAX; ++j)
+            partial[k * N_MAX + j][lid] = acc[k][j];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint stride = WG_SIZE / 2; stride > 0; stride >>= 1) {
+        if (lid < stride)
+            for (uint e = 0; e < ROWS_PER_WG * N_MAX; ++e)
+                partial[e][lid] += partial[e][lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    for (uint e = lid; e < ROWS_PER_WG * N_MAX; e += WG_SIZE) {
+        const size_t row = first_row + e / N_MAX;
+        const uint j = e % N_MAX;
+        if (row < rows && j < n) y[(size_t)y_offset + (size_t)j * y_stride + row] = partial[e][0];
+    }
+}
+
+#else
+#error "gemv.cl: define LAYOUT_ROW or LAYOUT_COOP"
+#endif

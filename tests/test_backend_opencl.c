@@ -1,0 +1,532 @@
+/* test_backend_opencl.c — the OpenCL plugin through the public API: device info, fused GEMV for F32, F16,
+ * Q4_0 and Q8_0 in both kernel layouts against the f64 reference, row-split weights past a forced
+ * allocation cap, the on-disk program cache, and CPU fallback under injected build/alloc/run faults; and
+ * the plugin's ABI directly (version refusal, struct sizes, an older host API without the newer members). */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lowbit/lowbit_backend.h"
+#include "test_support.h"
+
+#define NMSE_LIMIT 1e-6
+
+static char cache_dir[] = "/tmp/lowbit-test-opencl-XXXXXX";
+
+typedef struct shape {
+    size_t rows, cols;
+} shape;
+
+/* A context and its OpenCL device, or skip (outside CI) when the machine has none. */
+static lowbit_context *open_context(size_t *device)
+{
+    lowbit_context *context = NULL;
+    assert_int_equal(lowbit_context_create(NULL, &context), LOWBIT_OK);
+    long found = test_find_device(context, LOWBIT_API_OPENCL, 1);
+    if (found < 0) {
+        lowbit_context_destroy(context);
+        skip();
+    }
+    *device = (size_t)found;
+    return context;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (mkdtemp(cache_dir) == NULL) return -1;
+    setenv("LOWBIT_CACHE_DIR", cache_dir, 1);
+    setenv("LOWBIT_LOG", "error", 1); /* the fallback warnings below are expected */
+    unsetenv("LOWBIT_FAULT");
+    unsetenv("LOWBIT_MAX_ALLOC");
+    unsetenv("LOWBIT_OPENCL_PARAMS");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char command[256];
+    snprintf(command, sizeof command, "rm -rf '%s'", cache_dir);
+    return system(command) == 0 ? 0 : -1;
+}
+
+static void test_device_info(void **state)
+{
+    (void)state;
+    size_t device = 0;
+    lowbit_context *context = open_context(&device);
+    lowbit_device_info info = {.struct_size = sizeof info};
+    assert_int_equal(lowbit_device_get_info(context, device, &info), LOWBIT_OK);
+    assert_int_equal(info.api, LOWBIT_API_OPENCL);
+    assert_memory_equal(info.id, "opencl:", 7);
+    assert_true(strlen(info.name) > 0);
+    assert_true(strlen(info.vendor) > 0);
+    assert_true(strlen(info.driver_version) > 0);
+    assert_memory_equal(info.api_version, "OpenCL ", 7);
+    assert_true(info.global_memory > 0);
+    assert_true(info.max_allocation > 0 && info.max_allocation <= info.global_memory);
+    assert_true(info.max_buffer_range == info.max_allocation);
+    assert_true(info.max_workgroup_size >= 1);
+    assert_true(info.compute_units >= 1);
+    assert_true((info.formats >> LOWBIT_FORMAT_Q4_0) & 1u);
+    assert_true((info.formats >> LOWBIT_FORMAT_Q8_0) & 1u);
+    assert_true((info.formats >> LOWBIT_FORMAT_F16) & 1u);
+    assert_true((info.formats >> LOWBIT_FORMAT_F32) & 1u);
+    assert_false((info.formats >> LOWBIT_FORMAT_Q4_K) & 1u);
+
+    lowbit_context_destroy(context);
+}
+
+static const size_t every_batch[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16};
+/* One batch per program the backend builds (N_MAX 1, 4 and 8, plus a second chunk). */
+static const size_t some_batches[] = {1, 3, 9};
+
+/* Uploads a random matrix, runs each batch size and checks it against the reference and the run record. */
+static void check_gemv(lowbit_context *context, size_t device, lowbit_format format, shape s, int expect_device,
+                       const size_t *batches, size_t batch_count)
+{
+    size_t size = 0;
+    uint64_t seed = (uint64_t)format * 7919u + s.rows * 131u + s.cols;
+    void *packed = test_make_weights(format, s.rows, s.cols, seed, &size);
+    lowbit_weights *weights = NULL;
+    assert_int_equal(lowbit_weights_upload(context, device, format, s.rows, s.cols, packed, size, 0, &weights),
+                     LOWBIT_OK);
+    float *x = malloc(16 * s.cols * sizeof(float));
+    float *y = malloc(16 * s.rows * sizeof(float));
+    double *reference = malloc(16 * s.rows * sizeof(double));
+    assert_true(x && y && reference);
+    test_fill_random(x, 16 * s.cols, seed + 1, 1.0f);
+    test_reference_matmul(format, packed, size, s.rows, s.cols, x, 16, reference);
+    for (size_t b = 0; b < batch_count; ++b) {
+        size_t n = batches[b];
+        memset(y, 0xFF, n * s.rows * sizeof(float)); /* NaN: a row the kernel skips cannot pass */
+        assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
+        /* The first n reference rows belong to the first n activation rows. */
+        double error = test_nmse(y, reference, n * s.rows);
+        lowbit_run_info run = {.struct_size = sizeof run};
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        if (!(error <= NMSE_LIMIT))
+            fail_msg("%s %zux%zu n=%zu: NMSE %.3e > %.0e (kernel %s)", lowbit_format_name(format), s.rows, s.cols, n,
+                     error, NMSE_LIMIT, run.kernel);
+        if (expect_device) {
+            if (run.fell_back)
+                fail_msg("%s %zux%zu n=%zu fell back: %s", lowbit_format_name(format), s.rows, s.cols, n,
+                         run.fallback_reason);
+            assert_memory_equal(run.device_id, "opencl:", 7);
+            assert_true(strlen(run.kernel) > 0);
+            /* Profiling events time the kernels (a matrix this size takes well over a nanosecond). */
+            if (s.rows * s.cols >= 100000 && !(run.device_seconds > 0.0))
+                fail_msg("%s %zux%zu n=%zu: device_seconds %g", lowbit_format_name(format), s.rows, s.cols, n,
+                         run.device_seconds);
+            assert_true(run.device_seconds <= run.wall_seconds || run.wall_seconds == 0.0);
+        }
+    }
+    free(x), free(y), free(reference), free(packed);
+    lowbit_weights_destroy(weights);
+}
+
+static const lowbit_format formats[] = {LOWBIT_FORMAT_F32, LOWBIT_FORMAT_F16, LOWBIT_FORMAT_Q4_0, LOWBIT_FORMAT_Q8_0};
+/* one block; rows not a multiple of any workgroup; a model-sized row */
+static const shape shapes[] = {{1, 32}, {3, 32}, {67, 96}, {129, 4096}};
+/* F32/F16 rows need not be whole blocks: the kernels finish them with a scalar tail. */
+static const shape float_shapes[] = {{5, 1}, {7, 45}, {17, 100}};
+
+static void run_every_format(const size_t *batches, size_t batch_count)
+{
+    size_t device = 0;
+    lowbit_context *context = open_context(&device);
+    for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f) {
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
+            check_gemv(context, device, formats[f], shapes[s], 1, batches, batch_count);
+        if (formats[f] == LOWBIT_FORMAT_F32 || formats[f] == LOWBIT_FORMAT_F16)
+            for (size_t s = 0; s < sizeof float_shapes / sizeof float_shapes[0]; ++s)
+                check_gemv(context, device, formats[f], float_shapes[s], 1, batches, batch_count);
+    }
+    lowbit_context_destroy(context);
+}
+
+/* The device's own layout (row-streaming on CPU devices, cooperative on GPUs). */
+static void test_gemv_default_layout(void **state)
+{
+    (void)state;
+    run_every_format(every_batch, sizeof every_batch / sizeof every_batch[0]);
+}
+
+/* The other layouts (and the Q4_0 row kernel without block sums), forced, so every kernel variant is
+ * exercised on whatever device CI has. */
+static void test_gemv_forced_layouts(void **state)
+{
+    (void)state;
+    static const char *const variants[] = {"layout=coop,wg=32,rows=2", "layout=row,wg=2,rows=4,sums=0"};
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; ++v) {
+        setenv("LOWBIT_OPENCL_PARAMS", variants[v], 1);
+        run_every_format(some_batches, sizeof some_batches / sizeof some_batches[0]);
+    }
+    unsetenv("LOWBIT_OPENCL_PARAMS");
+}
+
+/* LOWBIT_MAX_ALLOC forces weights into several buffers (parts of rows), each its own dispatch. */
+static void test_row_split(void **state)
+{
+    (void)state;
+    setenv("LOWBIT_MAX_ALLOC", "16K", 1);
+    size_t device = 0;
+    lowbit_context *context = open_context(&device);
+    lowbit_device_info info = {.struct_size = sizeof info};
+    assert_int_equal(lowbit_device_get_info(context, device, &info), LOWBIT_OK);
+    assert_int_equal(info.max_allocation, 16384);
+    for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f)
+        check_gemv(context, device, formats[f], (shape){300, 256}, 1, some_batches,
+                   sizeof some_batches / sizeof some_batches[0]);
+    lowbit_context_destroy(context);
+    unsetenv("LOWBIT_MAX_ALLOC");
+}
+
+/* Programs built by earlier tests were written to the cache folder; damaged cache files are ignored. */
+static void test_program_cache(void **state)
+{
+    (void)state;
+    size_t device = 0;
+    lowbit_context *context = open_context(&device);
+    lowbit_context_destroy(context);
+    char folder[512];
+    snprintf(folder, sizeof folder, "%s/opencl", cache_dir);
+    DIR *dir = opendir(folder);
+    assert_non_null(dir);
+    size_t binaries = 0;
+    for (struct dirent *entry; (entry = readdir(dir)) != NULL;) {
+        size_t length = strlen(entry->d_name);
+        assert_null(strstr(entry->d_name, ".tmp")); /* no temporary left behind */
+        if (length <= 4 || strcmp(entry->d_name + length - 4, ".bin") != 0) continue;
+        ++binaries;
+        /* Keep the header (magic and key) but claim a short, garbage binary: the plugin must rebuild. */
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", folder, entry->d_name);
+        FILE *file = fopen(path, "r+b");
+        assert_non_null(file);
+        unsigned char header[32];
+        assert_int_equal(fread(header, 1, sizeof header, file), sizeof header);
+        uint64_t size = 64;
+        memcpy(header + 24, &size, sizeof size);
+        unsigned char garbage[64];
+        memset(garbage, 0x3C, sizeof garbage);
+        assert_int_equal(fseek(file, 0, SEEK_SET), 0);
+        assert_int_equal(fwrite(header, 1, sizeof header, file), sizeof header);
+        assert_int_equal(fwrite(garbage, 1, sizeof garbage, file), sizeof garbage);
+        fclose(file);
+        assert_int_equal(truncate(path, (off_t)(sizeof header + sizeof garbage)), 0);
+    }
+    closedir(dir);
+    assert_true(binaries >= 4);
+
+    context = open_context(&device);
+    check_gemv(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 96}, 1, some_batches,
+               sizeof some_batches / sizeof some_batches[0]);
+    lowbit_context_destroy(context);
+}
+
+/* Under an injected fault the result is still right, computed by the CPU backend, and the run says so. */
+static void check_fault(const char *site, int fault_at_upload)
+{
+    size_t device = 0;
+    lowbit_context *context = open_context(&device); /* fresh: no program built yet */
+    const size_t rows = 67, cols = 256, n = 3;
+    size_t size = 0;
+    void *packed = test_make_weights(LOWBIT_FORMAT_Q4_0, rows, cols, 4242, &size);
+    float *x = malloc(n * cols * sizeof(float)), *y = malloc(n * rows * sizeof(float));
+    double *reference = malloc(n * rows * sizeof(double));
+    test_fill_random(x, n * cols, 4243, 1.0f);
+    test_reference_matmul(LOWBIT_FORMAT_Q4_0, packed, size, rows, cols, x, n, reference);
+
+    if (fault_at_upload) setenv("LOWBIT_FAULT", site, 1);
+    lowbit_weights *weights = NULL;
+    assert_int_equal(lowbit_weights_upload(context, device, LOWBIT_FORMAT_Q4_0, rows, cols, packed, size, 0, &weights),
+                     LOWBIT_OK);
+    setenv("LOWBIT_FAULT", site, 1);
+    assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
+    unsetenv("LOWBIT_FAULT");
+    assert_true(test_nmse(y, reference, n * rows) <= NMSE_LIMIT);
+    lowbit_run_info run = {.struct_size = sizeof run};
+    assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+    if (run.fell_back != 1) fail_msg("%s: expected a CPU fallback, ran %s on %s", site, run.kernel, run.device_id);
+    assert_true(strlen(run.fallback_reason) > 0);
+    assert_memory_equal(run.requested_device_id, "opencl:", 7);
+
+    /* Once the fault is gone the device runs again (nothing was cached broken). */
+    if (!fault_at_upload) {
+        assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        assert_int_equal(run.fell_back, 0);
+        assert_true(test_nmse(y, reference, n * rows) <= NMSE_LIMIT);
+    }
+    lowbit_weights_destroy(weights);
+    lowbit_context_destroy(context);
+    free(x), free(y), free(reference), free(packed);
+}
+
+static void test_fault_run(void **state)
+{
+    (void)state;
+    check_fault("opencl.run", 0);
+}
+
+static void test_fault_build(void **state)
+{
+    (void)state;
+    check_fault("opencl.build", 0);
+}
+
+static void test_fault_alloc(void **state)
+{
+    (void)state;
+    check_fault("opencl.alloc", 1);
+}
+
+/* A format without an OpenCL kernel is refused by the plugin and runs on the CPU. */
+static void test_unsupported_format_falls_back(void **state)
+{
+    (void)state;
+    size_t device = 0;
+    lowbit_context *context = open_context(&device);
+    const size_t rows = 4, cols = 256;
+    size_t size = 0;
+    void *packed = test_make_weights(LOWBIT_FORMAT_Q4_K, rows, cols, 99, &size);
+    lowbit_weights *weights = NULL;
+    assert_int_equal(lowbit_weights_upload(context, device, LOWBIT_FORMAT_Q4_K, rows, cols, packed, size, 0, &weights),
+                     LOWBIT_OK);
+    float x[256], y[4];
+    test_fill_random(x, cols, 100, 1.0f);
+    assert_int_equal(lowbit_matmul(context, weights, x, y, 1), LOWBIT_OK);
+    lowbit_run_info run = {.struct_size = sizeof run};
+    assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+    assert_int_equal(run.fell_back, 1);
+    lowbit_weights_destroy(weights);
+    free(packed);
+    lowbit_context_destroy(context);
+}
+
+/* A kernel configuration the device cannot run (here a malformed override) is refused at matmul with a
+ * reason naming the knob, and the CPU computes the result. */
+static void test_bad_parameters_fall_back(void **state)
+{
+    (void)state;
+    size_t device = 0;
+    lowbit_context *context = open_context(&device);
+    const size_t rows = 9, cols = 64;
+    size_t size = 0;
+    void *packed = test_make_weights(LOWBIT_FORMAT_Q4_0, rows, cols, 21, &size);
+    lowbit_weights *weights = NULL;
+    assert_int_equal(lowbit_weights_upload(context, device, LOWBIT_FORMAT_Q4_0, rows, cols, packed, size, 0, &weights),
+                     LOWBIT_OK);
+    float x[64], y[9];
+    double reference[9];
+    test_fill_random(x, cols, 22, 1.0f);
+    test_reference_matmul(LOWBIT_FORMAT_Q4_0, packed, size, rows, cols, x, 1, reference);
+    static const char *const bad[] = {"wg=banana", "layout=row,wg=3,rows=4", "layout=coop,wg=48"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        setenv("LOWBIT_OPENCL_PARAMS", bad[i], 1);
+        assert_int_equal(lowbit_matmul(context, weights, x, y, 1), LOWBIT_OK);
+        lowbit_run_info run = {.struct_size = sizeof run};
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        assert_int_equal(run.fell_back, 1);
+        assert_true(strlen(run.fallback_reason) > 0);
+        assert_true(test_nmse(y, reference, rows) <= NMSE_LIMIT);
+    }
+    unsetenv("LOWBIT_OPENCL_PARAMS");
+    lowbit_weights_destroy(weights);
+    free(packed);
+    lowbit_context_destroy(context);
+}
+
+/* NaN and Inf in activations reach the outputs instead of being lost. */
+static void test_nan_propagates(void **state)
+{
+    (void)state;
+    size_t device = 0;
+    lowbit_context *context = open_context(&device);
+    const size_t rows = 9, cols = 64;
+    size_t size = 0;
+    void *packed = test_make_weights(LOWBIT_FORMAT_Q4_0, rows, cols, 5, &size);
+    lowbit_weights *weights = NULL;
+    assert_int_equal(lowbit_weights_upload(context, device, LOWBIT_FORMAT_Q4_0, rows, cols, packed, size, 0, &weights),
+                     LOWBIT_OK);
+    float x[64], y[9];
+    test_fill_random(x, cols, 6, 1.0f);
+    x[17] = 0.0f / 0.0f;
+    assert_int_equal(lowbit_matmul(context, weights, x, y, 1), LOWBIT_OK);
+    for (size_t r = 0; r < rows; ++r)
+        assert_true(y[r] != y[r]);
+    lowbit_weights_destroy(weights);
+    free(packed);
+    lowbit_context_destroy(context);
+}
+
+/* --- the plugin's ABI, called directly ----------------------------------------------------------- */
+static char plugin_error[512];
+static void record_error(const char *message) { snprintf(plugin_error, sizeof plugin_error, "%s", message); }
+static void quiet_log(lowbit_log_level level, const char *message) { (void)level, (void)message; }
+static uint64_t small_cap(void) { return 1u << 20; }
+
+static lowbit_backend_entry_fn load_entry(void **library)
+{
+    const char *folder = getenv("LOWBIT_TEST_BINARY_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/lib/liblowbit-opencl.so", folder ? folder : ".");
+    *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (*library == NULL) fail_msg("dlopen %s: %s", path, dlerror());
+    void *symbol = dlsym(*library, LOWBIT_BACKEND_ENTRY_SYMBOL);
+    assert_non_null(symbol);
+    lowbit_backend_entry_fn entry;
+    memcpy(&entry, &symbol, sizeof entry);
+    return entry;
+}
+
+static void test_plugin_refuses_other_major(void **state)
+{
+    (void)state;
+    void *library = NULL;
+    lowbit_backend_entry_fn entry = load_entry(&library);
+    lowbit_host_api host = {.struct_size = sizeof host,
+                            .abi_major = LOWBIT_BACKEND_ABI_MAJOR + 1,
+                            .log = quiet_log,
+                            .set_error = record_error};
+    lowbit_backend *backend = (lowbit_backend *)&host; /* must be cleared */
+    plugin_error[0] = '\0';
+    assert_int_equal(entry(LOWBIT_BACKEND_ABI_MAJOR + 1, 0, &host, &backend), LOWBIT_ERROR_PLUGIN);
+    assert_null(backend);
+    assert_non_null(strstr(plugin_error, "ABI"));
+    dlclose(library);
+}
+
+/* A host API from before fault_injected/max_alloc_override/cache_dir existed: the plugin must not touch them. */
+static void test_plugin_with_older_host(void **state)
+{
+    (void)state;
+    void *library = NULL;
+    lowbit_backend_entry_fn entry = load_entry(&library);
+    struct {
+        lowbit_host_api api;
+        char poison[64];
+    } host;
+    memset(&host, 0xA5, sizeof host); /* members past struct_size are garbage */
+    host.api.struct_size = offsetof(lowbit_host_api, fault_injected);
+    host.api.abi_major = LOWBIT_BACKEND_ABI_MAJOR;
+    host.api.abi_minor = 0;
+    host.api.log = quiet_log;
+    host.api.set_error = record_error;
+    lowbit_backend *backend = NULL;
+    assert_int_equal(entry(LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR + 5, &host.api, &backend), LOWBIT_OK);
+    assert_non_null(backend);
+    assert_true(backend->struct_size >= sizeof *backend);
+    assert_int_equal(backend->abi_major, LOWBIT_BACKEND_ABI_MAJOR);
+    assert_string_equal(backend->name, "opencl");
+    assert_int_equal(backend->api, LOWBIT_API_OPENCL);
+    size_t count = 0;
+    assert_int_equal(backend->device_count(backend->self, &count), LOWBIT_OK);
+    if (count > 0) {
+        const size_t rows = 5, cols = 64;
+        size_t size = 0;
+        void *packed = test_make_weights(LOWBIT_FORMAT_Q8_0, rows, cols, 11, &size);
+        lowbit_backend_tensor tensor = {sizeof tensor, LOWBIT_FORMAT_Q8_0, rows, cols, packed, size};
+        void *weights = NULL;
+        assert_int_equal(backend->weights_upload(backend->self, 0, &tensor, &weights), LOWBIT_OK);
+        float x[64], y[5];
+        double reference[5];
+        test_fill_random(x, cols, 12, 1.0f);
+        lowbit_backend_matmul_args args = {
+            .struct_size = sizeof args, .weights = weights, .x = x, .x_type = LOWBIT_ACTIVATION_F32, .y = y, .n = 1};
+        assert_int_equal(backend->matmul(backend->self, &args), LOWBIT_OK);
+        assert_memory_equal(args.kernel, "gemv_q8_0", 9);
+        test_reference_matmul(LOWBIT_FORMAT_Q8_0, packed, size, rows, cols, x, 1, reference);
+        assert_true(test_nmse(y, reference, rows) <= NMSE_LIMIT);
+        backend->weights_release(backend->self, weights);
+        free(packed);
+    }
+    backend->destroy(backend->self);
+    dlclose(library);
+}
+
+static void test_plugin_device_info_and_refusals(void **state)
+{
+    (void)state;
+    void *library = NULL;
+    lowbit_backend_entry_fn entry = load_entry(&library);
+    lowbit_host_api host = {.struct_size = sizeof host,
+                            .abi_major = LOWBIT_BACKEND_ABI_MAJOR,
+                            .log = quiet_log,
+                            .set_error = record_error,
+                            .max_alloc_override = small_cap};
+    lowbit_backend *backend = NULL;
+    assert_int_equal(entry(LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, &host, &backend), LOWBIT_OK);
+    size_t count = 0;
+    assert_int_equal(backend->device_count(backend->self, &count), LOWBIT_OK);
+    if (count == 0) {
+        backend->destroy(backend->self);
+        dlclose(library);
+        if (test_in_ci()) fail_msg("no OpenCL device under CI");
+        skip();
+    }
+    lowbit_device_info info = {.struct_size = sizeof info};
+    assert_int_equal(backend->device_info(backend->self, 0, &info), LOWBIT_OK);
+    assert_string_equal(info.id, "opencl:0");
+    assert_int_equal(info.max_allocation, 1u << 20); /* clamped by the host's override */
+    assert_int_equal(info.max_buffer_range, 1u << 20);
+
+    /* An older caller's shorter struct is filled only as far as it reaches. */
+    lowbit_device_info shorter;
+    memset(&shorter, 0x5A, sizeof shorter);
+    shorter.struct_size = offsetof(lowbit_device_info, name);
+    assert_int_equal(backend->device_info(backend->self, 0, &shorter), LOWBIT_OK);
+    assert_string_equal(shorter.id, "opencl:0");
+    assert_int_equal(shorter.struct_size, offsetof(lowbit_device_info, name));
+    assert_int_equal((unsigned char)shorter.name[0], 0x5A);
+
+    assert_int_equal(backend->device_info(backend->self, count, &info), LOWBIT_ERROR_INVALID_ARGUMENT);
+
+    /* A format without a kernel is refused with a message, so the host runs it on the CPU. */
+    unsigned char block[20] = {0};
+    lowbit_backend_tensor tensor = {sizeof tensor, LOWBIT_FORMAT_Q4_1, 1, 32, block, sizeof block};
+    void *weights = NULL;
+    plugin_error[0] = '\0';
+    assert_int_equal(backend->weights_upload(backend->self, 0, &tensor, &weights), LOWBIT_ERROR_UNSUPPORTED);
+    assert_null(weights);
+    assert_true(strlen(plugin_error) > 0);
+
+    /* A row larger than one allocation cannot be split further. */
+    const size_t wide = (1u << 20) / 4 + 32;
+    float *row = calloc(wide, sizeof(float));
+    tensor = (lowbit_backend_tensor){sizeof tensor, LOWBIT_FORMAT_F32, 1, wide, row, wide * sizeof(float)};
+    assert_int_equal(backend->weights_upload(backend->self, 0, &tensor, &weights), LOWBIT_ERROR_UNSUPPORTED);
+    free(row);
+
+    /* A shape that does not match the byte count. */
+    tensor = (lowbit_backend_tensor){sizeof tensor, LOWBIT_FORMAT_Q4_0, 2, 32, block, 18};
+    assert_int_equal(backend->weights_upload(backend->self, 0, &tensor, &weights), LOWBIT_ERROR_INVALID_ARGUMENT);
+    backend->destroy(backend->self);
+    dlclose(library);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_device_info),
+        cmocka_unit_test(test_gemv_default_layout),
+        cmocka_unit_test(test_gemv_forced_layouts),
+        cmocka_unit_test(test_row_split),
+        cmocka_unit_test(test_program_cache),
+        cmocka_unit_test(test_fault_run),
+        cmocka_unit_test(test_fault_build),
+        cmocka_unit_test(test_fault_alloc),
+        cmocka_unit_test(test_unsupported_format_falls_back),
+        cmocka_unit_test(test_bad_parameters_fall_back),
+        cmocka_unit_test(test_nan_propagates),
+        cmocka_unit_test(test_plugin_refuses_other_major),
+        cmocka_unit_test(test_plugin_with_older_host),
+        cmocka_unit_test(test_plugin_device_info_and_refusals),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
