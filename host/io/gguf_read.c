@@ -40,8 +40,8 @@ typedef struct cursor {
     size_t size, pos;
 } cursor;
 
-static const char *type_names[] = {"UINT8", "INT8",   "UINT16", "INT16", "UINT32", "INT32",  "FLOAT32",
-                                   "BOOL",  "STRING", "ARRAY",  "UINT64", "INT64", "FLOAT64"};
+static const char *type_names[] = {"UINT8", "INT8",   "UINT16", "INT16",  "UINT32", "INT32",  "FLOAT32",
+                                   "BOOL",  "STRING", "ARRAY",  "UINT64", "INT64",  "FLOAT64"};
 
 static const char *gguf_type_name(lowbit_gguf_type type)
 {
@@ -51,10 +51,17 @@ static const char *gguf_type_name(lowbit_gguf_type type)
 size_t lowbit_gguf_scalar_size(lowbit_gguf_type type)
 {
     switch (type) {
-    case LOWBIT_GGUF_UINT8: case LOWBIT_GGUF_INT8: case LOWBIT_GGUF_BOOL: return 1;
-    case LOWBIT_GGUF_UINT16: case LOWBIT_GGUF_INT16: return 2;
-    case LOWBIT_GGUF_UINT32: case LOWBIT_GGUF_INT32: case LOWBIT_GGUF_FLOAT32: return 4;
-    case LOWBIT_GGUF_UINT64: case LOWBIT_GGUF_INT64: case LOWBIT_GGUF_FLOAT64: return 8;
+    case LOWBIT_GGUF_UINT8:
+    case LOWBIT_GGUF_INT8:
+    case LOWBIT_GGUF_BOOL: return 1;
+    case LOWBIT_GGUF_UINT16:
+    case LOWBIT_GGUF_INT16: return 2;
+    case LOWBIT_GGUF_UINT32:
+    case LOWBIT_GGUF_INT32:
+    case LOWBIT_GGUF_FLOAT32: return 4;
+    case LOWBIT_GGUF_UINT64:
+    case LOWBIT_GGUF_INT64:
+    case LOWBIT_GGUF_FLOAT64: return 8;
     default: return 0;
     }
 }
@@ -121,7 +128,8 @@ static lowbit_status read_value(lowbit_gguf *g, cursor *c, lowbit_gguf_type type
             return lowbit_error(LOWBIT_ERROR_CORRUPT, "GGUF truncated at offset %zu in the %s value of '%s'", c->pos,
                                 gguf_type_name(type), key);
         uint64_t bits = 0;
-        for (size_t i = 0; i < scalar; ++i) bits |= (uint64_t)c->data[c->pos + i] << (8 * i);
+        for (size_t i = 0; i < scalar; ++i)
+            bits |= (uint64_t)c->data[c->pos + i] << (8 * i);
         value->as.bits = bits;
         c->pos += scalar;
     } else if (type == LOWBIT_GGUF_STRING) {
@@ -164,8 +172,8 @@ static lowbit_status read_value(lowbit_gguf *g, cursor *c, lowbit_gguf_type type
             value->as.array.items = items;
         }
     } else {
-        return lowbit_error(LOWBIT_ERROR_CORRUPT, "GGUF value of '%s' at offset %zu has unknown type %u", key,
-                            c->pos, (unsigned)type);
+        return lowbit_error(LOWBIT_ERROR_CORRUPT, "GGUF value of '%s' at offset %zu has unknown type %u", key, c->pos,
+                            (unsigned)type);
     }
     value->raw_size = c->pos - start;
     return LOWBIT_OK;
@@ -209,7 +217,8 @@ static lowbit_status read_kvs(lowbit_gguf *g, cursor *c)
         if ((s = read_value(g, c, (lowbit_gguf_type)type, 0, kv->key, &kv->value))) return s;
     }
     size_t duplicate;
-    if (lowbit_name_index_build(&g->kv_index, g->kvs ? (const void *)&g->kvs[0].key : NULL, sizeof(gguf_kv), g->kv_count, &duplicate))
+    if (lowbit_name_index_build(&g->kv_index, g->kvs ? (const void *)&g->kvs[0].key : NULL, sizeof(gguf_kv),
+                                g->kv_count, &duplicate))
         return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "out of memory indexing GGUF keys");
     if (duplicate != LOWBIT_NOT_FOUND)
         return lowbit_error(LOWBIT_ERROR_CORRUPT, "GGUF key '%s' appears twice", g->kvs[duplicate].key);
@@ -264,8 +273,9 @@ static lowbit_status read_tensor_info(lowbit_gguf *g, cursor *c, gguf_tensor *t)
         return lowbit_error(LOWBIT_ERROR_CORRUPT, "GGUF tensor '%s' byte size overflows", t->name);
     if ((s = read_u64(c, &t->relative_offset, "a tensor offset"))) return s;
     if (t->relative_offset % g->alignment != 0)
-        return lowbit_error(LOWBIT_ERROR_CORRUPT, "GGUF tensor '%s' data offset %llu is not a multiple of the alignment %u",
-                            t->name, (unsigned long long)t->relative_offset, g->alignment);
+        return lowbit_error(LOWBIT_ERROR_CORRUPT,
+                            "GGUF tensor '%s' data offset %llu is not a multiple of the alignment %u", t->name,
+                            (unsigned long long)t->relative_offset, g->alignment);
     return LOWBIT_OK;
 }
 
@@ -327,8 +337,8 @@ static lowbit_status gguf_parse(lowbit_gguf *g)
     for (size_t i = 0; i < g->tensor_count; ++i)
         if ((s = read_tensor_info(g, &c, &g->tensors[i]))) return s;
     size_t duplicate;
-    if (lowbit_name_index_build(&g->tensor_index, g->tensors ? (const void *)&g->tensors[0].name : NULL, sizeof(gguf_tensor), g->tensor_count,
-                                &duplicate))
+    if (lowbit_name_index_build(&g->tensor_index, g->tensors ? (const void *)&g->tensors[0].name : NULL,
+                                sizeof(gguf_tensor), g->tensor_count, &duplicate))
         return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "out of memory indexing GGUF tensors");
     if (duplicate != LOWBIT_NOT_FOUND)
         return lowbit_error(LOWBIT_ERROR_CORRUPT, "GGUF tensor name '%s' appears twice", g->tensors[duplicate].name);
@@ -357,7 +367,8 @@ static lowbit_status gguf_open_mapped(lowbit_mapped_file *file, lowbit_gguf **ou
 lowbit_status lowbit_gguf_open(const char *path, lowbit_gguf **out)
 {
     if (out) *out = NULL;
-    if (!path || !out) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_open: path and out are required");
+    if (!path || !out)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_open: path and out are required");
     lowbit_mapped_file file;
     lowbit_status s = lowbit_mapped_file_open(path, &file);
     return s ? s : gguf_open_mapped(&file, out);
@@ -389,10 +400,10 @@ void lowbit_gguf_close(lowbit_gguf *gguf)
 int lowbit_gguf_is_valid(const lowbit_gguf *gguf) { return gguf && gguf->handle_magic == GGUF_HANDLE_MAGIC; }
 const lowbit_mapped_file *lowbit_gguf_mapping(const lowbit_gguf *gguf) { return &gguf->file; }
 
-#define CHECK_HANDLE(g, out, fn)                                                                                  \
-    do {                                                                                                          \
-        if (!lowbit_gguf_is_valid(g)) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, fn ": invalid GGUF handle"); \
-        if (!(out)) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, fn ": output pointer is NULL");           \
+#define CHECK_HANDLE(g, out, fn)                                                                                       \
+    do {                                                                                                               \
+        if (!lowbit_gguf_is_valid(g)) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, fn ": invalid GGUF handle");  \
+        if (!(out)) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, fn ": output pointer is NULL");                 \
     } while (0)
 
 lowbit_status lowbit_gguf_version(const lowbit_gguf *gguf, uint32_t *version)
@@ -426,10 +437,11 @@ lowbit_status lowbit_gguf_kv_count(const lowbit_gguf *gguf, size_t *count)
 lowbit_status lowbit_gguf_kv_get(const lowbit_gguf *gguf, size_t index, const char **key,
                                  const lowbit_gguf_value **value)
 {
-    if (!lowbit_gguf_is_valid(gguf)) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_kv_get: invalid GGUF handle");
+    if (!lowbit_gguf_is_valid(gguf))
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_kv_get: invalid GGUF handle");
     if (index >= gguf->kv_count)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_kv_get: index %zu out of range (%zu KVs)", index,
-                            gguf->kv_count);
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_kv_get: index %zu out of range (%zu KVs)",
+                            index, gguf->kv_count);
     if (key) *key = gguf->kvs[index].key;
     if (value) *value = &gguf->kvs[index].value;
     return LOWBIT_OK;
@@ -459,8 +471,8 @@ lowbit_status lowbit_gguf_tensor_get(const lowbit_gguf *gguf, size_t index, lowb
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_tensor_get: info->struct_size %zu is too small",
                             info->struct_size);
     if (index >= gguf->tensor_count)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_tensor_get: index %zu out of range (%zu tensors)",
-                            index, gguf->tensor_count);
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "lowbit_gguf_tensor_get: index %zu out of range (%zu tensors)", index, gguf->tensor_count);
     const gguf_tensor *t = &gguf->tensors[index];
     info->name = t->name;
     info->type = t->type->id;

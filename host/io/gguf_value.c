@@ -75,14 +75,15 @@ static lowbit_status to_float(lowbit_gguf_type t, uint64_t bits, double *out)
 
 static lowbit_status to_bool(lowbit_gguf_type t, uint64_t bits, int *out)
 {
-    if (t != LOWBIT_GGUF_BOOL) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "GGUF value of type %d is not a bool", (int)t);
+    if (t != LOWBIT_GGUF_BOOL)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "GGUF value of type %d is not a bool", (int)t);
     *out = bits != 0;
     return LOWBIT_OK;
 }
 
-#define CHECK_VALUE(v, out, fn)                                                                                  \
-    do {                                                                                                         \
-        if (!(v) || !(out)) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, fn ": value and output are required"); \
+#define CHECK_VALUE(v, out, fn)                                                                                        \
+    do {                                                                                                               \
+        if (!(v) || !(out)) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, fn ": value and output are required");  \
     } while (0)
 
 lowbit_status lowbit_gguf_value_type(const lowbit_gguf_value *value, lowbit_gguf_type *type)
@@ -129,7 +130,8 @@ lowbit_status lowbit_gguf_value_get_string(const lowbit_gguf_value *value, const
 static lowbit_status check_array(const lowbit_gguf_value *value, const char *fn)
 {
     if (value->type != LOWBIT_GGUF_ARRAY)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: GGUF value of type %d is not an array", fn, (int)value->type);
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: GGUF value of type %d is not an array", fn,
+                            (int)value->type);
     return LOWBIT_OK;
 }
 
@@ -154,8 +156,9 @@ lowbit_status lowbit_gguf_value_get_element(const lowbit_gguf_value *value, size
                             "lowbit_gguf_value_get_element: an array of numbers has no element values; use "
                             "lowbit_gguf_array_get_*");
     if (index >= value->as.array.count)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_value_get_element: index %zu out of range (%zu)",
-                            index, value->as.array.count);
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "lowbit_gguf_value_get_element: index %zu out of range (%zu)", index,
+                            value->as.array.count);
     *element = &value->as.array.items[index];
     return LOWBIT_OK;
 }
@@ -187,17 +190,18 @@ static lowbit_status element_bits(const lowbit_gguf_value *array, size_t index, 
                             array->as.array.count);
     const uint8_t *p = array->as.array.data + index * element;
     *bits = 0;
-    for (size_t i = 0; i < element; ++i) *bits |= (uint64_t)p[i] << (8 * i);
+    for (size_t i = 0; i < element; ++i)
+        *bits |= (uint64_t)p[i] << (8 * i);
     return LOWBIT_OK;
 }
 
-#define ARRAY_GETTER(fn, ctype, convert)                                                                         \
-    lowbit_status fn(const lowbit_gguf_value *array, size_t index, ctype *out)                                   \
-    {                                                                                                            \
-        uint64_t bits = 0;                                                                                       \
-        if (!out) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, #fn ": output pointer is NULL");            \
-        lowbit_status s = element_bits(array, index, #fn, &bits);                                                \
-        return s ? s : convert(array->as.array.element_type, bits, out);                                         \
+#define ARRAY_GETTER(fn, ctype, convert)                                                                               \
+    lowbit_status fn(const lowbit_gguf_value *array, size_t index, ctype *out)                                         \
+    {                                                                                                                  \
+        uint64_t bits = 0;                                                                                             \
+        if (!out) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, #fn ": output pointer is NULL");                  \
+        lowbit_status s = element_bits(array, index, #fn, &bits);                                                      \
+        return s ? s : convert(array->as.array.element_type, bits, out);                                               \
     }
 
 ARRAY_GETTER(lowbit_gguf_array_get_uint, uint64_t, to_uint)

@@ -56,7 +56,8 @@ static void buffer_append(buffer *b, const void *bytes, size_t size)
     }
     if (b->size + size > b->capacity) {
         size_t capacity = b->capacity ? b->capacity : 256;
-        while (capacity < b->size + size) capacity *= 2;
+        while (capacity < b->size + size)
+            capacity *= 2;
         uint8_t *grown = realloc(b->data, capacity);
         if (!grown) {
             b->failed = 1;
@@ -72,7 +73,8 @@ static void buffer_append(buffer *b, const void *bytes, size_t size)
 static void buffer_le(buffer *b, uint64_t value, size_t bytes)
 {
     uint8_t le[8];
-    for (size_t i = 0; i < bytes; ++i) le[i] = (uint8_t)(value >> (8 * i));
+    for (size_t i = 0; i < bytes; ++i)
+        le[i] = (uint8_t)(value >> (8 * i));
     buffer_append(b, le, bytes);
 }
 
@@ -115,7 +117,8 @@ void lowbit_gguf_writer_destroy(lowbit_gguf_writer *writer)
         free(writer->kvs[i].key);
         free(writer->kvs[i].blob);
     }
-    for (size_t i = 0; i < writer->tensor_count; ++i) free(writer->tensors[i].name);
+    for (size_t i = 0; i < writer->tensor_count; ++i)
+        free(writer->tensors[i].name);
     free(writer->kvs);
     free(writer->tensors);
     free(writer);
@@ -173,7 +176,9 @@ lowbit_status lowbit_gguf_writer_set_uint(lowbit_gguf_writer *writer, const char
                    : type == LOWBIT_GGUF_UINT32 ? UINT32_MAX
                    : type == LOWBIT_GGUF_UINT64 ? UINT64_MAX
                                                 : 0;
-    if (!max) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_set_uint: type %d is not unsigned", (int)type);
+    if (!max)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_set_uint: type %d is not unsigned",
+                            (int)type);
     if (value > max)
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_set_uint: %llu does not fit '%s'",
                             (unsigned long long)value, key);
@@ -192,7 +197,9 @@ lowbit_status lowbit_gguf_writer_set_int(lowbit_gguf_writer *writer, const char 
                   : type == LOWBIT_GGUF_INT32 ? INT32_MAX
                   : type == LOWBIT_GGUF_INT64 ? INT64_MAX
                                               : 0;
-    if (!max) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_set_int: type %d is not signed", (int)type);
+    if (!max)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_set_int: type %d is not signed",
+                            (int)type);
     if (value > max || value < -max - 1)
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_set_int: %lld does not fit '%s'",
                             (long long)value, key);
@@ -217,7 +224,8 @@ lowbit_status lowbit_gguf_writer_set_float(lowbit_gguf_writer *writer, const cha
         memcpy(&bits, &value, sizeof bits);
         buffer_le(&b, bits, 8);
     } else {
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_set_float: type %d is not a float", (int)type);
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_set_float: type %d is not a float",
+                            (int)type);
     }
     return kv_store(writer, key, type, &b);
 }
@@ -235,7 +243,8 @@ lowbit_status lowbit_gguf_writer_set_string(lowbit_gguf_writer *writer, const ch
 {
     lowbit_status s = check_key(writer, key, "lowbit_gguf_writer_set_string");
     if (s) return s;
-    if (!value) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_set_string: value of '%s' is NULL", key);
+    if (!value)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_set_string: value of '%s' is NULL", key);
     buffer b = {0};
     buffer_string(&b, value, strlen(value));
     return kv_store(writer, key, LOWBIT_GGUF_STRING, &b);
@@ -261,15 +270,24 @@ static lowbit_status encode_array(buffer *b, const lowbit_gguf_array *array, int
             uint64_t bits = 0;
             const uint8_t *p = (const uint8_t *)array->elements + i * scalar;
             /* native C values: load them at their own width, then store little-endian */
-            if (scalar == 1) bits = p[0];
-            else if (scalar == 2) { uint16_t v; memcpy(&v, p, 2); bits = v; }
-            else if (scalar == 4) { uint32_t v; memcpy(&v, p, 4); bits = v; }
-            else memcpy(&bits, p, 8);
+            if (scalar == 1)
+                bits = p[0];
+            else if (scalar == 2) {
+                uint16_t v;
+                memcpy(&v, p, 2);
+                bits = v;
+            } else if (scalar == 4) {
+                uint32_t v;
+                memcpy(&v, p, 4);
+                bits = v;
+            } else
+                memcpy(&bits, p, 8);
             if (array->element_type == LOWBIT_GGUF_BOOL) bits = bits != 0;
             buffer_le(b, bits, scalar);
         } else if (array->element_type == LOWBIT_GGUF_STRING) {
             const char *s = ((const char *const *)array->elements)[i];
-            if (!s) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "GGUF array for '%s': string %zu is NULL", key, i);
+            if (!s)
+                return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "GGUF array for '%s': string %zu is NULL", key, i);
             buffer_string(b, s, strlen(s));
         } else {
             lowbit_status s = encode_array(b, &((const lowbit_gguf_array *)array->elements)[i], depth + 1, key);
@@ -295,7 +313,8 @@ lowbit_status lowbit_gguf_writer_set_value(lowbit_gguf_writer *writer, const cha
 {
     lowbit_status s = check_key(writer, key, "lowbit_gguf_writer_set_value");
     if (s) return s;
-    if (!value) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_set_value: value of '%s' is NULL", key);
+    if (!value)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_set_value: value of '%s' is NULL", key);
     /* A value read from a file was validated there, so its encoded bytes are copied as they are. */
     buffer b = {0};
     buffer_append(&b, value->raw, value->raw_size);
@@ -328,7 +347,8 @@ static lowbit_status tensor_size(const char *name, int type, uint32_t n_dims, co
                                  const lowbit_ggml_type **traits, uint64_t *size)
 {
     *traits = lowbit_ggml_type_get(type);
-    if (!*traits) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor '%s': unknown ggml type id %d", name, type);
+    if (!*traits)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor '%s': unknown ggml type id %d", name, type);
     if (n_dims < 1 || n_dims > LOWBIT_GGUF_MAX_DIMS || !ne)
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor '%s': n_dims %u must be 1..%u with ne given", name,
                             n_dims, LOWBIT_GGUF_MAX_DIMS);
@@ -337,8 +357,9 @@ static lowbit_status tensor_size(const char *name, int type, uint32_t n_dims, co
         if (ne[d] > (uint64_t)INT64_MAX || __builtin_mul_overflow(count, ne[d], &count) || count > (uint64_t)INT64_MAX)
             return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor '%s': element count overflows", name);
     if (ne[0] % (*traits)->block_size)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor '%s': row length %llu is not a multiple of the %s block size %u",
-                            name, (unsigned long long)ne[0], (*traits)->name, (*traits)->block_size);
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "tensor '%s': row length %llu is not a multiple of the %s block size %u", name,
+                            (unsigned long long)ne[0], (*traits)->name, (*traits)->block_size);
     if (__builtin_mul_overflow(count / (*traits)->block_size, (uint64_t)(*traits)->type_size, size))
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor '%s': byte size overflows", name);
     return LOWBIT_OK;
@@ -351,7 +372,8 @@ static lowbit_status tensor_add(lowbit_gguf_writer *w, const char *name, int typ
     if (s) return s;
     if (!name) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_add_tensor: name is NULL");
     if (tensor_find(w, name) != LOWBIT_NOT_FOUND)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_add_tensor: tensor '%s' already exists", name);
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_add_tensor: tensor '%s' already exists",
+                            name);
     writer_tensor t = {0};
     if ((s = tensor_size(name, type, n_dims, ne, &t.type, &t.size))) return s;
     if (!producer && (t.size != size || (size && !data)))
@@ -364,9 +386,11 @@ static lowbit_status tensor_add(lowbit_gguf_writer *w, const char *name, int typ
         w->tensors = grown;
         w->tensor_capacity = capacity;
     }
-    if (!(t.name = strdup(name))) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "out of memory adding tensor '%s'", name);
+    if (!(t.name = strdup(name)))
+        return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "out of memory adding tensor '%s'", name);
     t.n_dims = n_dims;
-    for (uint32_t d = 0; d < LOWBIT_GGUF_MAX_DIMS; ++d) t.ne[d] = d < n_dims ? ne[d] : 1;
+    for (uint32_t d = 0; d < LOWBIT_GGUF_MAX_DIMS; ++d)
+        t.ne[d] = d < n_dims ? ne[d] : 1;
     t.data = data;
     t.producer = producer;
     t.user_data = user_data;
@@ -384,7 +408,8 @@ lowbit_status lowbit_gguf_writer_add_tensor_stream(lowbit_gguf_writer *writer, c
                                                    uint32_t n_dims, const uint64_t *ne,
                                                    lowbit_gguf_tensor_producer producer, void *user_data)
 {
-    if (!producer) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_add_tensor_stream: producer is NULL");
+    if (!producer)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_add_tensor_stream: producer is NULL");
     return tensor_add(writer, name, type, n_dims, ne, NULL, 0, producer, user_data);
 }
 
@@ -422,7 +447,8 @@ lowbit_status lowbit_gguf_writer_replace_tensor_stream(lowbit_gguf_writer *write
                                                        lowbit_gguf_tensor_producer producer, void *user_data)
 {
     if (!producer)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_replace_tensor_stream: producer is NULL");
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "lowbit_gguf_writer_replace_tensor_stream: producer is NULL");
     return tensor_replace(writer, name, type, NULL, 0, producer, user_data);
 }
 
@@ -444,7 +470,8 @@ lowbit_status lowbit_gguf_writer_create_from(const lowbit_gguf *source, lowbit_g
 {
     if (out) *out = NULL;
     if (!lowbit_gguf_is_valid(source) || !out)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_create_from: a valid source and out are required");
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "lowbit_gguf_writer_create_from: a valid source and out are required");
     lowbit_gguf_writer *w;
     lowbit_status s = lowbit_gguf_writer_create(&w);
     if (s) return s;
@@ -482,10 +509,11 @@ static lowbit_status sink_write(void *opaque, const void *bytes, size_t size)
 {
     sink *k = opaque;
     if (!k) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor producer: sink is NULL");
-    if (size && !bytes) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor '%s': producer passed NULL bytes", k->name);
+    if (size && !bytes)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor '%s': producer passed NULL bytes", k->name);
     if (size > k->expected - k->written)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor '%s': producer wrote more than its %llu bytes", k->name,
-                            (unsigned long long)k->expected);
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor '%s': producer wrote more than its %llu bytes",
+                            k->name, (unsigned long long)k->expected);
     if (size && fwrite(bytes, 1, size, k->file) != size)
         return lowbit_error(LOWBIT_ERROR_IO, "writing tensor '%s': %s", k->name, strerror(errno));
     k->written += size;
@@ -500,7 +528,8 @@ static lowbit_status write_padding(FILE *file, uint64_t position, uint32_t align
     uint64_t pad = align_up(position, alignment) - position;
     while (pad) {
         size_t n = pad < sizeof zeros ? (size_t)pad : sizeof zeros;
-        if (fwrite(zeros, 1, n, file) != n) return lowbit_error(LOWBIT_ERROR_IO, "writing GGUF padding: %s", strerror(errno));
+        if (fwrite(zeros, 1, n, file) != n)
+            return lowbit_error(LOWBIT_ERROR_IO, "writing GGUF padding: %s", strerror(errno));
         pad -= n;
     }
     return LOWBIT_OK;
@@ -537,7 +566,8 @@ static lowbit_status write_contents(const lowbit_gguf_writer *w, FILE *file, uin
         const writer_tensor *t = &w->tensors[i];
         buffer_string(&b, t->name, strlen(t->name));
         buffer_le(&b, t->n_dims, 4);
-        for (uint32_t d = 0; d < t->n_dims; ++d) buffer_le(&b, t->ne[d], 8);
+        for (uint32_t d = 0; d < t->n_dims; ++d)
+            buffer_le(&b, t->ne[d], 8);
         buffer_le(&b, (uint64_t)t->type->id, 4);
         buffer_le(&b, offset, 8);
         offset = align_up(offset + t->size, alignment);
@@ -547,7 +577,8 @@ static lowbit_status write_contents(const lowbit_gguf_writer *w, FILE *file, uin
         return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "out of memory building the GGUF header");
     }
     lowbit_status s = LOWBIT_OK;
-    if (fwrite(b.data, 1, b.size, file) != b.size) s = lowbit_error(LOWBIT_ERROR_IO, "writing GGUF header: %s", strerror(errno));
+    if (fwrite(b.data, 1, b.size, file) != b.size)
+        s = lowbit_error(LOWBIT_ERROR_IO, "writing GGUF header: %s", strerror(errno));
     if (!s) s = write_padding(file, b.size, alignment);
     free(b.data);
     for (size_t i = 0; i < w->tensor_count && !s; ++i) {
@@ -558,14 +589,15 @@ static lowbit_status write_contents(const lowbit_gguf_writer *w, FILE *file, uin
             if (s) {
                 char reason[768];
                 snprintf(reason, sizeof reason, "%s", lowbit_last_error());
-                return lowbit_error(s, "tensor producer for '%s' failed: %s", t->name, reason[0] ? reason : "no message");
+                return lowbit_error(s, "tensor producer for '%s' failed: %s", t->name,
+                                    reason[0] ? reason : "no message");
             }
         } else {
             s = sink_write(&k, t->data, (size_t)t->size);
         }
         if (!s && k.written != t->size)
-            s = lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor '%s': producer wrote %llu of its %llu bytes", t->name,
-                             (unsigned long long)k.written, (unsigned long long)t->size);
+            s = lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "tensor '%s': producer wrote %llu of its %llu bytes",
+                             t->name, (unsigned long long)k.written, (unsigned long long)t->size);
         if (!s) s = write_padding(file, t->size, alignment);
     }
     return s;
@@ -582,8 +614,8 @@ lowbit_status lowbit_gguf_writer_write(lowbit_gguf_writer *writer, const char *p
     if (writer->source && lowbit_gguf_is_valid(writer->source) && stat(path, &st) == 0) {
         const lowbit_mapped_file *m = lowbit_gguf_mapping(writer->source);
         if (m->has_identity && st.st_dev == m->device && st.st_ino == m->inode)
-            return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "refusing to overwrite '%s': it is the file being copied",
-                                path);
+            return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                                "refusing to overwrite '%s': it is the file being copied", path);
     }
     /* The temporary file sits beside the destination so the rename stays on one file system. */
     size_t length = strlen(path) + sizeof ".tmp-XXXXXX";

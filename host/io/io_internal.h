@@ -38,8 +38,8 @@ void lowbit_arena_free(lowbit_arena *arena);
 
 /* --- io_common.c: name index (open addressing over NUL-terminated names owned elsewhere) --- */
 typedef struct lowbit_name_index {
-    size_t *slots;         /* entry index + 1, 0 = empty */
-    size_t capacity;       /* power of two */
+    size_t *slots;                 /* entry index + 1, 0 = empty */
+    size_t capacity;               /* power of two */
     const char *const *names_base; /* names looked up as *(const char **)((char *)base + i * stride) */
     size_t stride;
 } lowbit_name_index;
@@ -75,10 +75,10 @@ static inline uint64_t lowbit_load_le64(const uint8_t *p)
 /* --- gguf_read.c internals the writer needs --- */
 struct lowbit_gguf_value {
     lowbit_gguf_type type;
-    const uint8_t *raw;  /* the encoded value in the file (after the type id, for KVs) */
+    const uint8_t *raw; /* the encoded value in the file (after the type id, for KVs) */
     size_t raw_size;
     union {
-        uint64_t bits;     /* numbers and bools, zero-extended little-endian bits */
+        uint64_t bits; /* numbers and bools, zero-extended little-endian bits */
         struct {
             const char *chars;
             size_t length;
@@ -86,8 +86,8 @@ struct lowbit_gguf_value {
         struct {
             lowbit_gguf_type element_type;
             size_t count;
-            const uint8_t *data;              /* numeric elements in the file */
-            const lowbit_gguf_value *items;   /* string / array elements, parsed */
+            const uint8_t *data;            /* numeric elements in the file */
+            const lowbit_gguf_value *items; /* string / array elements, parsed */
         } array;
     } as;
 };

@@ -40,9 +40,12 @@ static const struct {
     uint32_t size;
     int format;
 } dtypes[] = {
-    {"F32", LOWBIT_SAFETENSORS_F32, 4, LOWBIT_FORMAT_F32},    {"F16", LOWBIT_SAFETENSORS_F16, 2, LOWBIT_FORMAT_F16},
-    {"BF16", LOWBIT_SAFETENSORS_BF16, 2, LOWBIT_FORMAT_BF16}, {"I32", LOWBIT_SAFETENSORS_I32, 4, -1},
+    {"F32", LOWBIT_SAFETENSORS_F32, 4, LOWBIT_FORMAT_F32},
+    {"F16", LOWBIT_SAFETENSORS_F16, 2, LOWBIT_FORMAT_F16},
+    {"BF16", LOWBIT_SAFETENSORS_BF16, 2, LOWBIT_FORMAT_BF16},
+    {"I32", LOWBIT_SAFETENSORS_I32, 4, -1},
     {"U8", LOWBIT_SAFETENSORS_U8, 1, -1},
+    {"I64", LOWBIT_SAFETENSORS_I64, 8, -1},
 };
 
 /* --- JSON ---------------------------------------------------------------------------------- */
@@ -81,7 +84,10 @@ static int hex4(const uint8_t *p, uint32_t *out)
     *out = 0;
     for (int i = 0; i < 4; ++i) {
         uint8_t c = p[i];
-        uint32_t v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 16;
+        uint32_t v = c >= '0' && c <= '9'   ? c - '0'
+                     : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                     : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                            : 16;
         if (v == 16) return -1;
         *out = *out << 4 | v;
     }
@@ -90,34 +96,48 @@ static int hex4(const uint8_t *p, uint32_t *out)
 
 static size_t utf8_encode(uint32_t cp, char *out)
 {
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) { out[0] = (char)(0xc0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3f)); return 2; }
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
     if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | cp >> 12); out[1] = (char)(0x80 | (cp >> 6 & 0x3f)); out[2] = (char)(0x80 | (cp & 0x3f));
+        out[0] = (char)(0xe0 | cp >> 12);
+        out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
         return 3;
     }
-    out[0] = (char)(0xf0 | cp >> 18); out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-    out[2] = (char)(0x80 | (cp >> 6 & 0x3f)); out[3] = (char)(0x80 | (cp & 0x3f));
+    out[0] = (char)(0xf0 | cp >> 18);
+    out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
     return 4;
 }
 
-/* A string, unescaped into the arena (NUL-terminated; *length excludes the NUL). */
+/* A string, unescaped into the arena (NUL-terminated; *length excludes the NUL). With out NULL it is
+ * only validated, so skipped values cost no memory. */
 static lowbit_status json_string(json *j, const char **out, size_t *length)
 {
     json_space(j);
     if (j->pos >= j->size || j->text[j->pos] != '"') return json_fail(j, "expected a string");
     size_t start = ++j->pos, end = start;
-    while (end < j->size && j->text[end] != '"') end += j->text[end] == '\\' ? 2 : 1;
+    while (end < j->size && j->text[end] != '"')
+        end += j->text[end] == '\\' ? 2 : 1;
     if (end >= j->size) return json_fail(j, "unterminated string");
     /* Unescaping never makes a string longer (\uXXXX is 6 bytes for at most 3, a pair 12 for 4). */
-    char *s = lowbit_arena_alloc(j->arena, end - start + 1);
-    if (!s) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "out of memory parsing the safetensors header");
+    char *s = out ? lowbit_arena_alloc(j->arena, end - start + 1) : NULL;
+    if (out && !s) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "out of memory parsing the safetensors header");
     size_t n = 0;
     while (j->pos < end) {
         uint8_t c = j->text[j->pos];
         if (c < 0x20) return json_fail(j, "control character in a string");
         if (c != '\\') {
-            s[n++] = (char)c;
+            if (s) s[n] = (char)c;
+            n++;
             j->pos++;
             continue;
         }
@@ -126,7 +146,8 @@ static lowbit_status json_string(json *j, const char **out, size_t *length)
         const char *simple = strchr("\"\\/bfnrt", e);
         if (e && simple) {
             static const char replacement[] = "\"\\/\b\f\n\r\t";
-            s[n++] = replacement[simple - "\"\\/bfnrt"];
+            if (s) s[n] = replacement[simple - "\"\\/bfnrt"];
+            n++;
             continue;
         }
         if (e != 'u' || end - j->pos < 4) return json_fail(j, "bad escape in a string");
@@ -141,9 +162,13 @@ static lowbit_status json_string(json *j, const char **out, size_t *length)
             j->pos += 6;
             cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
         }
-        n += utf8_encode(cp, s + n);
+        char utf8[4];
+        size_t bytes = utf8_encode(cp, utf8);
+        if (s) memcpy(s + n, utf8, bytes);
+        n += bytes;
     }
     j->pos = end + 1;
+    if (!s) return LOWBIT_OK;
     s[n] = '\0';
     *out = s;
     if (length) *length = n;
@@ -178,16 +203,21 @@ static lowbit_status json_skip_number(json *j)
     size_t p = j->pos;
     if (p < j->size && t[p] == '-') p++;
     if (p >= j->size || t[p] < '0' || t[p] > '9') return json_fail(j, "bad number");
-    if (t[p] == '0') p++;
-    else while (p < j->size && t[p] >= '0' && t[p] <= '9') p++;
+    if (t[p] == '0')
+        p++;
+    else
+        while (p < j->size && t[p] >= '0' && t[p] <= '9')
+            p++;
     if (p < j->size && t[p] == '.') {
         if (++p >= j->size || t[p] < '0' || t[p] > '9') return json_fail(j, "bad number fraction");
-        while (p < j->size && t[p] >= '0' && t[p] <= '9') p++;
+        while (p < j->size && t[p] >= '0' && t[p] <= '9')
+            p++;
     }
     if (p < j->size && (t[p] == 'e' || t[p] == 'E')) {
         if (++p < j->size && (t[p] == '+' || t[p] == '-')) p++;
         if (p >= j->size || t[p] < '0' || t[p] > '9') return json_fail(j, "bad number exponent");
-        while (p < j->size && t[p] >= '0' && t[p] <= '9') p++;
+        while (p < j->size && t[p] >= '0' && t[p] <= '9')
+            p++;
     }
     j->pos = p;
     return LOWBIT_OK;
@@ -201,14 +231,14 @@ static lowbit_status json_skip(json *j, int depth)
     if (j->pos >= j->size) return json_fail(j, "unexpected end of header");
     uint8_t c = j->text[j->pos];
     lowbit_status s;
-    if (c == '"') return json_string(j, &(const char *){NULL}, NULL);
+    if (c == '"') return json_string(j, NULL, NULL);
     if (c == '{' || c == '[') {
         j->pos++;
         char close = c == '{' ? '}' : ']';
         if (json_take(j, close)) return LOWBIT_OK;
         do {
             if (c == '{') {
-                if ((s = json_string(j, &(const char *){NULL}, NULL))) return s;
+                if ((s = json_string(j, NULL, NULL))) return s;
                 if (!json_take(j, ':')) return json_fail(j, "expected ':'");
             }
             if ((s = json_skip(j, depth + 1))) return s;
@@ -262,7 +292,8 @@ static lowbit_status parse_uint_array(json *j, uint64_t *values, size_t max, siz
         if (s) return s;
         if (*count == max && max == 2) return json_fail(j, "data_offsets must hold two integers");
         if (*count == max)
-            return lowbit_error(LOWBIT_ERROR_UNSUPPORTED, "safetensors tensor '%s' has more than %zu dimensions", name, max);
+            return lowbit_error(LOWBIT_ERROR_UNSUPPORTED, "safetensors tensor '%s' has more than %zu dimensions", name,
+                                max);
         values[(*count)++] = v;
     } while (json_take(j, ','));
     return json_take(j, ']') ? LOWBIT_OK : json_fail(j, "expected ',' or ']'");
@@ -306,17 +337,19 @@ static lowbit_status parse_tensor(lowbit_safetensors *f, json *j, const char *na
     if (!dtype || !have_shape || !have_offsets)
         return lowbit_error(LOWBIT_ERROR_CORRUPT, "safetensors tensor '%s' lacks dtype, shape or data_offsets", name);
     size_t d = 0;
-    while (d < sizeof dtypes / sizeof dtypes[0] && strcmp(dtypes[d].name, dtype) != 0) d++;
+    while (d < sizeof dtypes / sizeof dtypes[0] && strcmp(dtypes[d].name, dtype) != 0)
+        d++;
     if (d == sizeof dtypes / sizeof dtypes[0])
         return lowbit_error(LOWBIT_ERROR_UNSUPPORTED,
-                            "safetensors tensor '%s' has dtype '%s'; supported dtypes are F32, F16, BF16, I32, U8",
+                            "safetensors tensor '%s' has dtype '%s'; supported dtypes are F32, F16, BF16, I32, U8, I64",
                             name, dtype);
     t.dtype = dtypes[d].dtype;
     uint64_t count = 1;
     for (uint32_t i = 0; i < t.n_dims; ++i)
         if (__builtin_mul_overflow(count, t.shape[i], &count))
             return lowbit_error(LOWBIT_ERROR_CORRUPT, "safetensors tensor '%s' element count overflows", name);
-    for (uint32_t i = t.n_dims; i < LOWBIT_SAFETENSORS_MAX_DIMS; ++i) t.shape[i] = 1;
+    for (uint32_t i = t.n_dims; i < LOWBIT_SAFETENSORS_MAX_DIMS; ++i)
+        t.shape[i] = 1;
     t.element_count = count;
     if (__builtin_mul_overflow(count, (uint64_t)dtypes[d].size, &t.size))
         return lowbit_error(LOWBIT_ERROR_CORRUPT, "safetensors tensor '%s' byte size overflows", name);
@@ -324,7 +357,8 @@ static lowbit_status parse_tensor(lowbit_safetensors *f, json *j, const char *na
     if (t.begin > t.end || t.end > data_size)
         return lowbit_error(LOWBIT_ERROR_CORRUPT,
                             "safetensors tensor '%s' data_offsets [%llu, %llu) fall outside the %llu-byte data section",
-                            name, (unsigned long long)t.begin, (unsigned long long)t.end, (unsigned long long)data_size);
+                            name, (unsigned long long)t.begin, (unsigned long long)t.end,
+                            (unsigned long long)data_size);
     if (t.end - t.begin != t.size)
         return lowbit_error(LOWBIT_ERROR_CORRUPT,
                             "safetensors tensor '%s' spans %llu bytes but its %s shape needs %llu", name,
@@ -366,12 +400,14 @@ static lowbit_status check_overlaps(lowbit_safetensors *f)
 
 static lowbit_status safetensors_parse(lowbit_safetensors *f)
 {
-    if (f->file.size < 8) return lowbit_error(LOWBIT_ERROR_CORRUPT, "safetensors file of %zu bytes has no header", f->file.size);
+    if (f->file.size < 8)
+        return lowbit_error(LOWBIT_ERROR_CORRUPT, "safetensors file of %zu bytes has no header", f->file.size);
     uint64_t header = lowbit_load_le64(f->file.data);
     if (header > LOWBIT_SAFETENSORS_MAX_HEADER || header > f->file.size - 8)
-        return lowbit_error(LOWBIT_ERROR_CORRUPT,
-                            "safetensors header length %llu (offset 0) exceeds the file (%zu bytes) or the %u-byte limit",
-                            (unsigned long long)header, f->file.size, LOWBIT_SAFETENSORS_MAX_HEADER);
+        return lowbit_error(
+            LOWBIT_ERROR_CORRUPT,
+            "safetensors header length %llu (offset 0) exceeds the file (%zu bytes) or the %u-byte limit",
+            (unsigned long long)header, f->file.size, LOWBIT_SAFETENSORS_MAX_HEADER);
     f->data_start = 8 + header;
     json j = {f->file.data + 8, (size_t)header, 0, 8, &f->arena};
     if (!json_take(&j, '{')) return json_fail(&j, "header is not a JSON object");
@@ -405,7 +441,8 @@ static lowbit_status safetensors_parse(lowbit_safetensors *f)
                                 sizeof(st_metadata), f->metadata_count, &duplicate))
         return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "out of memory indexing safetensors metadata");
     if (duplicate != LOWBIT_NOT_FOUND)
-        return lowbit_error(LOWBIT_ERROR_CORRUPT, "safetensors metadata key '%s' appears twice", f->metadata[duplicate].key);
+        return lowbit_error(LOWBIT_ERROR_CORRUPT, "safetensors metadata key '%s' appears twice",
+                            f->metadata[duplicate].key);
     return check_overlaps(f);
 }
 
@@ -442,7 +479,8 @@ lowbit_status lowbit_safetensors_open_memory(const void *data, size_t size, lowb
 {
     if (out) *out = NULL;
     if (!data || !size || !out)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_safetensors_open_memory: data, size and out are required");
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "lowbit_safetensors_open_memory: data, size and out are required");
     lowbit_mapped_file file;
     lowbit_mapped_file_borrow(data, size, &file);
     return safetensors_open_mapped(&file, out);
@@ -461,11 +499,11 @@ void lowbit_safetensors_close(lowbit_safetensors *file)
     free(file);
 }
 
-#define CHECK_HANDLE(f, out, fn)                                                                                  \
-    do {                                                                                                          \
-        if (!(f) || (f)->handle_magic != SAFETENSORS_HANDLE_MAGIC)                                                \
-            return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, fn ": invalid safetensors handle");                \
-        if (!(out)) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, fn ": output pointer is NULL");           \
+#define CHECK_HANDLE(f, out, fn)                                                                                       \
+    do {                                                                                                               \
+        if (!(f) || (f)->handle_magic != SAFETENSORS_HANDLE_MAGIC)                                                     \
+            return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, fn ": invalid safetensors handle");                     \
+        if (!(out)) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, fn ": output pointer is NULL");                 \
     } while (0)
 
 lowbit_status lowbit_safetensors_tensor_count(const lowbit_safetensors *file, size_t *count)
@@ -480,11 +518,12 @@ lowbit_status lowbit_safetensors_tensor_get(const lowbit_safetensors *file, size
 {
     CHECK_HANDLE(file, info, "lowbit_safetensors_tensor_get");
     if (info->struct_size < sizeof *info)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_safetensors_tensor_get: info->struct_size %zu is too small",
-                            info->struct_size);
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "lowbit_safetensors_tensor_get: info->struct_size %zu is too small", info->struct_size);
     if (index >= file->tensor_count)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_safetensors_tensor_get: index %zu out of range (%zu tensors)",
-                            index, file->tensor_count);
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "lowbit_safetensors_tensor_get: index %zu out of range (%zu tensors)", index,
+                            file->tensor_count);
     const st_tensor *t = &file->tensors[index];
     info->name = t->name;
     info->dtype = t->dtype;
@@ -520,8 +559,9 @@ lowbit_status lowbit_safetensors_metadata_get(const lowbit_safetensors *file, si
 {
     CHECK_HANDLE(file, key || value ? (void *)1 : NULL, "lowbit_safetensors_metadata_get");
     if (index >= file->metadata_count)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_safetensors_metadata_get: index %zu out of range (%zu)",
-                            index, file->metadata_count);
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "lowbit_safetensors_metadata_get: index %zu out of range (%zu)", index,
+                            file->metadata_count);
     if (key) *key = file->metadata[index].key;
     if (value) *value = file->metadata[index].value;
     return LOWBIT_OK;

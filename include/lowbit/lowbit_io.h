@@ -1,5 +1,6 @@
 /* lowbit_io.h — model files: a GGUF reader and writer and a safetensors reader. Files are mapped
- * read-only and validated in full at open, so tensor data pointers stay valid until close. */
+ * read-only and validated in full at open, so tensor data pointers stay valid until close.
+ * An opened file never changes, so any number of threads may read one handle at once. */
 #ifndef LOWBIT_IO_H
 #define LOWBIT_IO_H
 
@@ -87,17 +88,18 @@ lowbit_status lowbit_gguf_value_get_array_data(const lowbit_gguf_value *value, c
 
 /* --- tensors, in file order --- */
 typedef struct lowbit_gguf_tensor_info {
-    size_t struct_size;   /* set by the caller to sizeof(lowbit_gguf_tensor_info) */
-    const char *name;     /* valid until close */
-    int type;             /* ggml type id; equal to the lowbit_format for every format lowbit names */
-    const char *type_name;/* "Q4_K" */
+    size_t struct_size;    /* set by the caller to sizeof(lowbit_gguf_tensor_info) */
+    const char *name;      /* valid until close */
+    int type;              /* ggml type id; equal to the lowbit_format for every format lowbit names */
+    const char *type_name; /* "Q4_K" */
     uint32_t n_dims;
     uint64_t ne[LOWBIT_GGUF_MAX_DIMS]; /* elements per dimension, ne[0] = row length; unused ones are 1 */
     uint64_t element_count;
-    uint64_t size;        /* bytes of data */
-    uint64_t offset;      /* of the data, from the start of the file */
-    const void *data;     /* mapped read-only, valid until close */
+    uint64_t size;    /* bytes of data */
+    uint64_t offset;  /* of the data, from the start of the file */
+    const void *data; /* mapped read-only, valid until close */
 } lowbit_gguf_tensor_info;
+/* For lowbit_weights_upload: format = type, cols = ne[0], rows = element_count / ne[0], bytes = size. */
 
 lowbit_status lowbit_gguf_tensor_count(const lowbit_gguf *gguf, size_t *count);
 lowbit_status lowbit_gguf_tensor_get(const lowbit_gguf *gguf, size_t index, lowbit_gguf_tensor_info *info);
@@ -146,11 +148,9 @@ lowbit_status lowbit_gguf_writer_set_float(lowbit_gguf_writer *writer, const cha
                                            double value); /* FLOAT32/64 */
 lowbit_status lowbit_gguf_writer_set_bool(lowbit_gguf_writer *writer, const char *key, int value);
 lowbit_status lowbit_gguf_writer_set_string(lowbit_gguf_writer *writer, const char *key, const char *value);
-lowbit_status lowbit_gguf_writer_set_array(lowbit_gguf_writer *writer, const char *key,
-                                           const lowbit_gguf_array *array);
+lowbit_status lowbit_gguf_writer_set_array(lowbit_gguf_writer *writer, const char *key, const lowbit_gguf_array *array);
 /* Deep copy of a value read from any open file. */
-lowbit_status lowbit_gguf_writer_set_value(lowbit_gguf_writer *writer, const char *key,
-                                           const lowbit_gguf_value *value);
+lowbit_status lowbit_gguf_writer_set_value(lowbit_gguf_writer *writer, const char *key, const lowbit_gguf_value *value);
 /* Removing a key that is absent is not an error. */
 lowbit_status lowbit_gguf_writer_remove(lowbit_gguf_writer *writer, const char *key);
 
@@ -182,7 +182,8 @@ typedef enum lowbit_safetensors_dtype {
     LOWBIT_SAFETENSORS_F16 = 1,
     LOWBIT_SAFETENSORS_BF16 = 2,
     LOWBIT_SAFETENSORS_I32 = 3,
-    LOWBIT_SAFETENSORS_U8 = 4
+    LOWBIT_SAFETENSORS_U8 = 4,
+    LOWBIT_SAFETENSORS_I64 = 5 /* BERT-style checkpoints keep position_ids buffers as I64 */
 } lowbit_safetensors_dtype;
 
 #define LOWBIT_SAFETENSORS_MAX_DIMS 8u
@@ -191,17 +192,17 @@ typedef enum lowbit_safetensors_dtype {
 typedef struct lowbit_safetensors lowbit_safetensors;
 
 typedef struct lowbit_safetensors_tensor_info {
-    size_t struct_size;       /* set by the caller to sizeof(lowbit_safetensors_tensor_info) */
-    const char *name;         /* valid until close */
+    size_t struct_size; /* set by the caller to sizeof(lowbit_safetensors_tensor_info) */
+    const char *name;   /* valid until close */
     lowbit_safetensors_dtype dtype;
-    const char *dtype_name;   /* "BF16" */
-    int format;               /* lowbit_format for F32/F16/BF16, -1 for I32/U8 */
-    uint32_t n_dims;          /* 0 for a scalar */
+    const char *dtype_name;                      /* "BF16" */
+    int format;                                  /* lowbit_format for F32/F16/BF16, -1 for the integer dtypes */
+    uint32_t n_dims;                             /* 0 for a scalar */
     uint64_t shape[LOWBIT_SAFETENSORS_MAX_DIMS]; /* outermost first, as stored; unused ones are 1 */
     uint64_t element_count;
-    uint64_t size;            /* bytes */
-    uint64_t offset;          /* of the data, from the start of the file */
-    const void *data;         /* mapped read-only (may be unaligned), valid until close */
+    uint64_t size;    /* bytes */
+    uint64_t offset;  /* of the data, from the start of the file */
+    const void *data; /* mapped read-only (may be unaligned), valid until close */
 } lowbit_safetensors_tensor_info;
 
 lowbit_status lowbit_safetensors_open(const char *path, lowbit_safetensors **out);
@@ -219,8 +220,7 @@ lowbit_status lowbit_safetensors_metadata_count(const lowbit_safetensors *file, 
 lowbit_status lowbit_safetensors_metadata_get(const lowbit_safetensors *file, size_t index, const char **key,
                                               const char **value);
 /* *value = NULL (and LOWBIT_OK) when absent. */
-lowbit_status lowbit_safetensors_metadata_find(const lowbit_safetensors *file, const char *key,
-                                               const char **value);
+lowbit_status lowbit_safetensors_metadata_find(const lowbit_safetensors *file, const char *key, const char **value);
 
 #ifdef __cplusplus
 }
