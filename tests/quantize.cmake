@@ -12,3 +12,12 @@ function(lowbit_quantize_register_oracle)
   endif()
 endfunction()
 cmake_language(DEFER CALL lowbit_quantize_register_oracle)
+
+# Real models (Gemma 3 270M GGUF, MiniLM safetensors, from PyPI via io.cmake's lowbit_models fixture):
+# bit-exact dequantize against gguf-py, re-quantization, and every format's round-trip error.
+if(LOWBIT_TEST_MODELS AND COMMAND lowbit_add_oracle_test)
+  lowbit_add_oracle_test(models_oracle ${CMAKE_SOURCE_DIR}/tests/oracle/models_oracle.py
+    $<TARGET_FILE:lowbit-quantize> ${CMAKE_BINARY_DIR}/models-oracle)
+  set_tests_properties(models_oracle PROPERTIES FIXTURES_REQUIRED "lowbit_python;lowbit_models"
+    SKIP_RETURN_CODE 77 TIMEOUT 1200)
+endif()
