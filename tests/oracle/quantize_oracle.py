@@ -28,12 +28,12 @@ FAILURES = []
 # llama_ftype numbers (general.file_type) the presets must write
 FILE_TYPES = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10, "Q3_K_S": 11, "Q3_K_M": 12,
               "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "Q6_K": 18, "IQ4_NL": 25,
-              "IQ4_XS": 30, "TQ2_0": 37}
+              "IQ4_XS": 30, "TQ1_0": 36, "TQ2_0": 37}
 # RMSE bound relative to the tensor's standard deviation, per produced type (loose: catches broken
 # bytes or wrong layouts, not small quality changes)
 REL_RMSE = {T.F32: 1e-7, T.F16: 1e-3, T.Q8_0: 0.01, T.Q6_K: 0.03, T.Q5_0: 0.06, T.Q5_1: 0.06, T.Q5_K: 0.06,
             T.Q4_0: 0.12, T.Q4_1: 0.12, T.Q4_K: 0.12, T.IQ4_NL: 0.12, T.IQ4_XS: 0.12, T.Q3_K: 0.25,
-            T.Q2_K: 0.5, T.TQ2_0: 1.0}
+            T.Q2_K: 0.5, T.TQ2_0: 1.0, T.TQ1_0: 1.0}
 # §1.5 shape fallback
 FALLBACK = {T.Q2_K: T.Q4_0, T.Q3_K: T.Q4_0, T.Q4_K: T.Q5_0, T.Q5_K: T.Q5_1, T.Q6_K: T.Q8_0, T.IQ4_XS: T.IQ4_NL,
             T.TQ1_0: T.Q4_0, T.TQ2_0: T.Q4_0}
@@ -196,6 +196,16 @@ def main():
                 continue
             check_output(preset, model, out, tensors, json.loads(result.stdout))
             print(f"ok: {preset}")
+        # every other preset: readable by gguf-py with KVs, file_type, shapes, error and report checked; the
+        # per-tensor type choice is held to the rules above only for the presets listed there
+        for preset in ["Q4_1", "Q5_1", "Q3_K_S", "Q3_K_L", "Q4_K_S", "Q5_K_S", "IQ4_NL", "TQ1_0", "TQ2_0"]:
+            out = os.path.join(tmp, f"model-{preset}.gguf")
+            result = run(["--json", "--threads", "2", model, out, preset])
+            if result.returncode != 0:
+                continue
+            written = {t.name: t.tensor_type for t in gguf.GGUFReader(out).tensors}
+            check_output(preset, model, out, tensors, json.loads(result.stdout), written)
+            print(f"ok: {preset} (types: {sorted({t.name for t in written.values()})})")
         # overrides beat the preset; --output-tensor-type and --token-embedding-type
         out = os.path.join(tmp, "model-override.gguf")
         result = run(["--json", "--tensor-type", r"attn_q\.weight$=Q8_0", "--output-tensor-type", "Q4_0",
