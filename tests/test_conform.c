@@ -28,7 +28,7 @@ static void test_generator_and_filters(void **state)
     assert_int_equal(conform_cases_generate(context, &all, &cases, &count), LOWBIT_OK);
     assert_int_equal(conform_cases_generate(context, &full, &more, &full_count), LOWBIT_OK);
     assert_true(count > 0 && full_count > count);
-    int have_one_block = 0, have_ragged = 0, have_nan = 0, have_gemm = 0;
+    int have_one_block = 0, have_ragged = 0, have_nan = 0, have_gemm = 0, have_split = 0;
     for (size_t i = 0; i < full_count; ++i) {
         const conform_case *c = &more[i];
         for (size_t j = 0; j < i; ++j) assert_string_not_equal(more[j].id, c->id); /* ids unique */
@@ -39,9 +39,11 @@ static void test_generator_and_filters(void **state)
         have_ragged |= c->rows % 2 == 1 && c->rows > 1;
         have_nan |= c->variant == CONFORM_VARIANT_NAN;
         have_gemm |= c->kernel == CONFORM_KERNEL_GEMM && c->n >= 64;
+        /* a split case's matrix must exceed the cap, or it tests nothing */
+        if (c->variant == CONFORM_VARIANT_SPLIT) have_split = 1, assert_true(c->rows * lowbit_format_row_size(c->format, c->cols) > 16384);
         if (t->block_size == 32 && c->rows == 67) assert_int_equal(c->cols % 256, 128); /* K % 256 != 0 */
     }
-    assert_true(have_one_block && have_ragged && have_nan && have_gemm);
+    assert_true(have_one_block && have_ragged && have_nan && have_gemm && have_split);
     free(cases), free(more);
     assert_int_equal(conform_cases_generate(context, &q4, &cases, &count), LOWBIT_OK);
     for (size_t i = 0; i < count; ++i) assert_int_equal(cases[i].format, LOWBIT_FORMAT_Q4_0);
@@ -139,10 +141,12 @@ static void test_broken_kernel_is_reported(void **state)
     assert_true(count > 0);
     conform_result *results = calloc(count, sizeof *results);
     size_t failed = 0, fell_back = 0;
+    conform_contexts contexts = {context, NULL, &options};
     for (size_t i = 0; i < count; ++i) {
-        conform_case_run(context, &cases[i], &results[i]);
+        conform_case_run(&contexts, &cases[i], &results[i]);
         /* NaN/Inf cases cannot expose a dropped column: every output is non-finite either way */
-        int finite = cases[i].variant == CONFORM_VARIANT_PLAIN || cases[i].variant == CONFORM_VARIANT_UNALIGNED;
+        int finite = cases[i].variant == CONFORM_VARIANT_PLAIN || cases[i].variant == CONFORM_VARIANT_UNALIGNED ||
+                     cases[i].variant == CONFORM_VARIANT_SPLIT;
         if (cases[i].format == LOWBIT_FORMAT_Q8_0 && finite) {
             if (results[i].status != CONFORM_FAIL)
                 fail_msg("%s should FAIL, got %s", cases[i].id, conform_status_name(results[i].status));
@@ -173,6 +177,7 @@ static void test_broken_kernel_is_reported(void **state)
     free(xml), free(js);
     unlink(junit), unlink(json);
     free(cases), free(results);
+    conform_contexts_release(&contexts);
     lowbit_context_destroy(context);
 }
 

@@ -105,11 +105,12 @@ int main(int argc, char **argv)
     uint64_t suite_seed = conform_seed("lowbit-conform");
     printf("lowbit-conform %s: %zu cases (%s set); each case's seed is derived from its id\n", lowbit_version_string(),
            count, filter.full ? "full" : "quick");
+    conform_contexts contexts = {context, NULL, plugin_count ? &options : NULL};
     int interactive = isatty(fileno(stderr));
     size_t totals[4] = {0};
     for (size_t i = 0; i < count; ++i) {
         if (interactive) fprintf(stderr, "\r[%zu/%zu] %-70s", i + 1, count, cases[i].id);
-        conform_case_run(context, &cases[i], &results[i]);
+        conform_case_run(&contexts, &cases[i], &results[i]);
         ++totals[results[i].status];
         if (verbose || results[i].status == CONFORM_FAIL || filter.case_id) {
             if (interactive) fprintf(stderr, "\r%*s\r", 90, "");
@@ -158,6 +159,7 @@ int main(int argc, char **argv)
     }
     free(cases);
     free(results);
+    conform_contexts_release(&contexts);
     lowbit_context_destroy(context);
     return status;
 }

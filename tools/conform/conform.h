@@ -16,8 +16,12 @@ typedef enum conform_variant {
     CONFORM_VARIANT_PLAIN = 0,     /* random weights and activations */
     CONFORM_VARIANT_UNALIGNED = 1, /* weight bytes at an odd host address (a sub-buffer of a larger one) */
     CONFORM_VARIANT_NAN = 2,       /* a NaN in the activations must reach every output */
-    CONFORM_VARIANT_INF = 3        /* an Inf in the activations: non-finite where the reference is (Inf may become NaN) */
+    CONFORM_VARIANT_INF = 3,       /* an Inf in the activations: non-finite where the reference is (Inf may become NaN) */
+    CONFORM_VARIANT_SPLIT = 4      /* device allocations capped (LOWBIT_MAX_ALLOC): the matrix spans several buffers */
 } conform_variant;
+
+/* The allocation cap split cases run under: far below every matrix of the split shape. */
+#define CONFORM_SPLIT_MAX_ALLOC "16K"
 
 typedef enum conform_status {
     CONFORM_PASS = 0,
@@ -73,8 +77,18 @@ lowbit_status conform_cases_generate(lowbit_context *context, const conform_filt
  * finite outputs are held to `tolerance` NMSE. Fills nmse, max_abs_error, worst_index, status, message. */
 void conform_compare(const float *y, const double *reference, size_t count, double tolerance, conform_result *result);
 
+/* The contexts cases run in: split cases need one whose devices were probed under the allocation cap.
+ * conform_contexts_split() makes it on first use (same plugins as the main context). */
+typedef struct conform_contexts {
+    lowbit_context *main;
+    lowbit_context *split;                  /* NULL until a split case needs it */
+    const lowbit_context_options *options;  /* how main was made (NULL = defaults) */
+} conform_contexts;
+lowbit_status conform_contexts_split(conform_contexts *contexts);
+void conform_contexts_release(conform_contexts *contexts); /* destroys split (main is the caller's) */
+
 /* Runs one case: quantizes deterministic data, uploads, runs, compares. */
-void conform_case_run(lowbit_context *context, const conform_case *c, conform_result *result);
+void conform_case_run(conform_contexts *contexts, const conform_case *c, conform_result *result);
 
 /* Reports. */
 void conform_report_line(FILE *out, const conform_case *c, const conform_result *r);

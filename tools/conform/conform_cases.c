@@ -17,7 +17,7 @@ const char *conform_status_name(conform_status status)
 
 const char *conform_variant_name(conform_variant variant)
 {
-    static const char *const names[] = {"plain", "unaligned", "nan", "inf"};
+    static const char *const names[] = {"plain", "unaligned", "nan", "inf", "split"};
     return names[variant];
 }
 
@@ -58,6 +58,7 @@ static const shape shapes[] = {
     {33, 2, 0, CONFORM_KERNEL_GEMV, 2, CONFORM_VARIANT_NAN, 1},
     {33, 2, 0, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_INF, 1},
     {1024, 16, 0, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_PLAIN, 0},
+    {257, 8, 0, CONFORM_KERNEL_GEMV, 2, CONFORM_VARIANT_SPLIT, 1}, /* > 16K in every format: several buffers */
     {67, 3, 32, CONFORM_KERNEL_GEMM, 9, CONFORM_VARIANT_PLAIN, 1},
     {67, 3, 32, CONFORM_KERNEL_GEMM, 16, CONFORM_VARIANT_PLAIN, 0},
     {129, 4, 0, CONFORM_KERNEL_GEMM, 64, CONFORM_VARIANT_PLAIN, 0},

@@ -81,9 +81,37 @@ static void reference_matmul(const float *w, size_t rows, size_t cols, const flo
         }
 }
 
-void conform_case_run(lowbit_context *context, const conform_case *c, conform_result *result)
+lowbit_status conform_contexts_split(conform_contexts *contexts)
+{
+    if (contexts->split) return LOWBIT_OK;
+    setenv("LOWBIT_MAX_ALLOC", CONFORM_SPLIT_MAX_ALLOC, 1);
+    lowbit_status status = lowbit_context_create(contexts->options, &contexts->split);
+    size_t count = 0;
+    if (status == LOWBIT_OK) status = lowbit_device_count(contexts->split, &count); /* probe under the cap */
+    unsetenv("LOWBIT_MAX_ALLOC");
+    return status;
+}
+
+void conform_contexts_release(conform_contexts *contexts)
+{
+    lowbit_context_destroy(contexts->split);
+    contexts->split = NULL;
+}
+
+void conform_case_run(conform_contexts *contexts, const conform_case *c, conform_result *result)
 {
     memset(result, 0, sizeof *result);
+    lowbit_context *context = contexts->main;
+    if (c->variant == CONFORM_VARIANT_SPLIT) {
+        if (conform_contexts_split(contexts) != LOWBIT_OK) {
+            result->status = CONFORM_FAIL;
+            snprintf(result->message, sizeof result->message, "cannot make the capped context: %s",
+                     lowbit_last_error());
+            return;
+        }
+        context = contexts->split;
+        setenv("LOWBIT_MAX_ALLOC", CONFORM_SPLIT_MAX_ALLOC, 1); /* for backends that read it at upload */
+    }
     result->tolerance = conform_tolerance(c->kernel, c->activation);
     double start = now_seconds();
     size_t row_bytes = lowbit_format_row_size(c->format, c->cols), size = c->rows * row_bytes;
@@ -131,6 +159,7 @@ void conform_case_run(lowbit_context *context, const conform_case *c, conform_re
     }
 done:
     lowbit_weights_destroy(weights);
+    if (c->variant == CONFORM_VARIANT_SPLIT) unsetenv("LOWBIT_MAX_ALLOC");
     free(values), free(dequantized), free(storage), free(x), free(y), free(reference);
     result->seconds = now_seconds() - start;
 }
