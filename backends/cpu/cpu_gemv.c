@@ -3,6 +3,8 @@
  * Eight independent accumulators let the compiler vectorize without reassociating float sums. */
 #include "cpu_gemv.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../host/format/format_internal.h"
@@ -131,9 +133,24 @@ static void gemv_float_rows(const float *row, size_t cols, const float *x, size_
     }
 }
 
+/* LOWBIT_CPU_PORTABLE=1 keeps the portable kernels (the tests run both) */
+static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
+static int use_x86;
+
+static void simd_choose(void)
+{
+    const char *portable = getenv("LOWBIT_CPU_PORTABLE");
+    use_x86 = lowbit_cpu_gemv_x86_available() && !(portable && strcmp(portable, "1") == 0);
+}
+
 const char *lowbit_cpu_gemv_rows(lowbit_format format, const void *weights, size_t cols, const float *x, size_t n,
                                  float *y, size_t rows, size_t row_begin, size_t row_end, float *scratch)
 {
+    pthread_once(&simd_once, simd_choose);
+    if (use_x86) {
+        const char *kernel = lowbit_cpu_gemv_x86(format, weights, cols, x, n, y, rows, row_begin, row_end);
+        if (kernel) return kernel;
+    }
     switch (format) {
     case LOWBIT_FORMAT_Q4_0:
         gemv_q4_0(weights, cols, x, n, y, rows, row_begin, row_end);

@@ -1,0 +1,107 @@
+/* cpu_gemv_x86.c — AVX2/FMA/F16C kernels for the CPU backend's hottest formats (Q4_0, Q8_0), chosen at
+ * run time when the CPU has them. Four activation rows share each unpacked block, with accumulators in
+ * registers; the portable kernels in cpu_gemv.c remain the fallback and the reference. */
+#include "cpu_gemv.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include <string.h>
+
+#include "../../shaders/common/lowbit_blocks.h"
+
+#define X86_TARGET __attribute__((target("avx2,fma,f16c")))
+
+X86_TARGET static inline float horizontal_sum(__m256 v)
+{
+    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+    return _mm_cvtss_f32(sum);
+}
+
+X86_TARGET static inline float load_half(const unsigned char *p)
+{
+    uint16_t bits;
+    memcpy(&bits, p, sizeof bits);
+    return _cvtsh_ss(bits);
+}
+
+/* The 32 weights of one block as four vectors of d·(q − offset). */
+X86_TARGET static inline void unpack_q4_0(const unsigned char *block, __m256 w[4])
+{
+    const __m256 d = _mm256_set1_ps(load_half(block));
+    const __m256i eight = _mm256_set1_epi32(8);
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    __m128i q = _mm_loadu_si128((const __m128i *)(block + 2));
+    __m128i lo = _mm_and_si128(q, mask), hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+    __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int k = 0; k < 4; ++k)
+        w[k] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(parts[k]), eight)));
+}
+
+X86_TARGET static inline void unpack_q8_0(const unsigned char *block, __m256 w[4])
+{
+    const __m256 d = _mm256_set1_ps(load_half(block));
+    for (int k = 0; k < 4; ++k) {
+        __m128i q = _mm_loadl_epi64((const __m128i *)(block + 2 + 8 * k));
+        w[k] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+    }
+}
+
+X86_TARGET static inline __m256 dot_block(const __m256 w[4], const float *x, __m256 acc)
+{
+    for (int k = 0; k < 4; ++k) acc = _mm256_fmadd_ps(w[k], _mm256_loadu_ps(x + 8 * k), acc);
+    return acc;
+}
+
+/* Rows [row_begin, row_end) × activation rows in groups of four: one unpack per block per group. */
+X86_TARGET static void gemv_block32(int is_q4, const unsigned char *w, size_t cols, const float *x, size_t n,
+                                    float *y, size_t rows, size_t row_begin, size_t row_end)
+{
+    const size_t block_bytes = is_q4 ? LOWBIT_Q4_0_BYTES : LOWBIT_Q8_0_BYTES, blocks = cols / 32;
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            const float *x0 = x + i0 * cols;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (size_t b = 0; b < blocks; ++b) {
+                __m256 v[4];
+                if (is_q4) unpack_q4_0(row + b * block_bytes, v);
+                else unpack_q8_0(row + b * block_bytes, v);
+                const float *xb = x0 + b * 32;
+                a0 = dot_block(v, xb, a0);
+                if (count > 1) a1 = dot_block(v, xb + cols, a1);
+                if (count > 2) a2 = dot_block(v, xb + 2 * cols, a2);
+                if (count > 3) a3 = dot_block(v, xb + 3 * cols, a3);
+            }
+            __m256 sums[4] = {a0, a1, a2, a3};
+            for (size_t i = 0; i < count; ++i) y[(i0 + i) * rows + r] = horizontal_sum(sums[i]);
+        }
+    }
+}
+
+int lowbit_cpu_gemv_x86_available(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+const char *lowbit_cpu_gemv_x86(lowbit_format format, const void *weights, size_t cols, const float *x, size_t n,
+                                float *y, size_t rows, size_t row_begin, size_t row_end)
+{
+    if (format != LOWBIT_FORMAT_Q4_0 && format != LOWBIT_FORMAT_Q8_0) return NULL;
+    gemv_block32(format == LOWBIT_FORMAT_Q4_0, weights, cols, x, n, y, rows, row_begin, row_end);
+    return format == LOWBIT_FORMAT_Q4_0 ? "cpu_gemv_q4_0 avx2" : "cpu_gemv_q8_0 avx2";
+}
+
+#else
+int lowbit_cpu_gemv_x86_available(void) { return 0; }
+
+const char *lowbit_cpu_gemv_x86(lowbit_format format, const void *weights, size_t cols, const float *x, size_t n,
+                                float *y, size_t rows, size_t row_begin, size_t row_end)
+{
+    (void)format, (void)weights, (void)cols, (void)x, (void)n, (void)y, (void)rows, (void)row_begin, (void)row_end;
+    return NULL;
+}
+#endif
