@@ -1,4 +1,4 @@
-/* cpu_gemv_x86.c — AVX2/FMA/F16C kernels for the CPU backend's hottest formats (Q4_0, Q8_0), chosen at
+/* cpu_gemv_x86.c — AVX2/FMA/F16C kernels for the CPU backend's hottest formats (Q4_0, Q8_0, F16, F32), chosen at
  * run time when the CPU has them. Four activation rows share each unpacked block, with accumulators in
  * registers; the portable kernels in cpu_gemv.c remain the fallback and the reference. */
 #include "cpu_gemv.h"
@@ -26,32 +26,32 @@ X86_TARGET static inline float load_half(const unsigned char *p)
     return _cvtsh_ss(bits);
 }
 
-/* The 32 weights of one block as four vectors of d·(q − offset). */
+/* The 32 quants of one block as four vectors of (q − offset); the scale d is applied per block sum. */
 X86_TARGET static inline void unpack_q4_0(const unsigned char *block, __m256 w[4])
 {
-    const __m256 d = _mm256_set1_ps(load_half(block));
     const __m256i eight = _mm256_set1_epi32(8);
     const __m128i mask = _mm_set1_epi8(0x0F);
     __m128i q = _mm_loadu_si128((const __m128i *)(block + 2));
     __m128i lo = _mm_and_si128(q, mask), hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
     __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
     for (int k = 0; k < 4; ++k)
-        w[k] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(parts[k]), eight)));
+        w[k] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(parts[k]), eight));
 }
 
 X86_TARGET static inline void unpack_q8_0(const unsigned char *block, __m256 w[4])
 {
-    const __m256 d = _mm256_set1_ps(load_half(block));
     for (int k = 0; k < 4; ++k) {
         __m128i q = _mm_loadl_epi64((const __m128i *)(block + 2 + 8 * k));
-        w[k] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+        w[k] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
     }
 }
 
-X86_TARGET static inline __m256 dot_block(const __m256 w[4], const float *x, __m256 acc)
+/* acc += d · Σ q·x over one block */
+X86_TARGET static inline __m256 dot_block(const __m256 w[4], __m256 d, const float *x, __m256 acc)
 {
-    for (int k = 0; k < 4; ++k) acc = _mm256_fmadd_ps(w[k], _mm256_loadu_ps(x + 8 * k), acc);
-    return acc;
+    __m256 sum = _mm256_mul_ps(w[0], _mm256_loadu_ps(x));
+    for (int k = 1; k < 4; ++k) sum = _mm256_fmadd_ps(w[k], _mm256_loadu_ps(x + 8 * k), sum);
+    return _mm256_fmadd_ps(d, sum, acc);
 }
 
 /* Rows [row_begin, row_end) × activation rows in groups of four: one unpack per block per group. */
@@ -67,16 +67,60 @@ X86_TARGET static void gemv_block32(int is_q4, const unsigned char *w, size_t co
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
             for (size_t b = 0; b < blocks; ++b) {
                 __m256 v[4];
-                if (is_q4) unpack_q4_0(row + b * block_bytes, v);
-                else unpack_q8_0(row + b * block_bytes, v);
+                const unsigned char *block = row + b * block_bytes;
+                const __m256 d = _mm256_set1_ps(load_half(block));
+                if (is_q4) unpack_q4_0(block, v);
+                else unpack_q8_0(block, v);
                 const float *xb = x0 + b * 32;
-                a0 = dot_block(v, xb, a0);
-                if (count > 1) a1 = dot_block(v, xb + cols, a1);
-                if (count > 2) a2 = dot_block(v, xb + 2 * cols, a2);
-                if (count > 3) a3 = dot_block(v, xb + 3 * cols, a3);
+                a0 = dot_block(v, d, xb, a0);
+                if (count > 1) a1 = dot_block(v, d, xb + cols, a1);
+                if (count > 2) a2 = dot_block(v, d, xb + 2 * cols, a2);
+                if (count > 3) a3 = dot_block(v, d, xb + 3 * cols, a3);
             }
             __m256 sums[4] = {a0, a1, a2, a3};
             for (size_t i = 0; i < count; ++i) y[(i0 + i) * rows + r] = horizontal_sum(sums[i]);
+        }
+    }
+}
+
+/* F32 / F16 rows (F16 widened eight at a time by F16C), four activation rows per pass, scalar tail. */
+X86_TARGET static inline __m256 load_weights(int is_f16, const unsigned char *row, size_t c)
+{
+    if (is_f16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * c)));
+    return _mm256_loadu_ps((const float *)(const void *)(row + 4 * c));
+}
+
+X86_TARGET static inline float load_weight(int is_f16, const unsigned char *row, size_t c)
+{
+    if (is_f16) return load_half(row + 2 * c);
+    float value;
+    memcpy(&value, row + 4 * c, sizeof value);
+    return value;
+}
+
+X86_TARGET static void gemv_float(int is_f16, const unsigned char *w, size_t cols, const float *x, size_t n, float *y,
+                                  size_t rows, size_t row_begin, size_t row_end)
+{
+    const size_t element = is_f16 ? 2 : 4, body = cols - cols % 8;
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * cols * element;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            const float *x0 = x + i0 * cols;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (size_t c = 0; c < body; c += 8) {
+                __m256 v = load_weights(is_f16, row, c);
+                a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(x0 + c), a0);
+                if (count > 1) a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(x0 + cols + c), a1);
+                if (count > 2) a2 = _mm256_fmadd_ps(v, _mm256_loadu_ps(x0 + 2 * cols + c), a2);
+                if (count > 3) a3 = _mm256_fmadd_ps(v, _mm256_loadu_ps(x0 + 3 * cols + c), a3);
+            }
+            __m256 sums[4] = {a0, a1, a2, a3};
+            for (size_t i = 0; i < count; ++i) {
+                float sum = horizontal_sum(sums[i]);
+                for (size_t c = body; c < cols; ++c) sum += load_weight(is_f16, row, c) * x0[i * cols + c];
+                y[(i0 + i) * rows + r] = sum;
+            }
         }
     }
 }
@@ -90,9 +134,18 @@ int lowbit_cpu_gemv_x86_available(void)
 const char *lowbit_cpu_gemv_x86(lowbit_format format, const void *weights, size_t cols, const float *x, size_t n,
                                 float *y, size_t rows, size_t row_begin, size_t row_end)
 {
-    if (format != LOWBIT_FORMAT_Q4_0 && format != LOWBIT_FORMAT_Q8_0) return NULL;
-    gemv_block32(format == LOWBIT_FORMAT_Q4_0, weights, cols, x, n, y, rows, row_begin, row_end);
-    return format == LOWBIT_FORMAT_Q4_0 ? "cpu_gemv_q4_0 avx2" : "cpu_gemv_q8_0 avx2";
+    switch (format) {
+    case LOWBIT_FORMAT_Q4_0:
+    case LOWBIT_FORMAT_Q8_0:
+        gemv_block32(format == LOWBIT_FORMAT_Q4_0, weights, cols, x, n, y, rows, row_begin, row_end);
+        return format == LOWBIT_FORMAT_Q4_0 ? "cpu_gemv_q4_0 avx2" : "cpu_gemv_q8_0 avx2";
+    case LOWBIT_FORMAT_F16:
+    case LOWBIT_FORMAT_F32:
+        gemv_float(format == LOWBIT_FORMAT_F16, weights, cols, x, n, y, rows, row_begin, row_end);
+        return format == LOWBIT_FORMAT_F16 ? "cpu_gemv_f16 avx2" : "cpu_gemv_f32 avx2";
+    default:
+        return NULL;
+    }
 }
 
 #else
