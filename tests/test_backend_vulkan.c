@@ -1,7 +1,8 @@
 /* test_backend_vulkan.c — the Vulkan plugin through the public API: device info, fused GEMV for every
- * format it runs (NMSE ≤ 1e-6, n = 1..9 and 16, ragged rows, one block, wide rows), the staging path,
- * fault injection falling back to the CPU, row splitting under LOWBIT_MAX_ALLOC, threads, and a run under the
- * validation layers. */
+ * format it runs (NMSE ≤ 1e-6, n = 1..9 and 16, ragged rows, one block, wide rows; the split-layout kernels
+ * and the raw-layout kernel of gemv_raw.comp with its layouts), the staging path, fault injection falling
+ * back to the CPU, row splitting under LOWBIT_MAX_ALLOC, threads, kernel time (timestamp queries) and the
+ * bandwidth probe (ABI 1.1), and a run under the validation layers. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +135,7 @@ static void test_entry_checks_abi(void **state)
     assert_string_equal(backend->name, "vulkan");
     assert_int_equal(backend->api, LOWBIT_API_VULKAN);
     assert_true(backend->device_count && backend->device_info && backend->weights_upload && backend->weights_release &&
-                backend->matmul && backend->destroy);
+                backend->matmul && backend->destroy && backend->measure_bandwidth);
     size_t count = 99;
     assert_int_equal(backend->device_count(backend->self, &count), LOWBIT_OK);
     assert_true(count < 99);
@@ -173,6 +174,11 @@ static void test_no_driver_means_no_devices(void **state)
 }
 
 static const lowbit_format formats[] = {LOWBIT_FORMAT_F32, LOWBIT_FORMAT_F16, LOWBIT_FORMAT_Q4_0, LOWBIT_FORMAT_Q8_0};
+/* Formats the raw kernel (gemv_raw.comp) runs from the stored block bytes. */
+static const lowbit_format raw_formats[] = {
+    LOWBIT_FORMAT_Q4_1,  LOWBIT_FORMAT_Q5_0,  LOWBIT_FORMAT_Q5_1, LOWBIT_FORMAT_IQ4_NL, LOWBIT_FORMAT_Q4_K,
+    LOWBIT_FORMAT_Q6_K,  LOWBIT_FORMAT_Q5_K,  LOWBIT_FORMAT_Q2_K, LOWBIT_FORMAT_Q3_K,   LOWBIT_FORMAT_IQ4_XS,
+    LOWBIT_FORMAT_TQ2_0, LOWBIT_FORMAT_TQ1_0, LOWBIT_FORMAT_BF16};
 static const size_t all_batches[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16};
 
 static void test_device_info(void **state)
@@ -195,7 +201,9 @@ static void test_device_info(void **state)
     assert_true(info.local_memory >= 16384);
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; ++i)
         assert_true((info.formats >> formats[i]) & 1u);
-    assert_false((info.formats >> LOWBIT_FORMAT_Q4_K) & 1u);
+    for (size_t i = 0; i < sizeof raw_formats / sizeof raw_formats[0]; ++i)
+        assert_true((info.formats >> raw_formats[i]) & 1u);
+    assert_false((info.formats >> LOWBIT_FORMAT_Q8_K) & 1u); /* activation-only */
     if (strstr(info.name, "llvmpipe")) {
         assert_true(info.is_cpu_device);
         assert_true(info.subgroup_size > 0);
@@ -216,6 +224,29 @@ static void test_matmul_every_format(void **state)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
             check_matmul(context, device, formats[f], shapes[s], all_batches,
                          sizeof all_batches / sizeof all_batches[0], 0);
+    lowbit_context_destroy(context);
+}
+
+/* The raw-layout formats: one block, ragged rows with 2 and 3 blocks per row, every n (all pipelines). */
+static void test_matmul_raw_formats(void **state)
+{
+    (void)state;
+    lowbit_context *context;
+    size_t device = 0;
+    if (!open_vulkan(&context, &device)) skip();
+    static const size_t few_batches[] = {1, 9};
+    for (size_t f = 0; f < sizeof raw_formats / sizeof raw_formats[0]; ++f) {
+        lowbit_format format = raw_formats[f];
+        size_t block = format == LOWBIT_FORMAT_BF16 ? 32 : lowbit_format_get(format)->block_size;
+        shape one = {1, block}, ragged = {67, 3 * block}, two = {5, 2 * block};
+        check_matmul(context, device, format, one, few_batches, 2, 0);
+        check_matmul(context, device, format, ragged, all_batches, sizeof all_batches / sizeof all_batches[0], 0);
+        check_matmul(context, device, format, two, few_batches, 2, 0);
+    }
+    /* BF16 rows of any length (the last 32-element group is partial) */
+    static const shape odd[] = {{67, 33}, {5, 1}, {13, 250}};
+    for (size_t s = 0; s < sizeof odd / sizeof odd[0]; ++s)
+        check_matmul(context, device, LOWBIT_FORMAT_BF16, odd[s], few_batches, 2, 0);
     lowbit_context_destroy(context);
 }
 
@@ -263,6 +294,42 @@ static void test_other_kernel_variants(void **state)
     unsetenv("LOWBIT_VULKAN_STORAGE_WEIGHTS");
 }
 
+/* The raw kernel's other variants: the GPU layout for every raw format, the storage-buffer CPU module for a
+ * few (one block per row and ragged rows). */
+static void test_raw_kernel_variants(void **state)
+{
+    (void)state;
+    static const size_t batches[] = {1, 3};
+    setenv("LOWBIT_VULKAN_PARAMS", "32,2,gpu", 1);
+    lowbit_context *context;
+    size_t device = 0;
+    if (!open_vulkan(&context, &device)) skip();
+    for (size_t f = 0; f < sizeof raw_formats / sizeof raw_formats[0]; ++f) {
+        lowbit_format format = raw_formats[f];
+        size_t block = format == LOWBIT_FORMAT_BF16 ? 33 : lowbit_format_get(format)->block_size;
+        check_matmul(context, device, format, (shape){67, 3 * block}, batches, 2, 0);
+        lowbit_run_info run = {.struct_size = sizeof run};
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        assert_non_null(strstr(run.kernel, "gpu-layout"));
+    }
+    lowbit_context_destroy(context);
+    setenv("LOWBIT_VULKAN_PARAMS", "8,3,cpu", 1);
+    setenv("LOWBIT_VULKAN_STORAGE_WEIGHTS", "1", 1);
+    if (!open_vulkan(&context, &device)) skip();
+    static const lowbit_format some[] = {LOWBIT_FORMAT_Q5_0, LOWBIT_FORMAT_Q3_K, LOWBIT_FORMAT_TQ1_0,
+                                         LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q6_K};
+    for (size_t f = 0; f < sizeof some / sizeof some[0]; ++f) {
+        size_t block = lowbit_format_get(some[f])->block_size;
+        check_matmul(context, device, some[f], (shape){67, 2 * block}, batches, 2, 0);
+        lowbit_run_info run = {.struct_size = sizeof run};
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        assert_null(strstr(run.kernel, "texel"));
+    }
+    lowbit_context_destroy(context);
+    unsetenv("LOWBIT_VULKAN_PARAMS");
+    unsetenv("LOWBIT_VULKAN_STORAGE_WEIGHTS");
+}
+
 static void test_staging_upload(void **state)
 {
     (void)state;
@@ -274,6 +341,7 @@ static void test_staging_upload(void **state)
         static const size_t batches[] = {1, 9};
         check_matmul(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 256}, batches, 2, 0);
         check_matmul(context, device, LOWBIT_FORMAT_F16, (shape){33, 96}, batches, 2, 0);
+        check_matmul(context, device, LOWBIT_FORMAT_Q6_K, (shape){33, 512}, batches, 2, 0);
         lowbit_context_destroy(context);
     }
     unsetenv("LOWBIT_VULKAN_FORCE_STAGING");
@@ -308,21 +376,30 @@ static void test_fault_injection(void **state)
     lowbit_context_destroy(context);
 }
 
+/* Every weight format has a Vulkan kernel now; what the device refuses is a shape: a single row larger than
+ * one allocation (here a raw-layout Q4_K row under LOWBIT_MAX_ALLOC), which then runs on the CPU. */
 static void test_unsupported_format(void **state)
 {
     (void)state;
+    setenv("LOWBIT_MAX_ALLOC", "4K", 1);
     lowbit_context *context;
     size_t device = 0;
-    if (!open_vulkan(&context, &device)) skip();
-    size_t size = 0;
-    void *packed = test_make_weights(LOWBIT_FORMAT_Q4_1, 8, 64, 5, &size);
-    lowbit_weights *weights = NULL;
-    assert_int_equal(lowbit_weights_upload(context, device, LOWBIT_FORMAT_Q4_1, 8, 64, packed, size,
-                                           LOWBIT_UPLOAD_NO_FALLBACK, &weights),
-                     LOWBIT_ERROR_UNSUPPORTED);
-    assert_true(strlen(lowbit_last_error()) > 0);
-    free(packed);
-    lowbit_context_destroy(context);
+    int found = open_vulkan(&context, &device);
+    if (found) {
+        size_t size = 0;
+        void *packed = test_make_weights(LOWBIT_FORMAT_Q4_K, 2, 8192, 5, &size); /* 4608 bytes per row */
+        lowbit_weights *weights = NULL;
+        assert_int_equal(lowbit_weights_upload(context, device, LOWBIT_FORMAT_Q4_K, 2, 8192, packed, size,
+                                               LOWBIT_UPLOAD_NO_FALLBACK, &weights),
+                         LOWBIT_ERROR_UNSUPPORTED);
+        assert_true(strlen(lowbit_last_error()) > 0);
+        free(packed);
+        static const size_t batches[] = {1};
+        check_matmul(context, device, LOWBIT_FORMAT_Q4_K, (shape){2, 8192}, batches, 1, 1);
+        lowbit_context_destroy(context);
+    }
+    unsetenv("LOWBIT_MAX_ALLOC");
+    if (!found) skip();
 }
 
 /* LOWBIT_MAX_ALLOC below the matrix size: the plugin cuts the rows into several buffers and dispatches;
@@ -342,7 +419,9 @@ static void test_row_splitting(void **state)
         check_matmul(context, device, LOWBIT_FORMAT_F32, (shape){64, 128}, batches, 3, 0);    /* 2 parts */
         check_matmul(context, device, LOWBIT_FORMAT_Q4_0, (shape){129, 1024}, batches, 3, 0); /* 5 parts */
         check_matmul(context, device, LOWBIT_FORMAT_Q8_0, (shape){100, 512}, batches, 3, 0);
-        check_matmul(context, device, LOWBIT_FORMAT_F16, (shape){301, 33}, batches, 3, 0); /* odd rows */
+        check_matmul(context, device, LOWBIT_FORMAT_F16, (shape){301, 33}, batches, 3, 0);   /* odd rows */
+        check_matmul(context, device, LOWBIT_FORMAT_Q6_K, (shape){129, 512}, batches, 3, 0); /* raw: 4 parts */
+        check_matmul(context, device, LOWBIT_FORMAT_Q5_0, (shape){301, 96}, batches, 3, 0);
         size_t size = 0;
         void *packed = test_make_weights(LOWBIT_FORMAT_F32, 3, 8192, 6, &size); /* 32 KiB per row */
         lowbit_weights *weights = NULL;
@@ -406,6 +485,44 @@ static void test_threads_match_serial(void **state)
     lowbit_context_destroy(context);
 }
 
+/* ABI 1.1: kernel time from timestamp queries, and the streaming-read bandwidth probe. */
+static void test_kernel_time_and_bandwidth(void **state)
+{
+    (void)state;
+    lowbit_context *context;
+    size_t device = 0;
+    if (!open_vulkan(&context, &device)) skip();
+    enum { ROWS = 256, COLS = 1024 };
+    size_t size = 0;
+    void *packed = test_make_weights(LOWBIT_FORMAT_Q8_0, ROWS, COLS, 21, &size);
+    lowbit_weights *weights = NULL;
+    assert_int_equal(lowbit_weights_upload(context, device, LOWBIT_FORMAT_Q8_0, ROWS, COLS, packed, size,
+                                           LOWBIT_UPLOAD_NO_FALLBACK, &weights),
+                     LOWBIT_OK);
+    static float x[2 * COLS], y[2 * ROWS];
+    test_fill_random(x, 2 * COLS, 22, 1.0f);
+    for (size_t n = 1; n <= 2; ++n) {
+        assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
+        lowbit_run_info run = {.struct_size = sizeof run};
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        assert_false(run.fell_back);
+        if (!(run.device_seconds > 0.0 && run.device_seconds <= run.wall_seconds))
+            fail_msg("n=%zu: device %.3e s, wall %.3e s", n, run.device_seconds, run.wall_seconds);
+    }
+    lowbit_weights_destroy(weights);
+    free(packed);
+    double bandwidth = 0.0;
+    assert_int_equal(lowbit_device_measure_bandwidth(context, device, (size_t)16 << 20, &bandwidth), LOWBIT_OK);
+    if (!(bandwidth > 0.0 && bandwidth < 1e15)) fail_msg("bandwidth %.3e B/s", bandwidth);
+    fprintf(stderr, "vulkan stream read: %.2f GB/s\n", bandwidth * 1e-9);
+    /* again, with a size that is no multiple of 16, and a small one */
+    assert_int_equal(lowbit_device_measure_bandwidth(context, device, ((size_t)16 << 20) + 5, &bandwidth), LOWBIT_OK);
+    assert_true(bandwidth > 0.0 && bandwidth < 1e15);
+    assert_int_equal(lowbit_device_measure_bandwidth(context, device, 8192, &bandwidth), LOWBIT_OK);
+    assert_true(bandwidth > 0.0 && bandwidth < 1e15);
+    lowbit_context_destroy(context);
+}
+
 /* --- validation layers ------------------------------------------------------------------------------ */
 
 typedef struct log_counts {
@@ -436,6 +553,7 @@ static void test_validation_layers_clean(void **state)
         static const size_t batches[] = {1, 9};
         check_matmul(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 96}, batches, 2, 0);
         check_matmul(context, device, LOWBIT_FORMAT_F16, (shape){33, 34}, batches, 2, 0);
+        check_matmul(context, device, LOWBIT_FORMAT_Q4_K, (shape){33, 512}, batches, 2, 0);
         lowbit_context_destroy(context);
     }
     /* the staging copies and a split matrix under the layers too */
@@ -479,13 +597,16 @@ int main(void)
         cmocka_unit_test_teardown(test_no_driver_means_no_devices, restore_environment),
         cmocka_unit_test_teardown(test_device_info, restore_environment),
         cmocka_unit_test_teardown(test_matmul_every_format, restore_environment),
+        cmocka_unit_test_teardown(test_matmul_raw_formats, restore_environment),
         cmocka_unit_test_teardown(test_matmul_float_odd_columns, restore_environment),
         cmocka_unit_test_teardown(test_other_kernel_variants, restore_environment),
+        cmocka_unit_test_teardown(test_raw_kernel_variants, restore_environment),
         cmocka_unit_test_teardown(test_staging_upload, restore_environment),
         cmocka_unit_test_teardown(test_fault_injection, restore_environment),
         cmocka_unit_test_teardown(test_unsupported_format, restore_environment),
         cmocka_unit_test_teardown(test_row_splitting, restore_environment),
         cmocka_unit_test_teardown(test_threads_match_serial, restore_environment),
+        cmocka_unit_test_teardown(test_kernel_time_and_bandwidth, restore_environment),
         cmocka_unit_test_teardown(test_validation_layers_clean, restore_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

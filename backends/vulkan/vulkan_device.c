@@ -194,6 +194,10 @@ void vk_device_destroy(vk_device *d)
     if (vk->vkDeviceWaitIdle) vk->vkDeviceWaitIdle(d->device);
     vk_pipelines_destroy(d);
     vk_buffer_destroy(d, &d->scratch);
+    vk_buffer_destroy(d, &d->probe);
+    vk_buffer_destroy(d, &d->probe_sink);
+    if (d->timestamps) vk->vkDestroyQueryPool(d->device, d->timestamps, NULL);
+    d->timestamps = VK_NULL_HANDLE;
     if (d->pipeline_cache) vk->vkDestroyPipelineCache(d->device, d->pipeline_cache, NULL);
     if (d->descriptor_pool) vk->vkDestroyDescriptorPool(d->device, d->descriptor_pool, NULL);
     if (d->pipeline_layout) vk->vkDestroyPipelineLayout(d->device, d->pipeline_layout, NULL);
@@ -252,6 +256,19 @@ static lowbit_status device_create(vk_device *d)
     VkFenceCreateInfo fence_info = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     result = vk->vkCreateFence(d->device, &fence_info, NULL, &d->fence);
     if (result != VK_SUCCESS) return vk_fail(backend, "vkCreateFence", result);
+    if (d->timestamp_bits && d->properties.limits.timestampPeriod > 0.0f) {
+        VkQueryPoolCreateInfo query_info = {
+            .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+            .queryType = VK_QUERY_TYPE_TIMESTAMP,
+            .queryCount = 2,
+        };
+        result = vk->vkCreateQueryPool(d->device, &query_info, NULL, &d->timestamps);
+        if (result != VK_SUCCESS) { /* timing is optional: run without it */
+            vk_log(backend, LOWBIT_LOG_INFO, "vulkan: no timestamp queries on %s (%s)", d->info.id,
+                   vk_result_name(result));
+            d->timestamps = VK_NULL_HANDLE;
+        }
+    }
     return vk_layouts_create(d);
 }
 
@@ -299,4 +316,27 @@ lowbit_status vk_device_submit(vk_device *d, lowbit_status (*record)(vk_device *
     if (result != VK_SUCCESS) return vk_fail(backend, "vkWaitForFences", result);
     if (reset != VK_SUCCESS) return vk_fail(backend, "vkResetFences", reset);
     return LOWBIT_OK;
+}
+
+void vk_timestamp_write(vk_device *d, VkCommandBuffer cb, uint32_t index)
+{
+    if (!d->timestamps) return;
+    if (index == 0) {
+        d->vk.vkCmdResetQueryPool(cb, d->timestamps, 0, 2);
+        d->vk.vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, d->timestamps, 0);
+    } else {
+        d->vk.vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, d->timestamps, 1);
+    }
+}
+
+double vk_timestamps_read(vk_device *d)
+{
+    if (!d->timestamps) return 0.0;
+    uint64_t ticks[2] = {0, 0};
+    VkResult result = d->vk.vkGetQueryPoolResults(d->device, d->timestamps, 0, 2, sizeof ticks, ticks, sizeof ticks[0],
+                                                  VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    if (result != VK_SUCCESS) return 0.0;
+    uint64_t mask = d->timestamp_bits >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << d->timestamp_bits) - 1);
+    uint64_t elapsed = ((ticks[1] & mask) - (ticks[0] & mask)) & mask; /* wraps within the valid bits */
+    return (double)elapsed * (double)d->properties.limits.timestampPeriod * 1e-9;
 }

@@ -76,13 +76,19 @@
     X(vkCmdPushConstants)                                                                                              \
     X(vkCmdDispatch)                                                                                                   \
     X(vkCmdCopyBuffer)                                                                                                 \
+    X(vkCmdFillBuffer)                                                                                                 \
     X(vkCmdPipelineBarrier)                                                                                            \
     X(vkCreateFence)                                                                                                   \
     X(vkDestroyFence)                                                                                                  \
     X(vkResetFences)                                                                                                   \
     X(vkWaitForFences)                                                                                                 \
     X(vkQueueSubmit)                                                                                                   \
-    X(vkDeviceWaitIdle)
+    X(vkDeviceWaitIdle)                                                                                                \
+    X(vkCreateQueryPool)                                                                                               \
+    X(vkDestroyQueryPool)                                                                                              \
+    X(vkCmdResetQueryPool)                                                                                             \
+    X(vkCmdWriteTimestamp)                                                                                             \
+    X(vkGetQueryPoolResults)
 
 #define LOWBIT_VK_DECLARE(name) PFN_##name name;
 typedef struct vk_global_table {
@@ -118,6 +124,10 @@ typedef struct vk_kernel {
     const unsigned char *spirv, *spirv_texel; /* storage-buffer module; LOWBIT_TEXEL_WEIGHTS=1 module */
     const unsigned long *spirv_size, *spirv_texel_size;
     vk_kernel_params defaults[LOWBIT_VK_CLASS_COUNT];
+    /* Raw kernels (gemv_raw.comp) read the stored GGUF bytes as they are, one uint buffer without a split
+     * layout; the format id is their specialization constant 4. */
+    int raw;
+    uint32_t block_elems, block_bytes;
 } vk_kernel;
 
 /* A pipeline built for one (kernel, params, batch) on one device. */
@@ -147,6 +157,7 @@ typedef struct vk_device {
     VkPhysicalDeviceProperties properties;
     VkPhysicalDeviceMemoryProperties memory;
     uint32_t queue_family;
+    uint32_t timestamp_bits;                    /* timestampValidBits of the queue family; 0: no kernel timing */
     lowbit_device_info info;                    /* filled at probe time */
     int device_class;                           /* LOWBIT_VK_CLASS_* */
     int texel_weights;                          /* CPU layout reads weights through texel views (*_texel modules) */
@@ -166,7 +177,10 @@ typedef struct vk_device {
     uint32_t descriptor_sets; /* capacity of descriptor_pool: one set per weight part of a matmul */
     VkPipelineCache pipeline_cache;
     vk_pipeline *pipelines;
-    vk_buffer scratch; /* host-visible X and Y, grown on demand */
+    vk_buffer scratch;      /* host-visible X and Y, grown on demand */
+    VkQueryPool timestamps; /* two timestamp queries around a submission's dispatches; NULL without */
+    vk_buffer probe;        /* measure_bandwidth's source buffer (only during a probe) */
+    vk_buffer probe_sink;   /* and its tiny output */
 } vk_device;
 
 struct vk_backend {
@@ -224,6 +238,10 @@ void vk_device_destroy(vk_device *device);
 /* Records with `record`, submits, waits. Caller holds device->mutex. */
 lowbit_status vk_device_submit(vk_device *device, lowbit_status (*record)(vk_device *, VkCommandBuffer, void *),
                                void *user);
+/* Kernel timing: write_timestamp(…, 0) before the dispatches and (…, 1) after them while recording;
+ * timestamps_read after the submission gives the seconds between them (0 when the queue cannot tell). */
+void vk_timestamp_write(vk_device *device, VkCommandBuffer cb, uint32_t index);
+double vk_timestamps_read(vk_device *device);
 
 /* vulkan_probe.c */
 lowbit_status vk_probe_devices(vk_backend *backend);
@@ -239,6 +257,7 @@ void vk_weights_release(void *self, void *weights);
 const vk_kernel *vk_kernel_for_format(lowbit_format format);
 size_t vk_kernel_count(void);
 const vk_kernel *vk_kernel_at(size_t index);
+const vk_kernel *vk_stream_kernel(void); /* stream_read.comp, the bandwidth probe (in no format's table) */
 lowbit_status vk_pipeline_get(vk_device *device, const vk_kernel *kernel, const vk_kernel_params *params,
                               uint32_t batch, VkPipeline *out);
 void vk_pipelines_destroy(vk_device *device);
@@ -248,6 +267,9 @@ lowbit_status vk_descriptor_pool_reserve(vk_device *device, uint32_t sets);
 
 /* vulkan_matmul.c */
 lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args);
+
+/* vulkan_bandwidth.c */
+lowbit_status vk_measure_bandwidth(void *self, size_t device, size_t bytes, double *bytes_per_second);
 
 /* Push constants of every gemv kernel (shaders/vulkan/gemv_*.comp). */
 typedef struct vk_gemv_push {

@@ -1,5 +1,6 @@
 /* vulkan_kernels.c — the one table of Vulkan kernels with their tunable parameters and per-device-class
- * defaults, the shared descriptor/pipeline layouts, and lazy pipeline creation through the cache. */
+ * defaults (plus the bandwidth probe stream_read.comp), the shared descriptor/pipeline layouts, and lazy
+ * pipeline creation through the cache. */
 #include "vulkan_internal.h"
 
 #include <stdlib.h>
@@ -15,32 +16,75 @@ LOWBIT_VK_SPIRV(gemv_f32)
 LOWBIT_VK_SPIRV(gemv_f16)
 LOWBIT_VK_SPIRV(gemv_q4_0)
 LOWBIT_VK_SPIRV(gemv_q8_0)
+LOWBIT_VK_SPIRV(stream_read)
+LOWBIT_VK_SPIRV(gemv_raw)
 #define SPIRV_OF(kernel)                                                                                               \
     lowbit_vk_##kernel##_spv, lowbit_vk_##kernel##_texel_spv, &lowbit_vk_##kernel##_spv_size,                          \
         &lowbit_vk_##kernel##_texel_spv_size
 
 /* Every kernel and its defaults per device class (what a tuner reads and overrides). Parameters map to
- * specialization constants: 0 workgroup size, 1 rows, 2 layout (1 = CPU), 3 batch (chosen per call).
+ * specialization constants: 0 workgroup size, 1 rows, 2 layout (1 = CPU), 3 batch (chosen per call), 4 the
+ * format id (read by gemv_raw.comp only).
  * CPU-class devices (lavapipe) get per-invocation contiguous row walks; GPUs a workgroup per row with
  * coalesced block loads and a shared-memory reduction. */
+#define RAW_KERNEL(name, format, elems, bytes)                                                                         \
+    {                                                                                                                  \
+        name, LOWBIT_FORMAT_##format, SPIRV_OF(gemv_raw),                                                              \
+            {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU},                                                    \
+             [LOWBIT_VK_CLASS_CPU] = {8, 4, LOWBIT_VK_LAYOUT_CPU}},                                                    \
+            1, elems, bytes                                                                                            \
+    }
+
 static const vk_kernel kernels[] = {
     {"gemv_f32",
      LOWBIT_FORMAT_F32,
      SPIRV_OF(gemv_f32),
-     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}}},
+     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}},
+     .raw = 0},
     {"gemv_f16",
      LOWBIT_FORMAT_F16,
      SPIRV_OF(gemv_f16),
-     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}}},
+     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}},
+     .raw = 0},
     {"gemv_q4_0",
      LOWBIT_FORMAT_Q4_0,
      SPIRV_OF(gemv_q4_0),
-     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}}},
+     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}},
+     .raw = 0},
     {"gemv_q8_0",
      LOWBIT_FORMAT_Q8_0,
      SPIRV_OF(gemv_q8_0),
-     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}}},
+     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}},
+     .raw = 0},
+    /* gemv_raw.comp, one specialization per format over the stored block bytes: every invocation (CPU) or
+     * workgroup (GPU) decodes 32-element groups into registers; on the CPU layout at n = 1, Q4_K/Q5_K/Q6_K
+     * advance the invocation's rows together, sharing each activation load (the "packed" path). */
+    RAW_KERNEL("gemv_q4_1", Q4_1, 32, 20),
+    RAW_KERNEL("gemv_q5_0", Q5_0, 32, 22),
+    RAW_KERNEL("gemv_q5_1", Q5_1, 32, 24),
+    RAW_KERNEL("gemv_iq4_nl", IQ4_NL, 32, 18),
+    RAW_KERNEL("gemv_q2_k", Q2_K, 256, 84),
+    RAW_KERNEL("gemv_q3_k", Q3_K, 256, 110),
+    RAW_KERNEL("gemv_q4_k", Q4_K, 256, 144),
+    RAW_KERNEL("gemv_q5_k", Q5_K, 256, 176),
+    RAW_KERNEL("gemv_q6_k", Q6_K, 256, 210),
+    RAW_KERNEL("gemv_iq4_xs", IQ4_XS, 256, 136),
+    RAW_KERNEL("gemv_tq1_0", TQ1_0, 256, 54),
+    RAW_KERNEL("gemv_tq2_0", TQ2_0, 256, 66),
+    RAW_KERNEL("gemv_bf16", BF16, 1, 2),
 };
+
+/* The bandwidth probe: `rows` is unused, the layout says contiguous ranges (CPU) or grid-stride (GPU). */
+static const vk_kernel stream_kernel = {
+    "stream_read",
+    LOWBIT_FORMAT_COUNT,
+    SPIRV_OF(stream_read),
+    {[LOWBIT_VK_CLASS_GPU] = {256, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {64, 1, LOWBIT_VK_LAYOUT_CPU}},
+    0,
+    0,
+    0};
+
+const vk_kernel *vk_stream_kernel(void) { return &stream_kernel; }
 
 size_t vk_kernel_count(void) { return sizeof kernels / sizeof kernels[0]; }
 const vk_kernel *vk_kernel_at(size_t index) { return index < vk_kernel_count() ? &kernels[index] : NULL; }
@@ -133,12 +177,14 @@ static lowbit_status pipeline_create(vk_device *d, const vk_kernel *kernel, cons
     free(words);
     if (result != VK_SUCCESS) return vk_fail(backend, "vkCreateShaderModule", result);
 
-    uint32_t values[4] = {params->workgroup_size, params->rows, params->layout == LOWBIT_VK_LAYOUT_CPU, batch};
-    VkSpecializationMapEntry entries[4];
-    for (uint32_t i = 0; i < 4; ++i)
+    /* 4: the format id, read by gemv_raw.comp only (an entry for an unused constant is ignored) */
+    uint32_t values[5] = {params->workgroup_size, params->rows, params->layout == LOWBIT_VK_LAYOUT_CPU, batch,
+                          (uint32_t)kernel->format};
+    VkSpecializationMapEntry entries[5];
+    for (uint32_t i = 0; i < 5; ++i)
         entries[i] = (VkSpecializationMapEntry){.constantID = i, .offset = i * 4, .size = 4};
     VkSpecializationInfo specialization = {
-        .mapEntryCount = 4,
+        .mapEntryCount = 5,
         .pMapEntries = entries,
         .dataSize = sizeof values,
         .pData = values,

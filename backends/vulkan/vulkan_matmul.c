@@ -3,6 +3,7 @@
  * back. Each chunk has its own aligned X and Y regions, so no binding exceeds the device's range. */
 #include "vulkan_internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ typedef struct matmul_plan {
     VkPipeline pipelines[2];          /* full chunks of LOWBIT_VK_MAX_BATCH, then the remainder */
     VkDescriptorSet *sets;            /* [part * chunks + chunk] */
     VkBufferView *x_views;            /* [chunk]: X as RGBA32F texels for the texel modules */
+    double device_seconds;            /* between the timestamps around the dispatches */
 } matmul_plan;
 
 static size_t chunk_rows(const matmul_plan *plan, size_t chunk)
@@ -73,6 +75,7 @@ static lowbit_status record_matmul(vk_device *d, VkCommandBuffer cb, void *user)
     vk_device_table *vk = &d->vk;
     const vk_weights *w = plan->weights;
     VkPipeline bound = VK_NULL_HANDLE;
+    vk_timestamp_write(d, cb, 0);
     for (size_t part_index = 0; part_index < w->part_count; ++part_index) {
         const vk_weight_part *part = &w->parts[part_index];
         for (size_t chunk = 0; chunk < plan->chunks; ++chunk) {
@@ -101,6 +104,7 @@ static lowbit_status record_matmul(vk_device *d, VkCommandBuffer cb, void *user)
             vk->vkCmdDispatch(cb, groups_x, groups_y, 1);
         }
     }
+    vk_timestamp_write(d, cb, 1);
     VkMemoryBarrier barrier = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
@@ -239,6 +243,7 @@ static lowbit_status matmul_locked(vk_device *d, lowbit_backend_matmul_args *arg
     }
     status = descriptors_write(d, plan);
     if (status == LOWBIT_OK) status = vk_device_submit(d, record_matmul, plan);
+    if (status == LOWBIT_OK) plan->device_seconds = vk_timestamps_read(d);
     VkResult reset = d->vk.vkResetDescriptorPool(d->device, d->descriptor_pool, 0);
     for (size_t chunk = 0; chunk < plan->chunks; ++chunk)
         if (plan->x_views[chunk]) d->vk.vkDestroyBufferView(d->device, plan->x_views[chunk], NULL);
@@ -308,6 +313,10 @@ lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
     free(plan.sets);
     free(plan.x_views);
     const vk_kernel_params *ran = &plan.chunk_params[0]; /* the first chunk's (all full but the last) */
+    /* ABI 1.1: only a host whose args reach device_seconds gets it */
+    if (status == LOWBIT_OK &&
+        args->struct_size >= offsetof(lowbit_backend_matmul_args, device_seconds) + sizeof args->device_seconds)
+        args->device_seconds = plan.device_seconds;
     if (status == LOWBIT_OK)
         snprintf(args->kernel, sizeof args->kernel, "%s wg=%u rows=%u batch=%zu %s-layout%s",
                  plan.weights->kernel->name, ran->workgroup_size, ran->rows, plan.batch,

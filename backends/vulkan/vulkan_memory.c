@@ -1,5 +1,6 @@
 /* vulkan_memory.c — device buffers (device-local preferred, staged when not host-visible), the
- * host-visible scratch for activations, and weight upload into the split layout via repack. */
+ * host-visible scratch for activations, and weight upload: into the split layout via repack (F32, F16, Q4_0,
+ * Q8_0), or the stored GGUF bytes as they are for the raw kernels (gemv_raw.comp: every other format). */
 #include "vulkan_internal.h"
 
 #include <stdlib.h>
@@ -135,6 +136,26 @@ lowbit_status vk_scratch_reserve(vk_device *d, VkDeviceSize size)
 
 /* --- weights ------------------------------------------------------------------------------------------ */
 
+/* Buffer sizes for `rows` rows: the split layout (repack), or for raw kernels the stored rows back to back,
+ * padded to whole 16-byte texels plus 128 bytes, so the shader's word runs (up to 68 bytes past a group) stay inside.
+ * Returns 0, or -1 for a shape the layout cannot hold. */
+static int weight_sizes(const vk_kernel *kernel, const lowbit_backend_tensor *tensor, size_t rows, size_t *quant_bytes,
+                        size_t *scale_bytes)
+{
+    if (!kernel->raw) return lowbit_repack_sizes(tensor->format, rows, tensor->cols, quant_bytes, scale_bytes);
+    if (tensor->cols % kernel->block_elems != 0) return -1;
+    size_t row_bytes = tensor->cols / kernel->block_elems * kernel->block_bytes;
+    if (rows && row_bytes > (SIZE_MAX - 256) / rows) return -1;
+    *quant_bytes = (rows * row_bytes + 15) / 16 * 16 + 128;
+    *scale_bytes = 0;
+    return 0;
+}
+
+static size_t raw_row_bytes(const vk_kernel *kernel, const lowbit_backend_tensor *tensor)
+{
+    return tensor->cols / kernel->block_elems * kernel->block_bytes;
+}
+
 typedef struct staged_copy {
     vk_buffer *source[2], *target[2];
     VkDeviceSize bytes[2];
@@ -153,8 +174,8 @@ static lowbit_status record_copies(vk_device *d, VkCommandBuffer cb, void *user)
 
 /* Repacks the part's rows into its quant/scale buffers, through host-visible staging when they are not
  * mapped. */
-static lowbit_status fill_part(vk_device *d, const lowbit_backend_tensor *tensor, vk_weight_part *part,
-                               size_t quant_bytes, size_t scale_bytes)
+static lowbit_status fill_part(vk_device *d, const vk_kernel *kernel, const lowbit_backend_tensor *tensor,
+                               vk_weight_part *part, size_t quant_bytes, size_t scale_bytes)
 {
     vk_buffer staging[2] = {{0}};
     vk_buffer *quants = &part->quants, *scales = scale_bytes ? &part->scales : NULL;
@@ -167,8 +188,12 @@ static lowbit_status fill_part(vk_device *d, const lowbit_backend_tensor *tensor
         quants = &staging[0];
         if (scales) scales = &staging[1];
     }
-    if (lowbit_repack_split(tensor->format, tensor->cols, tensor->data, part->row_begin, part->row_begin + part->rows,
-                            quants->mapped, scales ? scales->mapped : NULL) != 0) {
+    if (kernel->raw) { /* the stored bytes as they are, then zero padding */
+        size_t row_bytes = raw_row_bytes(kernel, tensor), bytes = part->rows * row_bytes;
+        memcpy(quants->mapped, (const unsigned char *)tensor->data + part->row_begin * row_bytes, bytes);
+        memset((unsigned char *)quants->mapped + bytes, 0, quant_bytes - bytes);
+    } else if (lowbit_repack_split(tensor->format, tensor->cols, tensor->data, part->row_begin,
+                                   part->row_begin + part->rows, quants->mapped, scales ? scales->mapped : NULL) != 0) {
         status = vk_error(d->backend, LOWBIT_ERROR_INTERNAL, "vulkan: repack of format %d failed", (int)tensor->format);
         goto done;
     }
@@ -185,9 +210,11 @@ done:
 }
 
 /* Texel format of the weight view: one Q4_0 block, half a Q8_0 block, or 4 elements of an F32/F16 row
- * (only when rows are whole texels); VK_FORMAT_UNDEFINED for no view. */
-static VkFormat texel_format(const lowbit_backend_tensor *tensor)
+ * (only when rows are whole texels), a word of a raw kernel's bytes; VK_FORMAT_UNDEFINED for no view. */
+static VkFormat texel_format(const vk_kernel *kernel, const lowbit_backend_tensor *tensor)
 {
+    if (kernel->raw) /* blocks of whole 16-byte texels (Q4_K, Q5_K) are read a texel at a time */
+        return kernel->block_bytes % 16 == 0 ? VK_FORMAT_R32G32B32A32_UINT : VK_FORMAT_R32_UINT;
     switch (tensor->format) {
     case LOWBIT_FORMAT_Q4_0:
     case LOWBIT_FORMAT_Q8_0: return VK_FORMAT_R32G32B32A32_UINT;
@@ -226,21 +253,24 @@ static void weights_free(vk_weights *w)
 
 /* Largest number of rows whose buffers each fit one allocation and one binding (sizes grow with rows,
  * so a binary search finds it); 0 when not even one row fits. */
-static size_t rows_per_part(const vk_device *d, const lowbit_backend_tensor *tensor)
+static size_t rows_per_part(const vk_device *d, const vk_kernel *kernel, const lowbit_backend_tensor *tensor)
 {
     uint64_t limit = d->max_storage_range < d->max_allocation ? d->max_storage_range : d->max_allocation;
+    if (kernel->raw && limit > (uint64_t)UINT32_MAX - 3) limit = (uint64_t)UINT32_MAX - 3; /* 32-bit byte offsets */
     /* texel views address at most maxTexelBufferElements texels: 16-byte texels (8 for F16), and the
      * scales' 4-byte texels, which are at most an eighth of the quant bytes */
-    if (d->texel_weights && texel_format(tensor) != VK_FORMAT_UNDEFINED) {
+    if (d->texel_weights && texel_format(kernel, tensor) != VK_FORMAT_UNDEFINED) {
         uint64_t texel_limit =
-            (uint64_t)d->properties.limits.maxTexelBufferElements * (tensor->format == LOWBIT_FORMAT_F16 ? 8u : 16u);
+            (uint64_t)d->properties.limits.maxTexelBufferElements * (kernel->raw && kernel->block_bytes % 16 != 0 ? 4u
+                                                                     : tensor->format == LOWBIT_FORMAT_F16        ? 8u
+                                                                                                           : 16u);
         if (texel_limit < limit) limit = texel_limit;
     }
     size_t low = 0, high = tensor->rows; /* low fits (vacuously for 0), the answer is in [low, high] */
     while (low < high) {
         size_t middle = low + (high - low + 1) / 2, quant_bytes = 0, scale_bytes = 0;
-        int fits = lowbit_repack_sizes(tensor->format, middle, tensor->cols, &quant_bytes, &scale_bytes) == 0 &&
-                   quant_bytes <= limit && scale_bytes <= limit;
+        int fits = weight_sizes(kernel, tensor, middle, &quant_bytes, &scale_bytes) == 0 && quant_bytes <= limit &&
+                   scale_bytes <= limit;
         if (fits)
             low = middle;
         else
@@ -260,14 +290,16 @@ lowbit_status vk_weights_upload(void *self, size_t device, const lowbit_backend_
     vk_device *d = &backend->devices[device];
     const vk_kernel *kernel = vk_kernel_for_format(tensor->format);
     if (!kernel)
-        return vk_error(backend, LOWBIT_ERROR_UNSUPPORTED,
-                        "vulkan: no Vulkan kernel for format id %d (runs F32, F16, Q4_0, Q8_0)", (int)tensor->format);
+        return vk_error(backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: no Vulkan kernel for format id %d",
+                        (int)tensor->format);
     size_t quant_bytes = 0, scale_bytes = 0;
     if (tensor->rows == 0 || tensor->cols == 0 ||
-        lowbit_repack_sizes(tensor->format, tensor->rows, tensor->cols, &quant_bytes, &scale_bytes) != 0)
-        return vk_error(backend, LOWBIT_ERROR_INVALID_ARGUMENT, "vulkan: %s weights of %zu x %zu have no split layout",
-                        kernel->name, tensor->rows, tensor->cols);
-    size_t part_rows = rows_per_part(d, tensor);
+        weight_sizes(kernel, tensor, tensor->rows, &quant_bytes, &scale_bytes) != 0 ||
+        (kernel->raw && tensor->size < tensor->rows * raw_row_bytes(kernel, tensor)))
+        return vk_error(backend, LOWBIT_ERROR_INVALID_ARGUMENT,
+                        "vulkan: %s weights of %zu x %zu do not fit its device layout", kernel->name, tensor->rows,
+                        tensor->cols);
+    size_t part_rows = rows_per_part(d, kernel, tensor);
     if (part_rows == 0 || tensor->rows > UINT32_MAX || tensor->cols > UINT32_MAX)
         return vk_error(backend, LOWBIT_ERROR_UNSUPPORTED,
                         "vulkan: one %zu-column %s row exceeds the buffer limit of %s (max storage range %llu, max "
@@ -293,13 +325,13 @@ lowbit_status vk_weights_upload(void *self, size_t device, const lowbit_backend_
         part->row_begin = i * part_rows;
         part->rows = tensor->rows - part->row_begin < part_rows ? tensor->rows - part->row_begin : part_rows;
         w->part_count = i + 1;
-        lowbit_repack_sizes(tensor->format, part->rows, tensor->cols, &quant_bytes, &scale_bytes);
+        weight_sizes(kernel, tensor, part->rows, &quant_bytes, &scale_bytes);
         status = buffer_create(d, quant_bytes, MEMORY_WEIGHTS, &part->quants);
         if (status == LOWBIT_OK && scale_bytes) status = buffer_create(d, scale_bytes, MEMORY_WEIGHTS, &part->scales);
-        if (status == LOWBIT_OK) status = fill_part(d, tensor, part, quant_bytes, scale_bytes);
+        if (status == LOWBIT_OK) status = fill_part(d, kernel, tensor, part, quant_bytes, scale_bytes);
         /* texel views for the CPU-layout modules: quants or whole rows of 4 elements, and scales */
-        if (status == LOWBIT_OK && d->texel_weights && texel_format(tensor) != VK_FORMAT_UNDEFINED)
-            status = texel_view_create(d, &part->quants, texel_format(tensor), &part->quant_texels);
+        if (status == LOWBIT_OK && d->texel_weights && texel_format(kernel, tensor) != VK_FORMAT_UNDEFINED)
+            status = texel_view_create(d, &part->quants, texel_format(kernel, tensor), &part->quant_texels);
         if (status == LOWBIT_OK && d->texel_weights && scale_bytes)
             status = texel_view_create(d, &part->scales, VK_FORMAT_R32_UINT, &part->scale_texels);
     }

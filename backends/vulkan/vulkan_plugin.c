@@ -127,6 +127,7 @@ LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t host_abi_major
         .weights_release = vk_weights_release,
         .matmul = vk_matmul,
         .destroy = backend_destroy,
+        .measure_bandwidth = vk_measure_bandwidth,
     };
     *out = &backend->vtable;
     return LOWBIT_OK;

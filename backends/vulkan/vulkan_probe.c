@@ -38,7 +38,7 @@ static int device_has_extension(vk_backend *backend, VkPhysicalDevice physical, 
 }
 
 /* Index of a queue family with compute (a compute-only one preferred), or UINT32_MAX. */
-static uint32_t compute_queue_family(vk_backend *backend, VkPhysicalDevice physical)
+static uint32_t compute_queue_family(vk_backend *backend, VkPhysicalDevice physical, uint32_t *timestamp_bits)
 {
     uint32_t count = 0, chosen = UINT32_MAX;
     backend->vk.vkGetPhysicalDeviceQueueFamilyProperties(physical, &count, NULL);
@@ -50,6 +50,7 @@ static uint32_t compute_queue_family(vk_backend *backend, VkPhysicalDevice physi
         if (chosen == UINT32_MAX || !(families[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) chosen = i;
         if (!(families[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) break;
     }
+    *timestamp_bits = chosen != UINT32_MAX ? families[chosen].timestampValidBits : 0;
     free(families);
     return chosen;
 }
@@ -161,7 +162,7 @@ lowbit_status vk_probe_devices(vk_backend *backend)
         d->backend = backend;
         d->physical = physical[i];
         backend->vk.vkGetPhysicalDeviceProperties(physical[i], &d->properties);
-        d->queue_family = compute_queue_family(backend, physical[i]);
+        d->queue_family = compute_queue_family(backend, physical[i], &d->timestamp_bits);
         if (d->queue_family == UINT32_MAX) {
             vk_log(backend, LOWBIT_LOG_INFO, "vulkan: %s has no compute queue, skipped", d->properties.deviceName);
             continue;
