@@ -75,27 +75,6 @@ static void make_matrix(float *values, size_t count)
     }
 }
 
-static void reference_matmul(const float *w, size_t rows, size_t cols, const float *x, size_t n, double *y)
-{
-    for (size_t i = 0; i < n; ++i)
-        for (size_t r = 0; r < rows; ++r) {
-            double sum = 0.0;
-            for (size_t c = 0; c < cols; ++c) sum += (double)w[r * cols + c] * (double)x[i * cols + c];
-            y[i * rows + r] = sum;
-        }
-}
-
-static double nmse(const float *y, const double *reference, size_t count)
-{
-    double error = 0.0, norm = 0.0;
-    for (size_t i = 0; i < count; ++i) {
-        double d = (double)y[i] - reference[i];
-        error += d * d;
-        norm += reference[i] * reference[i];
-    }
-    return norm > 0.0 ? error / norm : error;
-}
-
 static int compare_doubles(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -141,7 +120,7 @@ static int run_case(lowbit_context *context, size_t device, const lowbit_device_
         lowbit_last_run(context, &run);
         qsort(times, o->repeat, sizeof *times, compare_doubles);
         double median = times[o->repeat / 2];
-        double error = nmse(y, format->reference, o->n * o->rows);
+        double error = tool_nmse(y, format->reference, o->n * o->rows);
         double bytes = (double)format->size + (double)(o->n * o->cols * sizeof(float)) +
                        (double)(o->n * o->rows * sizeof(float));
         failed = !(error <= DEMO_NMSE_LIMIT);
@@ -204,7 +183,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "lowbit-demo: %s\n", lowbit_last_error());
             return 1;
         }
-        reference_matmul(dequantized, o.rows, o.cols, x, o.n, df->reference);
+        tool_reference_matmul(dequantized, o.rows, o.cols, x, o.n, df->reference);
     }
 
     printf("\n%-10s %-6s %10s %11s %9s  %-4s %s\n", "device", "format", "NMSE", "ms/call", "GB/s", "ok?", "kernel");

@@ -66,3 +66,24 @@ int tool_parse_size(const char *text, size_t *value)
     *value = (size_t)parsed;
     return 0;
 }
+
+void tool_reference_matmul(const float *w, size_t rows, size_t cols, const float *x, size_t n, double *y)
+{
+    for (size_t i = 0; i < n; ++i)
+        for (size_t r = 0; r < rows; ++r) {
+            double sum = 0.0;
+            for (size_t c = 0; c < cols; ++c) sum += (double)w[r * cols + c] * (double)x[i * cols + c];
+            y[i * rows + r] = sum;
+        }
+}
+
+double tool_nmse(const float *y, const double *reference, size_t count)
+{
+    double error = 0.0, norm = 0.0;
+    for (size_t i = 0; i < count; ++i) {
+        double d = (double)y[i] - reference[i];
+        error += d * d;
+        norm += reference[i] * reference[i];
+    }
+    return norm > 0.0 ? error / norm : error;
+}

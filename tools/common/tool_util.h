@@ -14,6 +14,10 @@ const char *tool_human_bytes(uint64_t bytes, char *buffer, size_t size);
 double tool_now_seconds(void);
 /* "Q4_0 Q8_0 F16" for a device formats bitmask, into buffer. */
 const char *tool_format_list(uint64_t formats, char *buffer, size_t size);
+/* Y[n×rows] = X[n×cols]·Wᵀ in f64 over f32 weights: the reference every tool checks kernels against. */
+void tool_reference_matmul(const float *w, size_t rows, size_t cols, const float *x, size_t n, double *y);
+/* Σ(y−ref)² / Σref² (the error itself when the reference is all zero). */
+double tool_nmse(const float *y, const double *reference, size_t count);
 /* Parses a positive size_t; returns 0 on success. */
 int tool_parse_size(const char *text, size_t *value);
 

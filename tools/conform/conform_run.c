@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "conform.h"
+#include "tools/common/tool_util.h"
 
 static uint64_t next_random(uint64_t *state)
 {
@@ -71,16 +72,6 @@ static double now_seconds(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static void reference_matmul(const float *w, size_t rows, size_t cols, const float *x, size_t n, double *y)
-{
-    for (size_t i = 0; i < n; ++i)
-        for (size_t r = 0; r < rows; ++r) {
-            double sum = 0.0;
-            for (size_t c = 0; c < cols; ++c) sum += (double)w[r * cols + c] * (double)x[i * cols + c];
-            y[i * rows + r] = sum;
-        }
-}
-
 lowbit_status conform_contexts_split(conform_contexts *contexts)
 {
     if (contexts->split) return LOWBIT_OK;
@@ -140,7 +131,7 @@ void conform_case_run(conform_contexts *contexts, const conform_case *c, conform
         snprintf(result->message, sizeof result->message, "CPU reference failed: %s", lowbit_last_error());
         goto done;
     }
-    reference_matmul(dequantized, c->rows, c->cols, x, c->n, reference);
+    tool_reference_matmul(dequantized, c->rows, c->cols, x, c->n, reference);
     lowbit_status status = lowbit_weights_upload(context, c->device, c->format, c->rows, c->cols, packed, size, 0,
                                                  &weights);
     if (status == LOWBIT_OK) status = lowbit_matmul(context, weights, x, y, c->n);
