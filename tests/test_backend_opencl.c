@@ -1,9 +1,11 @@
 /* test_backend_opencl.c — the OpenCL plugin through the public API: device info, fused GEMV for F32, F16,
  * Q4_0 and Q8_0 in both kernel layouts against the f64 reference, row-split weights past a forced
  * allocation cap, the on-disk program cache, and CPU fallback under injected build/alloc/run faults; and
- * the plugin's ABI directly (version refusal, struct sizes, an older host API without the newer members). */
+ * the plugin's ABI directly (version refusal, struct sizes, an older host API without the newer members), and
+ * the ABI 1.1 bandwidth probe. The formats read in their stored layout are in test_backend_opencl_stored.c. */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,13 @@ static int teardown(void **state)
     return system(command) == 0 ? 0 : -1;
 }
 
+/* Formats the plugin reads in their stored (GGUF) layout, in gemv_legacy.cl and gemv_kquants.cl. */
+static const lowbit_format stored_formats[] = {
+    LOWBIT_FORMAT_Q4_1,   LOWBIT_FORMAT_Q5_0,  LOWBIT_FORMAT_Q5_1,  LOWBIT_FORMAT_IQ4_NL, LOWBIT_FORMAT_BF16,
+    LOWBIT_FORMAT_Q4_K,   LOWBIT_FORMAT_Q6_K,  LOWBIT_FORMAT_Q5_K,  LOWBIT_FORMAT_Q2_K,   LOWBIT_FORMAT_Q3_K,
+    LOWBIT_FORMAT_IQ4_XS, LOWBIT_FORMAT_TQ2_0, LOWBIT_FORMAT_TQ1_0,
+};
+
 static void test_device_info(void **state)
 {
     (void)state;
@@ -76,7 +85,11 @@ static void test_device_info(void **state)
     assert_true((info.formats >> LOWBIT_FORMAT_Q8_0) & 1u);
     assert_true((info.formats >> LOWBIT_FORMAT_F16) & 1u);
     assert_true((info.formats >> LOWBIT_FORMAT_F32) & 1u);
-    assert_false((info.formats >> LOWBIT_FORMAT_Q4_K) & 1u);
+    for (size_t f = 0; f < sizeof stored_formats / sizeof stored_formats[0]; ++f)
+        if (!((info.formats >> stored_formats[f]) & 1u))
+            fail_msg("%s missing from the device's formats", lowbit_format_name(stored_formats[f]));
+    assert_false((info.formats >> LOWBIT_FORMAT_Q8_1) & 1u); /* activation-only formats */
+    assert_false((info.formats >> LOWBIT_FORMAT_Q8_K) & 1u);
 
     lowbit_context_destroy(context);
 }
@@ -286,27 +299,34 @@ static void test_fault_alloc(void **state)
     check_fault("opencl.alloc", 1);
 }
 
-/* A format without an OpenCL kernel is refused by the plugin and runs on the CPU. */
-static void test_unsupported_format_falls_back(void **state)
+/* A matrix the plugin cannot address in one dispatch (one row of its outputs past a forced allocation
+ * cap) is refused at upload and runs on the CPU. Every weight format has a kernel now, so a shape is refused. */
+static void test_unsupported_shape_falls_back(void **state)
 {
     (void)state;
+    setenv("LOWBIT_MAX_ALLOC", "16K", 1);
     size_t device = 0;
     lowbit_context *context = open_context(&device);
-    const size_t rows = 4, cols = 256;
+    const size_t rows = 4200, cols = 256; /* 4200 outputs × 4 bytes > 16 KiB */
     size_t size = 0;
     void *packed = test_make_weights(LOWBIT_FORMAT_Q4_K, rows, cols, 99, &size);
     lowbit_weights *weights = NULL;
     assert_int_equal(lowbit_weights_upload(context, device, LOWBIT_FORMAT_Q4_K, rows, cols, packed, size, 0, &weights),
                      LOWBIT_OK);
-    float x[256], y[4];
+    float *x = malloc(cols * sizeof(float)), *y = malloc(rows * sizeof(float));
+    double *reference = malloc(rows * sizeof(double));
+    assert_true(x && y && reference);
     test_fill_random(x, cols, 100, 1.0f);
     assert_int_equal(lowbit_matmul(context, weights, x, y, 1), LOWBIT_OK);
+    test_reference_matmul(LOWBIT_FORMAT_Q4_K, packed, size, rows, cols, x, 1, reference);
+    assert_true(test_nmse(y, reference, rows) <= NMSE_LIMIT);
     lowbit_run_info run = {.struct_size = sizeof run};
     assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
     assert_int_equal(run.fell_back, 1);
     lowbit_weights_destroy(weights);
-    free(packed);
+    free(packed), free(x), free(y), free(reference);
     lowbit_context_destroy(context);
+    unsetenv("LOWBIT_MAX_ALLOC");
 }
 
 /* A kernel configuration the device cannot run (here a malformed override) is refused at matmul with a
@@ -450,6 +470,51 @@ static void test_plugin_with_older_host(void **state)
     dlclose(library);
 }
 
+/* ABI 1.1 measure_bandwidth: the streaming-read probe gives a finite positive rate, again on its reused
+ * buffer, for sizes that are no multiple of the kernel's vector, and under the max-allocation cap. */
+static void test_measure_bandwidth(void **state)
+{
+    (void)state;
+    size_t device = 0;
+    lowbit_context *context = open_context(&device);
+    double bandwidth = 0.0;
+    assert_int_equal(lowbit_device_measure_bandwidth(context, device, (size_t)32 << 20, &bandwidth), LOWBIT_OK);
+    if (!(isfinite(bandwidth) && bandwidth > 0.0 && bandwidth < 1e15)) fail_msg("bandwidth %.3e B/s", bandwidth);
+    fprintf(stderr, "opencl stream read: %.2f GB/s\n", bandwidth * 1e-9);
+    assert_int_equal(lowbit_device_measure_bandwidth(context, device, ((size_t)8 << 20) + 5, &bandwidth), LOWBIT_OK);
+    assert_true(isfinite(bandwidth) && bandwidth > 0.0 && bandwidth < 1e15);
+    assert_int_equal(lowbit_device_measure_bandwidth(context, device, 4100, &bandwidth), LOWBIT_OK);
+    assert_true(isfinite(bandwidth) && bandwidth > 0.0 && bandwidth < 1e15);
+    lowbit_context_destroy(context);
+
+    /* The plugin's own entry: the member is set and refuses a NULL result. */
+    void *library = NULL;
+    lowbit_backend_entry_fn entry = load_entry(&library);
+    lowbit_host_api host = {.struct_size = sizeof host,
+                            .abi_major = LOWBIT_BACKEND_ABI_MAJOR,
+                            .log = quiet_log,
+                            .set_error = record_error,
+                            .max_alloc_override = small_cap};
+    lowbit_backend *backend = NULL;
+    assert_int_equal(entry(LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, &host, &backend), LOWBIT_OK);
+    assert_true(backend->struct_size >=
+                offsetof(lowbit_backend, measure_bandwidth) + sizeof backend->measure_bandwidth);
+    assert_non_null(backend->measure_bandwidth);
+    assert_int_equal(backend->measure_bandwidth(backend->self, 0, 4096, NULL), LOWBIT_ERROR_INVALID_ARGUMENT);
+    size_t count = 0;
+    assert_int_equal(backend->device_count(backend->self, &count), LOWBIT_OK);
+    if (count > 0) {
+        /* Larger than the 1 MiB cap: clamped, still measured. */
+        bandwidth = 0.0;
+        assert_int_equal(backend->measure_bandwidth(backend->self, 0, (size_t)64 << 20, &bandwidth), LOWBIT_OK);
+        assert_true(isfinite(bandwidth) && bandwidth > 0.0);
+        assert_int_equal(backend->measure_bandwidth(backend->self, count, 4096, &bandwidth),
+                         LOWBIT_ERROR_INVALID_ARGUMENT);
+    }
+    backend->destroy(backend->self);
+    dlclose(library);
+}
+
 static void test_plugin_device_info_and_refusals(void **state)
 {
     (void)state;
@@ -488,8 +553,8 @@ static void test_plugin_device_info_and_refusals(void **state)
     assert_int_equal(backend->device_info(backend->self, count, &info), LOWBIT_ERROR_INVALID_ARGUMENT);
 
     /* A format without a kernel is refused with a message, so the host runs it on the CPU. */
-    unsigned char block[20] = {0};
-    lowbit_backend_tensor tensor = {sizeof tensor, LOWBIT_FORMAT_Q4_1, 1, 32, block, sizeof block};
+    unsigned char block[36] = {0};
+    lowbit_backend_tensor tensor = {sizeof tensor, LOWBIT_FORMAT_Q8_1, 1, 32, block, sizeof block};
     void *weights = NULL;
     plugin_error[0] = '\0';
     assert_int_equal(backend->weights_upload(backend->self, 0, &tensor, &weights), LOWBIT_ERROR_UNSUPPORTED);
@@ -521,7 +586,8 @@ int main(void)
         cmocka_unit_test(test_fault_run),
         cmocka_unit_test(test_fault_build),
         cmocka_unit_test(test_fault_alloc),
-        cmocka_unit_test(test_unsupported_format_falls_back),
+        cmocka_unit_test(test_measure_bandwidth),
+        cmocka_unit_test(test_unsupported_shape_falls_back),
         cmocka_unit_test(test_bad_parameters_fall_back),
         cmocka_unit_test(test_nan_propagates),
         cmocka_unit_test(test_plugin_refuses_other_major),

@@ -40,6 +40,8 @@
     X(clEnqueueNDRangeKernel, cl_int,                                                                                  \
       (cl_command_queue, cl_kernel, cl_uint, const size_t *, const size_t *, const size_t *, cl_uint,                  \
        const cl_event *, cl_event *))                                                                                  \
+    X(clEnqueueFillBuffer, cl_int,                                                                                     \
+      (cl_command_queue, cl_mem, const void *, size_t, size_t, size_t, cl_uint, const cl_event *, cl_event *))         \
     X(clFinish, cl_int, (cl_command_queue))                                                                            \
     X(clGetEventProfilingInfo, cl_int, (cl_event, cl_profiling_info, size_t, void *, size_t *))                        \
     X(clReleaseEvent, cl_int, (cl_event))

@@ -34,6 +34,11 @@ typedef struct opencl_device {
     opencl_program *programs;
     cl_mem x_scratch, y_scratch, sums_scratch;
     size_t x_capacity, y_capacity, sums_capacity;
+    /* measure_bandwidth's probe: its program, and the buffer it streams (kept for repeated probes). */
+    cl_program stream_program;
+    cl_kernel stream_kernel;
+    cl_mem stream_buffer, stream_sink;
+    size_t stream_bytes;
 } opencl_device;
 
 typedef struct opencl_backend {
@@ -80,6 +85,10 @@ void opencl_devices_release(opencl_backend *backend);
 lowbit_status opencl_device_open(opencl_backend *backend, opencl_device *device);
 
 /* --- opencl_programs.c ------------------------------------------------------------------------ */
+/* Creates and builds a program from source with `options`, through the on-disk binary cache. Call with
+ * device->lock held (the context must be open). */
+lowbit_status opencl_program_build(opencl_backend *backend, opencl_device *device, const char *source,
+                                   size_t source_size, const char *options, cl_program *out);
 /* The kernel for `config` on `device`, building it on first use. Call with device->lock held. */
 lowbit_status opencl_program_get(opencl_backend *backend, opencl_device *device, const opencl_kernel_config *config,
                                  cl_kernel *kernel);
@@ -89,5 +98,10 @@ void opencl_programs_release(opencl_backend *backend, opencl_device *device);
 lowbit_status opencl_weights_upload(void *self, size_t device, const lowbit_backend_tensor *tensor, void **weights);
 void opencl_weights_release(void *self, void *weights);
 lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args);
+
+/* --- opencl_bandwidth.c: ABI 1.1 streaming-read probe ------------------------------------------ */
+lowbit_status opencl_measure_bandwidth(void *self, size_t device, size_t bytes, double *bytes_per_second);
+/* Releases the probe's program and buffers. */
+void opencl_bandwidth_release(opencl_backend *backend, opencl_device *device);
 
 #endif

@@ -122,8 +122,12 @@ static void fill_info(const opencl_backend *backend, opencl_device *device, size
     info->subgroup_size = query_subgroup_size(cl, device->id, list);
     free(extensions);
 
-    info->formats = (1ull << LOWBIT_FORMAT_F32) | (1ull << LOWBIT_FORMAT_F16) | (1ull << LOWBIT_FORMAT_Q4_0) |
-                    (1ull << LOWBIT_FORMAT_Q8_0);
+    /* Exactly the formats the kernel table has a GEMV for. */
+    size_t kernel_count = 0;
+    const opencl_kernel_spec *kernels = opencl_kernel_table(&kernel_count);
+    info->formats = 0;
+    for (size_t k = 0; k < kernel_count; ++k)
+        info->formats |= 1ull << kernels[k].format;
 
     char platform_version[128] = "";
     cl->clGetPlatformInfo(device->platform, CL_PLATFORM_VERSION, sizeof platform_version - 1, platform_version, NULL);
@@ -226,6 +230,7 @@ void opencl_devices_release(opencl_backend *backend)
     for (size_t i = 0; i < backend->device_count; ++i) {
         opencl_device *device = &backend->devices[i];
         opencl_programs_release(backend, device);
+        opencl_bandwidth_release(backend, device);
         if (device->x_scratch) backend->cl->clReleaseMemObject(device->x_scratch);
         if (device->y_scratch) backend->cl->clReleaseMemObject(device->y_scratch);
         if (device->sums_scratch) backend->cl->clReleaseMemObject(device->sums_scratch);

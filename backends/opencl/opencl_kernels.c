@@ -10,29 +10,49 @@
 extern const unsigned char lowbit_opencl_gemv_source[];
 extern const unsigned long lowbit_opencl_gemv_source_size;
 
+/* From shaders/opencl/gemv_stored_common.cl + a family file + gemv_stored.cl (stored-layout formats). */
+extern const unsigned char lowbit_opencl_legacy_source[];
+extern const unsigned long lowbit_opencl_legacy_source_size;
+extern const unsigned char lowbit_opencl_kquants_source[];
+extern const unsigned long lowbit_opencl_kquants_source_size;
+
 #define GEMV_SOURCE (const char *)lowbit_opencl_gemv_source, &lowbit_opencl_gemv_source_size
+#define LEGACY_SOURCE (const char *)lowbit_opencl_legacy_source, &lowbit_opencl_legacy_source_size
+#define KQUANTS_SOURCE (const char *)lowbit_opencl_kquants_source, &lowbit_opencl_kquants_source_size
 
 /* Defaults per device class × batch class {single activation row, several}. CPU class measured on
  * PoCL 3.1 (2-core AMD EPYC, AVX-512): one weight row per work-item for a single activation row, two
  * for batches (each activation block is then loaded once for both rows); Q4_0 also takes the host's
- * block sums of x there. The GPU class is the common safe choice (64 work-items sharing a row,
- * coalesced) until the tuner measures better. */
+ * block sums of x there, and Q4_K/Q5_K take them to apply their per-chunk mins. The GPU class is the
+ * common safe choice (64 work-items sharing a row, coalesced) until the tuner measures better. */
 #define ROW OPENCL_LAYOUT_ROW
 #define COOP OPENCL_LAYOUT_COOP
+/* Every kernel takes the same defaults today; a tuner overrides entries one by one. */
 /* clang-format off */
+#define DEFAULTS {{{8, 8, ROW}, {8, 16, ROW}}, {{64, 1, COOP}, {64, 2, COOP}}}
 static const opencl_kernel_spec kernel_table[] = {
-    /* kernel     format              build define        source       x sums
-     *                 CPU: single activation row, several      GPU: single, several */
-    {"gemv_f32",  LOWBIT_FORMAT_F32,  "LOWBIT_GEMV_F32",  GEMV_SOURCE, 0,
-        {{{8, 8, ROW}, {8, 16, ROW}}, {{64, 1, COOP}, {64, 2, COOP}}}},
-    {"gemv_f16",  LOWBIT_FORMAT_F16,  "LOWBIT_GEMV_F16",  GEMV_SOURCE, 0,
-        {{{8, 8, ROW}, {8, 16, ROW}}, {{64, 1, COOP}, {64, 2, COOP}}}},
-    {"gemv_q4_0", LOWBIT_FORMAT_Q4_0, "LOWBIT_GEMV_Q4_0", GEMV_SOURCE, 1,
-        {{{8, 8, ROW}, {8, 16, ROW}}, {{64, 1, COOP}, {64, 2, COOP}}}},
-    {"gemv_q8_0", LOWBIT_FORMAT_Q8_0, "LOWBIT_GEMV_Q8_0", GEMV_SOURCE, 0,
-        {{{8, 8, ROW}, {8, 16, ROW}}, {{64, 1, COOP}, {64, 2, COOP}}}},
+    /* kernel, format, build define, source (family file), x sums, stored (GGUF) layout, defaults
+     * ({CPU: single activation row, several}, {GPU: single, several}) */
+    {"gemv_f32", LOWBIT_FORMAT_F32, "LOWBIT_GEMV_F32", GEMV_SOURCE, 0, 0, DEFAULTS},
+    {"gemv_f16", LOWBIT_FORMAT_F16, "LOWBIT_GEMV_F16", GEMV_SOURCE, 0, 0, DEFAULTS},
+    {"gemv_q4_0", LOWBIT_FORMAT_Q4_0, "LOWBIT_GEMV_Q4_0", GEMV_SOURCE, 1, 0, DEFAULTS},
+    {"gemv_q8_0", LOWBIT_FORMAT_Q8_0, "LOWBIT_GEMV_Q8_0", GEMV_SOURCE, 0, 0, DEFAULTS},
+    {"gemv_q4_1", LOWBIT_FORMAT_Q4_1, "LOWBIT_GEMV_Q4_1", LEGACY_SOURCE, 0, 1, DEFAULTS},
+    {"gemv_q5_0", LOWBIT_FORMAT_Q5_0, "LOWBIT_GEMV_Q5_0", LEGACY_SOURCE, 0, 1, DEFAULTS},
+    {"gemv_q5_1", LOWBIT_FORMAT_Q5_1, "LOWBIT_GEMV_Q5_1", LEGACY_SOURCE, 0, 1, DEFAULTS},
+    {"gemv_iq4_nl", LOWBIT_FORMAT_IQ4_NL, "LOWBIT_GEMV_IQ4_NL", LEGACY_SOURCE, 0, 1, DEFAULTS},
+    {"gemv_bf16", LOWBIT_FORMAT_BF16, "LOWBIT_GEMV_BF16", LEGACY_SOURCE, 0, 1, DEFAULTS},
+    {"gemv_q2_k", LOWBIT_FORMAT_Q2_K, "LOWBIT_GEMV_Q2_K", KQUANTS_SOURCE, 0, 1, DEFAULTS},
+    {"gemv_q3_k", LOWBIT_FORMAT_Q3_K, "LOWBIT_GEMV_Q3_K", KQUANTS_SOURCE, 0, 1, DEFAULTS},
+    {"gemv_q4_k", LOWBIT_FORMAT_Q4_K, "LOWBIT_GEMV_Q4_K", KQUANTS_SOURCE, 1, 1, DEFAULTS},
+    {"gemv_q5_k", LOWBIT_FORMAT_Q5_K, "LOWBIT_GEMV_Q5_K", KQUANTS_SOURCE, 1, 1, DEFAULTS},
+    {"gemv_q6_k", LOWBIT_FORMAT_Q6_K, "LOWBIT_GEMV_Q6_K", KQUANTS_SOURCE, 0, 1, DEFAULTS},
+    {"gemv_iq4_xs", LOWBIT_FORMAT_IQ4_XS, "LOWBIT_GEMV_IQ4_XS", KQUANTS_SOURCE, 0, 1, DEFAULTS},
+    {"gemv_tq1_0", LOWBIT_FORMAT_TQ1_0, "LOWBIT_GEMV_TQ1_0", KQUANTS_SOURCE, 0, 1, DEFAULTS},
+    {"gemv_tq2_0", LOWBIT_FORMAT_TQ2_0, "LOWBIT_GEMV_TQ2_0", KQUANTS_SOURCE, 0, 1, DEFAULTS},
 };
 /* clang-format on */
+#undef DEFAULTS
 #undef ROW
 #undef COOP
 

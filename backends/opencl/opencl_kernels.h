@@ -40,7 +40,8 @@ typedef struct opencl_kernel_spec {
     const char *define; /* build option selecting the kernel inside its family's source */
     const char *source; /* the embedded family source (lowbit_blocks.h + the .cl file) */
     const unsigned long *source_size;
-    int block_sums; /* can take X_BLOCK_SUMS (Σx per block from the host) in the single-row row layout */
+    int block_sums;    /* can take X_BLOCK_SUMS (Σx per block from the host) in the single-row row layout */
+    int stored_layout; /* reads the stored (GGUF) bytes as uploaded, not the split layout of lowbit_blocks.h */
     opencl_kernel_params defaults[OPENCL_DEVICE_CLASS_COUNT][OPENCL_BATCH_CLASS_COUNT];
 } opencl_kernel_spec;
 

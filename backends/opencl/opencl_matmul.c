@@ -118,10 +118,21 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
     const opencl_weights *weights = args->weights;
     opencl_device *device = weights->device;
     const float *x = args->x;
-    size_t n = args->n, chunk = n < OPENCL_MAX_ACTIVATION_ROWS ? n : OPENCL_MAX_ACTIVATION_ROWS;
+    /* Activation rows per dispatch: up to OPENCL_MAX_ACTIVATION_ROWS, fewer when that many rows of x or
+     * of y would not fit one scratch buffer (upload checked that one row does). */
+    uint64_t max_allocation = device->info.max_allocation;
+    size_t fit = OPENCL_MAX_ACTIVATION_ROWS;
+    if (max_allocation != 0) {
+        uint64_t by_x = max_allocation / (weights->cols * sizeof(float));
+        uint64_t by_y = max_allocation / (weights->rows * sizeof(float));
+        if (by_x < fit) fit = (size_t)by_x;
+        if (by_y < fit) fit = (size_t)by_y;
+        if (fit == 0) fit = 1;
+    }
+    size_t n = args->n, chunk = n < fit ? n : fit;
 
     opencl_kernel_config full, last;
-    size_t tail = n % OPENCL_MAX_ACTIVATION_ROWS;
+    size_t tail = n % chunk;
     lowbit_status status = choose(backend, weights, chunk, &full);
     if (status == LOWBIT_OK) status = choose(backend, weights, tail ? tail : chunk, &last);
     if (status != LOWBIT_OK) return status;
@@ -133,15 +144,19 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
     if (status == LOWBIT_OK)
         status = ensure_scratch(backend, device, &device->y_scratch, &device->y_capacity,
                                 chunk * weights->rows * sizeof(float), CL_MEM_WRITE_ONLY);
-    /* Only a one-row dispatch takes block sums, and it is always the last row (n == 1, or the tail). */
+    /* Only one-row dispatches take block sums: the last row (n == 1, or the tail), or every row when the
+     * allocation cap leaves one row per dispatch. Each row's sums keep their own host memory, since the
+     * writes are non-blocking. */
     float *sums = NULL;
+    const size_t sums_per_row = weights->cols / 32;
     if (status == LOWBIT_OK && (full.block_sums || last.block_sums)) {
         status = ensure_scratch(backend, device, &device->sums_scratch, &device->sums_capacity,
-                                weights->cols / 32 * sizeof(float), CL_MEM_READ_ONLY);
-        sums = status == LOWBIT_OK ? malloc(weights->cols / 32 * sizeof(float)) : NULL;
+                                sums_per_row * sizeof(float), CL_MEM_READ_ONLY);
+        sums = status == LOWBIT_OK ? malloc(n * sums_per_row * sizeof(float)) : NULL;
         if (status == LOWBIT_OK && sums == NULL)
             status = opencl_fail(backend, LOWBIT_ERROR_OUT_OF_MEMORY, "opencl: out of host memory");
-        if (sums != NULL) block_sums(x + (n - 1) * weights->cols, weights->cols, sums);
+        for (size_t row = full.block_sums ? 0 : n - 1; sums != NULL && row < n; ++row)
+            block_sums(x + row * weights->cols, weights->cols, sums + row * sums_per_row);
     }
     if (status == LOWBIT_OK) status = opencl_program_get(backend, device, &full, &full_kernel);
     if (status == LOWBIT_OK) status = opencl_program_get(backend, device, &last, &last_kernel);
@@ -154,9 +169,10 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
     for (size_t c = 0; c < chunks && status == LOWBIT_OK; ++c) {
         size_t start = c * chunk, count = n - start < chunk ? n - start : chunk;
         int is_full = count == chunk;
-        status = enqueue_chunk(backend, weights, is_full ? full_kernel : last_kernel, is_full ? &full : &last,
-                               x + start * weights->cols, sums, args->y + start * weights->rows, count,
-                               events ? events + c * weights->part_count : NULL);
+        status =
+            enqueue_chunk(backend, weights, is_full ? full_kernel : last_kernel, is_full ? &full : &last,
+                          x + start * weights->cols, sums ? sums + start * sums_per_row : NULL,
+                          args->y + start * weights->rows, count, events ? events + c * weights->part_count : NULL);
         enqueued = 1;
     }
     /* Even after a failure the queue must drain: it may still read x or write y. */

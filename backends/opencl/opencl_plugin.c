@@ -144,6 +144,7 @@ LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t host_abi_major
     vtable->weights_release = opencl_weights_release;
     vtable->matmul = opencl_matmul;
     vtable->destroy = backend_destroy;
+    vtable->measure_bandwidth = opencl_measure_bandwidth;
     *out = vtable;
     return LOWBIT_OK;
 }

@@ -30,16 +30,10 @@ static lowbit_status fail_build(opencl_backend *backend, opencl_device *device, 
                        length > BUILD_LOG_LIMIT ? " [truncated]" : "");
 }
 
-/* Creates and builds the program, from the on-disk binary cache when it has one for this key. */
-static lowbit_status build_program(opencl_backend *backend, opencl_device *device, const opencl_kernel_config *config,
-                                   cl_program *out)
+lowbit_status opencl_program_build(opencl_backend *backend, opencl_device *device, const char *source,
+                                   size_t source_size, const char *options, cl_program *out)
 {
     const opencl_api *cl = backend->cl;
-    char options[256];
-    opencl_kernel_build_options(config, options, sizeof options);
-    const char *source = config->spec->source;
-    size_t source_size = (size_t)*config->spec->source_size;
-
     opencl_binary_key key;
     opencl_binary_key_make(&key, source, source_size, options, device->driver_key);
     cl_program program = opencl_binary_cache_load(backend, device, &key);
@@ -86,7 +80,10 @@ lowbit_status opencl_program_get(opencl_backend *backend, opencl_device *device,
             config->spec->name);
     opencl_program *entry = calloc(1, sizeof *entry);
     if (entry == NULL) return opencl_fail(backend, LOWBIT_ERROR_OUT_OF_MEMORY, "opencl: out of host memory");
-    lowbit_status status = build_program(backend, device, config, &entry->program);
+    char options[256];
+    opencl_kernel_build_options(config, options, sizeof options);
+    lowbit_status status = opencl_program_build(backend, device, config->spec->source,
+                                                (size_t)*config->spec->source_size, options, &entry->program);
     if (status != LOWBIT_OK) {
         free(entry);
         return status;

@@ -1,5 +1,6 @@
-/* opencl_weights.c — uploads a weight matrix into the split device layout (quants and f16 scales in
- * separate buffers, never dequantized), split by rows into parts that respect the device's max allocation. */
+/* opencl_weights.c — uploads a weight matrix, never dequantized, split by rows into parts that respect the
+ * device's max allocation: F32/F16/Q4_0/Q8_0 into the split device layout (quants and f16 scales in
+ * separate buffers), every other format as its stored (GGUF) bytes in one plain byte buffer. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,21 +18,49 @@ static const char *format_name(lowbit_format format)
     switch (format) {
     case LOWBIT_FORMAT_F32: return "F32";
     case LOWBIT_FORMAT_F16: return "F16";
+    case LOWBIT_FORMAT_BF16: return "BF16";
     case LOWBIT_FORMAT_Q4_0: return "Q4_0";
+    case LOWBIT_FORMAT_Q4_1: return "Q4_1";
+    case LOWBIT_FORMAT_Q5_0: return "Q5_0";
+    case LOWBIT_FORMAT_Q5_1: return "Q5_1";
     case LOWBIT_FORMAT_Q8_0: return "Q8_0";
+    case LOWBIT_FORMAT_IQ4_NL: return "IQ4_NL";
+    case LOWBIT_FORMAT_Q2_K: return "Q2_K";
+    case LOWBIT_FORMAT_Q3_K: return "Q3_K";
+    case LOWBIT_FORMAT_Q4_K: return "Q4_K";
+    case LOWBIT_FORMAT_Q5_K: return "Q5_K";
+    case LOWBIT_FORMAT_Q6_K: return "Q6_K";
+    case LOWBIT_FORMAT_IQ4_XS: return "IQ4_XS";
+    case LOWBIT_FORMAT_TQ1_0: return "TQ1_0";
+    case LOWBIT_FORMAT_TQ2_0: return "TQ2_0";
     default: return "an unsupported format";
     }
 }
 
 static size_t stored_row_size(lowbit_format format, size_t cols)
 {
+    size_t block = 0, bytes = 0;
     switch (format) {
     case LOWBIT_FORMAT_F32: return cols * 4;
-    case LOWBIT_FORMAT_F16: return cols * 2;
-    case LOWBIT_FORMAT_Q4_0: return cols % LOWBIT_QK4_0 ? 0 : cols / LOWBIT_QK4_0 * LOWBIT_Q4_0_BYTES;
-    case LOWBIT_FORMAT_Q8_0: return cols % LOWBIT_QK8_0 ? 0 : cols / LOWBIT_QK8_0 * LOWBIT_Q8_0_BYTES;
+    case LOWBIT_FORMAT_F16:
+    case LOWBIT_FORMAT_BF16: return cols * 2;
+    case LOWBIT_FORMAT_Q4_0: block = LOWBIT_QK4_0, bytes = LOWBIT_Q4_0_BYTES; break;
+    case LOWBIT_FORMAT_Q8_0: block = LOWBIT_QK8_0, bytes = LOWBIT_Q8_0_BYTES; break;
+    case LOWBIT_FORMAT_Q4_1: block = 32, bytes = 20; break;
+    case LOWBIT_FORMAT_Q5_0: block = 32, bytes = 22; break;
+    case LOWBIT_FORMAT_Q5_1: block = 32, bytes = 24; break;
+    case LOWBIT_FORMAT_IQ4_NL: block = 32, bytes = 18; break;
+    case LOWBIT_FORMAT_Q2_K: block = 256, bytes = 84; break;
+    case LOWBIT_FORMAT_Q3_K: block = 256, bytes = 110; break;
+    case LOWBIT_FORMAT_Q4_K: block = 256, bytes = 144; break;
+    case LOWBIT_FORMAT_Q5_K: block = 256, bytes = 176; break;
+    case LOWBIT_FORMAT_Q6_K: block = 256, bytes = 210; break;
+    case LOWBIT_FORMAT_IQ4_XS: block = 256, bytes = 136; break;
+    case LOWBIT_FORMAT_TQ1_0: block = 256, bytes = 54; break;
+    case LOWBIT_FORMAT_TQ2_0: block = 256, bytes = 66; break;
     default: return 0;
     }
+    return cols % block ? 0 : cols / block * bytes;
 }
 
 static void release_parts(const opencl_api *cl, opencl_weights *weights)
@@ -100,6 +129,17 @@ done:
     return status;
 }
 
+/* Stored-layout formats: the part's rows are written as they are, straight from the caller's bytes. */
+static lowbit_status fill_part_stored(opencl_backend *backend, opencl_device *device,
+                                      const lowbit_backend_tensor *tensor, const opencl_weights_part *part,
+                                      size_t row_size)
+{
+    const unsigned char *source = (const unsigned char *)tensor->data + part->row_begin * row_size;
+    cl_int error = backend->cl->clEnqueueWriteBuffer(device->queue, part->quants, CL_TRUE, 0, part->rows * row_size,
+                                                     source, 0, NULL, NULL);
+    return error == CL_SUCCESS ? LOWBIT_OK : opencl_fail_call(backend, "clEnqueueWriteBuffer", error, 1);
+}
+
 /* Rows per part so that both of a part's buffers fit in one allocation. */
 static size_t rows_per_part(lowbit_format format, size_t rows, size_t cols, uint64_t max_allocation)
 {
@@ -133,33 +173,38 @@ lowbit_status opencl_weights_upload(void *self, size_t device_index, const lowbi
                            device_index, backend->device_count);
     opencl_device *device = &backend->devices[device_index];
     if (opencl_kernel_for_format(tensor->format) == NULL)
-        return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED,
-                           "opencl: no kernel for format %d weights (this backend runs F32, F16, Q4_0, Q8_0)",
+        return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: no kernel for format %d weights on this backend",
                            (int)tensor->format);
     size_t row_size = stored_row_size(tensor->format, tensor->cols);
     if (tensor->rows == 0 || tensor->cols == 0 || row_size == 0 || tensor->size / row_size != tensor->rows ||
         tensor->size % row_size != 0)
         return opencl_fail(backend, LOWBIT_ERROR_INVALID_ARGUMENT, "opencl: %zu×%zu %s does not match %zu bytes",
                            tensor->rows, tensor->cols, format_name(tensor->format), tensor->size);
-    /* Kernel arguments are 32-bit; outputs for one chunk of activation rows must fit one scratch buffer. */
+    /* Kernel arguments are 32-bit; one activation row and its outputs must each fit one scratch buffer
+     * (matmul takes fewer activation rows per dispatch when a chunk of them does not). */
     uint64_t max_allocation = device->info.max_allocation;
     if (tensor->rows > UINT32_MAX / OPENCL_MAX_ACTIVATION_ROWS || tensor->cols > UINT32_MAX ||
-        (uint64_t)tensor->rows * OPENCL_MAX_ACTIVATION_ROWS * sizeof(float) > max_allocation ||
-        (uint64_t)tensor->cols * OPENCL_MAX_ACTIVATION_ROWS * sizeof(float) > max_allocation)
+        (uint64_t)tensor->rows * sizeof(float) > max_allocation ||
+        (uint64_t)tensor->cols * sizeof(float) > max_allocation)
         return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED,
                            "opencl: a %zu×%zu matrix exceeds what one dispatch addresses on %s", tensor->rows,
                            tensor->cols, device->info.id);
 
+    const opencl_kernel_spec *spec = opencl_kernel_for_format(tensor->format);
     size_t quant_row_bytes = 0, scale_row_bytes = 0;
     int is_float = tensor->format == LOWBIT_FORMAT_F32 || tensor->format == LOWBIT_FORMAT_F16;
-    if (is_float) {
+    if (spec->stored_layout) {
+        quant_row_bytes = row_size;
+    } else if (is_float) {
         quant_row_bytes = row_size;
     } else {
         size_t padded_scales = 0;
         lowbit_repack_sizes(tensor->format, 1, tensor->cols, &quant_row_bytes, &padded_scales);
         scale_row_bytes = (row_size - quant_row_bytes); /* the f16 scale of each block */
     }
-    size_t part_rows = rows_per_part(tensor->format, tensor->rows, tensor->cols, max_allocation);
+    size_t part_rows = spec->stored_layout ? (size_t)(max_allocation / row_size)
+                                           : rows_per_part(tensor->format, tensor->rows, tensor->cols, max_allocation);
+    if (part_rows > tensor->rows) part_rows = tensor->rows;
     if (part_rows == 0)
         return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED,
                            "opencl: one %zu-column %s row is larger than the max allocation (%llu bytes) of %s",
@@ -181,11 +226,16 @@ lowbit_status opencl_weights_upload(void *self, size_t device_index, const lowbi
         part->row_begin = i * part_rows;
         part->rows = tensor->rows - part->row_begin < part_rows ? tensor->rows - part->row_begin : part_rows;
         size_t quant_bytes = 0, scale_bytes = 0;
-        lowbit_repack_sizes(tensor->format, part->rows, tensor->cols, &quant_bytes, &scale_bytes);
+        if (spec->stored_layout)
+            quant_bytes = part->rows * row_size;
+        else
+            lowbit_repack_sizes(tensor->format, part->rows, tensor->cols, &quant_bytes, &scale_bytes);
         status = create_buffer(backend, device, quant_bytes, &part->quants);
         if (status == LOWBIT_OK && scale_bytes != 0)
             status = create_buffer(backend, device, scale_bytes, &part->scales);
-        if (status == LOWBIT_OK) status = fill_part(backend, device, tensor, part, quant_row_bytes, scale_row_bytes);
+        if (status == LOWBIT_OK)
+            status = spec->stored_layout ? fill_part_stored(backend, device, tensor, part, row_size)
+                                         : fill_part(backend, device, tensor, part, quant_row_bytes, scale_row_bytes);
     }
     pthread_mutex_unlock(&device->lock);
     if (status != LOWBIT_OK) {
