@@ -1,5 +1,6 @@
 /* test_backend_opencl.c — the OpenCL plugin through the public API: device info, fused GEMV for F32, F16,
- * Q4_0 and Q8_0 in both kernel layouts against the f64 reference, row-split weights past a forced
+ * Q4_0 and Q8_0 in both kernel layouts against the f64 reference, the tiled GEMM (n ≥ 9) for F32, F16, Q4_0,
+ * Q8_0, Q4_K and Q6_K in its streaming (CPU) and local-memory (GPU) shapes, row-split weights past a forced
  * allocation cap, the on-disk program cache, and CPU fallback under injected build/alloc/run faults; and
  * the plugin's ABI directly (version refusal, struct sizes, an older host API without the newer members), and
  * the ABI 1.1 bandwidth probe. The formats read in their stored layout are in test_backend_opencl_stored.c. */
@@ -179,6 +180,69 @@ static void test_gemv_forced_layouts(void **state)
         setenv("LOWBIT_OPENCL_PARAMS", variants[v], 1);
         run_every_format(some_batches, sizeof some_batches / sizeof some_batches[0]);
     }
+    unsetenv("LOWBIT_OPENCL_PARAMS");
+}
+
+/* The tiled GEMM (n at or above the table's threshold, 9 by default): every GEMM format, batches that fill
+ * a tile and that leave one row over, rows that are not a multiple of a tile, one block and several.
+ * Checked against the reference, and the run must name the GEMM kernel. */
+static const size_t gemm_batches[] = {9, 16, 64, 65};
+#define GEMM_MAX_N 65
+
+static void check_gemm(lowbit_context *context, size_t device, lowbit_format format, size_t rows, size_t cols)
+{
+    size_t size = 0;
+    uint64_t seed = (uint64_t)format * 104729u + rows * 31u + cols;
+    void *packed = test_make_weights(format, rows, cols, seed, &size);
+    lowbit_weights *weights = NULL;
+    assert_int_equal(lowbit_weights_upload(context, device, format, rows, cols, packed, size, 0, &weights), LOWBIT_OK);
+    float *x = malloc(GEMM_MAX_N * cols * sizeof(float));
+    float *y = malloc(GEMM_MAX_N * rows * sizeof(float));
+    double *reference = malloc(GEMM_MAX_N * rows * sizeof(double));
+    assert_true(x && y && reference);
+    test_fill_random(x, GEMM_MAX_N * cols, seed + 1, 1.0f);
+    test_reference_matmul(format, packed, size, rows, cols, x, GEMM_MAX_N, reference);
+    for (size_t b = 0; b < sizeof gemm_batches / sizeof gemm_batches[0]; ++b) {
+        size_t n = gemm_batches[b];
+        memset(y, 0xFF, n * rows * sizeof(float)); /* NaN: an output the kernel skips cannot pass */
+        assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
+        double error = test_nmse(y, reference, n * rows);
+        lowbit_run_info run = {.struct_size = sizeof run};
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        if (run.fell_back)
+            fail_msg("%s %zux%zu n=%zu fell back: %s", lowbit_format_name(format), rows, cols, n, run.fallback_reason);
+        if (!(error <= NMSE_LIMIT))
+            fail_msg("%s %zux%zu n=%zu: NMSE %.3e > %.0e (kernel %s)", lowbit_format_name(format), rows, cols, n, error,
+                     NMSE_LIMIT, run.kernel);
+        if (strncmp(run.kernel, "gemm_", 5) != 0)
+            fail_msg("%s %zux%zu n=%zu ran %s, not the GEMM", lowbit_format_name(format), rows, cols, n, run.kernel);
+    }
+    free(x), free(y), free(reference), free(packed);
+    lowbit_weights_destroy(weights);
+}
+
+static void run_gemm_formats(void)
+{
+    static const lowbit_format gemm_formats[] = {LOWBIT_FORMAT_F32,  LOWBIT_FORMAT_F16,  LOWBIT_FORMAT_Q4_0,
+                                                 LOWBIT_FORMAT_Q8_0, LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q6_K};
+    size_t device = 0;
+    lowbit_context *context = open_context(&device);
+    for (size_t f = 0; f < sizeof gemm_formats / sizeof gemm_formats[0]; ++f) {
+        size_t block = gemm_formats[f] == LOWBIT_FORMAT_Q4_K || gemm_formats[f] == LOWBIT_FORMAT_Q6_K ? 256 : 32;
+        check_gemm(context, device, gemm_formats[f], 67, block);      /* one block */
+        check_gemm(context, device, gemm_formats[f], 129, 5 * block); /* several, not a whole tile of k */
+    }
+    lowbit_context_destroy(context);
+}
+
+/* The device class's own GEMM shape, then the GPU-class tiling (64×64, 4×4 a work-item, one chunk of k)
+ * forced on whatever device CI has. */
+static void test_gemm(void **state)
+{
+    (void)state;
+    run_gemm_formats();
+    setenv("LOWBIT_OPENCL_PARAMS", "gemm=1,stream=0,tile_rows=64,tile_n=64,item_rows=4,item_n=4,tile_k=1", 1);
+    run_gemm_formats();
     unsetenv("LOWBIT_OPENCL_PARAMS");
 }
 
@@ -581,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_device_info),
         cmocka_unit_test(test_gemv_default_layout),
         cmocka_unit_test(test_gemv_forced_layouts),
+        cmocka_unit_test(test_gemm),
         cmocka_unit_test(test_row_split),
         cmocka_unit_test(test_program_cache),
         cmocka_unit_test(test_fault_run),

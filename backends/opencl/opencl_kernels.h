@@ -34,6 +34,20 @@ typedef struct opencl_kernel_params {
     opencl_layout layout;
 } opencl_kernel_params;
 
+/* The tiled GEMM (gemm.cl) for prefill: a workgroup computes tile_rows weight rows × tile_n activation
+ * rows, each work-item an item_rows × item_n block in registers, tile_k 32-element chunks per tile load. */
+typedef struct opencl_gemm_params {
+    uint32_t tile_rows; /* TILE_ROWS */
+    uint32_t tile_n;    /* TILE_N */
+    uint32_t item_rows; /* ITEM_ROWS */
+    uint32_t item_n;    /* ITEM_N */
+    uint32_t tile_k;    /* TILE_K */
+    uint32_t min_n;     /* the GEMM runs for n ≥ min_n, the looped GEMV below; 0: never */
+    uint32_t stream;    /* GEMM_STREAM: no local tiles, each work-item streams its item_rows rows against
+                         * the tile's activation rows, item_n at a time (CPU-class devices); the
+                         * workgroup is tile_rows/item_rows work-items */
+} opencl_gemm_params;
+
 typedef struct opencl_kernel_spec {
     const char *name; /* kernel function in the source */
     lowbit_format format;
@@ -43,6 +57,8 @@ typedef struct opencl_kernel_spec {
     int block_sums;    /* can take X_BLOCK_SUMS (Σx per block from the host) in the single-row row layout */
     int stored_layout; /* reads the stored (GGUF) bytes as uploaded, not the split layout of lowbit_blocks.h */
     opencl_kernel_params defaults[OPENCL_DEVICE_CLASS_COUNT][OPENCL_BATCH_CLASS_COUNT];
+    const char *gemm_name; /* the GEMM kernel over the same decode, or NULL (looped GEMV for every n) */
+    opencl_gemm_params gemm_defaults[OPENCL_DEVICE_CLASS_COUNT];
 } opencl_kernel_spec;
 
 /* Everything a program is compiled from; also the program-cache key. */
@@ -51,10 +67,14 @@ typedef struct opencl_kernel_config {
     opencl_kernel_params params;
     uint32_t activation_rows; /* N_MAX: activation rows one dispatch computes (1, 2, 4 or 8) */
     uint32_t block_sums;      /* X_BLOCK_SUMS: the dispatch reads x's per-block sums (see gemv.cl) */
+    uint32_t gemm;            /* the tiled GEMM (gemm_params), not the GEMV (params, activation_rows) */
+    opencl_gemm_params gemm_params;
 } opencl_kernel_config;
 
 /* Activation rows one dispatch handles at most; larger n loops over chunks. */
 #define OPENCL_MAX_ACTIVATION_ROWS 8u
+/* Activation rows one GEMM dispatch handles at most (bounds the x and y scratch buffers). */
+#define OPENCL_MAX_GEMM_ROWS 1024u
 
 const opencl_kernel_spec *opencl_kernel_table(size_t *count);
 /* The GEMV kernel for a weight format, or NULL when this backend has none. */
@@ -67,6 +87,14 @@ int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class dev
                          uint32_t max_workgroup_size, uint64_t local_memory, opencl_kernel_config *config, char *why,
                          size_t why_size);
 
+/* Whether `n` activation rows of a rows×cols matrix run the tiled GEMM: 1 with `config` filled, 0 when
+ * the looped GEMV should run (no GEMM for the format, n below the table's threshold, F32/F16 cols not a
+ * multiple of 32), -1 with `why` filled when the parameters (table or LOWBIT_OPENCL_PARAMS keys gemm=0|1,
+ * tile_rows, tile_n, item_rows, item_n, tile_k, gemm_min) do not fit the device. */
+int opencl_kernel_choose_gemm(const opencl_kernel_spec *spec, opencl_device_class device_class, size_t n, size_t cols,
+                              uint32_t max_workgroup_size, uint64_t local_memory, opencl_kernel_config *config,
+                              char *why, size_t why_size);
+
 int opencl_kernel_config_equal(const opencl_kernel_config *a, const opencl_kernel_config *b);
 /* "-DLOWBIT_GEMV_Q4_0 -DWG_SIZE=8 ..." */
 void opencl_kernel_build_options(const opencl_kernel_config *config, char *options, size_t size);
@@ -74,5 +102,8 @@ void opencl_kernel_build_options(const opencl_kernel_config *config, char *optio
 void opencl_kernel_describe(const opencl_kernel_config *config, char *text, size_t size);
 /* Rows of the matrix one workgroup covers, and the global size for `rows` weight rows. */
 size_t opencl_kernel_global_size(const opencl_kernel_config *config, size_t rows);
+/* The GEMM's 2-D global and local sizes for `rows` weight rows and `n` activation rows. */
+void opencl_kernel_gemm_sizes(const opencl_kernel_config *config, size_t rows, size_t n, size_t global[2],
+                              size_t local[2]);
 
 #endif

@@ -1,5 +1,7 @@
 /* opencl_matmul.c — runs Y = X·Wᵀ on an OpenCL device: activations in chunks of up to
- * OPENCL_MAX_ACTIVATION_ROWS rows, one dispatch per chunk and weight part, serialized per device. */
+ * OPENCL_MAX_ACTIVATION_ROWS rows for the GEMV (decode), or up to OPENCL_MAX_GEMM_ROWS for the tiled GEMM
+ * (prefill, n at or above the kernel table's threshold), one dispatch per chunk and weight part,
+ * serialized per device. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,9 +95,12 @@ static lowbit_status enqueue_chunk(opencl_backend *backend, const opencl_weights
             error = cl->clSetKernelArg(kernel, a, arguments[a].size, arguments[a].value);
             if (error != CL_SUCCESS) return opencl_fail_call(backend, "clSetKernelArg", error, 0);
         }
-        size_t local = config->params.wg_size;
-        size_t global = opencl_kernel_global_size(config, part->rows);
-        error = cl->clEnqueueNDRangeKernel(device->queue, kernel, 1, NULL, &global, &local, 0, NULL,
+        size_t local[2] = {config->params.wg_size, 1}, global[2] = {0, 1};
+        if (config->gemm)
+            opencl_kernel_gemm_sizes(config, part->rows, n, global, local);
+        else
+            global[0] = opencl_kernel_global_size(config, part->rows);
+        error = cl->clEnqueueNDRangeKernel(device->queue, kernel, config->gemm ? 2 : 1, NULL, global, local, 0, NULL,
                                            events ? &events[i] : NULL);
         if (error != CL_SUCCESS) return opencl_fail_call(backend, "clEnqueueNDRangeKernel", error, 0);
     }
@@ -121,7 +126,15 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
     /* Activation rows per dispatch: up to OPENCL_MAX_ACTIVATION_ROWS, fewer when that many rows of x or
      * of y would not fit one scratch buffer (upload checked that one row does). */
     uint64_t max_allocation = device->info.max_allocation;
-    size_t fit = OPENCL_MAX_ACTIVATION_ROWS;
+    opencl_kernel_config gemm;
+    char why[256];
+    const lowbit_device_info *info = &device->info;
+    int use_gemm = opencl_kernel_choose_gemm(opencl_kernel_for_format(weights->format), device->device_class, args->n,
+                                             weights->cols, info->max_workgroup_size, info->local_memory, &gemm, why,
+                                             sizeof why);
+    if (use_gemm < 0) return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: %s", why);
+    /* The GEMM takes the whole batch in one dispatch (per weight part), up to OPENCL_MAX_GEMM_ROWS. */
+    size_t fit = use_gemm ? OPENCL_MAX_GEMM_ROWS : OPENCL_MAX_ACTIVATION_ROWS;
     if (max_allocation != 0) {
         uint64_t by_x = max_allocation / (weights->cols * sizeof(float));
         uint64_t by_y = max_allocation / (weights->rows * sizeof(float));
@@ -133,8 +146,13 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
 
     opencl_kernel_config full, last;
     size_t tail = n % chunk;
-    lowbit_status status = choose(backend, weights, chunk, &full);
-    if (status == LOWBIT_OK) status = choose(backend, weights, tail ? tail : chunk, &last);
+    lowbit_status status = LOWBIT_OK;
+    if (use_gemm) {
+        full = last = gemm; /* n is an argument of the GEMM: one program for every chunk */
+    } else {
+        status = choose(backend, weights, chunk, &full);
+        if (status == LOWBIT_OK) status = choose(backend, weights, tail ? tail : chunk, &last);
+    }
     if (status != LOWBIT_OK) return status;
 
     pthread_mutex_lock(&device->lock);

@@ -117,6 +117,10 @@ GEMV_INLINE float4 load_quad(__global const uint *quants, size_t row, size_t col
 #error "gemv.cl: define one of LOWBIT_GEMV_F32, LOWBIT_GEMV_F16, LOWBIT_GEMV_Q4_0, LOWBIT_GEMV_Q8_0"
 #endif
 
+#define GEMV_SPLIT_LAYOUT 1
+
+/* LOWBIT_GEMM: only the decode above is wanted; gemm.cl, embedded after this file, is the kernel. */
+#if !defined(LOWBIT_GEMM)
 /* Arguments: weights (quants, scales), x[n×cols] at the start of its buffer, y written at
  * y[y_offset + j*y_stride + row] so a part of a row-split matrix lands in its place, and x_sums[cols/32]
  * (the block sums of x) when X_BLOCK_SUMS is defined, else unused. */
@@ -319,3 +323,4 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
 #else
 #error "gemv.cl: define LAYOUT_ROW or LAYOUT_COOP"
 #endif
+#endif /* !LOWBIT_GEMM */

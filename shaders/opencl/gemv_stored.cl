@@ -24,6 +24,8 @@ GEMV_INLINE float sum16(float16 v)
     return c.x + c.y;
 }
 
+/* LOWBIT_GEMM: only the family decode is wanted; gemm.cl, embedded after this file, is the kernel. */
+#if !defined(LOWBIT_GEMM)
 #define GEMV_ARGS                                                                                                      \
     __global const uchar *weights, __global const uchar *unused_scales, __global const float *x, __global float *y,    \
         const uint rows, const uint cols, const uint n, const uint y_offset, const uint y_stride,                      \
@@ -216,3 +218,4 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
 #else
 #error "gemv_stored.cl: define LAYOUT_ROW or LAYOUT_COOP"
 #endif
+#endif /* !LOWBIT_GEMM */
