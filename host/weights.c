@@ -235,7 +235,45 @@ static void record_run(const lowbit_context *context, const lowbit_weights *weig
     }
 }
 
+/* X widened from f16 to f32 for a backend that reads only f32 activations (caller frees). */
+static float *widen_activations(const void *x, size_t count)
+{
+    float *wide = malloc(count * sizeof(float));
+    if (!wide) return NULL;
+    const unsigned char *bytes = x;
+    for (size_t i = 0; i < count; ++i)
+        wide[i] = lowbit_fp16_to_fp32((uint16_t)(bytes[2 * i] | (bytes[2 * i + 1] << 8)));
+    return wide;
+}
+
+/* One backend call; an f16 request the backend refuses is retried with X widened on the host. */
+static lowbit_status run_backend(lowbit_backend *backend, lowbit_backend_matmul_args *args, size_t cols,
+                                 int *widened)
+{
+    *widened = 0;
+    lowbit_status status = backend->matmul(backend->self, args);
+    if (status != LOWBIT_ERROR_UNSUPPORTED || args->x_type == LOWBIT_ACTIVATION_F32) return status;
+    float *wide = widen_activations(args->x, args->n * cols);
+    if (!wide) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_matmul: no memory to widen f16 activations");
+    lowbit_backend_matmul_args retry = *args;
+    retry.x = wide;
+    retry.x_type = LOWBIT_ACTIVATION_F32;
+    lowbit_error_clear();
+    status = backend->matmul(backend->self, &retry);
+    memcpy(args->kernel, retry.kernel, sizeof args->kernel);
+    args->device_seconds = retry.device_seconds;
+    free(wide);
+    *widened = status == LOWBIT_OK;
+    return status;
+}
+
 lowbit_status lowbit_matmul(lowbit_context *context, const lowbit_weights *weights, const float *x, float *y, size_t n)
+{
+    return lowbit_matmul_ex(context, weights, x, LOWBIT_ACTIVATION_F32, y, n);
+}
+
+lowbit_status lowbit_matmul_ex(lowbit_context *context, const lowbit_weights *weights, const void *x,
+                               lowbit_activation x_type, float *y, size_t n)
 {
     static const char fn[] = "lowbit_matmul";
     if (!context || !lowbit_handle_is_live(context))
@@ -246,20 +284,24 @@ lowbit_status lowbit_matmul(lowbit_context *context, const lowbit_weights *weigh
     if (weights->context != context)
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: weights belong to another context", fn);
     if (!x || !y) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: x or y is NULL", fn);
+    if (x_type != LOWBIT_ACTIVATION_F32 && x_type != LOWBIT_ACTIVATION_F16)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: unknown activation type %d", fn, (int)x_type);
     if (n == 0) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: n is 0 (need at least one activation row)", fn);
     if (n > SIZE_MAX / sizeof(float) / (weights->cols > weights->rows ? weights->cols : weights->rows))
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: n = %zu is too large", fn, n);
 
     const double started = now_seconds();
-    lowbit_backend_matmul_args args = {sizeof args, NULL, x, LOWBIT_ACTIVATION_F32, y, n, "", 0.0};
+    lowbit_backend_matmul_args args = {sizeof args, NULL, x, x_type, y, n, "", 0.0};
     char reason[256] = "";
+    int widened = 0;
     if (weights->device_weights) {
         lowbit_backend *backend = backend_of(context, weights->device);
         args.weights = weights->device_weights;
         lowbit_error_clear();
-        lowbit_status status = backend->matmul(backend->self, &args);
+        lowbit_status status = run_backend(backend, &args, weights->cols, &widened);
         if (status == LOWBIT_OK) {
             record_run(context, weights, weights->device, &args, started, NULL);
+            last_run.info.activations_widened = widened;
             return LOWBIT_OK;
         }
         snprintf(reason, sizeof reason, "%s matmul failed: %s", context->devices[weights->device].info.id,
@@ -270,12 +312,11 @@ lowbit_status lowbit_matmul(lowbit_context *context, const lowbit_weights *weigh
         snprintf(reason, sizeof reason, "%s", weights->upload_fallback_reason);
     }
     lowbit_backend *cpu = context->plugins[0].backend;
-    args.weights = weights->cpu_weights;
-    args.kernel[0] = '\0';
-    args.device_seconds = 0.0;
-    lowbit_status status = cpu->matmul(cpu->self, &args);
+    args = (lowbit_backend_matmul_args){sizeof args, weights->cpu_weights, x, x_type, y, n, "", 0.0};
+    lowbit_status status = run_backend(cpu, &args, weights->cols, &widened);
     if (status != LOWBIT_OK) return status;
     record_run(context, weights, 0, &args, started, reason[0] ? reason : NULL);
+    last_run.info.activations_widened = widened;
     return LOWBIT_OK;
 }
 

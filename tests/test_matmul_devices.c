@@ -99,6 +99,50 @@ static void test_gemv_every_device(void **state)
     }
 }
 
+/* f16 activations, selected per call: every device gives the f64 result over the f16-rounded X. */
+static void test_f16_activations_every_device(void **state)
+{
+    (void)state;
+    const size_t rows = 67, cols = 256, n = 5;
+    uint16_t x16[5 * 256];
+    float x[5 * 256], y[5 * 67];
+    double reference[5 * 67];
+    test_fill_random(x, n * cols, 99, 1.0f);
+    for (size_t i = 0; i < n * cols; ++i) {
+        x16[i] = lowbit_fp32_to_fp16(x[i]);
+        x[i] = lowbit_fp16_to_fp32(x16[i]); /* the reference sees exactly the values the kernel reads */
+    }
+    for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f) {
+        size_t size = 0;
+        void *packed = test_make_weights(formats[f], rows, cols, 100 + f, &size);
+        test_reference_matmul(formats[f], packed, size, rows, cols, x, n, reference);
+        for (size_t d = 0; d < device_count; ++d) {
+            lowbit_device_info info = {.struct_size = sizeof info};
+            assert_int_equal(lowbit_device_get_info(context, d, &info), LOWBIT_OK);
+            lowbit_weights *weights = NULL;
+            assert_int_equal(lowbit_weights_upload(context, d, formats[f], rows, cols, packed, size, 0, &weights),
+                             LOWBIT_OK);
+            assert_int_equal(lowbit_matmul_ex(context, weights, x16, LOWBIT_ACTIVATION_F16, y, n), LOWBIT_OK);
+            lowbit_run_info run = {.struct_size = sizeof run};
+            assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+            assert_int_equal(run.fell_back, 0);
+            double error = test_nmse(y, reference, n * rows);
+            if (!(error <= 1e-6))
+                fail_msg("%s %s f16 activations: NMSE %.3e", info.id, lowbit_format_name(formats[f]), error);
+            lowbit_weights_destroy(weights);
+        }
+        free(packed);
+    }
+    /* an unknown activation type is an argument error */
+    lowbit_weights *weights = NULL;
+    size_t size = 0;
+    void *packed = test_make_weights(LOWBIT_FORMAT_Q8_0, 4, 32, 5, &size);
+    assert_int_equal(lowbit_weights_upload(context, 0, LOWBIT_FORMAT_Q8_0, 4, 32, packed, size, 0, &weights), LOWBIT_OK);
+    assert_int_equal(lowbit_matmul_ex(context, weights, x, (lowbit_activation)7, y, 1), LOWBIT_ERROR_INVALID_ARGUMENT);
+    lowbit_weights_destroy(weights);
+    free(packed);
+}
+
 typedef struct thread_job {
     const lowbit_weights *weights;
     const float *x;
@@ -150,6 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ci_devices_present),
         cmocka_unit_test(test_gemv_every_device),
+        cmocka_unit_test(test_f16_activations_every_device),
         cmocka_unit_test(test_threads_match_serial),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -140,6 +140,12 @@ void lowbit_weights_destroy(lowbit_weights *weights);
 lowbit_status lowbit_matmul(lowbit_context *context, const lowbit_weights *weights, const float *x, float *y,
                             size_t n);
 
+/* lowbit_matmul with X of element type `x_type`: LOWBIT_ACTIVATION_F32, or LOWBIT_ACTIVATION_F16 (IEEE half
+ * bits, uint16_t). A backend that cannot read f16 activations gets X widened to f32 on the host first;
+ * lowbit_run_info.activations_widened says when that happened. */
+lowbit_status lowbit_matmul_ex(lowbit_context *context, const lowbit_weights *weights, const void *x,
+                               lowbit_activation x_type, float *y, size_t n);
+
 /* What ran the calling thread's last matmul on this context. */
 typedef struct lowbit_run_info {
     size_t struct_size;          /* set by the caller */
@@ -151,6 +157,7 @@ typedef struct lowbit_run_info {
     char fallback_reason[256];   /* why, when fell_back */
     double device_seconds;       /* kernel time on the device (profiling events / timestamps); 0 if unknown */
     double wall_seconds;         /* the whole call as the host saw it (upload of X, dispatch, read-back) */
+    int activations_widened;     /* 1 when f16 activations were widened to f32 on the host for this backend */
 } lowbit_run_info;
 
 lowbit_status lowbit_last_run(lowbit_context *context, lowbit_run_info *info);

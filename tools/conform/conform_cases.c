@@ -41,28 +41,31 @@ typedef struct shape {
     size_t n;
     conform_variant variant;
     int quick;
+    lowbit_activation activation;
 } shape;
 
 /* rows 67 and 129 are not multiples of any workgroup size; 1 row is M = 1 */
 static const shape shapes[] = {
-    {1, 1, 0, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_PLAIN, 1},
-    {67, 3, 32, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_PLAIN, 1},
-    {67, 3, 32, CONFORM_KERNEL_GEMV, 2, CONFORM_VARIANT_PLAIN, 0},
-    {67, 3, 32, CONFORM_KERNEL_GEMV, 3, CONFORM_VARIANT_PLAIN, 1},
-    {67, 3, 32, CONFORM_KERNEL_GEMV, 4, CONFORM_VARIANT_PLAIN, 0},
-    {67, 3, 32, CONFORM_KERNEL_GEMV, 5, CONFORM_VARIANT_PLAIN, 0},
-    {67, 3, 32, CONFORM_KERNEL_GEMV, 6, CONFORM_VARIANT_PLAIN, 0},
-    {67, 3, 32, CONFORM_KERNEL_GEMV, 7, CONFORM_VARIANT_PLAIN, 0},
-    {67, 3, 32, CONFORM_KERNEL_GEMV, 8, CONFORM_VARIANT_PLAIN, 1},
-    {129, 2, 0, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_UNALIGNED, 1},
-    {33, 2, 0, CONFORM_KERNEL_GEMV, 2, CONFORM_VARIANT_NAN, 1},
-    {33, 2, 0, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_INF, 1},
-    {1024, 16, 0, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_PLAIN, 0},
-    {257, 8, 0, CONFORM_KERNEL_GEMV, 2, CONFORM_VARIANT_SPLIT, 1}, /* > 16K in every format: several buffers */
-    {67, 3, 32, CONFORM_KERNEL_GEMM, 9, CONFORM_VARIANT_PLAIN, 1},
-    {67, 3, 32, CONFORM_KERNEL_GEMM, 16, CONFORM_VARIANT_PLAIN, 0},
-    {129, 4, 0, CONFORM_KERNEL_GEMM, 64, CONFORM_VARIANT_PLAIN, 0},
-    {65, 2, 0, CONFORM_KERNEL_GEMM, 65, CONFORM_VARIANT_PLAIN, 1},
+    {1, 1, 0, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV, 2, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV, 3, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV, 4, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV, 5, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV, 6, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV, 7, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV, 8, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F32},
+    {129, 2, 0, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_UNALIGNED, 1, LOWBIT_ACTIVATION_F32},
+    {33, 2, 0, CONFORM_KERNEL_GEMV, 2, CONFORM_VARIANT_NAN, 1, LOWBIT_ACTIVATION_F32},
+    {33, 2, 0, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_INF, 1, LOWBIT_ACTIVATION_F32},
+    {1024, 16, 0, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
+    {257, 8, 0, CONFORM_KERNEL_GEMV, 2, CONFORM_VARIANT_SPLIT, 1, LOWBIT_ACTIVATION_F32}, /* > 16K in every format: several buffers */
+    {67, 3, 32, CONFORM_KERNEL_GEMM, 9, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMM, 16, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
+    {129, 4, 0, CONFORM_KERNEL_GEMM, 64, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
+    {65, 2, 0, CONFORM_KERNEL_GEMM, 65, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV, 3, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F16},
+    {67, 3, 32, CONFORM_KERNEL_GEMM, 16, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F16},
 };
 
 static int matches(const char *wanted, const char *value) { return !wanted || strcasecmp(wanted, value) == 0; }
@@ -93,15 +96,16 @@ lowbit_status conform_cases_generate(lowbit_context *context, const conform_filt
                 if (!filter->full && !sh->quick && !filter->case_id) continue;
                 if (filter->kernel && strcasecmp(filter->kernel, conform_kernel_name(sh->kernel)) != 0) continue;
                 conform_case c = {.device = d, .kernel = sh->kernel, .format = (lowbit_format)f,
-                                  .activation = LOWBIT_ACTIVATION_F32, .rows = sh->rows, .n = sh->n,
-                                  .variant = sh->variant};
+                                  .activation = sh->activation, .rows = sh->rows, .n = sh->n,
+                                  .variant = sh->variant, .device_fp16 = info.fp16};
                 /* K not a multiple of 256 only where the block is 32; block-1 formats get odd widths */
                 size_t block = traits->block_size == 1 ? 32 : traits->block_size;
                 c.cols = sh->cols_blocks * block + (traits->block_size == 32 ? sh->extra_cols : 0) +
                          (traits->block_size == 1 ? 3 : 0);
                 snprintf(c.device_id, sizeof c.device_id, "%s", info.id);
-                snprintf(c.id, sizeof c.id, "%s/%s/%s/f32/%zux%zu/n%zu/%s", info.id, conform_kernel_name(c.kernel),
-                         traits->name, c.rows, c.cols, c.n, conform_variant_name(c.variant));
+                snprintf(c.id, sizeof c.id, "%s/%s/%s/%s/%zux%zu/n%zu/%s", info.id, conform_kernel_name(c.kernel),
+                         traits->name, c.activation == LOWBIT_ACTIVATION_F16 ? "f16" : "f32", c.rows, c.cols, c.n,
+                         conform_variant_name(c.variant));
                 if (filter->case_id && strcmp(filter->case_id, c.id) != 0) continue;
                 c.seed = conform_seed(c.id);
                 if (*count == capacity) {

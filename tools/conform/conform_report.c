@@ -89,9 +89,10 @@ int conform_write_json(const char *path, const conform_case *cases, const confor
         tool_json_string(out, c->id);
         fprintf(out, ", \"device\": ");
         tool_json_string(out, c->device_id);
-        fprintf(out, ", \"kernel\": \"%s\", \"format\": \"%s\", \"activation\": \"f32\", \"rows\": %zu, \"cols\": %zu, "
+        fprintf(out, ", \"kernel\": \"%s\", \"format\": \"%s\", \"activation\": \"%s\", \"rows\": %zu, \"cols\": %zu, "
                      "\"n\": %zu, \"variant\": \"%s\", \"seed\": %llu,\n     \"status\": \"%s\", ",
-                conform_kernel_name(c->kernel), lowbit_format_name(c->format), c->rows, c->cols, c->n,
+                conform_kernel_name(c->kernel), lowbit_format_name(c->format),
+                c->activation == LOWBIT_ACTIVATION_F16 ? "f16" : "f32", c->rows, c->cols, c->n,
                 conform_variant_name(c->variant), (unsigned long long)c->seed, conform_status_name(r->status));
         /* JSON has no NaN: a non-finite error is reported as null */
         if (r->nmse == r->nmse && r->nmse < 1e308) fprintf(out, "\"nmse\": %.6e, ", r->nmse);

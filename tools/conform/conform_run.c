@@ -92,6 +92,14 @@ void conform_contexts_release(conform_contexts *contexts)
 void conform_case_run(conform_contexts *contexts, const conform_case *c, conform_result *result)
 {
     memset(result, 0, sizeof *result);
+    result->tolerance = conform_tolerance(c->kernel, c->activation);
+    if (c->activation == LOWBIT_ACTIVATION_F16 && !c->device_fp16) {
+        result->status = CONFORM_NOT_SUPPORTED;
+        snprintf(result->message, sizeof result->message,
+                 "device has no f16 arithmetic (cl_khr_fp16 / shaderFloat16); lowbit widens f16 activations to f32 "
+                 "on the host for it");
+        return;
+    }
     lowbit_context *context = contexts->main;
     if (c->variant == CONFORM_VARIANT_SPLIT) {
         if (conform_contexts_split(contexts) != LOWBIT_OK) {
@@ -103,7 +111,6 @@ void conform_case_run(conform_contexts *contexts, const conform_case *c, conform
         context = contexts->split;
         setenv("LOWBIT_MAX_ALLOC", CONFORM_SPLIT_MAX_ALLOC, 1); /* for backends that read it at upload */
     }
-    result->tolerance = conform_tolerance(c->kernel, c->activation);
     double start = now_seconds();
     size_t row_bytes = lowbit_format_row_size(c->format, c->cols), size = c->rows * row_bytes;
     float *values = malloc(c->rows * c->cols * sizeof(float));
@@ -112,6 +119,7 @@ void conform_case_run(conform_contexts *contexts, const conform_case *c, conform
     float *x = malloc(c->n * c->cols * sizeof(float));
     float *y = malloc(c->n * c->rows * sizeof(float));
     double *reference = malloc(c->n * c->rows * sizeof(double));
+    uint16_t *x16 = NULL; /* the f16 activations, for f16 cases */
     lowbit_weights *weights = NULL;
     if (!values || !dequantized || !storage || !x || !y || !reference || row_bytes == 0) {
         result->status = CONFORM_FAIL;
@@ -121,6 +129,15 @@ void conform_case_run(conform_contexts *contexts, const conform_case *c, conform
     uint64_t state = c->seed;
     fill(values, c->rows * c->cols, &state);
     fill(x, c->n * c->cols, &state);
+    if (c->activation == LOWBIT_ACTIVATION_F16) { /* round X to f16: the reference sees what the kernel reads */
+        x16 = malloc(c->n * c->cols * sizeof *x16);
+        if (!x16) {
+            result->status = CONFORM_FAIL;
+            snprintf(result->message, sizeof result->message, "out of host memory");
+            goto done;
+        }
+        for (size_t i = 0; i < c->n * c->cols; ++i) x[i] = lowbit_fp16_to_fp32(x16[i] = lowbit_fp32_to_fp16(x[i]));
+    }
     if (c->variant == CONFORM_VARIANT_NAN) x[(c->n - 1) * c->cols + c->cols / 2] = NAN;
     if (c->variant == CONFORM_VARIANT_INF) x[c->cols / 3] = INFINITY;
     /* the unaligned variant reads its weights from one byte into a larger buffer */
@@ -134,7 +151,9 @@ void conform_case_run(conform_contexts *contexts, const conform_case *c, conform
     tool_reference_matmul(dequantized, c->rows, c->cols, x, c->n, reference);
     lowbit_status status = lowbit_weights_upload(context, c->device, c->format, c->rows, c->cols, packed, size, 0,
                                                  &weights);
-    if (status == LOWBIT_OK) status = lowbit_matmul(context, weights, x, y, c->n);
+    if (status == LOWBIT_OK)
+        status = x16 ? lowbit_matmul_ex(context, weights, x16, LOWBIT_ACTIVATION_F16, y, c->n)
+                     : lowbit_matmul(context, weights, x, y, c->n);
     if (status != LOWBIT_OK) {
         result->status = CONFORM_FAIL;
         snprintf(result->message, sizeof result->message, "%s: %s", lowbit_status_string(status), lowbit_last_error());
@@ -147,10 +166,14 @@ void conform_case_run(conform_contexts *contexts, const conform_case *c, conform
     if (result->status == CONFORM_PASS && run.fell_back) {
         result->status = CONFORM_FALLBACK;
         snprintf(result->message, sizeof result->message, "ran on the CPU backend: %s", run.fallback_reason);
+    } else if (result->status == CONFORM_PASS && run.activations_widened) {
+        result->status = CONFORM_NOT_SUPPORTED;
+        snprintf(result->message, sizeof result->message,
+                 "no f16-activation kernel on this backend: X was widened to f32 on the host (result correct)");
     }
 done:
     lowbit_weights_destroy(weights);
     if (c->variant == CONFORM_VARIANT_SPLIT) unsetenv("LOWBIT_MAX_ALLOC");
-    free(values), free(dequantized), free(storage), free(x), free(y), free(reference);
+    free(values), free(dequantized), free(storage), free(x), free(y), free(reference), free(x16);
     result->seconds = now_seconds() - start;
 }
