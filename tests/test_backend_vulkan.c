@@ -42,6 +42,9 @@ static void device_id(lowbit_context *context, size_t device, char *id, size_t s
     snprintf(id, size, "%s", info.id);
 }
 
+/* When set, every n ≥ 9 must have run a kernel whose name contains it (the GEMM tests: "gemm_"). */
+static const char *expected_prefill_kernel;
+
 /* Uploads one matrix and checks Y for every n against the f64 reference; `expect_fallback` says whether
  * the CPU must have run it (fault injection) or the Vulkan device. */
 static void check_matmul(lowbit_context *context, size_t device, lowbit_format format, shape s, const size_t *ns,
@@ -83,6 +86,9 @@ static void check_matmul(lowbit_context *context, size_t device, lowbit_format f
                          run.fallback_reason);
             assert_string_equal(run.device_id, id);
             assert_true(run.kernel[0] != '\0');
+            if (expected_prefill_kernel && n >= 9 && !strstr(run.kernel, expected_prefill_kernel))
+                fail_msg("%s %s %zux%zu n=%zu ran %s, not %s", id, lowbit_format_name(format), s.rows, s.cols, n,
+                         run.kernel, expected_prefill_kernel);
         }
     }
     lowbit_weights_destroy(weights);
@@ -264,6 +270,55 @@ static void test_matmul_float_odd_columns(void **state)
         check_matmul(context, device, LOWBIT_FORMAT_F16, shapes[s], batches, 4, 0);
     }
     lowbit_context_destroy(context);
+}
+
+/* The tiled GEMM (gemm.comp) of every format that has one, with the CPU-class tiling (BM 128, BN 64) and the
+ * GPU-class one (BM 64, BN 64) forced through LOWBIT_VULKAN_GEMM (whatever the device's table chooses):
+ * n = 9, 16, 64, 65 (ragged activation tiles), ragged weight rows (67, 129: partial row tiles), one block
+ * and several blocks per row (F32/F16 also a row that ends inside a 32-element group), then the row-split
+ * path (one GEMM per weight part). */
+static void test_gemm(void **state)
+{
+    (void)state;
+    static const lowbit_format gemm_formats[] = {LOWBIT_FORMAT_Q4_0, LOWBIT_FORMAT_Q8_0, LOWBIT_FORMAT_F16,
+                                                 LOWBIT_FORMAT_F32,  LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q6_K};
+    static const size_t gemm_batches[] = {9, 16, 64, 65};
+    static const char *const tilings[] = {"cpu", "gpu"};
+    lowbit_context *context;
+    size_t device = 0;
+    if (!open_vulkan(&context, &device)) skip();
+    expected_prefill_kernel = "gemm_";
+    for (size_t t = 0; t < sizeof tilings / sizeof tilings[0]; ++t) {
+        setenv("LOWBIT_VULKAN_GEMM", tilings[t], 1);
+        for (size_t f = 0; f < sizeof gemm_formats / sizeof gemm_formats[0]; ++f) {
+            lowbit_format format = gemm_formats[f];
+            size_t block = format == LOWBIT_FORMAT_Q4_K || format == LOWBIT_FORMAT_Q6_K ? 256 : 32;
+            shape shapes[] = {{67, block}, {129, 3 * block}, {67, 33}};
+            size_t shape_count = format == LOWBIT_FORMAT_F32 || format == LOWBIT_FORMAT_F16 ? 3 : 2;
+            for (size_t s = 0; s < shape_count; ++s)
+                check_matmul(context, device, format, shapes[s], gemm_batches,
+                             sizeof gemm_batches / sizeof gemm_batches[0], 0);
+        }
+    }
+    lowbit_context_destroy(context);
+    /* row splitting: several weight parts, a GEMM per part */
+    setenv("LOWBIT_MAX_ALLOC", "16K", 1);
+    setenv("LOWBIT_VULKAN_GEMM", "cpu", 1);
+    assert_true(open_vulkan(&context, &device));
+    static const size_t split_batches[] = {9, 65};
+    check_matmul(context, device, LOWBIT_FORMAT_Q4_0, (shape){129, 1024}, split_batches, 2, 0);
+    check_matmul(context, device, LOWBIT_FORMAT_Q6_K, (shape){129, 512}, split_batches, 2, 0);
+    check_matmul(context, device, LOWBIT_FORMAT_F16, (shape){301, 33}, split_batches, 2, 0);
+    lowbit_context_destroy(context);
+    /* off: the looped GEMV again */
+    setenv("LOWBIT_VULKAN_GEMM", "off", 1);
+    unsetenv("LOWBIT_MAX_ALLOC");
+    expected_prefill_kernel = "gemv_";
+    assert_true(open_vulkan(&context, &device));
+    check_matmul(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 64}, split_batches, 2, 0);
+    lowbit_context_destroy(context);
+    expected_prefill_kernel = NULL;
+    unsetenv("LOWBIT_VULKAN_GEMM");
 }
 
 /* The kernel variants a device does not choose by default: the GPU layout (workgroups sharing a row,
@@ -583,6 +638,8 @@ static int restore_environment(void **state)
     unsetenv("LOWBIT_VULKAN_FORCE_STAGING");
     unsetenv("LOWBIT_VULKAN_VALIDATION");
     unsetenv("LOWBIT_VULKAN_PARAMS");
+    unsetenv("LOWBIT_VULKAN_GEMM");
+    expected_prefill_kernel = NULL;
     unsetenv("LOWBIT_VULKAN_STORAGE_WEIGHTS");
     unsetenv("VK_ICD_FILENAMES");
     unsetenv("VK_DRIVER_FILES");
@@ -599,6 +656,7 @@ int main(void)
         cmocka_unit_test_teardown(test_matmul_every_format, restore_environment),
         cmocka_unit_test_teardown(test_matmul_raw_formats, restore_environment),
         cmocka_unit_test_teardown(test_matmul_float_odd_columns, restore_environment),
+        cmocka_unit_test_teardown(test_gemm, restore_environment),
         cmocka_unit_test_teardown(test_other_kernel_variants, restore_environment),
         cmocka_unit_test_teardown(test_raw_kernel_variants, restore_environment),
         cmocka_unit_test_teardown(test_staging_upload, restore_environment),

@@ -116,6 +116,10 @@ typedef struct vk_kernel_params {
     uint32_t rows;           /* rows per workgroup (GPU layout) / per invocation (CPU layout) */
     vk_layout layout;
     int texel_weights; /* module variant: weights through texel views (chosen per matmul) */
+    /* GEMM kernels (gemm.comp) only, specialization constants 5..9: tile of BM weight rows × BN activation
+     * rows × BK depth, TM × TN outputs per invocation (workgroup_size = BM/TM · BN/TN); min_n: the smallest
+     * n that runs the GEMM instead of looping GEMV dispatches (0: never on this device class). */
+    uint32_t bm, bn, bk, tm, tn, min_n;
 } vk_kernel_params;
 
 typedef struct vk_kernel {
@@ -255,6 +259,7 @@ void vk_weights_release(void *self, void *weights);
 
 /* vulkan_kernels.c */
 const vk_kernel *vk_kernel_for_format(lowbit_format format);
+const vk_kernel *vk_gemm_kernel_for_format(lowbit_format format); /* NULL: looped GEMV for every n */
 size_t vk_kernel_count(void);
 const vk_kernel *vk_kernel_at(size_t index);
 const vk_kernel *vk_stream_kernel(void); /* stream_read.comp, the bandwidth probe (in no format's table) */
@@ -271,9 +276,10 @@ lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args);
 /* vulkan_bandwidth.c */
 lowbit_status vk_measure_bandwidth(void *self, size_t device, size_t bytes, double *bytes_per_second);
 
-/* Push constants of every gemv kernel (shaders/vulkan/gemv_*.comp). */
+/* Push constants of every gemv kernel (shaders/vulkan/gemv_*.comp) and of gemm.comp, which alone reads
+ * `batch` (the activation rows of the dispatch's chunk). */
 typedef struct vk_gemv_push {
-    uint32_t rows, cols, x_offset, x_stride, y_offset, y_stride;
+    uint32_t rows, cols, x_offset, x_stride, y_offset, y_stride, batch;
 } vk_gemv_push;
 
 #endif

@@ -18,6 +18,7 @@ LOWBIT_VK_SPIRV(gemv_q4_0)
 LOWBIT_VK_SPIRV(gemv_q8_0)
 LOWBIT_VK_SPIRV(stream_read)
 LOWBIT_VK_SPIRV(gemv_raw)
+LOWBIT_VK_SPIRV(gemm)
 #define SPIRV_OF(kernel)                                                                                               \
     lowbit_vk_##kernel##_spv, lowbit_vk_##kernel##_texel_spv, &lowbit_vk_##kernel##_spv_size,                          \
         &lowbit_vk_##kernel##_texel_spv_size
@@ -73,6 +74,45 @@ static const vk_kernel kernels[] = {
     RAW_KERNEL("gemv_tq2_0", TQ2_0, 256, 66),
     RAW_KERNEL("gemv_bf16", BF16, 1, 2),
 };
+
+/* CPU-class thresholds; 0: the looped GEMV stays for every n. Measured on lavapipe (llvmpipe, LLVM 15, 256-bit,
+ * 2 cores, idle machine, 4096×4096, GFLOP/s GEMM with the CPU tile below / looped texel GEMV): Q4_0 n=64
+ * 26.6 / 52.0, n=512 28.6 / 51.3; F16 n=64 19.7 / 29.9, n=512 19.9 / 30.0; Q4_K n=64 20.7 / 26.9. No tile
+ * tried (BM 32-128, BN 8-64, TM/TN 4-16) won, so CPU-class devices keep the GEMV until a CPU-shaped GEMM does. */
+#define LOWBIT_VK_GEMM_CPU_MIN_N_F32 0
+#define LOWBIT_VK_GEMM_CPU_MIN_N_F16 0
+#define LOWBIT_VK_GEMM_CPU_MIN_N_Q4_0 0
+#define LOWBIT_VK_GEMM_CPU_MIN_N_Q8_0 0
+#define LOWBIT_VK_GEMM_CPU_MIN_N_Q4_K 0
+#define LOWBIT_VK_GEMM_CPU_MIN_N_Q6_K 0
+
+/* Tiled GEMM (gemm.comp) for prefill, per format: {workgroup size = BM/TM · BN/TN, -, -, -, BM, BN, BK, TM, TN,
+ * min_n}; TM and TN multiples of 4, BK of 32, BK·(BM+BN)·4 bytes of shared memory. GPUs take 64×64 tiles of
+ * 4×4 blocks from n = 9 (LOWBIT_VK_MAX_BATCH + 1). CPU-class devices: the best tile measured on lavapipe
+ * (128×64, 16×16 blocks, 32 invocations), switched off by min_n (above) while it loses to the GEMV. */
+#define GEMM_KERNEL(name, format, elems, bytes, raw, cpu_min_n)                                                       \
+    {                                                                                                                  \
+        name, LOWBIT_FORMAT_##format, SPIRV_OF(gemm),                                                                  \
+            {[LOWBIT_VK_CLASS_GPU] = {256, 0, LOWBIT_VK_LAYOUT_GPU, 0, 64, 64, 32, 4, 4, 9},                           \
+             [LOWBIT_VK_CLASS_CPU] = {32, 0, LOWBIT_VK_LAYOUT_CPU, 0, 128, 64, 32, 16, 16, cpu_min_n}},                  \
+            raw, elems, bytes                                                                                          \
+    }
+
+static const vk_kernel gemm_kernels[] = {
+    GEMM_KERNEL("gemm_f32", F32, 1, 4, 0, LOWBIT_VK_GEMM_CPU_MIN_N_F32),
+    GEMM_KERNEL("gemm_f16", F16, 1, 2, 0, LOWBIT_VK_GEMM_CPU_MIN_N_F16),
+    GEMM_KERNEL("gemm_q4_0", Q4_0, 32, 18, 0, LOWBIT_VK_GEMM_CPU_MIN_N_Q4_0),
+    GEMM_KERNEL("gemm_q8_0", Q8_0, 32, 34, 0, LOWBIT_VK_GEMM_CPU_MIN_N_Q8_0),
+    GEMM_KERNEL("gemm_q4_k", Q4_K, 256, 144, 1, LOWBIT_VK_GEMM_CPU_MIN_N_Q4_K),
+    GEMM_KERNEL("gemm_q6_k", Q6_K, 256, 210, 1, LOWBIT_VK_GEMM_CPU_MIN_N_Q6_K),
+};
+
+const vk_kernel *vk_gemm_kernel_for_format(lowbit_format format)
+{
+    for (size_t i = 0; i < sizeof gemm_kernels / sizeof gemm_kernels[0]; ++i)
+        if (gemm_kernels[i].format == format) return &gemm_kernels[i];
+    return NULL;
+}
 
 /* The bandwidth probe: `rows` is unused, the layout says contiguous ranges (CPU) or grid-stride (GPU). */
 static const vk_kernel stream_kernel = {
@@ -177,14 +217,15 @@ static lowbit_status pipeline_create(vk_device *d, const vk_kernel *kernel, cons
     free(words);
     if (result != VK_SUCCESS) return vk_fail(backend, "vkCreateShaderModule", result);
 
-    /* 4: the format id, read by gemv_raw.comp only (an entry for an unused constant is ignored) */
-    uint32_t values[5] = {params->workgroup_size, params->rows, params->layout == LOWBIT_VK_LAYOUT_CPU, batch,
-                          (uint32_t)kernel->format};
-    VkSpecializationMapEntry entries[5];
-    for (uint32_t i = 0; i < 5; ++i)
+    /* 4: the format id, read by gemv_raw.comp and gemm.comp; 5..9 the GEMM tile (an entry for a constant a
+     * module does not declare is ignored) */
+    uint32_t values[10] = {params->workgroup_size, params->rows, params->layout == LOWBIT_VK_LAYOUT_CPU, batch,
+                           (uint32_t)kernel->format, params->bm, params->bn, params->bk, params->tm, params->tn};
+    VkSpecializationMapEntry entries[10];
+    for (uint32_t i = 0; i < 10; ++i)
         entries[i] = (VkSpecializationMapEntry){.constantID = i, .offset = i * 4, .size = 4};
     VkSpecializationInfo specialization = {
-        .mapEntryCount = 5,
+        .mapEntryCount = 10,
         .pMapEntries = entries,
         .dataSize = sizeof values,
         .pData = values,
@@ -204,9 +245,10 @@ static lowbit_status pipeline_create(vk_device *d, const vk_kernel *kernel, cons
     result = vk->vkCreateComputePipelines(d->device, d->pipeline_cache, 1, &info, NULL, out);
     vk->vkDestroyShaderModule(d->device, module, NULL);
     if (result != VK_SUCCESS) return vk_fail(backend, "vkCreateComputePipelines", result);
-    vk_log(backend, LOWBIT_LOG_DEBUG, "vulkan: built %s wg=%u rows=%u batch=%u %s-layout%s on %s", kernel->name,
-           params->workgroup_size, params->rows, batch, params->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu",
-           texels ? " texel" : "", d->info.id);
+    vk_log(backend, LOWBIT_LOG_DEBUG, "vulkan: built %s wg=%u rows=%u batch=%u %s-layout%s bm=%u bn=%u bk=%u on %s",
+           kernel->name, params->workgroup_size, params->rows, batch,
+           params->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu", texels ? " texel" : "", params->bm, params->bn,
+           params->bk, d->info.id);
     return LOWBIT_OK;
 }
 
@@ -216,7 +258,9 @@ lowbit_status vk_pipeline_get(vk_device *d, const vk_kernel *kernel, const vk_ke
     for (vk_pipeline *p = d->pipelines; p; p = p->next) {
         if (p->kernel == kernel && p->batch == batch && p->params.workgroup_size == params->workgroup_size &&
             p->params.rows == params->rows && p->params.layout == params->layout &&
-            p->params.texel_weights == params->texel_weights) {
+            p->params.texel_weights == params->texel_weights && p->params.bm == params->bm &&
+            p->params.bn == params->bn && p->params.bk == params->bk && p->params.tm == params->tm &&
+            p->params.tn == params->tn) {
             *out = p->pipeline;
             return LOWBIT_OK;
         }

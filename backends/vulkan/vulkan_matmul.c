@@ -1,6 +1,8 @@
 /* vulkan_matmul.c — one synchronous matmul: activations into the host-visible scratch, one dispatch per
  * (weight part, chunk of up to LOWBIT_VK_MAX_BATCH activation rows) in a single command buffer, results read
- * back. Each chunk has its own aligned X and Y regions, so no binding exceeds the device's range. */
+ * back. Each chunk has its own aligned X and Y regions, so no binding exceeds the device's range. From the
+ * kernel table's threshold n (prefill) a tiled GEMM (gemm.comp) runs instead: one dispatch per (weight part,
+ * chunk), a chunk then holding every activation row that fits one binding. */
 #include "vulkan_internal.h"
 
 #include <stddef.h>
@@ -10,6 +12,8 @@
 
 typedef struct matmul_plan {
     vk_weights *weights;
+    const vk_kernel *kernel;          /* the format's GEMV kernel, or its GEMM kernel (gemm.comp) for prefill */
+    int gemm;                         /* one tiled GEMM per (part, chunk); chunks then hold as many rows as fit */
     vk_kernel_params params;          /* the table's (or LOWBIT_VULKAN_PARAMS') parameters, tuned for n = 1 */
     vk_kernel_params chunk_params[2]; /* what full chunks and the remainder chunk run with */
     size_t n, batch, chunks;          /* chunks of `batch` (≤ LOWBIT_VK_MAX_BATCH) activation rows */
@@ -49,6 +53,45 @@ static vk_kernel_params kernel_params(const vk_device *d, const vk_kernel *kerne
     return params;
 }
 
+/* The GEMM for n activation rows, or NULL for the looped GEMV: the kernel table's tile and threshold for the
+ * device class. LOWBIT_VULKAN_GEMM=off|gpu|cpu|"bm,bn,bk,tm,tn[,min_n]" overrides them (gpu/cpu: that class's
+ * table entry from n = 9 up even where the table keeps the GEMV); LOWBIT_VULKAN_PARAMS alone forces the GEMV. */
+static const vk_kernel *gemm_choice(const vk_device *d, const vk_kernel *gemv, size_t n, vk_kernel_params *out)
+{
+    const vk_kernel *kernel = vk_gemm_kernel_for_format(gemv->format);
+    if (!kernel) return NULL;
+    vk_kernel_params params = kernel->defaults[d->device_class];
+    const char *value = getenv("LOWBIT_VULKAN_GEMM");
+    unsigned bm = 0, bn = 0, bk = 0, tm = 0, tn = 0, min_n = LOWBIT_VK_MAX_BATCH + 1;
+    if (value && *value) {
+        if (strcmp(value, "off") == 0) return NULL;
+        if (strcmp(value, "gpu") == 0 || strcmp(value, "cpu") == 0) {
+            params = kernel->defaults[value[0] == 'g' ? LOWBIT_VK_CLASS_GPU : LOWBIT_VK_CLASS_CPU];
+            params.min_n = LOWBIT_VK_MAX_BATCH + 1;
+        } else if (sscanf(value, "%u,%u,%u,%u,%u,%u", &bm, &bn, &bk, &tm, &tn, &min_n) >= 5) {
+            params.bm = bm, params.bn = bn, params.bk = bk, params.tm = tm, params.tn = tn, params.min_n = min_n;
+        }
+    } else if (getenv("LOWBIT_VULKAN_PARAMS")) {
+        return NULL;
+    }
+    if (params.min_n == 0 || n < params.min_n) return NULL;
+    if (!params.bm || !params.bn || !params.tm || !params.tn || params.tm % 4 || params.tn % 4 ||
+        params.bm % params.tm || params.bn % params.tn ||
+        !params.bk || params.bk % 32 || params.bm > 1024 || params.bn > 1024 || params.bk > 1024)
+        return NULL;
+    uint32_t workgroup = (params.bm / params.tm) * (params.bn / params.tn);
+    uint64_t shared_bytes = (uint64_t)params.bk * (params.bm + params.bn) * sizeof(float);
+    if (workgroup > d->info.max_workgroup_size ||
+        workgroup > d->properties.limits.maxComputeWorkGroupInvocations ||
+        workgroup > d->properties.limits.maxComputeWorkGroupSize[0] ||
+        shared_bytes > d->properties.limits.maxComputeSharedMemorySize)
+        return NULL;
+    params.workgroup_size = workgroup;
+    params.texel_weights = 0;
+    *out = params;
+    return kernel;
+}
+
 /* On the CPU layout an invocation keeps rows × batch accumulators: larger batches already reuse each
  * weight load, so they take proportionally fewer rows (which also keeps the pipelines small to build). */
 static vk_kernel_params params_for_batch(vk_kernel_params params, size_t batch)
@@ -80,10 +123,18 @@ static lowbit_status record_matmul(vk_device *d, VkCommandBuffer cb, void *user)
         const vk_weight_part *part = &w->parts[part_index];
         for (size_t chunk = 0; chunk < plan->chunks; ++chunk) {
             int full = chunk_rows(plan, chunk) == plan->batch;
-            uint32_t groups = group_count(&plan->chunk_params[full ? 0 : 1], part->rows);
-            uint32_t max_x = d->properties.limits.maxComputeWorkGroupCount[0];
-            uint32_t groups_x = groups < max_x ? groups : max_x;
-            uint32_t groups_y = (groups + groups_x - 1) / groups_x;
+            uint32_t max_x = d->properties.limits.maxComputeWorkGroupCount[0], groups_x, groups_y;
+            if (!plan->gemm) {
+                uint32_t groups = group_count(&plan->chunk_params[full ? 0 : 1], part->rows);
+                groups_x = groups < max_x ? groups : max_x;
+                groups_y = (groups + groups_x - 1) / groups_x;
+            } else { /* x: tiles of BM weight rows, y: tiles of BN activation rows */
+                groups_x = (uint32_t)((part->rows + plan->params.bm - 1) / plan->params.bm);
+                groups_y = (uint32_t)((chunk_rows(plan, chunk) + plan->params.bn - 1) / plan->params.bn);
+                if (groups_x > max_x)
+                    return vk_error(d->backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: %zu rows need too many workgroups",
+                                    part->rows);
+            }
             if (groups_y > d->properties.limits.maxComputeWorkGroupCount[1])
                 return vk_error(d->backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: %zu rows need too many workgroups",
                                 part->rows);
@@ -99,6 +150,7 @@ static lowbit_status record_matmul(vk_device *d, VkCommandBuffer cb, void *user)
                 .x_stride = plan->x_stride,
                 .y_offset = (uint32_t)part->row_begin,
                 .y_stride = (uint32_t)w->rows,
+                .batch = (uint32_t)chunk_rows(plan, chunk),
             };
             vk->vkCmdPushConstants(cb, d->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof push, &push);
             vk->vkCmdDispatch(cb, groups_x, groups_y, 1);
@@ -223,13 +275,20 @@ static lowbit_status matmul_locked(vk_device *d, lowbit_backend_matmul_args *arg
     vk_backend *backend = d->backend;
     lowbit_status status = vk_device_ensure(d);
     if (status != LOWBIT_OK) return status;
-    const vk_kernel *kernel = plan->weights->kernel;
+    const vk_kernel *kernel = plan->kernel;
     uint32_t full = (uint32_t)plan->batch, rest = (uint32_t)(plan->n % plan->batch);
-    plan->chunk_params[0] = params_for_batch(plan->params, full);
-    plan->chunk_params[1] = params_for_batch(plan->params, rest);
-    if (plan->n >= plan->batch) status = vk_pipeline_get(d, kernel, &plan->chunk_params[0], full, &plan->pipelines[0]);
-    if (status == LOWBIT_OK && rest)
-        status = vk_pipeline_get(d, kernel, &plan->chunk_params[1], rest, &plan->pipelines[1]);
+    if (plan->gemm) { /* one pipeline for every chunk: its row count is a push constant */
+        plan->chunk_params[0] = plan->chunk_params[1] = plan->params;
+        status = vk_pipeline_get(d, kernel, &plan->params, 0, &plan->pipelines[0]);
+        plan->pipelines[1] = plan->pipelines[0];
+    } else {
+        plan->chunk_params[0] = params_for_batch(plan->params, full);
+        plan->chunk_params[1] = params_for_batch(plan->params, rest);
+        if (plan->n >= plan->batch)
+            status = vk_pipeline_get(d, kernel, &plan->chunk_params[0], full, &plan->pipelines[0]);
+        if (status == LOWBIT_OK && rest)
+            status = vk_pipeline_get(d, kernel, &plan->chunk_params[1], rest, &plan->pipelines[1]);
+    }
     if (status != LOWBIT_OK) return status;
 
     status = vk_scratch_reserve(d, plan->chunks * plan->chunk_bytes);
@@ -271,18 +330,21 @@ lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
     if (args->x_type != LOWBIT_ACTIVATION_F32 && args->x_type != LOWBIT_ACTIVATION_F16)
         return vk_error(backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: activation type %d", (int)args->x_type);
     matmul_plan plan = {.weights = args->weights, .n = args->n};
+    plan.kernel = plan.weights->kernel;
     vk_device *d = plan.weights->device;
     plan.params = kernel_params(d, plan.weights->kernel);
     /* The CPU layout reads weights through texel views where the upload made them (all parts or none). */
     plan.params.texel_weights = d->texel_weights && plan.params.layout == LOWBIT_VK_LAYOUT_CPU &&
                                 plan.weights->parts[0].quant_texels != VK_NULL_HANDLE;
+    const vk_kernel *gemm = gemm_choice(d, plan.weights->kernel, args->n, &plan.params);
+    if (gemm) plan.kernel = gemm, plan.gemm = 1;
     /* chunk regions serve as storage bindings and as texel views: both offset alignments (powers of two) */
     VkDeviceSize alignment = d->properties.limits.minStorageBufferOffsetAlignment;
     if (d->properties.limits.minTexelBufferOffsetAlignment > alignment)
         alignment = d->properties.limits.minTexelBufferOffsetAlignment;
     plan.x_stride = (uint32_t)((plan.weights->cols + 3) & ~(size_t)3);
     /* Up to LOWBIT_VK_MAX_BATCH activation rows per dispatch, fewer when their X or Y would exceed a binding. */
-    size_t batch = args->n < LOWBIT_VK_MAX_BATCH ? args->n : LOWBIT_VK_MAX_BATCH;
+    size_t batch = args->n < LOWBIT_VK_MAX_BATCH || plan.gemm ? args->n : LOWBIT_VK_MAX_BATCH;
     while (batch > 1 && ((VkDeviceSize)batch * plan.x_stride * sizeof(float) > d->max_storage_range ||
                          (VkDeviceSize)batch * plan.weights->rows * sizeof(float) > d->max_storage_range))
         --batch;
@@ -317,7 +379,10 @@ lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
     if (status == LOWBIT_OK &&
         args->struct_size >= offsetof(lowbit_backend_matmul_args, device_seconds) + sizeof args->device_seconds)
         args->device_seconds = plan.device_seconds;
-    if (status == LOWBIT_OK)
+    if (status == LOWBIT_OK && plan.gemm)
+        snprintf(args->kernel, sizeof args->kernel, "%s bm=%u bn=%u bk=%u tm=%u tn=%u wg=%u batch=%zu",
+                 plan.kernel->name, ran->bm, ran->bn, ran->bk, ran->tm, ran->tn, ran->workgroup_size, plan.batch);
+    else if (status == LOWBIT_OK)
         snprintf(args->kernel, sizeof args->kernel, "%s wg=%u rows=%u batch=%zu %s-layout%s",
                  plan.weights->kernel->name, ran->workgroup_size, ran->rows, plan.batch,
                  ran->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu", ran->texel_weights ? " texel" : "");

@@ -1,0 +1,298 @@
+// decode_raw.glsl — the stored-block (GGUF) decoders shared by gemv_raw.comp and gemm.comp: byte access at
+// any offset into the weights (`raw`, or `raw_texels` with LOWBIT_TEXEL_WEIGHTS), block headers and
+// dequant32(), which turns one 32-element group of a block into 8 vec4 (element order of the reference:
+// shared/reference/quantization.md §1.2). The includer declares FORMAT (the lowbit format id), the `raw`
+// buffer (and `raw_texels` on the texel variant) and the push constants `p` (p.cols is read by BF16).
+#ifndef LOWBIT_DECODE_RAW_GLSL
+#define LOWBIT_DECODE_RAW_GLSL
+
+// lowbit_format ids (include/lowbit/lowbit_format.h)
+const uint F_Q4_1 = 3u, F_Q5_0 = 6u, F_Q5_1 = 7u, F_Q2_K = 10u, F_Q3_K = 11u, F_Q4_K = 12u, F_Q5_K = 13u,
+           F_Q6_K = 14u, F_IQ4_NL = 20u, F_IQ4_XS = 23u, F_BF16 = 30u, F_TQ1_0 = 34u, F_TQ2_0 = 35u;
+
+// kvalues_iq4nl {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113} as int8 bytes,
+// four per word: looked up with selects and shifts (vector ALU) instead of an indexed table (a gather per
+// element on CPU devices).
+const uint KV0 = 0xBFAD9881u, KV1 = 0xF6EADDCFu, KV2 = 0x26190D01u, KV3 = 0x71594535u;
+vec4 kvalues4(uvec4 q)
+{
+    bvec4 odd = notEqual(q & 4u, uvec4(0u)), high = greaterThanEqual(q, uvec4(8u));
+    uvec4 word = mix(mix(uvec4(KV0), uvec4(KV1), odd), mix(uvec4(KV2), uvec4(KV3), odd), high);
+    return vec4(ivec4(word << (24u - 8u * (q & 3u))) >> 24);
+}
+
+uint block_elems()
+{
+    if (FORMAT == F_Q4_1 || FORMAT == F_Q5_0 || FORMAT == F_Q5_1 || FORMAT == F_IQ4_NL) return 32u;
+    if (FORMAT == F_BF16) return 1u;
+    return 256u;
+}
+
+uint block_bytes()
+{
+    if (FORMAT == F_Q4_1) return 20u;
+    if (FORMAT == F_Q5_0) return 22u;
+    if (FORMAT == F_Q5_1) return 24u;
+    if (FORMAT == F_IQ4_NL) return 18u;
+    if (FORMAT == F_Q2_K) return 84u;
+    if (FORMAT == F_Q3_K) return 110u;
+    if (FORMAT == F_Q4_K) return 144u;
+    if (FORMAT == F_Q5_K) return 176u;
+    if (FORMAT == F_Q6_K) return 210u;
+    if (FORMAT == F_IQ4_XS) return 136u;
+    if (FORMAT == F_TQ1_0) return 54u;
+    if (FORMAT == F_TQ2_0) return 66u;
+    return 2u; // BF16: one element
+}
+
+// --- byte access at any offset (the buffer carries 128 bytes of padding past the last row) ----------------
+
+// Formats whose block size is a multiple of 4 bytes: every block, and every field loaded below, starts on a
+// word, so runs of words are read directly instead of funnel-shifted from their unaligned neighbours.
+#define ALIGNED4 (FORMAT == F_Q4_1 || FORMAT == F_Q5_1 || FORMAT == F_Q2_K || FORMAT == F_Q4_K || \
+                  FORMAT == F_Q5_K || FORMAT == F_IQ4_XS)
+
+// Formats whose blocks are whole 16-byte texels (Q4_K 144, Q5_K 176 bytes): their texel view is RGBA32UI
+// (the upload makes it so), so one fetch brings 4 words; every other view is R32UI.
+#define ALIGNED16 (FORMAT == F_Q4_K || FORMAT == F_Q5_K)
+
+uint word_at(uint index)
+{
+#if LOWBIT_TEXEL_WEIGHTS
+    if (ALIGNED16) return texelFetch(raw_texels, int(index >> 2))[index & 3u];
+    return texelFetch(raw_texels, int(index)).x;
+#else
+    return raw[index];
+#endif
+}
+
+uint u16_at(uint byte) { return (word_at(byte >> 2) >> ((byte & 2u) * 8u)) & 0xFFFFu; } // byte is even
+
+// The n (≤ 16, a constant after inlining) little-endian words starting at any byte offset.
+void load_words(uint byte, uint n, out uint w[16])
+{
+    uint index = byte >> 2, shift = (byte & 3u) * 8u;
+#if LOWBIT_TEXEL_WEIGHTS
+    if (ALIGNED16) { // whole texels: every run these formats load starts on one and is a multiple of 4 words
+        [[unroll]] for (uint i = 0; i < 4u; ++i) {
+            uvec4 v = i < (n + 3u) / 4u ? texelFetch(raw_texels, int((byte >> 4) + i)) : uvec4(0u);
+            w[4u * i] = v.x;
+            w[4u * i + 1u] = v.y;
+            w[4u * i + 2u] = v.z;
+            w[4u * i + 3u] = v.w;
+        }
+        return;
+    }
+#endif
+    if (ALIGNED4) {
+        [[unroll]] for (uint i = 0; i < 16u; ++i) w[i] = i < n ? word_at(index + i) : 0u;
+    } else {
+        // (hi << (31 - shift)) << 1 is hi << (32 - shift), and 0 for shift 0
+        uint lo = word_at(index);
+        [[unroll]] for (uint i = 0; i < 16u; ++i) {
+            if (i < n) {
+                uint hi = word_at(index + i + 1u);
+                w[i] = (lo >> shift) | ((hi << (31u - shift)) << 1u);
+                lo = hi;
+            } else {
+                w[i] = 0u;
+            }
+        }
+    }
+}
+
+uint byte_of(uint w[16], uint k) { return (w[k >> 2] >> ((k & 3u) * 8u)) & 0xFFu; }
+float half_of(uint w[16], uint k) { return unpackHalf2x16(w[k >> 2] >> ((k & 2u) * 8u)).x; } // k even
+
+// The 4 bytes of `word` as a uvec4 (byte 0 first).
+uvec4 bytes4(uint word) { return uvec4(word, word >> 8, word >> 16, word >> 24) & 0xFFu; }
+
+// one ternary digit of a TQ1_0 byte: digit p of (b · 3^p mod 256)
+uvec4 trits(uvec4 b, uint power) { return (((b * power) & 0xFFu) * 3u) >> 8; }
+
+// --- decoders -------------------------------------------------------------------------------------------
+
+// What a block's 32-element groups share, read once per block: scales, mins, d, high-bit planes.
+void block_header(uint block, out uint h[16])
+{
+    if (FORMAT == F_Q4_K) load_words(block, 4u, h);               // d, dmin, scales[12]
+    else if (FORMAT == F_Q5_K) {
+        uint a[16], b[16];
+        load_words(block, 4u, a);                                 // d, dmin, scales[12]
+        load_words(block + 16u, 8u, b);                           // qh[32]
+        [[unroll]] for (uint i = 0; i < 16u; ++i) h[i] = i < 4u ? a[i] : i < 12u ? b[i - 4u] : 0u;
+    } else if (FORMAT == F_Q6_K) load_words(block + 192u, 5u, h); // scales[16], d
+    else if (FORMAT == F_Q2_K) {
+        load_words(block, 4u, h);                                 // scales[16]
+        h[4] = word_at((block + 80u) >> 2);                       // d, dmin
+    } else if (FORMAT == F_Q3_K) {
+        uint a[16], b[16];
+        load_words(block, 8u, a);                                 // hmask[32]
+        load_words(block + 96u, 4u, b);                           // scales[12], d
+        [[unroll]] for (uint i = 0; i < 16u; ++i) h[i] = i < 8u ? a[i] : i < 12u ? b[i - 8u] : 0u;
+    } else if (FORMAT == F_IQ4_XS) load_words(block, 2u, h);      // d, scales_h, scales_l[4]
+    else if (FORMAT == F_TQ2_0) load_words(block + 64u, 1u, h);   // d
+    else if (FORMAT == F_TQ1_0) load_words(block, 14u, h);        // the whole block
+    else [[unroll]] for (uint i = 0; i < 16u; ++i) h[i] = 0u;
+}
+
+// 16 bytes of nibbles (words q[first..first+3]): low nibbles are elements 0..15, high nibbles 16..31
+void nibbles16(uint q[16], uint first, out uvec4 n[8])
+{
+    [[unroll]] for (uint i = 0; i < 4u; ++i) {
+        uvec4 b = bytes4(q[first + i]);
+        n[i] = b & 0xFu;
+        n[4u + i] = b >> 4;
+    }
+}
+
+// 6-bit scale and min j of the Q4_K/Q5_K 12-byte packing (bytes 4..15 of the header)
+uvec2 scale_min_k4(uint h[16], uint j)
+{
+    if (j < 4u) return uvec2(byte_of(h, 4u + j) & 63u, byte_of(h, 8u + j) & 63u);
+    uint hi = byte_of(h, 8u + j);
+    return uvec2((hi & 0xFu) | ((byte_of(h, j) >> 6) << 4), (hi >> 4) | ((byte_of(h, 4u + j) >> 6) << 4));
+}
+
+// 6-bit scale j of Q3_K (minus 32); its 12 scale bytes start at header byte 32
+float scale_q3k(uint h[16], uint j)
+{
+    uint low = j < 8u ? byte_of(h, 32u + j) & 0xFu : byte_of(h, 24u + j) >> 4;
+    uint high = (byte_of(h, 40u + (j & 3u)) >> (2u * (j >> 2))) & 3u;
+    return float(int(low | (high << 4)) - 32);
+}
+
+// The 32 weights of group `s` of the block at byte `block` (header h), w[i] = elements 4i..4i+3; for BF16
+// the group of the row starting at element c0 (block is the row).
+void dequant32(uint block, uint s, uint h[16], uint c0, out vec4 w[8])
+{
+    uvec4 q[8];
+    uint b[16];
+    if (FORMAT == F_Q4_1) {
+        load_words(block, 5u, b); // d, m, qs[16]
+        float d = half_of(b, 0u), m = half_of(b, 2u);
+        nibbles16(b, 1u, q);
+        [[unroll]] for (uint i = 0; i < 8u; ++i) w[i] = d * vec4(q[i]) + m;
+    } else if (FORMAT == F_Q5_0 || FORMAT == F_Q5_1) {
+        uint at = FORMAT == F_Q5_0 ? 2u : 4u; // qh follows d (and m), qs follow qh
+        load_words(block, 6u, b); // 24 bytes: d, (m,) qh, qs
+        float d = half_of(b, 0u), m = FORMAT == F_Q5_0 ? -16.0 * d : half_of(b, 2u);
+        uint qh = byte_of(b, at) | (byte_of(b, at + 1u) << 8) | (byte_of(b, at + 2u) << 16) |
+                  (byte_of(b, at + 3u) << 24);
+        [[unroll]] for (uint i = 0; i < 4u; ++i) {
+            uint k = at + 4u + 4u * i;
+            uvec4 by = uvec4(byte_of(b, k), byte_of(b, k + 1u), byte_of(b, k + 2u), byte_of(b, k + 3u));
+            q[i] = by & 0xFu;
+            q[4u + i] = by >> 4;
+        }
+        [[unroll]] for (uint i = 0; i < 8u; ++i) {
+            uvec4 high = (uvec4(qh) >> (uvec4(0u, 1u, 2u, 3u) + 4u * i)) & 1u;
+            w[i] = d * vec4(q[i] | (high << 4)) + m;
+        }
+    } else if (FORMAT == F_IQ4_NL) {
+        load_words(block, 5u, b); // d, qs[16] (18 bytes)
+        float d = half_of(b, 0u);
+        [[unroll]] for (uint i = 0; i < 4u; ++i) {
+            uint k = 2u + 4u * i;
+            uvec4 by = uvec4(byte_of(b, k), byte_of(b, k + 1u), byte_of(b, k + 2u), byte_of(b, k + 3u));
+            q[i] = by & 0xFu;
+            q[4u + i] = by >> 4;
+        }
+        [[unroll]] for (uint i = 0; i < 8u; ++i)
+            w[i] = d * kvalues4(q[i]);
+    } else if (FORMAT == F_IQ4_XS) {
+        float d = half_of(h, 0u);
+        uint ls = ((byte_of(h, 4u + (s >> 1)) >> (4u * (s & 1u))) & 0xFu) | (((h[0] >> (16u + 2u * s)) & 3u) << 4);
+        float dl = d * float(int(ls) - 32);
+        load_words(block + 8u + 16u * s, 4u, b);
+        nibbles16(b, 0u, q);
+        [[unroll]] for (uint i = 0; i < 8u; ++i)
+            w[i] = dl * kvalues4(q[i]);
+    } else if (FORMAT == F_Q4_K || FORMAT == F_Q5_K) {
+        // qs in 4 chunks of 32 bytes: low nibbles are sub-block 2c, high nibbles 2c + 1
+        float d = half_of(h, 0u), dmin = half_of(h, 2u);
+        uvec2 sm = scale_min_k4(h, s);
+        float scale = d * float(sm.x), offset = dmin * float(sm.y);
+        uint shift = 4u * (s & 1u);
+        load_words(block + (FORMAT == F_Q4_K ? 16u : 48u) + 32u * (s >> 1), 8u, b);
+        [[unroll]] for (uint i = 0; i < 8u; ++i) {
+            q[i] = (bytes4(b[i]) >> shift) & 0xFu;
+            if (FORMAT == F_Q5_K) q[i] |= ((bytes4(h[4u + i]) >> s) & 1u) << 4; // bit s of qh[l]
+        }
+        [[unroll]] for (uint i = 0; i < 8u; ++i) w[i] = scale * vec4(q[i]) - offset;
+    } else if (FORMAT == F_Q6_K) {
+        // half hf = s / 4, quarter k = s % 4: ql[64hf + 32(k & 1) + l] (high nibble for k >= 2),
+        // qh[32hf + l] at shift 2k; scales[2s] (l < 16) and scales[2s + 1] (l >= 16), int8
+        uint hf = s >> 2, k = s & 3u;
+        float d = half_of(h, 16u);
+        float d0 = d * float(bitfieldExtract(int(byte_of(h, 2u * s)), 0, 8));
+        float d1 = d * float(bitfieldExtract(int(byte_of(h, 2u * s + 1u)), 0, 8));
+        uint c[16];
+        load_words(block + 64u * hf + 32u * (k & 1u), 8u, b);
+        load_words(block + 128u + 32u * hf, 8u, c);
+        uint nibble = 4u * (k >> 1);
+        [[unroll]] for (uint i = 0; i < 8u; ++i) {
+            uvec4 lo = (bytes4(b[i]) >> nibble) & 0xFu, hi = (bytes4(c[i]) >> (2u * k)) & 3u;
+            w[i] = (i < 4u ? d0 : d1) * (vec4(lo | (hi << 4)) - 32.0);
+        }
+    } else if (FORMAT == F_Q2_K) {
+        // half s / 4: qs[32(s / 4) + l] at shift 2(s % 4); scales[2s + (l >= 16)]: low nibble scale, high min
+        float d = half_of(h, 16u), dmin = half_of(h, 18u);
+        uint sc0 = byte_of(h, 2u * s), sc1 = byte_of(h, 2u * s + 1u);
+        float scale0 = d * float(sc0 & 0xFu), min0 = dmin * float(sc0 >> 4);
+        float scale1 = d * float(sc1 & 0xFu), min1 = dmin * float(sc1 >> 4);
+        load_words(block + 16u + 32u * (s >> 2), 8u, b);
+        uint shift = 2u * (s & 3u);
+        [[unroll]] for (uint i = 0; i < 8u; ++i) {
+            vec4 v = vec4((bytes4(b[i]) >> shift) & 3u);
+            w[i] = i < 4u ? scale0 * v - min0 : scale1 * v - min1;
+        }
+    } else if (FORMAT == F_Q3_K) {
+        // low 2 bits as Q2_K; bit s of hmask[l] set: q = lo, clear: q = lo - 4 (hmask: header words 0..7)
+        float d = half_of(h, 44u);
+        float scale0 = d * scale_q3k(h, 2u * s), scale1 = d * scale_q3k(h, 2u * s + 1u);
+        load_words(block + 32u + 32u * (s >> 2), 8u, b);
+        uint shift = 2u * (s & 3u);
+        [[unroll]] for (uint i = 0; i < 8u; ++i) {
+            vec4 lo = vec4((bytes4(b[i]) >> shift) & 3u), hbit = vec4((bytes4(h[i]) >> s) & 1u);
+            w[i] = (i < 4u ? scale0 : scale1) * (lo - 4.0 + 4.0 * hbit);
+        }
+    } else if (FORMAT == F_TQ2_0) {
+        float d = half_of(h, 0u);
+        load_words(block + 32u * (s >> 2), 8u, b);
+        uint shift = 2u * (s & 3u);
+        [[unroll]] for (uint i = 0; i < 8u; ++i) w[i] = d * (vec4((bytes4(b[i]) >> shift) & 3u) - 1.0);
+    } else if (FORMAT == F_TQ1_0) {
+        // elements 0..159: digit p of byte l is element 32p + l; 160..239: digit p of byte 32 + l is
+        // 160 + 16p + l; 240..255: digit p of byte 48 + l is 240 + 4p + l (the block is the header)
+        const uint powers[5] = uint[5](1u, 3u, 9u, 27u, 81u);
+        float d = half_of(h, 52u);
+        if (s < 5u) {
+            uint power = powers[s];
+            [[unroll]] for (uint i = 0; i < 8u; ++i) w[i] = d * (vec4(trits(bytes4(h[i]), power)) - 1.0);
+        } else {
+            // s = 5, 6: digits 2(s - 5) and 2(s - 5) + 1 of bytes 32..47; s = 7: digit 4 of them, then qh
+            uint p0 = 2u * (s - 5u);
+            uint power0 = powers[min(p0, 4u)], power1 = powers[min(p0 + 1u, 4u)];
+            [[unroll]] for (uint i = 0; i < 4u; ++i) {
+                uvec4 by = bytes4(h[8u + i]);
+                w[i] = d * (vec4(trits(by, power0)) - 1.0);
+                w[4u + i] = d * (vec4(trits(s < 7u ? by : bytes4(h[12]), s < 7u ? power1 : powers[i])) - 1.0);
+            }
+        }
+    } else { // BF16: 64 bytes of the row from element c0; elements past the row end weigh 0
+        uint c[16];
+        load_words(block + 2u * c0, 16u, c);
+        [[unroll]] for (uint i = 0; i < 8u; ++i) {
+            vec4 v;
+            [[unroll]] for (uint e = 0; e < 4u; ++e) {
+                uint k = 4u * i + e;
+                uint bits = (c[k >> 1] >> (16u * (k & 1u))) << 16;
+                v[e] = c0 + k < p.cols ? uintBitsToFloat(bits & 0xFFFF0000u) : 0.0;
+            }
+            w[i] = v;
+        }
+    }
+}
+
+#endif
