@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "error.h"
 #include "runtime.h"
@@ -89,6 +90,13 @@ static const char *host_cache_dir(void)
         return NULL;
     }
     return path;
+}
+
+double lowbit_now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 static int host_fault_injected(const char *site) { return lowbit_fault_injected(site); }

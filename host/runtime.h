@@ -44,6 +44,8 @@ struct lowbit_weights {
 
 /* host_api.c */
 const lowbit_host_api *lowbit_host_api_get(void);
+/* Monotonic clock in seconds (call timing, bandwidth probes). */
+double lowbit_now_seconds(void);
 int lowbit_fault_injected(const char *site);
 
 /* plugin_loader.c */

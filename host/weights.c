@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "error.h"
 #include "runtime.h"
@@ -207,13 +206,6 @@ void lowbit_weights_destroy(lowbit_weights *weights)
     weights_free(weights);
 }
 
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static void record_run(const lowbit_context *context, const lowbit_weights *weights, size_t device,
                        const lowbit_backend_matmul_args *args, double started, const char *fallback_reason)
 {
@@ -228,7 +220,7 @@ static void record_run(const lowbit_context *context, const lowbit_weights *weig
              context->devices[weights->device].info.id);
     snprintf(info->kernel, sizeof info->kernel, "%s", kernel);
     info->device_seconds = args->device_seconds;
-    info->wall_seconds = now_seconds() - started;
+    info->wall_seconds = lowbit_now_seconds() - started;
     if (fallback_reason) {
         info->fell_back = 1;
         snprintf(info->fallback_reason, sizeof info->fallback_reason, "%s", fallback_reason);
@@ -290,7 +282,7 @@ lowbit_status lowbit_matmul_ex(lowbit_context *context, const lowbit_weights *we
     if (n > SIZE_MAX / sizeof(float) / (weights->cols > weights->rows ? weights->cols : weights->rows))
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: n = %zu is too large", fn, n);
 
-    const double started = now_seconds();
+    const double started = lowbit_now_seconds();
     lowbit_backend_matmul_args args = {sizeof args, NULL, x, x_type, y, n, "", 0.0};
     char reason[256] = "";
     int widened = 0;

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../../host/error.h"
@@ -162,13 +161,6 @@ static void *stream_read(void *arg)
     return NULL;
 }
 
-static double seconds_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static lowbit_status cpu_measure_bandwidth(void *self, size_t device, size_t bytes, double *bytes_per_second)
 {
     cpu_backend *cpu = self;
@@ -182,7 +174,7 @@ static lowbit_status cpu_measure_bandwidth(void *self, size_t device, size_t byt
         stream_job jobs[CPU_MAX_THREADS];
         pthread_t handles[CPU_MAX_THREADS];
         int threads = cpu->threads, started = 0;
-        double start = seconds_now();
+        double start = lowbit_now_seconds();
         for (int t = 0; t < threads; ++t) {
             size_t begin = count * (size_t)t / (size_t)threads, end = count * (size_t)(t + 1) / (size_t)threads;
             jobs[t] = (stream_job){data + begin, end - begin, 0.0f};
@@ -194,7 +186,7 @@ static lowbit_status cpu_measure_bandwidth(void *self, size_t device, size_t byt
         for (int t = started + 1; t < threads; ++t) stream_read(&jobs[t]);
         stream_read(&jobs[0]);
         for (int t = 1; t <= started; ++t) pthread_join(handles[t], NULL);
-        double elapsed = seconds_now() - start;
+        double elapsed = lowbit_now_seconds() - start;
         volatile float sink = jobs[0].sum; /* keeps the reads */
         (void)sink;
         if (elapsed > 0.0 && (double)(count * sizeof(float)) / elapsed > best)

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "conform.h"
 #include "tools/common/tool_util.h"
@@ -65,13 +64,6 @@ void conform_compare(const float *y, const double *reference, size_t count, doub
     }
 }
 
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 lowbit_status conform_contexts_split(conform_contexts *contexts)
 {
     if (contexts->split) return LOWBIT_OK;
@@ -111,7 +103,7 @@ void conform_case_run(conform_contexts *contexts, const conform_case *c, conform
         context = contexts->split;
         setenv("LOWBIT_MAX_ALLOC", CONFORM_SPLIT_MAX_ALLOC, 1); /* for backends that read it at upload */
     }
-    double start = now_seconds();
+    double start = tool_now_seconds();
     size_t row_bytes = lowbit_format_row_size(c->format, c->cols), size = c->rows * row_bytes;
     float *values = malloc(c->rows * c->cols * sizeof(float));
     float *dequantized = malloc(c->rows * c->cols * sizeof(float));
@@ -175,5 +167,5 @@ done:
     lowbit_weights_destroy(weights);
     if (c->variant == CONFORM_VARIANT_SPLIT) unsetenv("LOWBIT_MAX_ALLOC");
     free(values), free(dequantized), free(storage), free(x), free(y), free(reference), free(x16);
-    result->seconds = now_seconds() - start;
+    result->seconds = tool_now_seconds() - start;
 }
