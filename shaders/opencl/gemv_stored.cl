@@ -198,21 +198,7 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
 #endif
     }
 
-    for (uint k = 0; k < ROWS_PER_WG; ++k)
-        for (uint j = 0; j < N_MAX; ++j)
-            partial[k * N_MAX + j][lid] = acc[k][j];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint stride = WG_SIZE / 2; stride > 0; stride >>= 1) {
-        if (lid < stride)
-            for (uint e = 0; e < ROWS_PER_WG * N_MAX; ++e)
-                partial[e][lid] += partial[e][lid + stride];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    for (uint e = lid; e < ROWS_PER_WG * N_MAX; e += WG_SIZE) {
-        const size_t row = first_row + e / N_MAX;
-        const uint j = e % N_MAX;
-        if (row < rows && j < n) y[(size_t)y_offset + (size_t)j * y_stride + row] = partial[e][0];
-    }
+    coop_reduce_store(partial, acc, lid, first_row, rows, n, y, y_offset, y_stride);
 }
 
 #else
