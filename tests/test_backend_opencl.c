@@ -23,20 +23,6 @@ typedef struct shape {
     size_t rows, cols;
 } shape;
 
-/* A context and its OpenCL device, or skip (outside CI) when the machine has none. */
-static lowbit_context *open_context(size_t *device)
-{
-    lowbit_context *context = NULL;
-    assert_int_equal(lowbit_context_create(NULL, &context), LOWBIT_OK);
-    long found = test_find_device(context, LOWBIT_API_OPENCL, 1);
-    if (found < 0) {
-        lowbit_context_destroy(context);
-        skip();
-    }
-    *device = (size_t)found;
-    return context;
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -68,7 +54,8 @@ static void test_device_info(void **state)
 {
     (void)state;
     size_t device = 0;
-    lowbit_context *context = open_context(&device);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     lowbit_device_info info = {.struct_size = sizeof info};
     assert_int_equal(lowbit_device_get_info(context, device, &info), LOWBIT_OK);
     assert_int_equal(info.api, LOWBIT_API_OPENCL);
@@ -152,7 +139,8 @@ static const shape float_shapes[] = {{5, 1}, {7, 45}, {17, 100}};
 static void run_every_format(const size_t *batches, size_t batch_count)
 {
     size_t device = 0;
-    lowbit_context *context = open_context(&device);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f) {
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
             check_gemv(context, device, formats[f], shapes[s], 1, batches, batch_count);
@@ -226,7 +214,8 @@ static void run_gemm_formats(void)
     static const lowbit_format gemm_formats[] = {LOWBIT_FORMAT_F32,  LOWBIT_FORMAT_F16,  LOWBIT_FORMAT_Q4_0,
                                                  LOWBIT_FORMAT_Q8_0, LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q6_K};
     size_t device = 0;
-    lowbit_context *context = open_context(&device);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     for (size_t f = 0; f < sizeof gemm_formats / sizeof gemm_formats[0]; ++f) {
         size_t block = gemm_formats[f] == LOWBIT_FORMAT_Q4_K || gemm_formats[f] == LOWBIT_FORMAT_Q6_K ? 256 : 32;
         check_gemm(context, device, gemm_formats[f], 67, block);      /* one block */
@@ -252,7 +241,8 @@ static void test_row_split(void **state)
     (void)state;
     setenv("LOWBIT_MAX_ALLOC", "16K", 1);
     size_t device = 0;
-    lowbit_context *context = open_context(&device);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     lowbit_device_info info = {.struct_size = sizeof info};
     assert_int_equal(lowbit_device_get_info(context, device, &info), LOWBIT_OK);
     assert_int_equal(info.max_allocation, 16384);
@@ -268,7 +258,8 @@ static void test_program_cache(void **state)
 {
     (void)state;
     size_t device = 0;
-    lowbit_context *context = open_context(&device);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     lowbit_context_destroy(context);
     char folder[512];
     snprintf(folder, sizeof folder, "%s/opencl", cache_dir);
@@ -300,7 +291,9 @@ static void test_program_cache(void **state)
     closedir(dir);
     assert_true(binaries >= 4);
 
-    context = open_context(&device);
+    context = test_open_device(LOWBIT_API_OPENCL, &device);
+
+    if (!context) skip();
     check_gemv(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 96}, 1, some_batches,
                sizeof some_batches / sizeof some_batches[0]);
     lowbit_context_destroy(context);
@@ -310,7 +303,8 @@ static void test_program_cache(void **state)
 static void check_fault(const char *site, int fault_at_upload)
 {
     size_t device = 0;
-    lowbit_context *context = open_context(&device); /* fresh: no program built yet */
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip(); /* fresh: no program built yet */
     const size_t rows = 67, cols = 256, n = 3;
     size_t size = 0;
     void *packed = test_make_weights(LOWBIT_FORMAT_Q4_0, rows, cols, 4242, &size);
@@ -370,7 +364,8 @@ static void test_unsupported_shape_falls_back(void **state)
     (void)state;
     setenv("LOWBIT_MAX_ALLOC", "16K", 1);
     size_t device = 0;
-    lowbit_context *context = open_context(&device);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     const size_t rows = 4200, cols = 256; /* 4200 outputs × 4 bytes > 16 KiB */
     size_t size = 0;
     void *packed = test_make_weights(LOWBIT_FORMAT_Q4_K, rows, cols, 99, &size);
@@ -399,7 +394,8 @@ static void test_bad_parameters_fall_back(void **state)
 {
     (void)state;
     size_t device = 0;
-    lowbit_context *context = open_context(&device);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     const size_t rows = 9, cols = 64;
     size_t size = 0;
     void *packed = test_make_weights(LOWBIT_FORMAT_Q4_0, rows, cols, 21, &size);
@@ -431,7 +427,8 @@ static void test_nan_propagates(void **state)
 {
     (void)state;
     size_t device = 0;
-    lowbit_context *context = open_context(&device);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     const size_t rows = 9, cols = 64;
     size_t size = 0;
     void *packed = test_make_weights(LOWBIT_FORMAT_Q4_0, rows, cols, 5, &size);
@@ -540,7 +537,8 @@ static void test_measure_bandwidth(void **state)
 {
     (void)state;
     size_t device = 0;
-    lowbit_context *context = open_context(&device);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     double bandwidth = 0.0;
     assert_int_equal(lowbit_device_measure_bandwidth(context, device, (size_t)32 << 20, &bandwidth), LOWBIT_OK);
     if (!(isfinite(bandwidth) && bandwidth > 0.0 && bandwidth < 1e15)) fail_msg("bandwidth %.3e B/s", bandwidth);

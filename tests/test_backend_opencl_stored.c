@@ -23,19 +23,6 @@ static const size_t every_batch[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16};
 /* One batch per program the backend builds in the forced layouts (N_MAX 1, 4 and 8, plus a second chunk). */
 static const size_t some_batches[] = {1, 3, 9};
 
-static lowbit_context *open_context(size_t *device)
-{
-    lowbit_context *context = NULL;
-    assert_int_equal(lowbit_context_create(NULL, &context), LOWBIT_OK);
-    long found = test_find_device(context, LOWBIT_API_OPENCL, 1);
-    if (found < 0) {
-        lowbit_context_destroy(context);
-        skip();
-    }
-    *device = (size_t)found;
-    return context;
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -101,7 +88,8 @@ static size_t block_of(lowbit_format format)
 static void run_every_format(const size_t *batches, size_t batch_count)
 {
     size_t device = 0;
-    lowbit_context *context = open_context(&device);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f) {
         const size_t block = block_of(formats[f]);
         check_gemv(context, device, formats[f], 1, block, batches, batch_count);
@@ -130,7 +118,8 @@ static void test_stored_forced_layouts(void **state)
     static const size_t batch[] = {3};
     size_t device = 0;
     setenv("LOWBIT_OPENCL_PARAMS", "layout=coop,wg=32,rows=2", 1);
-    lowbit_context *context = open_context(&device);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f) {
         const size_t block = block_of(formats[f]);
         check_gemv(context, device, formats[f], 67, 2 * block, batch, 1);
@@ -139,7 +128,8 @@ static void test_stored_forced_layouts(void **state)
     }
     lowbit_context_destroy(context);
     setenv("LOWBIT_OPENCL_PARAMS", "layout=row,wg=2,rows=4", 1);
-    context = open_context(&device);
+    context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     static const lowbit_format narrow[] = {LOWBIT_FORMAT_Q5_0, LOWBIT_FORMAT_BF16, LOWBIT_FORMAT_Q3_K,
                                            LOWBIT_FORMAT_TQ1_0};
     for (size_t f = 0; f < sizeof narrow / sizeof narrow[0]; ++f)
@@ -147,7 +137,8 @@ static void test_stored_forced_layouts(void **state)
     lowbit_context_destroy(context);
     /* Q4_K and Q5_K take the host's sums of x for one activation row by default; without them too. */
     setenv("LOWBIT_OPENCL_PARAMS", "sums=0", 1);
-    context = open_context(&device);
+    context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     static const size_t single[] = {1};
     check_gemv(context, device, LOWBIT_FORMAT_Q4_K, 67, 512, single, 1);
     check_gemv(context, device, LOWBIT_FORMAT_Q5_K, 67, 512, single, 1);
@@ -162,7 +153,8 @@ static void test_stored_row_split(void **state)
     (void)state;
     setenv("LOWBIT_MAX_ALLOC", "16K", 1);
     size_t device = 0;
-    lowbit_context *context = open_context(&device);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
     static const lowbit_format split_formats[] = {LOWBIT_FORMAT_Q5_1, LOWBIT_FORMAT_Q6_K, LOWBIT_FORMAT_BF16};
     for (size_t f = 0; f < sizeof split_formats / sizeof split_formats[0]; ++f)
         check_gemv(context, device, split_formats[f], 300, 512, some_batches,

@@ -20,21 +20,6 @@ typedef struct shape {
     size_t rows, cols;
 } shape;
 
-/* Opens a fresh context (environment changes such as LOWBIT_FAULT apply to new backends) and finds the
- * Vulkan device; returns 0 (and skips the test) when there is none outside CI. */
-static int open_vulkan(lowbit_context **context, size_t *device)
-{
-    assert_int_equal(lowbit_context_create(NULL, context), LOWBIT_OK);
-    long index = test_find_device(*context, LOWBIT_API_VULKAN, 1);
-    if (index < 0) {
-        lowbit_context_destroy(*context);
-        *context = NULL;
-        return 0;
-    }
-    *device = (size_t)index;
-    return 1;
-}
-
 static void device_id(lowbit_context *context, size_t device, char *id, size_t size)
 {
     lowbit_device_info info = {.struct_size = sizeof info};
@@ -192,7 +177,7 @@ static void test_device_info(void **state)
     (void)state;
     lowbit_context *context;
     size_t device = 0;
-    if (!open_vulkan(&context, &device)) skip();
+    if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
     lowbit_device_info info = {.struct_size = sizeof info};
     assert_int_equal(lowbit_device_get_info(context, device, &info), LOWBIT_OK);
     assert_int_equal(info.api, LOWBIT_API_VULKAN);
@@ -223,7 +208,7 @@ static void test_matmul_every_format(void **state)
     (void)state;
     lowbit_context *context;
     size_t device = 0;
-    if (!open_vulkan(&context, &device)) skip();
+    if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
     /* one block; ragged rows; more ragged rows with wider rows; a ~4096-wide row */
     static const shape shapes[] = {{1, 32}, {67, 96}, {129, 256}, {33, 4096}};
     for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f)
@@ -239,7 +224,7 @@ static void test_matmul_raw_formats(void **state)
     (void)state;
     lowbit_context *context;
     size_t device = 0;
-    if (!open_vulkan(&context, &device)) skip();
+    if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
     static const size_t few_batches[] = {1, 9};
     for (size_t f = 0; f < sizeof raw_formats / sizeof raw_formats[0]; ++f) {
         lowbit_format format = raw_formats[f];
@@ -261,7 +246,7 @@ static void test_matmul_float_odd_columns(void **state)
     (void)state;
     lowbit_context *context;
     size_t device = 0;
-    if (!open_vulkan(&context, &device)) skip();
+    if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
     /* cols not a multiple of 4: the scalar path of the f32/f16 kernels */
     static const shape shapes[] = {{67, 33}, {5, 1}, {130, 250}};
     static const size_t batches[] = {1, 3, 8, 9};
@@ -286,7 +271,7 @@ static void test_gemm(void **state)
     static const char *const tilings[] = {"cpu", "gpu"};
     lowbit_context *context;
     size_t device = 0;
-    if (!open_vulkan(&context, &device)) skip();
+    if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
     expected_prefill_kernel = "gemm_";
     for (size_t t = 0; t < sizeof tilings / sizeof tilings[0]; ++t) {
         setenv("LOWBIT_VULKAN_GEMM", tilings[t], 1);
@@ -304,7 +289,7 @@ static void test_gemm(void **state)
     /* row splitting: several weight parts, a GEMM per part */
     setenv("LOWBIT_MAX_ALLOC", "16K", 1);
     setenv("LOWBIT_VULKAN_GEMM", "cpu", 1);
-    assert_true(open_vulkan(&context, &device));
+    assert_non_null(context = test_open_device(LOWBIT_API_VULKAN, &device));
     static const size_t split_batches[] = {9, 65};
     check_matmul(context, device, LOWBIT_FORMAT_Q4_0, (shape){129, 1024}, split_batches, 2, 0);
     check_matmul(context, device, LOWBIT_FORMAT_Q6_K, (shape){129, 512}, split_batches, 2, 0);
@@ -314,7 +299,7 @@ static void test_gemm(void **state)
     setenv("LOWBIT_VULKAN_GEMM", "off", 1);
     unsetenv("LOWBIT_MAX_ALLOC");
     expected_prefill_kernel = "gemv_";
-    assert_true(open_vulkan(&context, &device));
+    assert_non_null(context = test_open_device(LOWBIT_API_VULKAN, &device));
     check_matmul(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 64}, split_batches, 2, 0);
     lowbit_context_destroy(context);
     expected_prefill_kernel = NULL;
@@ -333,7 +318,7 @@ static void test_other_kernel_variants(void **state)
         if (storage) setenv("LOWBIT_VULKAN_STORAGE_WEIGHTS", "1", 1);
         lowbit_context *context;
         size_t device = 0;
-        if (!open_vulkan(&context, &device)) skip();
+        if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
         for (size_t p = 0; p < sizeof params / sizeof params[0]; ++p) {
             setenv("LOWBIT_VULKAN_PARAMS", params[p], 1);
             for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f)
@@ -358,7 +343,7 @@ static void test_raw_kernel_variants(void **state)
     setenv("LOWBIT_VULKAN_PARAMS", "32,2,gpu", 1);
     lowbit_context *context;
     size_t device = 0;
-    if (!open_vulkan(&context, &device)) skip();
+    if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
     for (size_t f = 0; f < sizeof raw_formats / sizeof raw_formats[0]; ++f) {
         lowbit_format format = raw_formats[f];
         size_t block = format == LOWBIT_FORMAT_BF16 ? 33 : lowbit_format_get(format)->block_size;
@@ -370,7 +355,7 @@ static void test_raw_kernel_variants(void **state)
     lowbit_context_destroy(context);
     setenv("LOWBIT_VULKAN_PARAMS", "8,3,cpu", 1);
     setenv("LOWBIT_VULKAN_STORAGE_WEIGHTS", "1", 1);
-    if (!open_vulkan(&context, &device)) skip();
+    if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
     static const lowbit_format some[] = {LOWBIT_FORMAT_Q5_0, LOWBIT_FORMAT_Q3_K, LOWBIT_FORMAT_TQ1_0,
                                          LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q6_K};
     for (size_t f = 0; f < sizeof some / sizeof some[0]; ++f) {
@@ -391,7 +376,7 @@ static void test_staging_upload(void **state)
     setenv("LOWBIT_VULKAN_FORCE_STAGING", "1", 1);
     lowbit_context *context;
     size_t device = 0;
-    int found = open_vulkan(&context, &device);
+    int found = (context = test_open_device(LOWBIT_API_VULKAN, &device)) != NULL;
     if (found) {
         static const size_t batches[] = {1, 9};
         check_matmul(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 256}, batches, 2, 0);
@@ -414,7 +399,7 @@ static void test_fault_injection(void **state)
         setenv("LOWBIT_FAULT", sites[i], 1);
         lowbit_context *context;
         size_t device = 0;
-        int found = open_vulkan(&context, &device);
+        int found = (context = test_open_device(LOWBIT_API_VULKAN, &device)) != NULL;
         if (found) {
             check_matmul(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 96}, batches, 2, 1);
             check_matmul(context, device, LOWBIT_FORMAT_F32, (shape){5, 32}, batches, 2, 1);
@@ -426,7 +411,7 @@ static void test_fault_injection(void **state)
     /* with the fault gone the same context shape runs on the device again */
     lowbit_context *context;
     size_t device = 0;
-    if (!open_vulkan(&context, &device)) skip();
+    if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
     check_matmul(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 96}, batches, 2, 0);
     lowbit_context_destroy(context);
 }
@@ -439,7 +424,7 @@ static void test_unsupported_format(void **state)
     setenv("LOWBIT_MAX_ALLOC", "4K", 1);
     lowbit_context *context;
     size_t device = 0;
-    int found = open_vulkan(&context, &device);
+    int found = (context = test_open_device(LOWBIT_API_VULKAN, &device)) != NULL;
     if (found) {
         size_t size = 0;
         void *packed = test_make_weights(LOWBIT_FORMAT_Q4_K, 2, 8192, 5, &size); /* 4608 bytes per row */
@@ -465,7 +450,7 @@ static void test_row_splitting(void **state)
     setenv("LOWBIT_MAX_ALLOC", "16K", 1);
     lowbit_context *context;
     size_t device = 0;
-    int found = open_vulkan(&context, &device);
+    int found = (context = test_open_device(LOWBIT_API_VULKAN, &device)) != NULL;
     if (found) {
         lowbit_device_info info = {.struct_size = sizeof info};
         assert_int_equal(lowbit_device_get_info(context, device, &info), LOWBIT_OK);
@@ -514,7 +499,7 @@ static void test_threads_match_serial(void **state)
     (void)state;
     lowbit_context *context;
     size_t device = 0;
-    if (!open_vulkan(&context, &device)) skip();
+    if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
     enum { THREADS = 4, ROWS = 129, COLS = 512, N = 3 };
     size_t size = 0;
     void *packed = test_make_weights(LOWBIT_FORMAT_Q8_0, ROWS, COLS, 11, &size);
@@ -546,7 +531,7 @@ static void test_kernel_time_and_bandwidth(void **state)
     (void)state;
     lowbit_context *context;
     size_t device = 0;
-    if (!open_vulkan(&context, &device)) skip();
+    if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
     enum { ROWS = 256, COLS = 1024 };
     size_t size = 0;
     void *packed = test_make_weights(LOWBIT_FORMAT_Q8_0, ROWS, COLS, 21, &size);
@@ -603,7 +588,7 @@ static void test_validation_layers_clean(void **state)
     lowbit_log_set_callback(count_log, &counts, LOWBIT_LOG_INFO);
     lowbit_context *context;
     size_t device = 0;
-    int found = open_vulkan(&context, &device);
+    int found = (context = test_open_device(LOWBIT_API_VULKAN, &device)) != NULL;
     if (found) {
         static const size_t batches[] = {1, 9};
         check_matmul(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 96}, batches, 2, 0);
@@ -614,7 +599,7 @@ static void test_validation_layers_clean(void **state)
     /* the staging copies and a split matrix under the layers too */
     setenv("LOWBIT_VULKAN_FORCE_STAGING", "1", 1);
     setenv("LOWBIT_MAX_ALLOC", "4K", 1);
-    if (found && open_vulkan(&context, &device)) {
+    if (found && (context = test_open_device(LOWBIT_API_VULKAN, &device)) != NULL) {
         static const size_t batches[] = {2};
         check_matmul(context, device, LOWBIT_FORMAT_Q8_0, (shape){70, 256}, batches, 1, 0);
         lowbit_context_destroy(context);

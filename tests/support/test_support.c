@@ -85,3 +85,16 @@ long test_find_device(lowbit_context *context, lowbit_api api, int required_in_c
     }
     return -1;
 }
+
+lowbit_context *test_open_device(lowbit_api api, size_t *device)
+{
+    lowbit_context *context = NULL;
+    assert_int_equal(lowbit_context_create(NULL, &context), LOWBIT_OK);
+    long index = test_find_device(context, api, 1);
+    if (index < 0) {
+        lowbit_context_destroy(context);
+        return NULL;
+    }
+    *device = (size_t)index;
+    return context;
+}

@@ -25,5 +25,8 @@ int test_in_ci(void);
 /* Index of the first device of `api` in the context, or -1 (and fails the test under CI when
  * `required_in_ci`). */
 long test_find_device(lowbit_context *context, lowbit_api api, int required_in_ci);
+/* A fresh context (so environment changes such as LOWBIT_FAULT reach new backend instances) and, in
+ * *device, its first `api` device. NULL when there is none (outside CI; under CI=true the test fails). */
+lowbit_context *test_open_device(lowbit_api api, size_t *device);
 
 #endif
