@@ -147,10 +147,8 @@ static void test_broken_kernel_is_reported(void **state)
         /* NaN/Inf cases cannot expose a dropped column: every output is non-finite either way */
         int finite = cases[i].variant == CONFORM_VARIANT_PLAIN || cases[i].variant == CONFORM_VARIANT_UNALIGNED ||
                      cases[i].variant == CONFORM_VARIANT_SPLIT;
-        if (cases[i].activation == LOWBIT_ACTIVATION_F16) { /* the broken device reports no fp16 */
-            assert_int_equal(results[i].status, CONFORM_NOT_SUPPORTED);
-            assert_non_null(strstr(results[i].message, "no f16 arithmetic"));
-        } else if (cases[i].format == LOWBIT_FORMAT_Q8_0 && finite) {
+        /* f16 activations too: the host widens them for the broken device, whose bug then shows */
+        if (cases[i].format == LOWBIT_FORMAT_Q8_0 && finite) {
             if (results[i].status != CONFORM_FAIL)
                 fail_msg("%s should FAIL, got %s", cases[i].id, conform_status_name(results[i].status));
             assert_non_null(strstr(cases[i].id, "broken:0/"));
@@ -176,7 +174,6 @@ static void test_broken_kernel_is_reported(void **state)
     assert_int_equal(count_occurrences(xml, "<failure "), failed);
     size_t skipped = 0;
     for (size_t i = 0; i < count; ++i) skipped += results[i].status == CONFORM_NOT_SUPPORTED;
-    assert_true(skipped > 0);
     assert_int_equal(count_occurrences(xml, "<skipped "), skipped); /* NOT SUPPORTED is a JUnit skip */
     assert_int_equal(count_occurrences(js, "\"status\": \"FAIL\""), failed);
     for (size_t i = 0; i < count; ++i)

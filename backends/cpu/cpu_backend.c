@@ -109,10 +109,22 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
 {
     cpu_backend *cpu = self;
     const cpu_weights *weights = args->weights;
-    if (args->x_type != LOWBIT_ACTIVATION_F32)
+    if (args->x_type != LOWBIT_ACTIVATION_F32 && args->x_type != LOWBIT_ACTIVATION_F16)
         return lowbit_error(LOWBIT_ERROR_UNSUPPORTED, "cpu backend: activation type %d not supported", (int)args->x_type);
     if (lowbit_fault_injected("cpu.run"))
         return lowbit_error(LOWBIT_ERROR_DEVICE, "cpu backend: injected fault (LOWBIT_FAULT=cpu.run)");
+    /* f16 activations are converted once per call (n·cols values, small beside the weights), so every
+     * kernel reads f32 rows from L1/L2 as it does for f32 activations. */
+    float *x_wide = NULL;
+    const float *x = args->x;
+    if (args->x_type == LOWBIT_ACTIVATION_F16) {
+        size_t count = args->n * weights->cols;
+        x_wide = malloc(count * sizeof(float));
+        if (!x_wide) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: no memory for f16 activations");
+        const uint16_t *x16 = args->x;
+        for (size_t i = 0; i < count; ++i) x_wide[i] = lowbit_fp16_to_fp32(x16[i]);
+        x = x_wide;
+    }
     /* one thread per ~256k weights, so small calls do not pay for thread start-up */
     size_t work = weights->rows * weights->cols * args->n;
     int threads = cpu->threads;
@@ -120,11 +132,14 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
     if ((size_t)threads > weights->rows) threads = (int)weights->rows;
     if (threads < 1) threads = 1;
     float *scratch = malloc((size_t)threads * weights->cols * sizeof(float));
-    if (!scratch) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: no memory for row scratch");
+    if (!scratch) {
+        free(x_wide);
+        return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: no memory for row scratch");
+    }
     row_range_job jobs[CPU_MAX_THREADS];
     pthread_t handles[CPU_MAX_THREADS];
     for (int t = 0; t < threads; ++t) {
-        jobs[t] = (row_range_job){weights, args->x, args->y, args->n, weights->rows * (size_t)t / (size_t)threads,
+        jobs[t] = (row_range_job){weights, x, args->y, args->n, weights->rows * (size_t)t / (size_t)threads,
                                   weights->rows * (size_t)(t + 1) / (size_t)threads,
                                   scratch + (size_t)t * weights->cols, NULL};
     }
@@ -136,8 +151,10 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
     for (int t = started + 1; t < threads; ++t) row_range_run(&jobs[t]); /* threads that did not start */
     row_range_run(&jobs[0]);
     for (int t = 1; t <= started; ++t) pthread_join(handles[t], NULL);
-    snprintf(args->kernel, sizeof args->kernel, "%s threads=%d", jobs[0].kernel, threads);
+    snprintf(args->kernel, sizeof args->kernel, "%s threads=%d%s", jobs[0].kernel, threads,
+             x_wide ? " x=f16" : "");
     free(scratch);
+    free(x_wide);
     return LOWBIT_OK;
 }
 

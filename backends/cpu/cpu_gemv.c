@@ -9,29 +9,7 @@
 
 #include "../../host/format/format_internal.h"
 #include "../../shaders/common/lowbit_blocks.h"
-
-#define LANES 8
-
-/* Builds an AVX2 and an AVX-512 clone next to the baseline one, picked at load time by the CPU. */
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
-#define LOWBIT_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#else
-#define LOWBIT_MULTIVERSION
-#endif
-
-static inline float lanes_sum(const float lanes[LANES])
-{
-    float sum = 0.0f;
-    for (int k = 0; k < LANES; ++k) sum += lanes[k];
-    return sum;
-}
-
-/* acc[k] += Σ_j w[j*LANES+k]·x[j*LANES+k] over `count` elements (a multiple of LANES) */
-static inline void dot_accumulate(float acc[LANES], const float *w, const float *x, size_t count)
-{
-    for (size_t j = 0; j < count; j += LANES)
-        for (int k = 0; k < LANES; ++k) acc[k] += w[j + k] * x[j + k];
-}
+#include "cpu_simd.h"
 
 /* restrict (and a separate function) lets GCC vectorize the nibble → float widening */
 static inline void unpack_q4_0(const unsigned char *restrict qs, float *restrict q)
@@ -169,7 +147,9 @@ const char *lowbit_cpu_gemv_rows(lowbit_format format, const void *weights, size
         }
         return "cpu_gemv_f16";
     default: {
-        /* every other format: dequantize a row (bit-exact reference) into scratch, then dot */
+        const char *kernel = lowbit_cpu_gemv_blocks(format, weights, cols, x, n, y, rows, row_begin, row_end);
+        if (kernel) return kernel;
+        /* BF16 (rows of any length): dequantize a row (bit-exact reference) into scratch, then dot */
         const lowbit_format_ops *ops = lowbit_format_ops_get((int)format);
         size_t row_bytes = lowbit_format_row_size((int)format, cols);
         for (size_t r = row_begin; r < row_end; ++r) {

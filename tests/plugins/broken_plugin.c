@@ -64,6 +64,10 @@ static lowbit_status matmul(void *self, lowbit_backend_matmul_args *args)
 {
     (void)self;
     const broken_weights *w = args->weights;
+    if (args->x_type != LOWBIT_ACTIVATION_F32) { /* the host widens f16 activations for it */
+        host_api->set_error("broken device reads f32 activations only");
+        return LOWBIT_ERROR_UNSUPPORTED;
+    }
     const float *x = args->x;
     for (size_t i = 0; i < args->n; ++i)
         for (size_t r = 0; r < w->rows; ++r) {

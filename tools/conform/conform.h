@@ -40,7 +40,6 @@ typedef struct conform_case {
     size_t rows, cols, n;
     conform_variant variant;
     uint64_t seed;   /* derived from the id */
-    int device_fp16; /* the device reports f16 arithmetic (f16-activation cases need it) */
 } conform_case;
 
 typedef struct conform_result {

@@ -97,7 +97,7 @@ lowbit_status conform_cases_generate(lowbit_context *context, const conform_filt
                 if (filter->kernel && strcasecmp(filter->kernel, conform_kernel_name(sh->kernel)) != 0) continue;
                 conform_case c = {.device = d, .kernel = sh->kernel, .format = (lowbit_format)f,
                                   .activation = sh->activation, .rows = sh->rows, .n = sh->n,
-                                  .variant = sh->variant, .device_fp16 = info.fp16};
+                                  .variant = sh->variant};
                 /* K not a multiple of 256 only where the block is 32; block-1 formats get odd widths */
                 size_t block = traits->block_size == 1 ? 32 : traits->block_size;
                 c.cols = sh->cols_blocks * block + (traits->block_size == 32 ? sh->extra_cols : 0) +
