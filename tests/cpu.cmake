@@ -1,5 +1,8 @@
-# cpu.cmake — the device test again with the CPU backend's portable kernels (LOWBIT_CPU_PORTABLE=1), so
-# both the SIMD and the portable paths stay checked on machines that have SIMD.
+# cpu.cmake — the device test again with the CPU backend capped to each lower instruction set
+# (LOWBIT_CPU_ISA=portable, then avx2), so every kernel level stays checked on machines that have more.
 add_test(NAME test_matmul_devices_portable_cpu COMMAND test_matmul_devices)
 set_tests_properties(test_matmul_devices_portable_cpu PROPERTIES TIMEOUT 900
-  ENVIRONMENT "${LOWBIT_TEST_ENVIRONMENT};LOWBIT_CPU_PORTABLE=1")
+  ENVIRONMENT "${LOWBIT_TEST_ENVIRONMENT};LOWBIT_CPU_ISA=portable")
+add_test(NAME test_matmul_devices_avx2_cpu COMMAND test_matmul_devices)
+set_tests_properties(test_matmul_devices_avx2_cpu PROPERTIES TIMEOUT 900
+  ENVIRONMENT "${LOWBIT_TEST_ENVIRONMENT};LOWBIT_CPU_ISA=avx2")

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../host/error.h"
 #include "../../host/format/format_internal.h"
 #include "../../shaders/common/lowbit_blocks.h"
 #include "cpu_simd.h"
@@ -111,22 +112,30 @@ static void gemv_float_rows(const float *row, size_t cols, const float *x, size_
     }
 }
 
-/* LOWBIT_CPU_PORTABLE=1 keeps the portable kernels (the tests run both) */
+/* LOWBIT_CPU_ISA=portable|avx2|avx512 caps the instruction set the kernels use (the tests run each level this
+ * CPU has); LOWBIT_CPU_PORTABLE=1 is the same as LOWBIT_CPU_ISA=portable. An unknown value is logged and ignored. */
 static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
-static int use_x86;
+static int x86_level;
 
 static void simd_choose(void)
 {
-    const char *portable = getenv("LOWBIT_CPU_PORTABLE");
-    use_x86 = lowbit_cpu_gemv_x86_available() && !(portable && strcmp(portable, "1") == 0);
+    x86_level = lowbit_cpu_gemv_x86_level();
+    const char *portable = getenv("LOWBIT_CPU_PORTABLE"), *isa = getenv("LOWBIT_CPU_ISA");
+    int cap = 2;
+    if (portable && strcmp(portable, "1") == 0) cap = 0;
+    if (isa && strcmp(isa, "portable") == 0) cap = 0;
+    else if (isa && strcmp(isa, "avx2") == 0) cap = 1;
+    else if (isa && strcmp(isa, "avx512") != 0)
+        lowbit_log(LOWBIT_LOG_WARN, "LOWBIT_CPU_ISA='%s' is not portable, avx2 or avx512: ignored", isa);
+    if (x86_level > cap) x86_level = cap;
 }
 
 const char *lowbit_cpu_gemv_rows(lowbit_format format, const void *weights, size_t cols, const float *x, size_t n,
                                  float *y, size_t rows, size_t row_begin, size_t row_end, float *scratch)
 {
     pthread_once(&simd_once, simd_choose);
-    if (use_x86) {
-        const char *kernel = lowbit_cpu_gemv_x86(format, weights, cols, x, n, y, rows, row_begin, row_end);
+    if (x86_level > 0) {
+        const char *kernel = lowbit_cpu_gemv_x86(x86_level, format, weights, cols, x, n, y, rows, row_begin, row_end);
         if (kernel) return kernel;
     }
     switch (format) {
