@@ -1,4 +1,4 @@
-/* cpu_gemv_x86.c — AVX2/FMA/F16C (and AVX-512 for Q4_0/Q8_0) kernels for the CPU backend's hottest formats (Q4_0, Q8_0, F16, F32), chosen at
+/* cpu_gemv_x86.c — AVX2/FMA/F16C (and AVX-512 for Q4_0/Q8_0/Q4_K/Q6_K) kernels for the CPU backend's hottest formats (Q4_0, Q8_0, F16, F32), chosen at
  * run time when the CPU has them. Four activation rows share each unpacked block, with accumulators in
  * registers; the portable kernels in cpu_gemv.c remain the fallback and the reference. */
 #include "cpu_gemv.h"
@@ -137,6 +137,110 @@ X86_TARGET_512 static void gemv_block32_512(int is_q4, const unsigned char *w, s
     }
 }
 
+/* The 32 bytes at p as two 16-lane float vectors (unsigned or signed bytes). */
+X86_TARGET_512 static inline void widen32_512(__m256i bytes, int is_signed, __m512 w[2])
+{
+    const __m128i lo = _mm256_castsi256_si128(bytes), hi = _mm256_extracti128_si256(bytes, 1);
+    w[0] = _mm512_cvtepi32_ps(is_signed ? _mm512_cvtepi8_epi32(lo) : _mm512_cvtepu8_epi32(lo));
+    w[1] = _mm512_cvtepi32_ps(is_signed ? _mm512_cvtepi8_epi32(hi) : _mm512_cvtepu8_epi32(hi));
+}
+
+/* Q4_K: f16 d, f16 dmin, 12 bytes of 6-bit (scale, min) pairs, qs[128]. Sub-block j (32 elements) is nibble
+ * plane j % 2 of qs[32·(j/2)..]; x = d·sc·q − dmin·m, summed as d·sc·Σq·x − dmin·m·Σx so a sub-block's
+ * scale and min are applied once per activation row, not once per element. */
+X86_TARGET_512 static void gemv_q4_k_512(const unsigned char *w, size_t cols, const float *x, size_t n, float *y,
+                                         size_t rows, size_t row_begin, size_t row_end)
+{
+    const size_t blocks = cols / 256, block_bytes = 144;
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            const float *x0 = x + i0 * cols;
+            __m512 acc[4], mins[4];
+            for (int i = 0; i < 4; ++i) acc[i] = mins[i] = _mm512_setzero_ps();
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *in = row + b * block_bytes, *s = in + 4;
+                const float d = load_half(in), dmin = load_half(in + 2);
+                for (int pair = 0; pair < 4; ++pair) {
+                    const __m256i q = _mm256_loadu_si256((const __m256i *)(in + 16 + 32 * pair));
+                    const __m256i planes[2] = {_mm256_and_si256(q, mask), _mm256_and_si256(_mm256_srli_epi16(q, 4), mask)};
+                    for (int plane = 0; plane < 2; ++plane) {
+                        const int j = 2 * pair + plane;
+                        const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+                        const int m = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+                        const __m512 dl = _mm512_set1_ps(d * (float)sc), ml = _mm512_set1_ps(dmin * (float)m);
+                        __m512 v[2];
+                        widen32_512(planes[plane], 0, v);
+                        /* constant row indices (not a loop to `count`) keep acc and mins in registers */
+#define Q4_K_ROW(i)                                                                                                    \
+    if (count > i) {                                                                                                   \
+        const float *xs = x0 + i * cols + b * 256 + 32 * j;                                                            \
+        const __m512 xa = _mm512_loadu_ps(xs), xb = _mm512_loadu_ps(xs + 16);                                          \
+        acc[i] = _mm512_fmadd_ps(dl, _mm512_fmadd_ps(v[1], xb, _mm512_mul_ps(v[0], xa)), acc[i]);                      \
+        mins[i] = _mm512_fmadd_ps(ml, _mm512_add_ps(xa, xb), mins[i]);                                                 \
+    }
+                        Q4_K_ROW(0) Q4_K_ROW(1) Q4_K_ROW(2) Q4_K_ROW(3)
+#undef Q4_K_ROW
+                    }
+                }
+            }
+            for (size_t i = 0; i < count; ++i)
+                y[(i0 + i) * rows + r] = _mm512_reduce_add_ps(acc[i]) - _mm512_reduce_add_ps(mins[i]);
+        }
+    }
+}
+
+/* Q6_K: ql[128], qh[64], int8 scales[16], f16 d. Element 128h + 32k + l: low nibble plane k / 2 of
+ * ql[64h + 32·(k%2) + l], high bits 2k of qh[32h + l]; q − 32 formed in the byte domain, then each
+ * 16-element half scaled once by d·sc before the activation rows use it. */
+X86_TARGET_512 static void gemv_q6_k_512(const unsigned char *w, size_t cols, const float *x, size_t n, float *y,
+                                         size_t rows, size_t row_begin, size_t row_end)
+{
+    const size_t blocks = cols / 256, block_bytes = 210;
+    const __m256i low_mask = _mm256_set1_epi8(0x0F), high_mask = _mm256_set1_epi8(0x03), bias = _mm256_set1_epi8(32);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            const float *x0 = x + i0 * cols;
+            __m512 acc[4];
+            for (int i = 0; i < 4; ++i) acc[i] = _mm512_setzero_ps();
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *in = row + b * block_bytes;
+                const float d = load_half(in + 208);
+                for (int h = 0; h < 2; ++h) {
+                    const __m256i ql[2] = {_mm256_loadu_si256((const __m256i *)(in + 64 * h)),
+                                           _mm256_loadu_si256((const __m256i *)(in + 64 * h + 32))};
+                    const __m256i qh = _mm256_loadu_si256((const __m256i *)(in + 128 + 32 * h));
+                    for (int k = 0; k < 4; ++k) {
+                        __m256i low = ql[k % 2];
+                        if (k >= 2) low = _mm256_srli_epi16(low, 4);
+                        low = _mm256_and_si256(low, low_mask);
+                        __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), high_mask);
+                        high = _mm256_slli_epi16(high, 4);
+                        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, high), bias);
+                        const int j = 8 * h + 2 * k;
+                        __m512 v[2];
+                        widen32_512(q, 1, v);
+                        v[0] = _mm512_mul_ps(v[0], _mm512_set1_ps(d * (float)(signed char)in[192 + j]));
+                        v[1] = _mm512_mul_ps(v[1], _mm512_set1_ps(d * (float)(signed char)in[192 + j + 1]));
+#define Q6_K_ROW(i)                                                                                                    \
+    if (count > i) {                                                                                                   \
+        const float *xs = x0 + i * cols + b * 256 + 128 * h + 32 * k;                                                  \
+        acc[i] = _mm512_fmadd_ps(v[1], _mm512_loadu_ps(xs + 16), _mm512_fmadd_ps(v[0], _mm512_loadu_ps(xs), acc[i])); \
+    }
+                        Q6_K_ROW(0) Q6_K_ROW(1) Q6_K_ROW(2) Q6_K_ROW(3)
+#undef Q6_K_ROW
+                    }
+                }
+            }
+            for (size_t i = 0; i < count; ++i) y[(i0 + i) * rows + r] = _mm512_reduce_add_ps(acc[i]);
+        }
+    }
+}
+
 /* F32 / F16 rows (F16 widened eight at a time by F16C), four activation rows per pass, scalar tail. */
 X86_TARGET static inline __m256 load_weights(int is_f16, const unsigned char *row, size_t c)
 {
@@ -198,6 +302,14 @@ const char *lowbit_cpu_gemv_x86(int level, lowbit_format format, const void *wei
         }
         gemv_block32(format == LOWBIT_FORMAT_Q4_0, weights, cols, x, n, y, rows, row_begin, row_end);
         return format == LOWBIT_FORMAT_Q4_0 ? "cpu_gemv_q4_0 avx2" : "cpu_gemv_q8_0 avx2";
+    case LOWBIT_FORMAT_Q4_K:
+        if (level < 2) return NULL;
+        gemv_q4_k_512(weights, cols, x, n, y, rows, row_begin, row_end);
+        return "cpu_gemv_q4_k avx512";
+    case LOWBIT_FORMAT_Q6_K:
+        if (level < 2) return NULL;
+        gemv_q6_k_512(weights, cols, x, n, y, rows, row_begin, row_end);
+        return "cpu_gemv_q6_k avx512";
     case LOWBIT_FORMAT_F16:
     case LOWBIT_FORMAT_F32:
         gemv_float(format == LOWBIT_FORMAT_F16, weights, cols, x, n, y, rows, row_begin, row_end);
