@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "block_decode.h"
 #include "format_internal.h"
 
 #define QK4_NL 32
@@ -118,15 +119,7 @@ void lowbit_quantize_row_iq4_nl(const float *src, void *dst, size_t cols, const 
 
 void lowbit_dequantize_row_iq4_nl(const void *src, float *dst, size_t cols)
 {
-    const unsigned char *in = src;
-    for (size_t b = 0; b < cols / QK4_NL; ++b, in += IQ4_NL_BYTES) {
-        const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in));
-        float *y = dst + b * QK4_NL;
-        for (int j = 0; j < QK4_NL / 2; ++j) {
-            y[j] = d * (float)kvalues[in[2 + j] & 0xF];
-            y[j + QK4_NL / 2] = d * (float)kvalues[in[2 + j] >> 4];
-        }
-    }
+    for (size_t b = 0; b < cols / 32; ++b) lowbit_decode_iq4_nl((const unsigned char *)src + b * 18, dst + b * 32);
 }
 
 /* IQ4_XS: f16 d, scales_h (2 high bits × 8), scales_l[4] (4 low bits × 8), qs[128];
@@ -173,19 +166,5 @@ void lowbit_quantize_row_iq4_xs(const float *src, void *dst, size_t cols, const 
 
 void lowbit_dequantize_row_iq4_xs(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / QK_K; ++b) {
-        const unsigned char *in = (const unsigned char *)src + b * IQ4_XS_BYTES;
-        const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in));
-        const unsigned scales_h = lowbit_load_u16le(in + 2);
-        float *y = dst + b * QK_K;
-        for (int ib = 0; ib < 8; ++ib) {
-            const int ls = ((in[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (int)(((scales_h >> (2 * ib)) & 3u) << 4);
-            const float dl = d * (float)(ls - 32);
-            const unsigned char *qs = in + 8 + 16 * ib;
-            for (int j = 0; j < 16; ++j) {
-                y[32 * ib + j] = dl * (float)kvalues[qs[j] & 0xF];
-                y[32 * ib + j + 16] = dl * (float)kvalues[qs[j] >> 4];
-            }
-        }
-    }
+    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_iq4_xs((const unsigned char *)src + b * 136, dst + b * 256);
 }

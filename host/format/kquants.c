@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "block_decode.h"
 #include "format_internal.h"
 
 #define QK_K 256
@@ -18,7 +19,6 @@ static int clamp_round(float v, int lo, int hi)
     return (int)((v + 12582912.0f) - 12582912.0f);
 }
 
-static float load_half(const unsigned char *p) { return lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(p)); }
 
 /* Stores v as f16 rounded away from zero, and returns the stored value. The super-block scale is
  * rounded up in magnitude so that the largest sub-block scale, divided by it, never needs more than
@@ -266,20 +266,7 @@ void lowbit_quantize_row_q2_k(const float *src, void *dst, size_t cols, const fl
 
 void lowbit_dequantize_row_q2_k(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / QK_K; ++b) {
-        const unsigned char *in = (const unsigned char *)src + b * Q2_K_BYTES;
-        const float d = load_half(in + 80), dmin = load_half(in + 82);
-        float *y = dst + b * QK_K;
-        for (int j = 0; j < 16; ++j) { /* sub-block j = elements 16j..16j+15 */
-            const float dl = d * (float)(in[j] & 0xF), ml = dmin * (float)(in[j] >> 4);
-            const int h = j / 8, k = (j % 8) / 2, l0 = 16 * (j % 2);
-            const unsigned char *qs = in + 16 + 32 * h + l0;
-            for (int i = 0; i < 16; ++i) {
-                const float p = dl * (float)((qs[i] >> (2 * k)) & 3); /* rounded before the subtract: no FMA */
-                y[16 * j + i] = p - ml;
-            }
-        }
-    }
+    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_q2_k((const unsigned char *)src + b * 84, dst + b * 256);
 }
 
 /* --- Q3_K: hmask[32], qs[64], scales[12] (16 × 6-bit, −32), f16 d; x = d·(sc−32)·(q_lo − 4·!hbit) */
@@ -343,21 +330,7 @@ void lowbit_quantize_row_q3_k(const float *src, void *dst, size_t cols, const fl
 
 void lowbit_dequantize_row_q3_k(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / QK_K; ++b) {
-        const unsigned char *in = (const unsigned char *)src + b * Q3_K_BYTES;
-        const float d = load_half(in + 108);
-        float *y = dst + b * QK_K;
-        for (int j = 0; j < 16; ++j) {
-            const float dl = d * (float)q3_k_scale(in + 96, j);
-            const int h = j / 8, k = (j % 8) / 2, l0 = 16 * (j % 2), bit = j / 2; /* element 16j + i = 32·bit + l */
-            for (int i = 0; i < 16; ++i) {
-                const int l = l0 + i;
-                const int q_lo = (in[32 + 32 * h + l] >> (2 * k)) & 3;
-                const int high = (in[l] >> bit) & 1;
-                y[16 * j + i] = dl * (float)(q_lo - (high ? 0 : 4));
-            }
-        }
-    }
+    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_q3_k((const unsigned char *)src + b * 110, dst + b * 256);
 }
 
 /* --- Q4_K / Q5_K: f16 d, f16 dmin, scales[12] (8 × 6-bit scale + 8 × 6-bit min), [qh[32]], qs[128] */
@@ -437,38 +410,14 @@ void lowbit_quantize_row_q5_k(const float *src, void *dst, size_t cols, const fl
     }
 }
 
-static void dequantize_block_k4(const unsigned char *in, const unsigned char *qh, const unsigned char *qs, float *y)
-{
-    const float d = load_half(in), dmin = load_half(in + 2);
-    for (int j = 0; j < 8; ++j) { /* sub-block j = elements 32j..32j+31: nibble plane j % 2 of chunk j / 2 */
-        int sc, m;
-        k4_scale_min(in + 4, j, &sc, &m);
-        const float dl = d * (float)sc, ml = dmin * (float)m;
-        const unsigned char *chunk = qs + 32 * (j / 2);
-        const int shift = 4 * (j % 2);
-        for (int l = 0; l < 32; ++l) {
-            int q = (chunk[l] >> shift) & 0xF;
-            if (qh) q |= ((qh[l] >> j) & 1) << 4;
-            const float p = dl * (float)q; /* rounded before the subtract: no FMA */
-            y[32 * j + l] = p - ml;
-        }
-    }
-}
-
 void lowbit_dequantize_row_q4_k(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / QK_K; ++b) {
-        const unsigned char *in = (const unsigned char *)src + b * Q4_K_BYTES;
-        dequantize_block_k4(in, NULL, in + 16, dst + b * QK_K);
-    }
+    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_k4((const unsigned char *)src + b * 144, dst + b * 256, 0);
 }
 
 void lowbit_dequantize_row_q5_k(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / QK_K; ++b) {
-        const unsigned char *in = (const unsigned char *)src + b * Q5_K_BYTES;
-        dequantize_block_k4(in, in + 16, in + 48, dst + b * QK_K);
-    }
+    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_k4((const unsigned char *)src + b * 176, dst + b * 256, 1);
 }
 
 /* --- Q6_K: ql[128], qh[64], int8 scales[16], f16 d; x = d·sc·(q − 32) ------------------------- */
@@ -520,20 +469,7 @@ void lowbit_quantize_row_q6_k(const float *src, void *dst, size_t cols, const fl
 
 void lowbit_dequantize_row_q6_k(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / QK_K; ++b) {
-        const unsigned char *in = (const unsigned char *)src + b * Q6_K_BYTES;
-        const float d = load_half(in + 208);
-        float *y = dst + b * QK_K;
-        for (int j = 0; j < 16; ++j) {
-            const float dl = d * (float)(signed char)in[192 + j];
-            for (int i = 0; i < 16; ++i) {
-                const int e = 16 * j + i, h = e / 128, r = e % 128, k = r / 32, l = r % 32;
-                const int low = (in[64 * h + r % 64] >> (4 * (r / 64))) & 0xF;
-                const int high = (in[128 + 32 * h + l] >> (2 * k)) & 3;
-                y[e] = dl * (float)((low | (high << 4)) - 32);
-            }
-        }
-    }
+    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_q6_k((const unsigned char *)src + b * 210, dst + b * 256);
 }
 
 /* --- Q8_K (activations only): f32 d, int8 qs[256], int16 bsums[16] (sum of each 16 quants) ---- */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../../shaders/common/lowbit_blocks.h"
+#include "block_decode.h"
 #include "format_internal.h"
 
 void lowbit_quantize_row_q4_0(const float *src, void *dst, size_t cols, const float *importance)
@@ -131,11 +132,6 @@ static void store_high_bits(unsigned char *qh, const int q[QK_LEGACY])
         qh[k] = (unsigned char)(bits >> (8 * k));
 }
 
-static uint32_t load_high_bits(const unsigned char *qh)
-{
-    return (uint32_t)qh[0] | ((uint32_t)qh[1] << 8) | ((uint32_t)qh[2] << 16) | ((uint32_t)qh[3] << 24);
-}
-
 void lowbit_quantize_row_q4_1(const float *src, void *dst, size_t cols, const float *importance)
 {
     (void)importance;
@@ -152,17 +148,7 @@ void lowbit_quantize_row_q4_1(const float *src, void *dst, size_t cols, const fl
 
 void lowbit_dequantize_row_q4_1(const void *src, float *dst, size_t cols)
 {
-    const unsigned char *in = src;
-    for (size_t b = 0; b < cols / QK_LEGACY; ++b, in += 20) {
-        const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in));
-        const float m = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in + 2));
-        float *y = dst + b * QK_LEGACY;
-        for (int j = 0; j < QK_LEGACY / 2; ++j) {
-            const float p0 = d * (float)(in[4 + j] & 0x0F), p1 = d * (float)(in[4 + j] >> 4);
-            y[j] = p0 + m;
-            y[j + QK_LEGACY / 2] = p1 + m;
-        }
-    }
+    for (size_t b = 0; b < cols / 32; ++b) lowbit_decode_q4_1((const unsigned char *)src + b * 20, dst + b * 32);
 }
 
 void lowbit_quantize_row_q5_1(const float *src, void *dst, size_t cols, const float *importance)
@@ -182,20 +168,7 @@ void lowbit_quantize_row_q5_1(const float *src, void *dst, size_t cols, const fl
 
 void lowbit_dequantize_row_q5_1(const void *src, float *dst, size_t cols)
 {
-    const unsigned char *in = src;
-    for (size_t b = 0; b < cols / QK_LEGACY; ++b, in += 24) {
-        const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in));
-        const float m = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in + 2));
-        const uint32_t qh = load_high_bits(in + 4);
-        float *y = dst + b * QK_LEGACY;
-        for (int j = 0; j < QK_LEGACY / 2; ++j) {
-            const int q0 = (in[8 + j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
-            const int q1 = (in[8 + j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
-            const float p0 = d * (float)q0, p1 = d * (float)q1;
-            y[j] = p0 + m;
-            y[j + QK_LEGACY / 2] = p1 + m;
-        }
-    }
+    for (size_t b = 0; b < cols / 32; ++b) lowbit_decode_q5((const unsigned char *)src + b * 24, dst + b * 32, 1);
 }
 
 /* --- Q5_0: symmetric, x = d·(q − 16) ---------------------------------------------------------- */
@@ -229,18 +202,7 @@ void lowbit_quantize_row_q5_0(const float *src, void *dst, size_t cols, const fl
 
 void lowbit_dequantize_row_q5_0(const void *src, float *dst, size_t cols)
 {
-    const unsigned char *in = src;
-    for (size_t b = 0; b < cols / QK_LEGACY; ++b, in += 22) {
-        const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in));
-        const uint32_t qh = load_high_bits(in + 2);
-        float *y = dst + b * QK_LEGACY;
-        for (int j = 0; j < QK_LEGACY / 2; ++j) {
-            const int q0 = (in[6 + j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
-            const int q1 = (in[6 + j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
-            y[j] = d * (float)(q0 - 16);
-            y[j + QK_LEGACY / 2] = d * (float)(q1 - 16);
-        }
-    }
+    for (size_t b = 0; b < cols / 32; ++b) lowbit_decode_q5((const unsigned char *)src + b * 22, dst + b * 32, 0);
 }
 
 /* --- Q8_1: the activation partner of Q4_1/Q5_1; s = d·Σq lets a dot product fold in the weight's m */

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "block_decode.h"
 #include "format_internal.h"
 
 #define QK_TERNARY 256
@@ -33,12 +34,6 @@ static unsigned char pack_trits(const unsigned char *t, int count, int stride)
     return (unsigned char)((v * 256u + 242u) / 243u);
 }
 
-static int unpack_trit(unsigned char byte, unsigned power_of_3)
-{
-    const unsigned shifted = (unsigned char)(byte * power_of_3); /* mod 256 */
-    return (int)((shifted * 3u) >> 8);
-}
-
 void lowbit_quantize_row_tq1_0(const float *src, void *dst, size_t cols, const float *importance)
 {
     (void)importance;
@@ -60,21 +55,7 @@ void lowbit_quantize_row_tq1_0(const float *src, void *dst, size_t cols, const f
 
 void lowbit_dequantize_row_tq1_0(const void *src, float *dst, size_t cols)
 {
-    static const unsigned powers[5] = {1, 3, 9, 27, 81};
-    const unsigned char *in = src;
-    for (size_t b = 0; b < cols / QK_TERNARY; ++b, in += TQ1_0_BYTES) {
-        const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in + 52));
-        float *y = dst + b * QK_TERNARY;
-        for (int p = 0; p < 5; ++p) {
-            for (int l = 0; l < 32; ++l)
-                y[32 * p + l] = d * (float)(unpack_trit(in[l], powers[p]) - 1);
-            for (int l = 0; l < 16; ++l)
-                y[160 + 16 * p + l] = d * (float)(unpack_trit(in[32 + l], powers[p]) - 1);
-        }
-        for (int p = 0; p < 4; ++p)
-            for (int l = 0; l < 4; ++l)
-                y[240 + 4 * p + l] = d * (float)(unpack_trit(in[48 + l], powers[p]) - 1);
-    }
+    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_tq1_0((const unsigned char *)src + b * 54, dst + b * 256);
 }
 
 void lowbit_quantize_row_tq2_0(const float *src, void *dst, size_t cols, const float *importance)
@@ -96,13 +77,5 @@ void lowbit_quantize_row_tq2_0(const float *src, void *dst, size_t cols, const f
 
 void lowbit_dequantize_row_tq2_0(const void *src, float *dst, size_t cols)
 {
-    const unsigned char *in = src;
-    for (size_t b = 0; b < cols / QK_TERNARY; ++b, in += TQ2_0_BYTES) {
-        const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(in + 64));
-        float *y = dst + b * QK_TERNARY;
-        for (int c = 0; c < 2; ++c)
-            for (int k = 0; k < 4; ++k)
-                for (int l = 0; l < 32; ++l)
-                    y[128 * c + 32 * k + l] = d * (float)((int)((in[32 * c + l] >> (2 * k)) & 3) - 1);
-    }
+    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_tq2_0((const unsigned char *)src + b * 66, dst + b * 256);
 }
