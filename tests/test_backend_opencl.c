@@ -1,9 +1,11 @@
 /* test_backend_opencl.c — the OpenCL plugin through the public API: device info, fused GEMV for F32, F16,
- * Q4_0 and Q8_0 in both kernel layouts against the f64 reference, the tiled GEMM (n ≥ 9) for F32, F16, Q4_0,
- * Q8_0, Q4_K and Q6_K in its streaming (CPU) and local-memory (GPU) shapes, row-split weights past a forced
- * allocation cap, the on-disk program cache, and CPU fallback under injected build/alloc/run faults; and
- * the plugin's ABI directly (version refusal, struct sizes, an older host API without the newer members), and
- * the ABI 1.1 bandwidth probe. The formats read in their stored layout are in test_backend_opencl_stored.c. */
+ * Q4_0 and Q8_0 in both kernel layouts against the f64 reference, the tiled GEMM (n ≥ 9) for every format in
+ * its streaming (CPU) and local-memory (GPU) shapes, f16 activations read natively by every kernel, the
+ * cooperative layout's subgroup reduction (forced: refused without subgroups; emulated), row-split weights
+ * past a forced allocation cap, the on-disk program cache, and CPU fallback under injected build/alloc/run
+ * faults; and the plugin's ABI directly (version refusal, struct sizes, an older host API without the newer
+ * members), and the ABI 1.1 bandwidth probe. The formats read in their stored layout are in
+ * test_backend_opencl_stored.c. */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <math.h>
@@ -209,15 +211,31 @@ static void check_gemm(lowbit_context *context, size_t device, lowbit_format for
     lowbit_weights_destroy(weights);
 }
 
+/* Every format the plugin runs has a GEMM: the split layout's (F32, F16, Q4_0, Q8_0) and the stored
+ * layout's, over each family's own chunk decode. */
+static const lowbit_format gemm_formats[] = {
+    LOWBIT_FORMAT_F32,   LOWBIT_FORMAT_F16,   LOWBIT_FORMAT_Q4_0,   LOWBIT_FORMAT_Q8_0, LOWBIT_FORMAT_Q4_1,
+    LOWBIT_FORMAT_Q5_0,  LOWBIT_FORMAT_Q5_1,  LOWBIT_FORMAT_IQ4_NL, LOWBIT_FORMAT_BF16, LOWBIT_FORMAT_Q2_K,
+    LOWBIT_FORMAT_Q3_K,  LOWBIT_FORMAT_Q4_K,  LOWBIT_FORMAT_Q5_K,   LOWBIT_FORMAT_Q6_K, LOWBIT_FORMAT_IQ4_XS,
+    LOWBIT_FORMAT_TQ1_0, LOWBIT_FORMAT_TQ2_0,
+};
+
+/* Elements one block of the format holds as the kernels see it: 256 for the super-block formats, 32 for
+ * the rest (BF16, F32 and F16 run in chunks of 32). */
+static size_t kernel_block(lowbit_format format)
+{
+    const lowbit_format_traits *traits = lowbit_format_get(format);
+    assert_non_null(traits);
+    return traits->block_size < 32 ? 32 : traits->block_size;
+}
+
 static void run_gemm_formats(void)
 {
-    static const lowbit_format gemm_formats[] = {LOWBIT_FORMAT_F32,  LOWBIT_FORMAT_F16,  LOWBIT_FORMAT_Q4_0,
-                                                 LOWBIT_FORMAT_Q8_0, LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q6_K};
     size_t device = 0;
     lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
     if (!context) skip();
     for (size_t f = 0; f < sizeof gemm_formats / sizeof gemm_formats[0]; ++f) {
-        size_t block = gemm_formats[f] == LOWBIT_FORMAT_Q4_K || gemm_formats[f] == LOWBIT_FORMAT_Q6_K ? 256 : 32;
+        const size_t block = kernel_block(gemm_formats[f]);
         check_gemm(context, device, gemm_formats[f], 67, block);      /* one block */
         check_gemm(context, device, gemm_formats[f], 129, 5 * block); /* several, not a whole tile of k */
     }
@@ -235,6 +253,194 @@ static void test_gemm(void **state)
     unsetenv("LOWBIT_OPENCL_PARAMS");
 }
 
+/* Rows that end in a partial chunk (F32, F16, BF16 with cols not a multiple of 32) stay on the GEMV, whose
+ * scalar tail reads them, at any n. */
+static void test_gemm_ragged_rows_run_gemv(void **state)
+{
+    (void)state;
+    size_t device = 0;
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
+    static const lowbit_format ragged[] = {LOWBIT_FORMAT_F32, LOWBIT_FORMAT_F16, LOWBIT_FORMAT_BF16};
+    static const size_t batch[] = {9};
+    for (size_t f = 0; f < sizeof ragged / sizeof ragged[0]; ++f) {
+        check_gemv(context, device, ragged[f], (shape){17, 100}, 1, batch, 1);
+        lowbit_run_info run = {.struct_size = sizeof run};
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        if (strncmp(run.kernel, "gemv_", 5) != 0)
+            fail_msg("%s 17x100 n=9 ran %s, not the GEMV", lowbit_format_name(ragged[f]), run.kernel);
+    }
+    lowbit_context_destroy(context);
+}
+
+/* f16 activations (lowbit_matmul_ex, IEEE half bits) are read natively by X_F16 kernels: never widened on
+ * the host. The reference takes the same halves as floats, so only the f32 accumulation differs. */
+static const size_t f16_batches[] = {1, 3, 8, 9, 65}; /* GEMV N_MAX 1, 4, 8; GEMM (n ≥ 9), a ragged tile */
+/* The forced shapes. x is read by the frames (gemv.cl, gemv_stored.cl, gemm.cl), never by a format's
+ * decode, so one format per frame path covers every x load there: split floats (a scalar tail past odd
+ * cols), split quants, stored 32-element blocks, stored rows with a tail (BF16), stored 256-element blocks.
+ * N_MAX only bounds a loop in the cooperative layout: one GEMV program (N_MAX 4). PoCL compiles each
+ * program anew (about half a second), so this keeps the test's added time down. */
+static const size_t f16_forced_batches[] = {3, 9, 65};
+static const lowbit_format f16_forced_formats[] = {LOWBIT_FORMAT_F32,  LOWBIT_FORMAT_F16,  LOWBIT_FORMAT_Q4_0,
+                                                   LOWBIT_FORMAT_Q5_0, LOWBIT_FORMAT_BF16, LOWBIT_FORMAT_Q4_K};
+#define F16_MAX_N 65
+
+static void check_f16_activations(lowbit_context *context, size_t device, lowbit_format format, size_t rows,
+                                  size_t cols, const size_t *batches, size_t batch_count)
+{
+    size_t size = 0;
+    uint64_t seed = (uint64_t)format * 6151u + rows * 17u + cols;
+    void *packed = test_make_weights(format, rows, cols, seed, &size);
+    lowbit_weights *weights = NULL;
+    assert_int_equal(lowbit_weights_upload(context, device, format, rows, cols, packed, size, 0, &weights), LOWBIT_OK);
+    float *x = malloc(F16_MAX_N * cols * sizeof(float));
+    uint16_t *halves = malloc(F16_MAX_N * cols * sizeof(uint16_t));
+    float *y = malloc(F16_MAX_N * rows * sizeof(float));
+    double *reference = malloc(F16_MAX_N * rows * sizeof(double));
+    assert_true(x && halves && y && reference);
+    test_fill_random(x, F16_MAX_N * cols, seed + 1, 1.0f);
+    for (size_t i = 0; i < F16_MAX_N * cols; ++i) {
+        halves[i] = lowbit_fp32_to_fp16(x[i]);
+        x[i] = lowbit_fp16_to_fp32(halves[i]);
+    }
+    test_reference_matmul(format, packed, size, rows, cols, x, F16_MAX_N, reference);
+    for (size_t b = 0; b < batch_count; ++b) {
+        size_t n = batches[b];
+        memset(y, 0xFF, n * rows * sizeof(float)); /* NaN: an output the kernel skips cannot pass */
+        assert_int_equal(lowbit_matmul_ex(context, weights, halves, LOWBIT_ACTIVATION_F16, y, n), LOWBIT_OK);
+        double error = test_nmse(y, reference, n * rows);
+        lowbit_run_info run = {.struct_size = sizeof run};
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        if (run.fell_back)
+            fail_msg("%s %zux%zu n=%zu f16 x fell back: %s", lowbit_format_name(format), rows, cols, n,
+                     run.fallback_reason);
+        if (!(error <= NMSE_LIMIT))
+            fail_msg("%s %zux%zu n=%zu f16 x: NMSE %.3e > %.0e (kernel %s)", lowbit_format_name(format), rows, cols, n,
+                     error, NMSE_LIMIT, run.kernel);
+        if (run.activations_widened || strstr(run.kernel, " x=f16") == NULL)
+            fail_msg("%s %zux%zu n=%zu: f16 x widened on the host (kernel %s)", lowbit_format_name(format), rows, cols,
+                     n, run.kernel);
+        /* n ≥ 9 runs the GEMM except on rows that end in a partial chunk. */
+        const char *expected = n >= 9 && cols % 32 == 0 ? "gemm_" : "gemv_";
+        if (strncmp(run.kernel, expected, 5) != 0)
+            fail_msg("%s %zux%zu n=%zu f16 x ran %s", lowbit_format_name(format), rows, cols, n, run.kernel);
+    }
+    free(x), free(halves), free(y), free(reference), free(packed);
+    lowbit_weights_destroy(weights);
+}
+
+static void run_f16_activations(const lowbit_format *formats_to_run, size_t format_count, const size_t *batches,
+                                size_t batch_count)
+{
+    size_t device = 0;
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
+    for (size_t f = 0; f < format_count; ++f) {
+        const lowbit_format format = formats_to_run[f];
+        check_f16_activations(context, device, format, 67, 3 * kernel_block(format), batches, batch_count);
+        /* Odd cols: x rows start at odd half offsets (element alignment is all vload_half needs). */
+        if (format == LOWBIT_FORMAT_F32 || format == LOWBIT_FORMAT_F16 || format == LOWBIT_FORMAT_BF16)
+            check_f16_activations(context, device, format, 17, 45, batches, batch_count);
+    }
+    lowbit_context_destroy(context);
+}
+
+/* Every format, GEMV and GEMM, in the device's own shapes; then the other GEMV layout with a GPU-class GEMM
+ * tiling forced, three chunks of k a tile (24 KB of local memory): its tiles straddle the 256-element
+ * blocks of the super-block formats, and the last tile of k is partly past cols. */
+static void test_f16_activations(void **state)
+{
+    (void)state;
+    run_f16_activations(gemm_formats, sizeof gemm_formats / sizeof gemm_formats[0], f16_batches,
+                        sizeof f16_batches / sizeof f16_batches[0]);
+    setenv("LOWBIT_OPENCL_PARAMS",
+           "layout=coop,wg=32,rows=2,gemm=1,stream=0,tile_rows=32,tile_n=32,item_rows=2,item_n=2,tile_k=3", 1);
+    run_f16_activations(f16_forced_formats, sizeof f16_forced_formats / sizeof f16_forced_formats[0],
+                        f16_forced_batches, sizeof f16_forced_batches / sizeof f16_forced_batches[0]);
+    unsetenv("LOWBIT_OPENCL_PARAMS");
+}
+
+/* The kernel the last matmul on `context` ran. */
+static void last_kernel(lowbit_context *context, char *kernel, size_t size)
+{
+    lowbit_run_info run = {.struct_size = sizeof run};
+    assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+    snprintf(kernel, size, "%s", run.kernel);
+}
+
+/* The cooperative layout's subgroup reduction (gemv_coop_reduce.cl). Forced (subgroups=1) on a device
+ * without subgroups, such as PoCL, OpenCL refuses with a message and the CPU answers; on a device with
+ * them it runs there. subgroups=emulate builds and runs the subgroup source with one-work-item subgroups
+ * on any device, so at least its indexing and barriers are checked where no subgroups exist. */
+static void test_subgroup_reduction(void **state)
+{
+    (void)state;
+    size_t device = 0;
+    char kernel[96];
+    setenv("LOWBIT_OPENCL_PARAMS", "layout=coop,wg=32,rows=2,subgroups=1", 1);
+    lowbit_context *context = test_open_device(LOWBIT_API_OPENCL, &device);
+    if (!context) skip();
+    lowbit_device_info info = {.struct_size = sizeof info};
+    assert_int_equal(lowbit_device_get_info(context, device, &info), LOWBIT_OK);
+    if (info.subgroups) {
+        check_gemv(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 96}, 1, some_batches, 2);
+        last_kernel(context, kernel, sizeof kernel);
+        if (strstr(kernel, " subgroups") == NULL) fail_msg("subgroups=1 ran %s", kernel);
+    } else {
+        size_t size = 0;
+        void *packed = test_make_weights(LOWBIT_FORMAT_Q4_0, 67, 96, 5, &size);
+        float x[3 * 96], y[3 * 67];
+        test_fill_random(x, 3 * 96, 6, 1.0f);
+        lowbit_weights *weights = NULL;
+        assert_int_equal(lowbit_weights_upload(context, device, LOWBIT_FORMAT_Q4_0, 67, 96, packed, size,
+                                               LOWBIT_UPLOAD_NO_FALLBACK, &weights),
+                         LOWBIT_OK);
+        assert_int_equal(lowbit_matmul(context, weights, x, y, 3), LOWBIT_ERROR_UNSUPPORTED);
+        if (strstr(lowbit_last_error(), "subgroups") == NULL)
+            fail_msg("forced subgroups without them: '%s'", lowbit_last_error());
+        lowbit_weights_destroy(weights);
+        free(packed);
+        /* With the CPU fallback allowed the answer is still right, and the run says why it moved. */
+        check_gemv(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 96}, 0, some_batches, 2);
+        lowbit_run_info run = {.struct_size = sizeof run};
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        assert_true(run.fell_back);
+        if (strstr(run.fallback_reason, "subgroups") == NULL) fail_msg("fallback reason '%s'", run.fallback_reason);
+    }
+    lowbit_context_destroy(context);
+
+    /* The table's default takes subgroups only where the device has them. */
+    setenv("LOWBIT_OPENCL_PARAMS", "layout=coop,wg=32,rows=2", 1);
+    context = test_open_device(LOWBIT_API_OPENCL, &device);
+    check_gemv(context, device, LOWBIT_FORMAT_Q8_0, (shape){67, 96}, 1, some_batches, 1);
+    last_kernel(context, kernel, sizeof kernel);
+    if ((strstr(kernel, " subgroups") != NULL) != (info.subgroups != 0))
+        fail_msg("device subgroups %d, default coop kernel %s", info.subgroups, kernel);
+    lowbit_context_destroy(context);
+
+    /* Each family's cooperative kernel through the subgroup source, one activation row and several. */
+    setenv("LOWBIT_OPENCL_PARAMS", "layout=coop,wg=32,rows=2,subgroups=emulate", 1);
+    context = test_open_device(LOWBIT_API_OPENCL, &device);
+    static const struct {
+        lowbit_format format;
+        shape s;
+    } cases[] = {{LOWBIT_FORMAT_F32, {17, 100}},
+                 {LOWBIT_FORMAT_Q4_0, {67, 96}},
+                 {LOWBIT_FORMAT_Q5_0, {67, 96}},
+                 {LOWBIT_FORMAT_BF16, {17, 100}},
+                 {LOWBIT_FORMAT_Q4_K, {67, 512}}};
+    static const size_t batch[] = {3};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
+        /* N_MAX 1 and 4 for one format, N_MAX 4 (two rows × four activation rows to reduce) for each. */
+        check_gemv(context, device, cases[c].format, cases[c].s, 1, c == 0 ? some_batches : batch, c == 0 ? 2 : 1);
+        last_kernel(context, kernel, sizeof kernel);
+        if (strstr(kernel, " subgroups=emulated") == NULL) fail_msg("subgroups=emulate ran %s", kernel);
+    }
+    lowbit_context_destroy(context);
+    unsetenv("LOWBIT_OPENCL_PARAMS");
+}
+
 /* LOWBIT_MAX_ALLOC forces weights into several buffers (parts of rows), each its own dispatch. */
 static void test_row_split(void **state)
 {
@@ -249,6 +455,10 @@ static void test_row_split(void **state)
     for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f)
         check_gemv(context, device, formats[f], (shape){300, 256}, 1, some_batches,
                    sizeof some_batches / sizeof some_batches[0]);
+    /* f16 activations past the cap: rows of x are half as wide, so two fit a dispatch where one f32 row
+     * would (the last row of an odd batch then runs alone, with block sums taken from its halves). */
+    check_f16_activations(context, device, LOWBIT_FORMAT_Q4_0, 40, 4096, f16_batches,
+                          sizeof f16_batches / sizeof f16_batches[0]);
     lowbit_context_destroy(context);
     unsetenv("LOWBIT_MAX_ALLOC");
 }
@@ -406,7 +616,7 @@ static void test_bad_parameters_fall_back(void **state)
     double reference[9];
     test_fill_random(x, cols, 22, 1.0f);
     test_reference_matmul(LOWBIT_FORMAT_Q4_0, packed, size, rows, cols, x, 1, reference);
-    static const char *const bad[] = {"wg=banana", "layout=row,wg=3,rows=4", "layout=coop,wg=48"};
+    static const char *const bad[] = {"wg=banana", "layout=row,wg=3,rows=4", "layout=coop,wg=48", "subgroups=2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
         setenv("LOWBIT_OPENCL_PARAMS", bad[i], 1);
         assert_int_equal(lowbit_matmul(context, weights, x, y, 1), LOWBIT_OK);
@@ -644,6 +854,9 @@ int main(void)
         cmocka_unit_test(test_gemv_default_layout),
         cmocka_unit_test(test_gemv_forced_layouts),
         cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_gemm_ragged_rows_run_gemv),
+        cmocka_unit_test(test_f16_activations),
+        cmocka_unit_test(test_subgroup_reduction),
         cmocka_unit_test(test_row_split),
         cmocka_unit_test(test_program_cache),
         cmocka_unit_test(test_fault_run),

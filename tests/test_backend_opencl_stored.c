@@ -1,7 +1,8 @@
 /* test_backend_opencl_stored.c — the OpenCL GEMV kernels that read weights in their stored (GGUF) layout
  * (shaders/opencl/gemv_legacy.cl, gemv_kquants.cl): every format against the f64 reference over one
- * block, ragged row counts, several blocks of columns and every batch size, in the device's own layout,
- * the forced other layouts, and split into row parts past an allocation cap. */
+ * block, ragged row counts, several blocks of columns and every batch size (n ≥ 9 runs the tiled GEMM over
+ * the same decode; test_backend_opencl.c checks its shapes), in the device's own layout, the forced other
+ * layouts, and split into row parts past an allocation cap. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -25,6 +25,9 @@ typedef struct opencl_device {
     lowbit_device_info info; /* filled at probe, max_allocation already clamped */
     opencl_device_class device_class;
     char driver_key[768]; /* device name + driver + platform: part of the binary cache key */
+    /* The -cl-std (20 or 30) under which kernels may call the subgroup built-ins (sub_group_reduce_add),
+     * 0 when the device has none: cl_khr_subgroups, or OpenCL 3.0's __opencl_c_subgroups feature. */
+    uint32_t subgroup_std;
     /* Everything below is created on first use and guarded by `lock`: the queue, the program cache and
      * the activation/output scratch buffers are shared by every thread calling matmul. */
     pthread_mutex_t lock;

@@ -16,6 +16,12 @@
 #ifndef CL_DEVICE_WAVEFRONT_WIDTH_AMD
 #define CL_DEVICE_WAVEFRONT_WIDTH_AMD 0x4043
 #endif
+/* OpenCL 3.0 queries (the plugin compiles against the 1.2 headers): the optional OpenCL C features, an
+ * array of {cl_version, char name[64]}. */
+#ifndef CL_DEVICE_OPENCL_C_FEATURES
+#define CL_DEVICE_OPENCL_C_FEATURES 0x106F
+#endif
+#define OPENCL_NAME_VERSION_MAX_NAME_SIZE 64
 
 static void query_string(const opencl_api *cl, cl_device_id device, cl_device_info what, char *out, size_t size)
 {
@@ -72,6 +78,43 @@ static uint32_t query_subgroup_size(const opencl_api *cl, cl_device_id device, c
     return 0; /* cl_khr_subgroups only answers per kernel, not per device */
 }
 
+/* Whether an OpenCL 3.0 device lists `feature` among its OpenCL C features. */
+static int has_c_feature(const opencl_api *cl, cl_device_id device, const char *feature)
+{
+    const size_t entry = sizeof(cl_uint) + OPENCL_NAME_VERSION_MAX_NAME_SIZE;
+    size_t bytes = 0;
+    if (cl->clGetDeviceInfo(device, CL_DEVICE_OPENCL_C_FEATURES, 0, NULL, &bytes) != CL_SUCCESS || bytes < entry)
+        return 0;
+    unsigned char *features = malloc(bytes);
+    int found = 0;
+    if (features != NULL &&
+        cl->clGetDeviceInfo(device, CL_DEVICE_OPENCL_C_FEATURES, bytes, features, NULL) == CL_SUCCESS)
+        for (size_t at = 0; at + entry <= bytes && !found; at += entry) {
+            char name[OPENCL_NAME_VERSION_MAX_NAME_SIZE + 1];
+            memcpy(name, features + at + sizeof(cl_uint), OPENCL_NAME_VERSION_MAX_NAME_SIZE);
+            name[OPENCL_NAME_VERSION_MAX_NAME_SIZE] = '\0';
+            found = strcmp(name, feature) == 0;
+        }
+    free(features);
+    return found;
+}
+
+/* The -cl-std under which the subgroup built-ins compile, 0 without them. OpenCL 3.0 makes them an
+ * optional feature of OpenCL C 3.0; cl_khr_subgroups is an extension of OpenCL C 2.0 (compilers such as
+ * clang do not declare it under 1.2), so a 1.2-only device that lists it still gets the portable path. */
+static uint32_t subgroup_std(const opencl_api *cl, cl_device_id device, const char *extensions)
+{
+    char version[128];
+    query_string(cl, device, CL_DEVICE_VERSION, version, sizeof version);
+    const int opencl3 = strncmp(version, "OpenCL 3.", 9) == 0;
+    if (opencl3 && has_c_feature(cl, device, "__opencl_c_subgroups")) return 30;
+    if (!has_extension(extensions, "cl_khr_subgroups")) return 0;
+    query_string(cl, device, CL_DEVICE_OPENCL_C_VERSION, version, sizeof version);
+    if (strncmp(version, "OpenCL C 2.", 11) == 0) return 20;
+    if (strncmp(version, "OpenCL C 3.", 11) == 0) return 30;
+    return opencl3 ? 30 : 0;
+}
+
 static void fill_info(const opencl_backend *backend, opencl_device *device, size_t index)
 {
     const opencl_api *cl = backend->cl;
@@ -118,7 +161,9 @@ static void fill_info(const opencl_backend *backend, opencl_device *device, size
     const char *list = extensions ? extensions : "";
     info->fp16 = has_extension(list, "cl_khr_fp16");
     info->integer_dot = has_extension(list, "cl_khr_integer_dot_product");
-    info->subgroups = has_extension(list, "cl_khr_subgroups") || has_extension(list, "cl_intel_subgroups");
+    /* What the kernels can use: the cooperative layout's subgroup reduction (gemv_coop_reduce.cl). */
+    device->subgroup_std = subgroup_std(cl, device->id, list);
+    info->subgroups = device->subgroup_std != 0;
     info->subgroup_size = query_subgroup_size(cl, device->id, list);
     free(extensions);
 

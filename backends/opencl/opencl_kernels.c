@@ -27,9 +27,12 @@ extern const unsigned long lowbit_opencl_kquants_source_size;
  * common safe choice (64 work-items sharing a row, coalesced) until the tuner measures better. */
 #define ROW OPENCL_LAYOUT_ROW
 #define COOP OPENCL_LAYOUT_COOP
+/* The cooperative layout reduces within subgroups first wherever the device has them (cl_khr_subgroups
+ * or __opencl_c_subgroups), else through local memory alone; the row layout has no reduction. */
+#define SG OPENCL_SUBGROUPS_AUTO
 /* Every kernel takes the same defaults today; a tuner overrides entries one by one. */
 /* clang-format off */
-#define DEFAULTS {{{8, 8, ROW}, {8, 16, ROW}}, {{64, 1, COOP}, {64, 2, COOP}}}
+#define DEFAULTS {{{8, 8, ROW, SG}, {8, 16, ROW, SG}}, {{64, 1, COOP, SG}, {64, 2, COOP, SG}}}
 /* GEMM {tile_rows, tile_n, item_rows, item_n, tile_k, min_n, stream} per device class {CPU, GPU}. GPU: the
  * classic local-memory tiling, 64×64 outputs per workgroup of 16×16 work-items, 4×4 each. CPU: the
  * streaming shape (2 weight rows × 8 activation rows a work-item, 64 activation rows a workgroup). On
@@ -40,7 +43,6 @@ extern const unsigned long lowbit_opencl_kquants_source_size;
 #define CPU_GEMM {16, 64, 2, 8, 4, 9, 1}
 #define GPU_GEMM {64, 64, 4, 4, 1, 9, 0}
 #define GEMM(name) name, {CPU_GEMM, GPU_GEMM}
-#define NO_GEMM NULL, {{0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0}}
 static const opencl_kernel_spec kernel_table[] = {
     /* kernel, format, build define, source (family file), x sums, stored (GGUF) layout, defaults
      * ({CPU: single activation row, several}, {GPU: single, several}), GEMM kernel and its defaults */
@@ -48,28 +50,28 @@ static const opencl_kernel_spec kernel_table[] = {
     {"gemv_f16", LOWBIT_FORMAT_F16, "LOWBIT_GEMV_F16", GEMV_SOURCE, 0, 0, DEFAULTS, GEMM("gemm_f16")},
     {"gemv_q4_0", LOWBIT_FORMAT_Q4_0, "LOWBIT_GEMV_Q4_0", GEMV_SOURCE, 1, 0, DEFAULTS, GEMM("gemm_q4_0")},
     {"gemv_q8_0", LOWBIT_FORMAT_Q8_0, "LOWBIT_GEMV_Q8_0", GEMV_SOURCE, 0, 0, DEFAULTS, GEMM("gemm_q8_0")},
-    {"gemv_q4_1", LOWBIT_FORMAT_Q4_1, "LOWBIT_GEMV_Q4_1", LEGACY_SOURCE, 0, 1, DEFAULTS, NO_GEMM},
-    {"gemv_q5_0", LOWBIT_FORMAT_Q5_0, "LOWBIT_GEMV_Q5_0", LEGACY_SOURCE, 0, 1, DEFAULTS, NO_GEMM},
-    {"gemv_q5_1", LOWBIT_FORMAT_Q5_1, "LOWBIT_GEMV_Q5_1", LEGACY_SOURCE, 0, 1, DEFAULTS, NO_GEMM},
-    {"gemv_iq4_nl", LOWBIT_FORMAT_IQ4_NL, "LOWBIT_GEMV_IQ4_NL", LEGACY_SOURCE, 0, 1, DEFAULTS, NO_GEMM},
-    {"gemv_bf16", LOWBIT_FORMAT_BF16, "LOWBIT_GEMV_BF16", LEGACY_SOURCE, 0, 1, DEFAULTS, NO_GEMM},
-    {"gemv_q2_k", LOWBIT_FORMAT_Q2_K, "LOWBIT_GEMV_Q2_K", KQUANTS_SOURCE, 0, 1, DEFAULTS, NO_GEMM},
-    {"gemv_q3_k", LOWBIT_FORMAT_Q3_K, "LOWBIT_GEMV_Q3_K", KQUANTS_SOURCE, 0, 1, DEFAULTS, NO_GEMM},
+    {"gemv_q4_1", LOWBIT_FORMAT_Q4_1, "LOWBIT_GEMV_Q4_1", LEGACY_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_q4_1")},
+    {"gemv_q5_0", LOWBIT_FORMAT_Q5_0, "LOWBIT_GEMV_Q5_0", LEGACY_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_q5_0")},
+    {"gemv_q5_1", LOWBIT_FORMAT_Q5_1, "LOWBIT_GEMV_Q5_1", LEGACY_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_q5_1")},
+    {"gemv_iq4_nl", LOWBIT_FORMAT_IQ4_NL, "LOWBIT_GEMV_IQ4_NL", LEGACY_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_iq4_nl")},
+    {"gemv_bf16", LOWBIT_FORMAT_BF16, "LOWBIT_GEMV_BF16", LEGACY_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_bf16")},
+    {"gemv_q2_k", LOWBIT_FORMAT_Q2_K, "LOWBIT_GEMV_Q2_K", KQUANTS_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_q2_k")},
+    {"gemv_q3_k", LOWBIT_FORMAT_Q3_K, "LOWBIT_GEMV_Q3_K", KQUANTS_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_q3_k")},
     {"gemv_q4_k", LOWBIT_FORMAT_Q4_K, "LOWBIT_GEMV_Q4_K", KQUANTS_SOURCE, 1, 1, DEFAULTS, GEMM("gemm_q4_k")},
-    {"gemv_q5_k", LOWBIT_FORMAT_Q5_K, "LOWBIT_GEMV_Q5_K", KQUANTS_SOURCE, 1, 1, DEFAULTS, NO_GEMM},
+    {"gemv_q5_k", LOWBIT_FORMAT_Q5_K, "LOWBIT_GEMV_Q5_K", KQUANTS_SOURCE, 1, 1, DEFAULTS, GEMM("gemm_q5_k")},
     {"gemv_q6_k", LOWBIT_FORMAT_Q6_K, "LOWBIT_GEMV_Q6_K", KQUANTS_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_q6_k")},
-    {"gemv_iq4_xs", LOWBIT_FORMAT_IQ4_XS, "LOWBIT_GEMV_IQ4_XS", KQUANTS_SOURCE, 0, 1, DEFAULTS, NO_GEMM},
-    {"gemv_tq1_0", LOWBIT_FORMAT_TQ1_0, "LOWBIT_GEMV_TQ1_0", KQUANTS_SOURCE, 0, 1, DEFAULTS, NO_GEMM},
-    {"gemv_tq2_0", LOWBIT_FORMAT_TQ2_0, "LOWBIT_GEMV_TQ2_0", KQUANTS_SOURCE, 0, 1, DEFAULTS, NO_GEMM},
+    {"gemv_iq4_xs", LOWBIT_FORMAT_IQ4_XS, "LOWBIT_GEMV_IQ4_XS", KQUANTS_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_iq4_xs")},
+    {"gemv_tq1_0", LOWBIT_FORMAT_TQ1_0, "LOWBIT_GEMV_TQ1_0", KQUANTS_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_tq1_0")},
+    {"gemv_tq2_0", LOWBIT_FORMAT_TQ2_0, "LOWBIT_GEMV_TQ2_0", KQUANTS_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_tq2_0")},
 };
 /* clang-format on */
 #undef DEFAULTS
 #undef CPU_GEMM
 #undef GPU_GEMM
 #undef GEMM
-#undef NO_GEMM
 #undef ROW
 #undef COOP
+#undef SG
 
 const opencl_kernel_spec *opencl_kernel_table(size_t *count)
 {
@@ -115,6 +117,15 @@ static int apply_override(const char *text, opencl_kernel_params *params, int *b
                 params->layout = OPENCL_LAYOUT_COOP;
             else
                 goto bad;
+        } else if (strcmp(item, "subgroups") == 0) {
+            if (strcmp(value, "0") == 0)
+                params->subgroups = OPENCL_SUBGROUPS_OFF;
+            else if (strcmp(value, "1") == 0)
+                params->subgroups = OPENCL_SUBGROUPS_FORCE;
+            else if (strcmp(value, "emulate") == 0)
+                params->subgroups = OPENCL_SUBGROUPS_EMULATE;
+            else
+                goto bad;
         } else if (strcmp(item, "sums") == 0) {
             if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) goto bad;
             *block_sums = value[0] == '1';
@@ -154,19 +165,23 @@ static int apply_override(const char *text, opencl_kernel_params *params, int *b
         continue;
     bad:
         snprintf(why, why_size,
-                 "LOWBIT_OPENCL_PARAMS: cannot read '%s' (expected layout=row|coop,wg=N,rows=N,sums=0|1,gemm=0|1,"
-                 "stream=0|1,tile_rows=N,tile_n=N,item_rows=N,item_n=N,tile_k=N,gemm_min=N)",
+                 "LOWBIT_OPENCL_PARAMS: cannot read '%s' (expected layout=row|coop,wg=N,rows=N,sums=0|1,"
+                 "subgroups=0|1|emulate,gemm=0|1,stream=0|1,tile_rows=N,tile_n=N,item_rows=N,item_n=N,tile_k=N,"
+                 "gemm_min=N)",
                  item);
         return -1;
     }
     return 0;
 }
 
-int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class device_class, size_t n,
-                         uint32_t max_workgroup_size, uint64_t local_memory, opencl_kernel_config *config, char *why,
-                         size_t why_size)
+int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class device_class, size_t n, int x_f16,
+                         uint32_t subgroup_std, uint32_t max_workgroup_size, uint64_t local_memory,
+                         opencl_kernel_config *config, char *why, size_t why_size)
 {
+    memset(config, 0, sizeof *config);
     config->spec = spec;
+    config->x_f16 = x_f16 != 0;
+    config->cl_std = 12;
     opencl_batch_class batch = n <= 1 ? OPENCL_BATCH_SINGLE : OPENCL_BATCH_MULTI;
     config->params = spec->defaults[device_class][batch];
     /* N_MAX is n rounded up to a power of two: four programs per kernel cover every batch, and the
@@ -183,6 +198,21 @@ int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class dev
     config->block_sums =
         block_sums && spec->block_sums && config->params.layout == OPENCL_LAYOUT_ROW && config->activation_rows == 1;
     const opencl_kernel_params *p = &config->params;
+    if (p->layout == OPENCL_LAYOUT_COOP) {
+        if (p->subgroups == OPENCL_SUBGROUPS_FORCE && subgroup_std == 0) {
+            snprintf(why, why_size,
+                     "%s: subgroups=1 forced, but the device has no subgroups (neither cl_khr_subgroups nor "
+                     "__opencl_c_subgroups)",
+                     spec->name);
+            return -1;
+        }
+        if (p->subgroups == OPENCL_SUBGROUPS_EMULATE) {
+            config->subgroups = 2;
+        } else if (p->subgroups != OPENCL_SUBGROUPS_OFF && subgroup_std != 0) {
+            config->subgroups = 1;
+            config->cl_std = subgroup_std;
+        }
+    }
     if (max_workgroup_size != 0 && p->wg_size > max_workgroup_size) {
         snprintf(why, why_size, "%s: wg=%u exceeds the device's max workgroup size %u", spec->name, p->wg_size,
                  max_workgroup_size);
@@ -208,13 +238,15 @@ int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class dev
 }
 
 int opencl_kernel_choose_gemm(const opencl_kernel_spec *spec, opencl_device_class device_class, size_t n, size_t cols,
-                              uint32_t max_workgroup_size, uint64_t local_memory, opencl_kernel_config *config,
-                              char *why, size_t why_size)
+                              int x_f16, uint32_t max_workgroup_size, uint64_t local_memory,
+                              opencl_kernel_config *config, char *why, size_t why_size)
 {
     if (spec->gemm_name == NULL) return 0;
     memset(config, 0, sizeof *config);
     config->spec = spec;
     config->gemm = 1;
+    config->x_f16 = x_f16 != 0;
+    config->cl_std = 12;
     config->gemm_params = spec->gemm_defaults[device_class];
     opencl_kernel_params unused_params = spec->defaults[device_class][OPENCL_BATCH_MULTI];
     int unused_sums = 0;
@@ -246,6 +278,7 @@ int opencl_kernel_choose_gemm(const opencl_kernel_spec *spec, opencl_device_clas
 
 int opencl_kernel_config_equal(const opencl_kernel_config *a, const opencl_kernel_config *b)
 {
+    if (a->x_f16 != b->x_f16 || a->subgroups != b->subgroups || a->cl_std != b->cl_std) return 0;
     if (a->gemm || b->gemm)
         return a->spec == b->spec && a->gemm == b->gemm &&
                memcmp(&a->gemm_params, &b->gemm_params, sizeof a->gemm_params) == 0;
@@ -260,33 +293,41 @@ void opencl_kernel_build_options(const opencl_kernel_config *config, char *optio
         const opencl_gemm_params *g = &config->gemm_params;
         snprintf(options, size,
                  "-cl-std=CL1.2 -D%s=1 -DLOWBIT_GEMM=1 -DGEMM_KERNEL=%s -DTILE_ROWS=%u -DTILE_N=%u -DITEM_ROWS=%u "
-                 "-DITEM_N=%u -DTILE_K=%u%s",
+                 "-DITEM_N=%u -DTILE_K=%u%s%s",
                  config->spec->define, config->spec->gemm_name, g->tile_rows, g->tile_n, g->item_rows, g->item_n,
-                 g->tile_k, g->stream ? " -DGEMM_STREAM=1" : "");
+                 g->tile_k, g->stream ? " -DGEMM_STREAM=1" : "", config->x_f16 ? " -DX_F16=1" : "");
         return;
     }
-    snprintf(options, size, "-cl-std=CL1.2 -D%s=1 -DWG_SIZE=%u -DROWS_PER_WG=%u -DN_MAX=%u -D%s=1%s",
-             config->spec->define, config->params.wg_size, config->params.rows_per_wg, config->activation_rows,
+    snprintf(options, size, "-cl-std=CL%u.%u -D%s=1 -DWG_SIZE=%u -DROWS_PER_WG=%u -DN_MAX=%u -D%s=1%s%s%s",
+             config->cl_std / 10, config->cl_std % 10, config->spec->define, config->params.wg_size,
+             config->params.rows_per_wg, config->activation_rows,
              config->params.layout == OPENCL_LAYOUT_ROW ? "LAYOUT_ROW" : "LAYOUT_COOP",
-             config->block_sums ? " -DX_BLOCK_SUMS=1" : "");
+             config->block_sums ? " -DX_BLOCK_SUMS=1" : "", config->x_f16 ? " -DX_F16=1" : "",
+             config->subgroups == 2   ? " -DLOWBIT_SUBGROUPS=1 -DLOWBIT_SUBGROUPS_EMULATE=1"
+             : config->subgroups == 1 ? " -DLOWBIT_SUBGROUPS=1"
+                                      : "");
 }
 
 void opencl_kernel_describe(const opencl_kernel_config *config, char *text, size_t size)
 {
+    const char *x_type = config->x_f16 ? " x=f16" : "";
     if (config->gemm) {
         const opencl_gemm_params *g = &config->gemm_params;
         if (g->stream)
-            snprintf(text, size, "%s tile=%ux%u item=%ux%u stream", config->spec->gemm_name, g->tile_rows, g->tile_n,
-                     g->item_rows, g->item_n);
+            snprintf(text, size, "%s tile=%ux%u item=%ux%u stream%s", config->spec->gemm_name, g->tile_rows, g->tile_n,
+                     g->item_rows, g->item_n, x_type);
         else
-            snprintf(text, size, "%s tile=%ux%u item=%ux%u k=%u", config->spec->gemm_name, g->tile_rows, g->tile_n,
-                     g->item_rows, g->item_n, g->tile_k * 32);
+            snprintf(text, size, "%s tile=%ux%u item=%ux%u k=%u%s", config->spec->gemm_name, g->tile_rows, g->tile_n,
+                     g->item_rows, g->item_n, g->tile_k * 32, x_type);
         return;
     }
-    snprintf(text, size, "%s wg=%u rows=%u n=%u %s%s", config->spec->name, config->params.wg_size,
+    snprintf(text, size, "%s wg=%u rows=%u n=%u %s%s%s%s", config->spec->name, config->params.wg_size,
              config->params.rows_per_wg, config->activation_rows,
              config->params.layout == OPENCL_LAYOUT_ROW ? "row-layout" : "coop-layout",
-             config->block_sums ? " x-sums" : "");
+             config->block_sums ? " x-sums" : "", x_type,
+             config->subgroups == 2   ? " subgroups=emulated"
+             : config->subgroups == 1 ? " subgroups"
+                                      : "");
 }
 
 size_t opencl_kernel_global_size(const opencl_kernel_config *config, size_t rows)

@@ -28,10 +28,20 @@ typedef enum opencl_batch_class {
     OPENCL_BATCH_CLASS_COUNT
 } opencl_batch_class;
 
+/* How the cooperative layout reduces its partial sums (gemv_coop_reduce.cl). */
+typedef enum opencl_subgroups {
+    OPENCL_SUBGROUPS_OFF = 0,    /* through local memory only (portable) */
+    OPENCL_SUBGROUPS_AUTO = 1,   /* within subgroups first where the device has them, else OFF */
+    OPENCL_SUBGROUPS_FORCE = 2,  /* LOWBIT_OPENCL_PARAMS subgroups=1: an error on a device without them */
+    OPENCL_SUBGROUPS_EMULATE = 3 /* subgroups=emulate, a test hook: the subgroup reduction with one-work-item
+                                  * subgroups, so its source compiles and runs on devices without them */
+} opencl_subgroups;
+
 typedef struct opencl_kernel_params {
     uint32_t wg_size;     /* WG_SIZE: work-items per workgroup */
     uint32_t rows_per_wg; /* ROWS_PER_WG: weight rows per workgroup (LAYOUT_ROW: a multiple of wg_size) */
     opencl_layout layout;
+    opencl_subgroups subgroups; /* LAYOUT_COOP's reduction; the row layout has none */
 } opencl_kernel_params;
 
 /* The tiled GEMM (gemm.cl) for prefill: a workgroup computes tile_rows weight rows × tile_n activation
@@ -69,6 +79,9 @@ typedef struct opencl_kernel_config {
     uint32_t block_sums;      /* X_BLOCK_SUMS: the dispatch reads x's per-block sums (see gemv.cl) */
     uint32_t gemm;            /* the tiled GEMM (gemm_params), not the GEMV (params, activation_rows) */
     opencl_gemm_params gemm_params;
+    uint32_t x_f16;     /* X_F16: x holds IEEE halves (read with vload_half*, accumulated in f32) */
+    uint32_t subgroups; /* LOWBIT_SUBGROUPS: 0 off, 1 the device's subgroups, 2 emulated (test hook) */
+    uint32_t cl_std;    /* -cl-std: 12 (CL1.2), or 20 / 30 where the subgroup built-ins need it */
 } opencl_kernel_config;
 
 /* Activation rows one dispatch handles at most; larger n loops over chunks. */
@@ -80,25 +93,27 @@ const opencl_kernel_spec *opencl_kernel_table(size_t *count);
 /* The GEMV kernel for a weight format, or NULL when this backend has none. */
 const opencl_kernel_spec *opencl_kernel_for_format(lowbit_format format);
 
-/* Picks the configuration for `n` activation rows (n ≤ OPENCL_MAX_ACTIVATION_ROWS) on a device class,
- * applying LOWBIT_OPENCL_PARAMS ("layout=row|coop,wg=N,rows=N,sums=0|1", any subset) when set, and checks it
- * against the device's max workgroup size and local memory. Returns 0, or -1 with `why` filled. */
-int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class device_class, size_t n,
-                         uint32_t max_workgroup_size, uint64_t local_memory, opencl_kernel_config *config, char *why,
-                         size_t why_size);
+/* Picks the configuration for `n` activation rows (n ≤ OPENCL_MAX_ACTIVATION_ROWS) of f32 (x_f16 0) or f16
+ * (x_f16 1) activations on a device class, applying LOWBIT_OPENCL_PARAMS ("layout=row|coop,wg=N,rows=N,
+ * sums=0|1,subgroups=0|1|emulate", any subset) when set, and checks it against the device's max workgroup
+ * size and local memory. `subgroup_std` is the -cl-std (20 or 30) under which the device compiles the
+ * subgroup built-ins, 0 when it has none. Returns 0, or -1 with `why` filled. */
+int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class device_class, size_t n, int x_f16,
+                         uint32_t subgroup_std, uint32_t max_workgroup_size, uint64_t local_memory,
+                         opencl_kernel_config *config, char *why, size_t why_size);
 
 /* Whether `n` activation rows of a rows×cols matrix run the tiled GEMM: 1 with `config` filled, 0 when
- * the looped GEMV should run (no GEMM for the format, n below the table's threshold, F32/F16 cols not a
- * multiple of 32), -1 with `why` filled when the parameters (table or LOWBIT_OPENCL_PARAMS keys gemm=0|1,
+ * the looped GEMV should run (no GEMM for the format, n below the table's threshold, F32/F16/BF16 cols not
+ * a multiple of 32), -1 with `why` filled when the parameters (table or LOWBIT_OPENCL_PARAMS keys gemm=0|1,
  * tile_rows, tile_n, item_rows, item_n, tile_k, gemm_min) do not fit the device. */
 int opencl_kernel_choose_gemm(const opencl_kernel_spec *spec, opencl_device_class device_class, size_t n, size_t cols,
-                              uint32_t max_workgroup_size, uint64_t local_memory, opencl_kernel_config *config,
-                              char *why, size_t why_size);
+                              int x_f16, uint32_t max_workgroup_size, uint64_t local_memory,
+                              opencl_kernel_config *config, char *why, size_t why_size);
 
 int opencl_kernel_config_equal(const opencl_kernel_config *a, const opencl_kernel_config *b);
 /* "-DLOWBIT_GEMV_Q4_0 -DWG_SIZE=8 ..." */
 void opencl_kernel_build_options(const opencl_kernel_config *config, char *options, size_t size);
-/* "gemv_q4_0 wg=8 rows=16 n=1 row-layout": what lowbit_last_run reports. */
+/* "gemv_q4_0 wg=8 rows=16 n=1 row-layout" (" x=f16" for f16 activations): what lowbit_last_run reports. */
 void opencl_kernel_describe(const opencl_kernel_config *config, char *text, size_t size);
 /* Rows of the matrix one workgroup covers, and the global size for `rows` weight rows. */
 size_t opencl_kernel_global_size(const opencl_kernel_config *config, size_t rows);

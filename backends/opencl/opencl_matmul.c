@@ -31,25 +31,63 @@ static lowbit_status ensure_scratch(opencl_backend *backend, opencl_device *devi
     return LOWBIT_OK;
 }
 
-static lowbit_status choose(opencl_backend *backend, const opencl_weights *weights, size_t n,
+static lowbit_status choose(opencl_backend *backend, const opencl_weights *weights, size_t n, int x_f16,
                             opencl_kernel_config *config)
 {
     char why[256];
     const opencl_kernel_spec *spec = opencl_kernel_for_format(weights->format);
     const lowbit_device_info *info = &weights->device->info;
-    if (opencl_kernel_choose(spec, weights->device->device_class, n, info->max_workgroup_size, info->local_memory,
-                             config, why, sizeof why) != 0)
+    if (opencl_kernel_choose(spec, weights->device->device_class, n, x_f16, weights->device->subgroup_std,
+                             info->max_workgroup_size, info->local_memory, config, why, sizeof why) != 0)
         return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: %s", why);
     return LOWBIT_OK;
 }
 
-/* Sums of one activation row over each 32-element block, for kernels built with X_BLOCK_SUMS. */
-static void block_sums(const float *x, size_t cols, float *sums)
+/* The kernel for `config`. A device that lists subgroups may still fail to build the subgroup reduction
+ * (a driver bug, a built-in missing under its -cl-std): the portable local-memory reduction then runs
+ * instead, with a warning, and `config` says so. Call with device->lock held. */
+static lowbit_status get_kernel(opencl_backend *backend, opencl_device *device, opencl_kernel_config *config,
+                                cl_kernel *kernel)
 {
+    lowbit_status status = opencl_program_get(backend, device, config, kernel);
+    if (status == LOWBIT_OK || config->subgroups != 1) return status;
+    opencl_log(backend, LOWBIT_LOG_WARN, "opencl: %s did not build with subgroups on %s; using the portable reduction",
+               config->spec->name, device->info.id);
+    config->subgroups = 0;
+    config->cl_std = 12;
+    return opencl_program_get(backend, device, config, kernel);
+}
+
+/* IEEE half bits → f32, exact for every input (the plugin does not call into liblowbit for
+ * lowbit_fp16_to_fp32). Normals rebias the exponent, subnormals are m·2⁻²⁴, Inf/NaN keep their payload. */
+static float half_to_float(uint16_t bits)
+{
+    const uint32_t sign = (uint32_t)(bits & 0x8000u) << 16, magnitude = bits & 0x7FFFu;
+    uint32_t wide;
+    if (magnitude < 0x0400u) {
+        float value = (float)magnitude * (1.0f / 16777216.0f);
+        memcpy(&wide, &value, sizeof wide);
+    } else if (magnitude >= 0x7C00u) {
+        wide = 0x7F800000u | (magnitude & 0x3FFu) << 13;
+    } else {
+        wide = (magnitude << 13) + 0x38000000u;
+    }
+    wide |= sign;
+    float result;
+    memcpy(&result, &wide, sizeof result);
+    return result;
+}
+
+/* Sums of one activation row over each 32-element block, for kernels built with X_BLOCK_SUMS. With f16
+ * activations they are summed from the halves as floats: the very values the kernel reads. */
+static void block_sums(const void *x, int x_f16, size_t cols, float *sums)
+{
+    const float *wide = x;
+    const uint16_t *halves = x;
     for (size_t b = 0; b < cols / 32; ++b) {
         float total = 0.0f;
         for (size_t i = 0; i < 32; ++i)
-            total += x[b * 32 + i];
+            total += x_f16 ? half_to_float(halves[b * 32 + i]) : wide[b * 32 + i];
         sums[b] = total;
     }
 }
@@ -58,7 +96,7 @@ static void block_sums(const float *x, size_t cols, float *sums)
  * Y out, all non-blocking on the in-order queue. `events`, when not NULL, receives one profiling event
  * per part. */
 static lowbit_status enqueue_chunk(opencl_backend *backend, const opencl_weights *weights, cl_kernel kernel,
-                                   const opencl_kernel_config *config, const float *x, const float *sums, float *y,
+                                   const opencl_kernel_config *config, const void *x, const float *sums, float *y,
                                    size_t n, cl_event *events)
 {
     const opencl_api *cl = backend->cl;
@@ -66,8 +104,9 @@ static lowbit_status enqueue_chunk(opencl_backend *backend, const opencl_weights
     if (opencl_fault(backend, "opencl.run"))
         return opencl_fail(backend, LOWBIT_ERROR_DEVICE,
                            "clEnqueueNDRangeKernel failed: CL_OUT_OF_RESOURCES (-5) (fault injected: opencl.run)");
+    const size_t x_element = config->x_f16 ? sizeof(uint16_t) : sizeof(float);
     cl_int error = cl->clEnqueueWriteBuffer(device->queue, device->x_scratch, CL_FALSE, 0,
-                                            n * weights->cols * sizeof(float), x, 0, NULL, NULL);
+                                            n * weights->cols * x_element, x, 0, NULL, NULL);
     if (error == CL_SUCCESS && config->block_sums)
         error = cl->clEnqueueWriteBuffer(device->queue, device->sums_scratch, CL_FALSE, 0,
                                          weights->cols / 32 * sizeof(float), sums, 0, NULL, NULL);
@@ -118,11 +157,16 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
         return opencl_fail(backend, LOWBIT_ERROR_INVALID_ARGUMENT, "opencl: matmul got NULL or empty arguments");
     int reports_kernel = args->struct_size >= offsetof(lowbit_backend_matmul_args, kernel) + sizeof args->kernel;
     if (reports_kernel) args->kernel[0] = '\0';
-    if (args->x_type != LOWBIT_ACTIVATION_F32)
-        return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: only f32 activations are supported");
+    if (args->x_type != LOWBIT_ACTIVATION_F32 && args->x_type != LOWBIT_ACTIVATION_F16)
+        return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: activation type %d is not supported",
+                           (int)args->x_type);
     const opencl_weights *weights = args->weights;
     opencl_device *device = weights->device;
-    const float *x = args->x;
+    /* f16 activations go to the device as they are (X_F16 kernels read them with vload_half*): half the
+     * upload, and no widened copy on the host. */
+    const int x_f16 = args->x_type == LOWBIT_ACTIVATION_F16;
+    const size_t x_element = x_f16 ? sizeof(uint16_t) : sizeof(float);
+    const unsigned char *x = args->x;
     /* Activation rows per dispatch: up to OPENCL_MAX_ACTIVATION_ROWS, fewer when that many rows of x or
      * of y would not fit one scratch buffer (upload checked that one row does). */
     uint64_t max_allocation = device->info.max_allocation;
@@ -130,13 +174,13 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
     char why[256];
     const lowbit_device_info *info = &device->info;
     int use_gemm = opencl_kernel_choose_gemm(opencl_kernel_for_format(weights->format), device->device_class, args->n,
-                                             weights->cols, info->max_workgroup_size, info->local_memory, &gemm, why,
-                                             sizeof why);
+                                             weights->cols, x_f16, info->max_workgroup_size, info->local_memory, &gemm,
+                                             why, sizeof why);
     if (use_gemm < 0) return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: %s", why);
     /* The GEMM takes the whole batch in one dispatch (per weight part), up to OPENCL_MAX_GEMM_ROWS. */
     size_t fit = use_gemm ? OPENCL_MAX_GEMM_ROWS : OPENCL_MAX_ACTIVATION_ROWS;
     if (max_allocation != 0) {
-        uint64_t by_x = max_allocation / (weights->cols * sizeof(float));
+        uint64_t by_x = max_allocation / (weights->cols * x_element);
         uint64_t by_y = max_allocation / (weights->rows * sizeof(float));
         if (by_x < fit) fit = (size_t)by_x;
         if (by_y < fit) fit = (size_t)by_y;
@@ -150,15 +194,15 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
     if (use_gemm) {
         full = last = gemm; /* n is an argument of the GEMM: one program for every chunk */
     } else {
-        status = choose(backend, weights, chunk, &full);
-        if (status == LOWBIT_OK) status = choose(backend, weights, tail ? tail : chunk, &last);
+        status = choose(backend, weights, chunk, x_f16, &full);
+        if (status == LOWBIT_OK) status = choose(backend, weights, tail ? tail : chunk, x_f16, &last);
     }
     if (status != LOWBIT_OK) return status;
 
     pthread_mutex_lock(&device->lock);
     cl_kernel full_kernel = NULL, last_kernel = NULL;
-    status = ensure_scratch(backend, device, &device->x_scratch, &device->x_capacity,
-                            chunk * weights->cols * sizeof(float), CL_MEM_READ_ONLY);
+    status = ensure_scratch(backend, device, &device->x_scratch, &device->x_capacity, chunk * weights->cols * x_element,
+                            CL_MEM_READ_ONLY);
     if (status == LOWBIT_OK)
         status = ensure_scratch(backend, device, &device->y_scratch, &device->y_capacity,
                                 chunk * weights->rows * sizeof(float), CL_MEM_WRITE_ONLY);
@@ -174,10 +218,10 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
         if (status == LOWBIT_OK && sums == NULL)
             status = opencl_fail(backend, LOWBIT_ERROR_OUT_OF_MEMORY, "opencl: out of host memory");
         for (size_t row = full.block_sums ? 0 : n - 1; sums != NULL && row < n; ++row)
-            block_sums(x + row * weights->cols, weights->cols, sums + row * sums_per_row);
+            block_sums(x + row * weights->cols * x_element, x_f16, weights->cols, sums + row * sums_per_row);
     }
-    if (status == LOWBIT_OK) status = opencl_program_get(backend, device, &full, &full_kernel);
-    if (status == LOWBIT_OK) status = opencl_program_get(backend, device, &last, &last_kernel);
+    if (status == LOWBIT_OK) status = get_kernel(backend, device, &full, &full_kernel);
+    if (status == LOWBIT_OK) status = get_kernel(backend, device, &last, &last_kernel);
     /* Kernel time is reported only to callers whose args know the ABI 1.1 member. */
     int reports_time =
         args->struct_size >= offsetof(lowbit_backend_matmul_args, device_seconds) + sizeof args->device_seconds;
@@ -189,7 +233,7 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
         int is_full = count == chunk;
         status =
             enqueue_chunk(backend, weights, is_full ? full_kernel : last_kernel, is_full ? &full : &last,
-                          x + start * weights->cols, sums ? sums + start * sums_per_row : NULL,
+                          x + start * weights->cols * x_element, sums ? sums + start * sums_per_row : NULL,
                           args->y + start * weights->rows, count, events ? events + c * weights->part_count : NULL);
         enqueued = 1;
     }

@@ -9,10 +9,11 @@
  *   ITEM_ROWS, ITEM_N  the block of outputs one work-item accumulates in registers; the workgroup is
  *                      (TILE_ROWS/ITEM_ROWS) × (TILE_N/ITEM_N) work-items
  *   TILE_K             32-element chunks of the reduction loaded per tile
+ *   GEMM_STREAM        the CPU-class shape (below); X_F16 x holds halves (activations.cl)
  * Work-item (r, j) owns weight rows r + LR·i and activation rows j + LN·m of its tile: neighbouring
  * work-items read neighbouring local words. Ragged edges: rows and activation rows past the end repeat
  * the last one (loads stay in bounds) and are never stored; chunks past cols are zero in both tiles.
- * cols is a multiple of 32 (the host keeps other F32/F16 shapes on the GEMV). */
+ * cols is a multiple of 32 (the host keeps other F32/F16/BF16 shapes on the GEMV). */
 
 #if defined(LOWBIT_GEMM)
 #if !defined(TILE_ROWS) || !defined(TILE_N) || !defined(ITEM_ROWS) || !defined(ITEM_N) || !defined(TILE_K)
@@ -71,7 +72,7 @@ GEMV_INLINE float gemm_sum16(float16 v)
  * rows (a few KB) stay in the core's cache across those passes, so weights cross memory once per TILE_N
  * activation rows, not once per ITEM_N as in the looped GEMV. */
 __kernel __attribute__((reqd_work_group_size(LR, 1, 1))) void GEMM_KERNEL(
-    GEMM_WEIGHT_ARGS, __global const float *x, __global float *y, const uint rows, const uint cols, const uint n,
+    GEMM_WEIGHT_ARGS, __global const X_TYPE *x, __global float *y, const uint rows, const uint cols, const uint n,
     const uint y_offset, const uint y_stride, __global const float *x_sums)
 {
     GEMM_UNUSED_WEIGHT_ARGS(void) x_sums;
@@ -94,8 +95,8 @@ __kernel __attribute__((reqd_work_group_size(LR, 1, 1))) void GEMM_KERNEL(
             /* Activation rows past n repeat the last one and are not stored: no branch in the loop. */
 #pragma unroll
             for (uint m = 0; m < ITEM_N; ++m) {
-                const __global float *xb = x + min(j0 + m, (size_t)n - 1) * cols + c * 32;
-                const float16 x0 = vload16(0, xb), x1 = vload16(1, xb);
+                const __global X_TYPE *xb = x + min(j0 + m, (size_t)n - 1) * cols + c * 32;
+                const float16 x0 = x_load16(0, xb), x1 = x_load16(1, xb);
 #pragma unroll
                 for (uint i = 0; i < ITEM_ROWS; ++i)
                     acc[i][m] = fma(w0[i], x0, fma(w1[i], x1, acc[i][m]));
@@ -111,7 +112,7 @@ __kernel __attribute__((reqd_work_group_size(LR, 1, 1))) void GEMM_KERNEL(
 #else
 /* The same arguments as the GEMV kernels: the host sets them the same way. */
 __kernel __attribute__((reqd_work_group_size(LR, LN, 1))) void GEMM_KERNEL(
-    GEMM_WEIGHT_ARGS, __global const float *x, __global float *y, const uint rows, const uint cols, const uint n,
+    GEMM_WEIGHT_ARGS, __global const X_TYPE *x, __global float *y, const uint rows, const uint cols, const uint n,
     const uint y_offset, const uint y_stride, __global const float *x_sums)
 {
     GEMM_UNUSED_WEIGHT_ARGS(void) x_sums;
@@ -146,7 +147,7 @@ __kernel __attribute__((reqd_work_group_size(LR, LN, 1))) void GEMM_KERNEL(
             const uint j = u % TILE_N, q = u / TILE_N;
             const size_t xrow = min(n0 + j, (size_t)n - 1);
             float4 v = (float4)0.0f;
-            if (c0 * 32 + q * 4 < cols) v = vload4(0, x + xrow * cols + c0 * 32 + q * 4);
+            if (c0 * 32 + q * 4 < cols) v = x_load4(0, x + xrow * cols + c0 * 32 + q * 4);
             x_tile[4 * q + 0][j] = v.x;
             x_tile[4 * q + 1][j] = v.y;
             x_tile[4 * q + 2][j] = v.z;

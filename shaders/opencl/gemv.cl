@@ -13,6 +13,7 @@
  *   X_BLOCK_SUMS Q4_0, LAYOUT_ROW, N_MAX 1 only: the host passes the sum of x over every 32-block, so
  *                Σ d·(q−8)·x = d·Σ q·x − 8·d·Σx takes the −8 out of the per-weight work (on CPU devices
  *                the nibble unpacking, not memory, bounds this kernel)
+ *   X_F16        x holds IEEE halves (activations.cl: every x load goes through x_load*)
  * Weights are processed in blocks of 32 elements; F32/F16 rows that are not a multiple of 32 finish
  * with a scalar tail. */
 
@@ -125,7 +126,7 @@ GEMV_INLINE float4 load_quad(__global const uint *quants, size_t row, size_t col
  * y[y_offset + j*y_stride + row] so a part of a row-split matrix lands in its place, and x_sums[cols/32]
  * (the block sums of x) when X_BLOCK_SUMS is defined, else unused. */
 #define GEMV_ARGS                                                                                                      \
-    __global const uint *quants, __global const half *scales, __global const float *x, __global float *y,              \
+    __global const uint *quants, __global const half *scales, __global const X_TYPE *x, __global float *y,              \
         const uint rows, const uint cols, const uint n, const uint y_offset, const uint y_stride,                      \
         __global const float *x_sums
 
@@ -144,7 +145,7 @@ GEMV_INLINE float4 load_quad(__global const uint *quants, size_t row, size_t col
 #endif
 
 /* One block of every row of this work-item against every activation row: x is loaded once per block. */
-GEMV_INLINE void row_block_step(__global const uint *quants, __global const float *x, const size_t *row, size_t cols,
+GEMV_INLINE void row_block_step(__global const uint *quants, __global const X_TYPE *x, const size_t *row, size_t cols,
                                 uint n, size_t block, const float *d, float16 acc[][N_MAX])
 {
     (void)d; /* unused by F32/F16 */
@@ -163,8 +164,8 @@ GEMV_INLINE void row_block_step(__global const uint *quants, __global const floa
      * in memory. The host picks N_MAX as n rounded up to a power of two, so at most half is spare. */
 #pragma unroll
     for (uint j = 0; j < N_MAX; ++j) {
-        const __global float *xb = x + (size_t)min(j, n - 1) * cols + block * GEMV_BLOCK;
-        const float16 x0 = vload16(0, xb), x1 = vload16(1, xb);
+        const __global X_TYPE *xb = x + (size_t)min(j, n - 1) * cols + block * GEMV_BLOCK;
+        const float16 x0 = x_load16(0, xb), x1 = x_load16(1, xb);
 #pragma unroll
         for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
 #if GEMV_HAS_SCALE && N_MAX == 1
@@ -245,7 +246,7 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
 #endif
 #if GEMV_HAS_TAIL
                 for (size_t c = nb * GEMV_BLOCK; c < cols; ++c)
-                    sum = fma(load_element(quants, row[k], cols, c), x[(size_t)j * cols + c], sum);
+                    sum = fma(load_element(quants, row[k], cols, c), x_load((size_t)j * cols + c, x), sum);
 #endif
                 y[(size_t)y_offset + (size_t)j * y_stride + row[k]] = sum;
             }
@@ -282,11 +283,11 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
         for (size_t q = lid; q < quads; q += WG_SIZE) {
             const float4 w = load_quad(quants, row, cols, q);
             for (uint j = 0; j < N_MAX; ++j)
-                if (j < n) acc[k][j] += dot(w, vload4(q, x + (size_t)j * cols));
+                if (j < n) acc[k][j] += dot(w, x_load4(q, x + (size_t)j * cols));
         }
         for (size_t c = quads * 4 + lid; c < cols; c += WG_SIZE)
             for (uint j = 0; j < N_MAX; ++j)
-                if (j < n) acc[k][j] = fma(load_element(quants, row, cols, c), x[(size_t)j * cols + c], acc[k][j]);
+                if (j < n) acc[k][j] = fma(load_element(quants, row, cols, c), x_load((size_t)j * cols + c, x), acc[k][j]);
 #else
         /* Quantized: neighbouring work-items take neighbouring blocks (16 or 32 contiguous bytes each). */
         for (size_t b = lid; b < nb; b += WG_SIZE) {
@@ -295,8 +296,8 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
             const float d = load_scale(scales, row, nb, b);
             for (uint j = 0; j < N_MAX; ++j) {
                 if (j < n) {
-                    const __global float *xb = x + (size_t)j * cols + b * GEMV_BLOCK;
-                    acc[k][j] = fma(sum16(fma(w0, vload16(0, xb), w1 * vload16(1, xb))), d, acc[k][j]);
+                    const __global X_TYPE *xb = x + (size_t)j * cols + b * GEMV_BLOCK;
+                    acc[k][j] = fma(sum16(fma(w0, x_load16(0, xb), w1 * x_load16(1, xb))), d, acc[k][j]);
                 }
             }
         }

@@ -11,7 +11,7 @@
  *   GEMV_AFFINE       optional: load_chunk_affine(block, chunk, &q0, &q1, &scale, &offset) gives the
  *                     chunk as scale·q − offset, for X_BLOCK_SUMS (host sums of x over each 32 elements;
  *                     row layout, N_MAX 1)
- * Build options as gemv.cl: WG_SIZE, ROWS_PER_WG, N_MAX, LAYOUT_ROW (CPU devices: each work-item streams
+ * Build options as gemv.cl: WG_SIZE, ROWS_PER_WG, N_MAX, X_F16, LAYOUT_ROW (CPU devices: each work-item streams
  * its own rows) or LAYOUT_COOP (GPUs: neighbouring work-items take neighbouring 32-element chunks). */
 
 #define CHUNKS_PER_BLOCK (BLOCK_ELEMS / 32)
@@ -27,7 +27,7 @@ GEMV_INLINE float sum16(float16 v)
 /* LOWBIT_GEMM: only the family decode is wanted; gemm.cl, embedded after this file, is the kernel. */
 #if !defined(LOWBIT_GEMM)
 #define GEMV_ARGS                                                                                                      \
-    __global const uchar *weights, __global const uchar *unused_scales, __global const float *x, __global float *y,    \
+    __global const uchar *weights, __global const uchar *unused_scales, __global const X_TYPE *x, __global float *y,    \
         const uint rows, const uint cols, const uint n, const uint y_offset, const uint y_stride,                      \
         __global const float *x_sums
 
@@ -45,13 +45,13 @@ GEMV_INLINE float sum16(float16 v)
 #endif
 /* x = scale·q − offset per chunk, so Σ x·w = scale·Σ q·w − offset·Σw: the offset leaves the per-element
  * work, applied once a chunk through the host's sums of x over each 32 elements. */
-GEMV_INLINE void chunk_step(__global const uchar *const *row_base, __global const float *x, size_t cols, uint n,
+GEMV_INLINE void chunk_step(__global const uchar *const *row_base, __global const X_TYPE *x, size_t cols, uint n,
                             size_t block, uint chunk, float16 acc[][N_MAX], float *offset,
                             __global const float *x_sums)
 {
     (void)cols, (void)n;
-    const __global float *xb = x + block * BLOCK_ELEMS + chunk * 32;
-    const float16 x0 = vload16(0, xb), x1 = vload16(1, xb);
+    const __global X_TYPE *xb = x + block * BLOCK_ELEMS + chunk * 32;
+    const float16 x0 = x_load16(0, xb), x1 = x_load16(1, xb);
     const float x_sum = x_sums[block * CHUNKS_PER_BLOCK + chunk];
 #pragma unroll
     for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
@@ -65,7 +65,7 @@ GEMV_INLINE void chunk_step(__global const uchar *const *row_base, __global cons
 #define CHUNK_STEP(b, c, chain) chunk_step(row_base, x, cols, n, b, c, chain, offset, x_sums)
 #else
 /* One chunk of every row of this work-item against every activation row: x is loaded once per chunk. */
-GEMV_INLINE void chunk_step(__global const uchar *const *row_base, __global const float *x, size_t cols, uint n,
+GEMV_INLINE void chunk_step(__global const uchar *const *row_base, __global const X_TYPE *x, size_t cols, uint n,
                             size_t block, uint chunk, float16 acc[][N_MAX])
 {
     float16 w0[ROWS_PER_ITEM], w1[ROWS_PER_ITEM];
@@ -74,8 +74,8 @@ GEMV_INLINE void chunk_step(__global const uchar *const *row_base, __global cons
         load_chunk(row_base[k] + block * BLOCK_BYTES, chunk, &w0[k], &w1[k]);
 #pragma unroll
     for (uint j = 0; j < N_MAX; ++j) {
-        const __global float *xb = x + (size_t)min(j, n - 1) * cols + block * BLOCK_ELEMS + chunk * 32;
-        const float16 x0 = vload16(0, xb), x1 = vload16(1, xb);
+        const __global X_TYPE *xb = x + (size_t)min(j, n - 1) * cols + block * BLOCK_ELEMS + chunk * 32;
+        const float16 x0 = x_load16(0, xb), x1 = x_load16(1, xb);
 #pragma unroll
         for (uint k = 0; k < ROWS_PER_ITEM; ++k)
             acc[k][j] = fma(w0[k], x0, fma(w1[k], x1, acc[k][j]));
@@ -149,7 +149,7 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
                 float sum = sum16(acc[0][k][j]) - offset[k];
 #if GEMV_HAS_TAIL
                 for (size_t c = nb * BLOCK_ELEMS; c < cols; ++c)
-                    sum = fma(load_element(row_base[k], c), x[(size_t)j * cols + c], sum);
+                    sum = fma(load_element(row_base[k], c), x_load((size_t)j * cols + c, x), sum);
 #endif
                 y[(size_t)y_offset + (size_t)j * y_stride + row[k]] = sum;
             }
@@ -186,15 +186,15 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
             load_chunk(base + block * BLOCK_BYTES, chunk, &w0, &w1);
             for (uint j = 0; j < N_MAX; ++j) {
                 if (j < n) {
-                    const __global float *xb = x + (size_t)j * cols + u * 32;
-                    acc[k][j] += sum16(fma(w0, vload16(0, xb), w1 * vload16(1, xb)));
+                    const __global X_TYPE *xb = x + (size_t)j * cols + u * 32;
+                    acc[k][j] += sum16(fma(w0, x_load16(0, xb), w1 * x_load16(1, xb)));
                 }
             }
         }
 #if GEMV_HAS_TAIL
         for (size_t c = nb * BLOCK_ELEMS + lid; c < cols; c += WG_SIZE)
             for (uint j = 0; j < N_MAX; ++j)
-                if (j < n) acc[k][j] = fma(load_element(base, c), x[(size_t)j * cols + c], acc[k][j]);
+                if (j < n) acc[k][j] = fma(load_element(base, c), x_load((size_t)j * cols + c, x), acc[k][j]);
 #endif
     }
 
