@@ -1,8 +1,9 @@
 /* test_backend_vulkan.c — the Vulkan plugin through the public API: device info, fused GEMV for every
  * format it runs (NMSE ≤ 1e-6, n = 1..9 and 16, ragged rows, one block, wide rows; the split-layout kernels
- * and the raw-layout kernel of gemv_raw.comp with its layouts), the staging path, fault injection falling
- * back to the CPU, row splitting under LOWBIT_MAX_ALLOC, threads, kernel time (timestamp queries) and the
- * bandwidth probe (ABI 1.1), and a run under the validation layers. */
+ * and the raw-layout kernel of gemv_raw.comp with its layouts), the tiled GEMM for every format, f16
+ * activations read by the shaders, the GPU layout's reduction with and without subgroups, the staging path,
+ * fault injection falling back to the CPU, row splitting under LOWBIT_MAX_ALLOC, threads, kernel time
+ * (timestamp queries) and the bandwidth probe (ABI 1.1), and a run under the validation layers. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +32,11 @@ static void device_id(lowbit_context *context, size_t device, char *id, size_t s
 static const char *expected_prefill_kernel;
 
 /* Uploads one matrix and checks Y for every n against the f64 reference; `expect_fallback` says whether
- * the CPU must have run it (fault injection) or the Vulkan device. */
-static void check_matmul(lowbit_context *context, size_t device, lowbit_format format, shape s, const size_t *ns,
-                         size_t n_count, int expect_fallback)
+ * the CPU must have run it (fault injection) or the Vulkan device. With `x_type` F16 X goes in as IEEE
+ * halves (lowbit_matmul_ex) and the reference takes the same f16-rounded X, so only the f32 accumulation
+ * differs and the f32 limit holds; the device must have read the halves itself (" x=f16", not widened). */
+static void check_matmul_x(lowbit_context *context, size_t device, lowbit_format format, shape s, const size_t *ns,
+                           size_t n_count, int expect_fallback, lowbit_activation x_type)
 {
     char id[32];
     device_id(context, device, id, sizeof id);
@@ -48,13 +51,21 @@ static void check_matmul(lowbit_context *context, size_t device, lowbit_format f
     float *x = malloc(n_max * s.cols * sizeof(float));
     float *y = malloc(n_max * s.rows * sizeof(float));
     double *reference = malloc(n_max * s.rows * sizeof(double));
-    assert_true(x && y && reference);
+    uint16_t *halves = x_type == LOWBIT_ACTIVATION_F16 ? malloc(n_max * s.cols * sizeof *halves) : NULL;
+    assert_true(x && y && reference && (halves || x_type != LOWBIT_ACTIVATION_F16));
     test_fill_random(x, n_max * s.cols, seed + 1, 1.0f);
+    for (size_t i = 0; halves && i < n_max * s.cols; ++i) {
+        halves[i] = lowbit_fp32_to_fp16(x[i]);
+        x[i] = lowbit_fp16_to_fp32(halves[i]);
+    }
     test_reference_matmul(format, packed, size, s.rows, s.cols, x, n_max, reference);
     for (size_t i = 0; i < n_count; ++i) {
         size_t n = ns[i];
         memset(y, 0xFF, n * s.rows * sizeof(float)); /* NaN: a row the kernel skips cannot pass */
-        assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
+        if (halves)
+            assert_int_equal(lowbit_matmul_ex(context, weights, halves, LOWBIT_ACTIVATION_F16, y, n), LOWBIT_OK);
+        else
+            assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
         double error = test_nmse(y, reference, n * s.rows); /* the first n reference rows belong to n */
         lowbit_run_info run = {.struct_size = sizeof run};
         assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
@@ -74,13 +85,24 @@ static void check_matmul(lowbit_context *context, size_t device, lowbit_format f
             if (expected_prefill_kernel && n >= 9 && !strstr(run.kernel, expected_prefill_kernel))
                 fail_msg("%s %s %zux%zu n=%zu ran %s, not %s", id, lowbit_format_name(format), s.rows, s.cols, n,
                          run.kernel, expected_prefill_kernel);
+            if (halves && (run.activations_widened || !strstr(run.kernel, " x=f16")))
+                fail_msg("%s %s %zux%zu n=%zu: f16 X widened %d, kernel %s", id, lowbit_format_name(format), s.rows,
+                         s.cols, n, run.activations_widened, run.kernel);
+            if (!halves && strstr(run.kernel, "x=f16")) fail_msg("f32 X ran %s", run.kernel);
         }
     }
     lowbit_weights_destroy(weights);
     free(packed);
+    free(halves);
     free(x);
     free(y);
     free(reference);
+}
+
+static void check_matmul(lowbit_context *context, size_t device, lowbit_format format, shape s, const size_t *ns,
+                         size_t n_count, int expect_fallback)
+{
+    check_matmul_x(context, device, format, s, ns, n_count, expect_fallback, LOWBIT_ACTIVATION_F32);
 }
 
 /* --- the plugin's entry point, called directly (no host runtime) ----------------------------------- */
@@ -170,6 +192,17 @@ static const lowbit_format raw_formats[] = {
     LOWBIT_FORMAT_Q4_1,  LOWBIT_FORMAT_Q5_0,  LOWBIT_FORMAT_Q5_1, LOWBIT_FORMAT_IQ4_NL, LOWBIT_FORMAT_Q4_K,
     LOWBIT_FORMAT_Q6_K,  LOWBIT_FORMAT_Q5_K,  LOWBIT_FORMAT_Q2_K, LOWBIT_FORMAT_Q3_K,   LOWBIT_FORMAT_IQ4_XS,
     LOWBIT_FORMAT_TQ2_0, LOWBIT_FORMAT_TQ1_0, LOWBIT_FORMAT_BF16};
+/* All 17 weight formats: the split-layout ones, then the raw ones (every format has a GEMV and a GEMM). */
+static size_t all_formats(lowbit_format *out)
+{
+    size_t count = 0;
+    for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f)
+        out[count++] = formats[f];
+    for (size_t f = 0; f < sizeof raw_formats / sizeof raw_formats[0]; ++f)
+        out[count++] = raw_formats[f];
+    return count;
+}
+
 static const size_t all_batches[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16};
 
 static void test_device_info(void **state)
@@ -257,30 +290,38 @@ static void test_matmul_float_odd_columns(void **state)
     lowbit_context_destroy(context);
 }
 
-/* The tiled GEMM (gemm.comp) of every format that has one, with the CPU-class tiling (BM 128, BN 64) and the
- * GPU-class one (BM 64, BN 64) forced through LOWBIT_VULKAN_GEMM (whatever the device's table chooses):
- * n = 9, 16, 64, 65 (ragged activation tiles), ragged weight rows (67, 129: partial row tiles), one block
- * and several blocks per row (F32/F16 also a row that ends inside a 32-element group), then the row-split
- * path (one GEMM per weight part). */
+/* The tiled GEMM (gemm.comp) of every weight format with the GPU-class tiling (BM 64, BN 64), and with the
+ * CPU-class one (BM 128, BN 64) for the split-layout formats, Q4_K, Q6_K and BF16 (the tiling code is the same
+ * for every decoder, and each lavapipe pipeline of it takes about a second to build), both forced through
+ * LOWBIT_VULKAN_GEMM (whatever the device's table chooses): n = 9, 16, 64, 65 (ragged activation tiles),
+ * ragged weight rows (67, 129: partial row tiles), one block and several blocks per row (F32/F16/BF16 also a
+ * row that ends inside a 32-element group), then the row-split path (one GEMM per weight part). */
 static void test_gemm(void **state)
 {
     (void)state;
-    static const lowbit_format gemm_formats[] = {LOWBIT_FORMAT_Q4_0, LOWBIT_FORMAT_Q8_0, LOWBIT_FORMAT_F16,
-                                                 LOWBIT_FORMAT_F32,  LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q6_K};
     static const size_t gemm_batches[] = {9, 16, 64, 65};
-    static const char *const tilings[] = {"cpu", "gpu"};
+    static const char *const tilings[] = {"gpu", "cpu"};
+    static const lowbit_format cpu_tiling_raw[] = {LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q6_K, LOWBIT_FORMAT_BF16};
+    lowbit_format gemm_formats[32];
+    size_t format_count = all_formats(gemm_formats);
+    assert_int_equal(format_count, 17);
     lowbit_context *context;
     size_t device = 0;
     if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
     expected_prefill_kernel = "gemm_";
     for (size_t t = 0; t < sizeof tilings / sizeof tilings[0]; ++t) {
         setenv("LOWBIT_VULKAN_GEMM", tilings[t], 1);
-        for (size_t f = 0; f < sizeof gemm_formats / sizeof gemm_formats[0]; ++f) {
+        for (size_t f = 0; f < format_count; ++f) {
             lowbit_format format = gemm_formats[f];
-            size_t block = format == LOWBIT_FORMAT_Q4_K || format == LOWBIT_FORMAT_Q6_K ? 256 : 32;
+            int cpu_tiled = f < sizeof formats / sizeof formats[0];
+            for (size_t r = 0; r < sizeof cpu_tiling_raw / sizeof cpu_tiling_raw[0]; ++r)
+                cpu_tiled |= format == cpu_tiling_raw[r];
+            if (t == 1 && !cpu_tiled) continue;
+            size_t block = lowbit_format_get(format)->block_size;
+            int any_cols = block == 1; /* F32, F16, BF16 */
+            if (any_cols) block = 32;
             shape shapes[] = {{67, block}, {129, 3 * block}, {67, 33}};
-            size_t shape_count = format == LOWBIT_FORMAT_F32 || format == LOWBIT_FORMAT_F16 ? 3 : 2;
-            for (size_t s = 0; s < shape_count; ++s)
+            for (size_t s = 0; s < (any_cols ? 3u : 2u); ++s)
                 check_matmul(context, device, format, shapes[s], gemm_batches,
                              sizeof gemm_batches / sizeof gemm_batches[0], 0);
         }
@@ -304,6 +345,105 @@ static void test_gemm(void **state)
     lowbit_context_destroy(context);
     expected_prefill_kernel = NULL;
     unsetenv("LOWBIT_VULKAN_GEMM");
+}
+
+/* f16 activations read by the shaders themselves (activations.glsl, X_F16): every format on the device's
+ * default GEMV (n = 1; on lavapipe the texel modules, X through an RG32UI view) and on the GEMM (n = 9, 16,
+ * 65); once per GEMV shader also n = 9 (a chunk of 8 and one of 1) there and n = 1, 3 on the GPU layout (its
+ * storage path); one block per row with ragged rows, and F32/F16/BF16 rows of odd length (scalar paths, a
+ * partial last group, an odd number of halves per row). X is read in one place per shader whatever the
+ * format, so more batches per format would add pipeline builds (about a second each on lavapipe), not
+ * coverage. */
+static void test_f16_activations(void **state)
+{
+    (void)state;
+    static const size_t one[] = {1}, gemv_batches[] = {9}, gpu_batches[] = {1, 3}, gemm_batches[] = {9, 16, 65};
+    /* one format per GEMV shader (gemv_f32, _f16, _q4_0, _q8_0, _raw twice: block and element addressed) */
+    static const lowbit_format per_shader[] = {LOWBIT_FORMAT_F32,  LOWBIT_FORMAT_F16,  LOWBIT_FORMAT_Q4_0,
+                                               LOWBIT_FORMAT_Q8_0, LOWBIT_FORMAT_Q4_1, LOWBIT_FORMAT_BF16};
+    static const struct {
+        const char *params, *gemm;
+        const size_t *batches;
+        size_t batch_count;
+        int every_format;
+    } runs[] = {{NULL, "off", one, 1, 1},
+                {NULL, "off", gemv_batches, 1, 0},
+                {"64,1,gpu", NULL, gpu_batches, 2, 0},
+                {NULL, "gpu", gemm_batches, 3, 1}};
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+        lowbit_format every[32];
+        size_t count = all_formats(every);
+        if (!runs[r].every_format) {
+            count = sizeof per_shader / sizeof per_shader[0];
+            memcpy(every, per_shader, sizeof per_shader);
+        }
+        if (runs[r].params) setenv("LOWBIT_VULKAN_PARAMS", runs[r].params, 1);
+        if (runs[r].gemm) setenv("LOWBIT_VULKAN_GEMM", runs[r].gemm, 1);
+        expected_prefill_kernel = runs[r].gemm && strcmp(runs[r].gemm, "off") != 0 ? "gemm_" : "gemv_";
+        lowbit_context *context;
+        size_t device = 0;
+        if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
+        for (size_t f = 0; f < count; ++f) {
+            size_t block = lowbit_format_get(every[f])->block_size;
+            check_matmul_x(context, device, every[f], (shape){67, block == 1 ? 64 : block}, runs[r].batches,
+                           runs[r].batch_count, 0, LOWBIT_ACTIVATION_F16);
+            if (block == 1)
+                check_matmul_x(context, device, every[f], (shape){13, 33}, runs[r].batches, runs[r].batch_count, 0,
+                               LOWBIT_ACTIVATION_F16);
+        }
+        lowbit_context_destroy(context);
+        unsetenv("LOWBIT_VULKAN_PARAMS");
+        unsetenv("LOWBIT_VULKAN_GEMM");
+    }
+    expected_prefill_kernel = NULL;
+}
+
+/* The GPU layout's workgroup reduction both ways (workgroup_sum.glsl): through subgroupAdd where the device
+ * reports subgroup arithmetic (" sg" in the kernel name) and through shared memory only, switched by
+ * LOWBIT_VULKAN_SUBGROUPS; at 64 invocations n = 1..8 (BATCH sums per call) for F32 and Q4_1 and n = 1, 3 for
+ * the other GEMV shaders, and n = 1, 3 at 4 invocations (fewer than a lavapipe subgroup of 8: one partial
+ * subgroup) and at 128 (more subgroups than a subgroup has invocations, so the second level loops). */
+static void test_subgroup_reduction(void **state)
+{
+    (void)state;
+    /* every GEMV shader; the odd workgroup sizes take the first two (the reduction is the same code in all) */
+    static const lowbit_format some[] = {LOWBIT_FORMAT_F32, LOWBIT_FORMAT_Q4_1, LOWBIT_FORMAT_F16, LOWBIT_FORMAT_Q4_0,
+                                         LOWBIT_FORMAT_Q8_0};
+    static const size_t every_batch[] = {1, 2, 3, 4, 5, 6, 7, 8}, few_batches[] = {1, 3};
+    static const struct {
+        const char *params;
+        const size_t *batches;
+        size_t batch_count, first_format, format_count; /* some[first_format .. format_count - 1] */
+    } runs[] = {{"64,1,gpu", every_batch, 8, 0, 2},
+                {"64,1,gpu", few_batches, 2, 2, 5},
+                {"4,2,gpu", few_batches, 2, 0, 2},
+                {"128,1,gpu", few_batches, 2, 0, 2}};
+    for (int subgroups = 0; subgroups < 2; ++subgroups) {
+        setenv("LOWBIT_VULKAN_SUBGROUPS", subgroups ? "1" : "0", 1);
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+            setenv("LOWBIT_VULKAN_PARAMS", runs[r].params, 1);
+            lowbit_context *context;
+            size_t device = 0;
+            if (!(context = test_open_device(LOWBIT_API_VULKAN, &device))) skip();
+            lowbit_device_info info = {.struct_size = sizeof info};
+            assert_int_equal(lowbit_device_get_info(context, device, &info), LOWBIT_OK);
+            if (strstr(info.name, "llvmpipe")) assert_true(info.subgroups); /* lavapipe must run both paths */
+            for (size_t f = runs[r].first_format; f < runs[r].format_count; ++f) {
+                size_t block = lowbit_format_get(some[f])->block_size;
+                /* 3 blocks per row: more groups than 4 invocations, fewer than 64 (idle invocations add 0) */
+                check_matmul(context, device, some[f], (shape){67, 3 * (block == 1 ? 32 : block)}, runs[r].batches,
+                             runs[r].batch_count, 0);
+                lowbit_run_info run = {.struct_size = sizeof run};
+                assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+                assert_non_null(strstr(run.kernel, "gpu-layout"));
+                if ((strstr(run.kernel, " sg") != NULL) != (subgroups && info.subgroups))
+                    fail_msg("LOWBIT_VULKAN_SUBGROUPS=%d, subgroups %d: ran %s", subgroups, info.subgroups, run.kernel);
+            }
+            lowbit_context_destroy(context);
+        }
+    }
+    unsetenv("LOWBIT_VULKAN_PARAMS");
+    unsetenv("LOWBIT_VULKAN_SUBGROUPS");
 }
 
 /* The kernel variants a device does not choose by default: the GPU layout (workgroups sharing a row,
@@ -594,6 +734,15 @@ static void test_validation_layers_clean(void **state)
         check_matmul(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 96}, batches, 2, 0);
         check_matmul(context, device, LOWBIT_FORMAT_F16, (shape){33, 34}, batches, 2, 0);
         check_matmul(context, device, LOWBIT_FORMAT_Q4_K, (shape){33, 512}, batches, 2, 0);
+        /* f16 X through its RGBA16F texel view, the subgroup modules (GPU layout) and the GEMM */
+        check_matmul_x(context, device, LOWBIT_FORMAT_Q4_0, (shape){67, 96}, batches, 2, 0, LOWBIT_ACTIVATION_F16);
+        setenv("LOWBIT_VULKAN_PARAMS", "64,1,gpu", 1);
+        check_matmul_x(context, device, LOWBIT_FORMAT_Q5_K, (shape){33, 512}, batches, 2, 0, LOWBIT_ACTIVATION_F16);
+        check_matmul(context, device, LOWBIT_FORMAT_F16, (shape){33, 34}, batches, 2, 0);
+        unsetenv("LOWBIT_VULKAN_PARAMS");
+        setenv("LOWBIT_VULKAN_GEMM", "gpu", 1);
+        check_matmul_x(context, device, LOWBIT_FORMAT_IQ4_NL, (shape){67, 64}, batches, 2, 0, LOWBIT_ACTIVATION_F16);
+        unsetenv("LOWBIT_VULKAN_GEMM");
         lowbit_context_destroy(context);
     }
     /* the staging copies and a split matrix under the layers too */
@@ -624,6 +773,7 @@ static int restore_environment(void **state)
     unsetenv("LOWBIT_VULKAN_VALIDATION");
     unsetenv("LOWBIT_VULKAN_PARAMS");
     unsetenv("LOWBIT_VULKAN_GEMM");
+    unsetenv("LOWBIT_VULKAN_SUBGROUPS");
     expected_prefill_kernel = NULL;
     unsetenv("LOWBIT_VULKAN_STORAGE_WEIGHTS");
     unsetenv("VK_ICD_FILENAMES");
@@ -642,6 +792,8 @@ int main(void)
         cmocka_unit_test_teardown(test_matmul_raw_formats, restore_environment),
         cmocka_unit_test_teardown(test_matmul_float_odd_columns, restore_environment),
         cmocka_unit_test_teardown(test_gemm, restore_environment),
+        cmocka_unit_test_teardown(test_f16_activations, restore_environment),
+        cmocka_unit_test_teardown(test_subgroup_reduction, restore_environment),
         cmocka_unit_test_teardown(test_other_kernel_variants, restore_environment),
         cmocka_unit_test_teardown(test_raw_kernel_variants, restore_environment),
         cmocka_unit_test_teardown(test_staging_upload, restore_environment),

@@ -120,6 +120,9 @@ typedef struct vk_kernel_params {
      * rows × BK depth, TM × TN outputs per invocation (workgroup_size = BM/TM · BN/TN); min_n: the smallest
      * n that runs the GEMM instead of looping GEMV dispatches (0: never on this device class). */
     uint32_t bm, bn, bk, tm, tn, min_n;
+    /* Chosen per matmul, not tuned: X holds f16 bits (constant 10, X_F16), and the GPU layout reduces with
+     * subgroupAdd (constant 11, USE_SUBGROUPS; the kernel's *_subgroups module). */
+    uint32_t x_f16, subgroups;
 } vk_kernel_params;
 
 typedef struct vk_kernel {
@@ -132,6 +135,9 @@ typedef struct vk_kernel {
      * layout; the format id is their specialization constant 4. */
     int raw;
     uint32_t block_elems, block_bytes;
+    /* The LOWBIT_SUBGROUPS=1 module (GEMV kernels only; NULL: this kernel has no subgroup reduction). */
+    const unsigned char *spirv_subgroups;
+    const unsigned long *spirv_subgroups_size;
 } vk_kernel;
 
 /* A pipeline built for one (kernel, params, batch) on one device. */
@@ -165,6 +171,7 @@ typedef struct vk_device {
     lowbit_device_info info;                    /* filled at probe time */
     int device_class;                           /* LOWBIT_VK_CLASS_* */
     int texel_weights;                          /* CPU layout reads weights through texel views (*_texel modules) */
+    int subgroup_reduce;                        /* GPU layout sums through subgroupAdd (LOWBIT_VULKAN_SUBGROUPS) */
     uint64_t max_storage_range, max_allocation; /* clamped by LOWBIT_MAX_ALLOC */
 
     pthread_mutex_t mutex; /* guards everything below: creation, pipelines, scratch, submission */

@@ -22,18 +22,33 @@ LOWBIT_VK_SPIRV(gemm)
 #define SPIRV_OF(kernel)                                                                                               \
     lowbit_vk_##kernel##_spv, lowbit_vk_##kernel##_texel_spv, &lowbit_vk_##kernel##_spv_size,                          \
         &lowbit_vk_##kernel##_texel_spv_size
+/* The GEMV shaders' third module, built with LOWBIT_SUBGROUPS=1 (the GPU layout's subgroupAdd reduction). */
+#define LOWBIT_VK_SPIRV_SUBGROUPS(kernel)                                                                              \
+    extern const unsigned char lowbit_vk_##kernel##_subgroups_spv[];                                                   \
+    extern const unsigned long lowbit_vk_##kernel##_subgroups_spv_size;
+LOWBIT_VK_SPIRV_SUBGROUPS(gemv_f32)
+LOWBIT_VK_SPIRV_SUBGROUPS(gemv_f16)
+LOWBIT_VK_SPIRV_SUBGROUPS(gemv_q4_0)
+LOWBIT_VK_SPIRV_SUBGROUPS(gemv_q8_0)
+LOWBIT_VK_SPIRV_SUBGROUPS(gemv_raw)
+#define SUBGROUPS_SPIRV_OF(kernel) lowbit_vk_##kernel##_subgroups_spv, &lowbit_vk_##kernel##_subgroups_spv_size
 
 /* Every kernel and its defaults per device class (what a tuner reads and overrides). Parameters map to
  * specialization constants: 0 workgroup size, 1 rows, 2 layout (1 = CPU), 3 batch (chosen per call), 4 the
- * format id (read by gemv_raw.comp only).
+ * format id (read by gemv_raw.comp and gemm.comp), 5..9 the GEMM tile (below); and, chosen per call rather
+ * than tuned, 10 X_F16 (X holds f16 bits: the call's activation type, every shader, activations.glsl) and
+ * 11 USE_SUBGROUPS (the GPU layout's reduction through subgroupAdd, workgroup_sum.glsl: on where the device
+ * reports subgroup arithmetic in compute, unless LOWBIT_VULKAN_SUBGROUPS=0; only the *_subgroups modules
+ * read it).
  * CPU-class devices (lavapipe) get per-invocation contiguous row walks; GPUs a workgroup per row with
- * coalesced block loads and a shared-memory reduction. */
+ * coalesced block loads and a workgroup reduction (subgroupAdd, then shared memory across subgroups, where
+ * the device has subgroup arithmetic; a shared-memory tree elsewhere). */
 #define RAW_KERNEL(name, format, elems, bytes)                                                                         \
     {                                                                                                                  \
         name, LOWBIT_FORMAT_##format, SPIRV_OF(gemv_raw),                                                              \
             {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU},                                                    \
              [LOWBIT_VK_CLASS_CPU] = {8, 4, LOWBIT_VK_LAYOUT_CPU}},                                                    \
-            1, elems, bytes                                                                                            \
+            1, elems, bytes, SUBGROUPS_SPIRV_OF(gemv_raw)                                                              \
     }
 
 static const vk_kernel kernels[] = {
@@ -41,22 +56,30 @@ static const vk_kernel kernels[] = {
      LOWBIT_FORMAT_F32,
      SPIRV_OF(gemv_f32),
      {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}},
-     .raw = 0},
+     .raw = 0,
+     .spirv_subgroups = lowbit_vk_gemv_f32_subgroups_spv,
+     .spirv_subgroups_size = &lowbit_vk_gemv_f32_subgroups_spv_size},
     {"gemv_f16",
      LOWBIT_FORMAT_F16,
      SPIRV_OF(gemv_f16),
      {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}},
-     .raw = 0},
+     .raw = 0,
+     .spirv_subgroups = lowbit_vk_gemv_f16_subgroups_spv,
+     .spirv_subgroups_size = &lowbit_vk_gemv_f16_subgroups_spv_size},
     {"gemv_q4_0",
      LOWBIT_FORMAT_Q4_0,
      SPIRV_OF(gemv_q4_0),
      {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}},
-     .raw = 0},
+     .raw = 0,
+     .spirv_subgroups = lowbit_vk_gemv_q4_0_subgroups_spv,
+     .spirv_subgroups_size = &lowbit_vk_gemv_q4_0_subgroups_spv_size},
     {"gemv_q8_0",
      LOWBIT_FORMAT_Q8_0,
      SPIRV_OF(gemv_q8_0),
      {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}},
-     .raw = 0},
+     .raw = 0,
+     .spirv_subgroups = lowbit_vk_gemv_q8_0_subgroups_spv,
+     .spirv_subgroups_size = &lowbit_vk_gemv_q8_0_subgroups_spv_size},
     /* gemv_raw.comp, one specialization per format over the stored block bytes: every invocation (CPU) or
      * workgroup (GPU) decodes 32-element groups into registers; on the CPU layout at n = 1, Q4_K/Q5_K/Q6_K
      * advance the invocation's rows together, sharing each activation load (the "packed" path). */
@@ -90,14 +113,19 @@ static const vk_kernel kernels[] = {
  * min_n}; TM and TN multiples of 4, BK of 32, BK·(BM+BN)·4 bytes of shared memory. GPUs take 64×64 tiles of
  * 4×4 blocks from n = 9 (LOWBIT_VK_MAX_BATCH + 1). CPU-class devices: the best tile measured on lavapipe
  * (128×64, 16×16 blocks, 32 invocations), switched off by min_n (above) while it loses to the GEMV. */
-#define GEMM_KERNEL(name, format, elems, bytes, raw, cpu_min_n)                                                       \
+#define GEMM_KERNEL(name, format, elems, bytes, raw, cpu_min_n)                                                        \
     {                                                                                                                  \
         name, LOWBIT_FORMAT_##format, SPIRV_OF(gemm),                                                                  \
             {[LOWBIT_VK_CLASS_GPU] = {256, 0, LOWBIT_VK_LAYOUT_GPU, 0, 64, 64, 32, 4, 4, 9},                           \
-             [LOWBIT_VK_CLASS_CPU] = {32, 0, LOWBIT_VK_LAYOUT_CPU, 0, 128, 64, 32, 16, 16, cpu_min_n}},                  \
-            raw, elems, bytes                                                                                          \
+             [LOWBIT_VK_CLASS_CPU] = {32, 0, LOWBIT_VK_LAYOUT_CPU, 0, 128, 64, 32, 16, 16, cpu_min_n}},                \
+            raw, elems, bytes, NULL, NULL                                                                              \
     }
 
+/* Not measured on lavapipe: the raw formats decode at least as much per element as Q4_K, where the GEMV won. */
+#define LOWBIT_VK_GEMM_CPU_MIN_N_RAW 0
+
+/* Every weight format; `raw` as in the GEMV table (the weights are uploaded for the GEMV kernel, so the GEMM
+ * reads the same layout: split for F32/F16/Q4_0/Q8_0, the stored block bytes otherwise). */
 static const vk_kernel gemm_kernels[] = {
     GEMM_KERNEL("gemm_f32", F32, 1, 4, 0, LOWBIT_VK_GEMM_CPU_MIN_N_F32),
     GEMM_KERNEL("gemm_f16", F16, 1, 2, 0, LOWBIT_VK_GEMM_CPU_MIN_N_F16),
@@ -105,6 +133,17 @@ static const vk_kernel gemm_kernels[] = {
     GEMM_KERNEL("gemm_q8_0", Q8_0, 32, 34, 0, LOWBIT_VK_GEMM_CPU_MIN_N_Q8_0),
     GEMM_KERNEL("gemm_q4_k", Q4_K, 256, 144, 1, LOWBIT_VK_GEMM_CPU_MIN_N_Q4_K),
     GEMM_KERNEL("gemm_q6_k", Q6_K, 256, 210, 1, LOWBIT_VK_GEMM_CPU_MIN_N_Q6_K),
+    GEMM_KERNEL("gemm_q4_1", Q4_1, 32, 20, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_q5_0", Q5_0, 32, 22, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_q5_1", Q5_1, 32, 24, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_iq4_nl", IQ4_NL, 32, 18, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_q2_k", Q2_K, 256, 84, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_q3_k", Q3_K, 256, 110, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_q5_k", Q5_K, 256, 176, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_iq4_xs", IQ4_XS, 256, 136, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_tq1_0", TQ1_0, 256, 54, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_tq2_0", TQ2_0, 256, 66, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_bf16", BF16, 1, 2, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
 };
 
 const vk_kernel *vk_gemm_kernel_for_format(lowbit_format format)
@@ -122,7 +161,9 @@ static const vk_kernel stream_kernel = {
     {[LOWBIT_VK_CLASS_GPU] = {256, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {64, 1, LOWBIT_VK_LAYOUT_CPU}},
     0,
     0,
-    0};
+    0,
+    NULL,
+    NULL};
 
 const vk_kernel *vk_stream_kernel(void) { return &stream_kernel; }
 
@@ -201,12 +242,14 @@ static lowbit_status pipeline_create(vk_device *d, const vk_kernel *kernel, cons
     if (backend->host->fault_injected && backend->host->fault_injected("vulkan.build"))
         return vk_error(backend, LOWBIT_ERROR_DEVICE,
                         "vulkan: vkCreateComputePipelines failed for %s (injected fault vulkan.build)", kernel->name);
-    /* vkCreateShaderModule wants 4-byte aligned words; the embedded array is only byte-aligned. */
-    int texels = params->texel_weights;
-    size_t bytes = texels ? *kernel->spirv_texel_size : *kernel->spirv_size;
+    /* vkCreateShaderModule wants 4-byte aligned words; the embedded array is only byte-aligned. The
+     * subgroup module only for the storage-buffer GPU layout (the host sets `subgroups` nowhere else). */
+    int texels = params->texel_weights, subgroups = params->subgroups && !texels && kernel->spirv_subgroups;
+    size_t bytes = texels ? *kernel->spirv_texel_size : subgroups ? *kernel->spirv_subgroups_size : *kernel->spirv_size;
+    const unsigned char *spirv = texels ? kernel->spirv_texel : subgroups ? kernel->spirv_subgroups : kernel->spirv;
     uint32_t *words = malloc(bytes);
     if (!words) return vk_error(backend, LOWBIT_ERROR_OUT_OF_MEMORY, "vulkan: out of host memory");
-    memcpy(words, texels ? kernel->spirv_texel : kernel->spirv, bytes);
+    memcpy(words, spirv, bytes);
     VkShaderModuleCreateInfo module_info = {
         .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
         .codeSize = bytes,
@@ -217,15 +260,25 @@ static lowbit_status pipeline_create(vk_device *d, const vk_kernel *kernel, cons
     free(words);
     if (result != VK_SUCCESS) return vk_fail(backend, "vkCreateShaderModule", result);
 
-    /* 4: the format id, read by gemv_raw.comp and gemm.comp; 5..9 the GEMM tile (an entry for a constant a
-     * module does not declare is ignored) */
-    uint32_t values[10] = {params->workgroup_size, params->rows, params->layout == LOWBIT_VK_LAYOUT_CPU, batch,
-                           (uint32_t)kernel->format, params->bm, params->bn, params->bk, params->tm, params->tn};
-    VkSpecializationMapEntry entries[10];
-    for (uint32_t i = 0; i < 10; ++i)
+    /* 4: the format id, read by gemv_raw.comp and gemm.comp; 5..9 the GEMM tile; 10 X_F16; 11 USE_SUBGROUPS
+     * (an entry for a constant a module does not declare is ignored) */
+    uint32_t values[12] = {params->workgroup_size,
+                           params->rows,
+                           params->layout == LOWBIT_VK_LAYOUT_CPU,
+                           batch,
+                           (uint32_t)kernel->format,
+                           params->bm,
+                           params->bn,
+                           params->bk,
+                           params->tm,
+                           params->tn,
+                           params->x_f16 != 0,
+                           (uint32_t)subgroups};
+    VkSpecializationMapEntry entries[12];
+    for (uint32_t i = 0; i < 12; ++i)
         entries[i] = (VkSpecializationMapEntry){.constantID = i, .offset = i * 4, .size = 4};
     VkSpecializationInfo specialization = {
-        .mapEntryCount = 10,
+        .mapEntryCount = 12,
         .pMapEntries = entries,
         .dataSize = sizeof values,
         .pData = values,
@@ -245,10 +298,10 @@ static lowbit_status pipeline_create(vk_device *d, const vk_kernel *kernel, cons
     result = vk->vkCreateComputePipelines(d->device, d->pipeline_cache, 1, &info, NULL, out);
     vk->vkDestroyShaderModule(d->device, module, NULL);
     if (result != VK_SUCCESS) return vk_fail(backend, "vkCreateComputePipelines", result);
-    vk_log(backend, LOWBIT_LOG_DEBUG, "vulkan: built %s wg=%u rows=%u batch=%u %s-layout%s bm=%u bn=%u bk=%u on %s",
+    vk_log(backend, LOWBIT_LOG_DEBUG, "vulkan: built %s wg=%u rows=%u batch=%u %s-layout%s%s%s bm=%u bn=%u bk=%u on %s",
            kernel->name, params->workgroup_size, params->rows, batch,
-           params->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu", texels ? " texel" : "", params->bm, params->bn,
-           params->bk, d->info.id);
+           params->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu", texels ? " texel" : "", subgroups ? " sg" : "",
+           params->x_f16 ? " x=f16" : "", params->bm, params->bn, params->bk, d->info.id);
     return LOWBIT_OK;
 }
 
@@ -260,7 +313,8 @@ lowbit_status vk_pipeline_get(vk_device *d, const vk_kernel *kernel, const vk_ke
             p->params.rows == params->rows && p->params.layout == params->layout &&
             p->params.texel_weights == params->texel_weights && p->params.bm == params->bm &&
             p->params.bn == params->bn && p->params.bk == params->bk && p->params.tm == params->tm &&
-            p->params.tn == params->tn) {
+            p->params.tn == params->tn && p->params.x_f16 == params->x_f16 &&
+            p->params.subgroups == params->subgroups) {
             *out = p->pipeline;
             return LOWBIT_OK;
         }

@@ -2,7 +2,8 @@
  * (weight part, chunk of up to LOWBIT_VK_MAX_BATCH activation rows) in a single command buffer, results read
  * back. Each chunk has its own aligned X and Y regions, so no binding exceeds the device's range. From the
  * kernel table's threshold n (prefill) a tiled GEMM (gemm.comp) runs instead: one dispatch per (weight part,
- * chunk), a chunk then holding every activation row that fits one binding. */
+ * chunk), a chunk then holding every activation row that fits one binding. f16 activations are uploaded as
+ * they came and widened by the shaders (X_F16), so the host never converts them. */
 #include "vulkan_internal.h"
 
 #include <stddef.h>
@@ -17,12 +18,14 @@ typedef struct matmul_plan {
     vk_kernel_params params;          /* the table's (or LOWBIT_VULKAN_PARAMS') parameters, tuned for n = 1 */
     vk_kernel_params chunk_params[2]; /* what full chunks and the remainder chunk run with */
     size_t n, batch, chunks;          /* chunks of `batch` (≤ LOWBIT_VK_MAX_BATCH) activation rows */
-    uint32_t x_stride;                /* floats per activation row in the scratch (cols rounded up to 4) */
+    int x_f16;                        /* X uploaded as the caller's f16 bits (activations.glsl widens it) */
+    size_t x_element;                 /* bytes per activation element in the scratch: 4, or 2 for f16 X */
+    uint32_t x_stride;                /* elements per activation row in the scratch (cols rounded up to 4) */
     VkDeviceSize chunk_bytes;         /* scratch bytes per chunk: X region, then Y region, both aligned */
     VkDeviceSize y_region;            /* offset of Y within a chunk's bytes */
     VkPipeline pipelines[2];          /* full chunks of LOWBIT_VK_MAX_BATCH, then the remainder */
     VkDescriptorSet *sets;            /* [part * chunks + chunk] */
-    VkBufferView *x_views;            /* [chunk]: X as RGBA32F texels for the texel modules */
+    VkBufferView *x_views;            /* [chunk]: X as RGBA32UI (f16 X: RG32UI) texels for the texel modules */
     double device_seconds;            /* between the timestamps around the dispatches */
 } matmul_plan;
 
@@ -37,7 +40,9 @@ static VkDeviceSize align_up(VkDeviceSize value, VkDeviceSize alignment)
     return alignment ? (value + alignment - 1) / alignment * alignment : value;
 }
 
-/* LOWBIT_VULKAN_PARAMS="wg,rows,cpu|gpu" overrides the table's defaults (for benchmarks and tuning). */
+/* LOWBIT_VULKAN_PARAMS="wg,rows,cpu|gpu" overrides the table's defaults (for benchmarks and tuning). The GPU
+ * layout's reduction uses subgroups where the device has them (d->subgroup_reduce; LOWBIT_VULKAN_SUBGROUPS is
+ * read at probe time in vulkan_probe.c) and the kernel a subgroup module. */
 static vk_kernel_params kernel_params(const vk_device *d, const vk_kernel *kernel)
 {
     vk_kernel_params params = kernel->defaults[d->device_class];
@@ -50,16 +55,22 @@ static vk_kernel_params kernel_params(const vk_device *d, const vk_kernel *kerne
         params.rows = rows;
         params.layout = strcmp(layout, "cpu") == 0 ? LOWBIT_VK_LAYOUT_CPU : LOWBIT_VK_LAYOUT_GPU;
     }
+    params.subgroups = params.layout == LOWBIT_VK_LAYOUT_GPU && d->subgroup_reduce && kernel->spirv_subgroups;
     return params;
 }
 
 /* The GEMM for n activation rows, or NULL for the looped GEMV: the kernel table's tile and threshold for the
  * device class. LOWBIT_VULKAN_GEMM=off|gpu|cpu|"bm,bn,bk,tm,tn[,min_n]" overrides them (gpu/cpu: that class's
  * table entry from n = 9 up even where the table keeps the GEMV); LOWBIT_VULKAN_PARAMS alone forces the GEMV. */
-static const vk_kernel *gemm_choice(const vk_device *d, const vk_kernel *gemv, size_t n, vk_kernel_params *out)
+static const vk_kernel *gemm_choice(const vk_device *d, const vk_kernel *gemv, size_t cols, size_t n,
+                                    vk_kernel_params *out)
 {
     const vk_kernel *kernel = vk_gemm_kernel_for_format(gemv->format);
-    if (!kernel) return NULL;
+    /* The GEMM reads the weights in the layout uploaded for the GEMV. Rows of F32/F16/BF16 may end inside a
+     * 32-element group (the decoders weigh elements past cols 0, the activations are zero-padded to the
+     * scratch stride); block formats hold whole blocks only, which the upload already demands, so a row
+     * that is not is left to the GEMV's own checks. */
+    if (!kernel || kernel->raw != gemv->raw || cols % kernel->block_elems != 0) return NULL;
     vk_kernel_params params = kernel->defaults[d->device_class];
     const char *value = getenv("LOWBIT_VULKAN_GEMM");
     unsigned bm = 0, bn = 0, bk = 0, tm = 0, tn = 0, min_n = LOWBIT_VK_MAX_BATCH + 1;
@@ -76,18 +87,18 @@ static const vk_kernel *gemm_choice(const vk_device *d, const vk_kernel *gemv, s
     }
     if (params.min_n == 0 || n < params.min_n) return NULL;
     if (!params.bm || !params.bn || !params.tm || !params.tn || params.tm % 4 || params.tn % 4 ||
-        params.bm % params.tm || params.bn % params.tn ||
-        !params.bk || params.bk % 32 || params.bm > 1024 || params.bn > 1024 || params.bk > 1024)
+        params.bm % params.tm || params.bn % params.tn || !params.bk || params.bk % 32 || params.bm > 1024 ||
+        params.bn > 1024 || params.bk > 1024)
         return NULL;
     uint32_t workgroup = (params.bm / params.tm) * (params.bn / params.tn);
     uint64_t shared_bytes = (uint64_t)params.bk * (params.bm + params.bn) * sizeof(float);
-    if (workgroup > d->info.max_workgroup_size ||
-        workgroup > d->properties.limits.maxComputeWorkGroupInvocations ||
+    if (workgroup > d->info.max_workgroup_size || workgroup > d->properties.limits.maxComputeWorkGroupInvocations ||
         workgroup > d->properties.limits.maxComputeWorkGroupSize[0] ||
         shared_bytes > d->properties.limits.maxComputeSharedMemorySize)
         return NULL;
     params.workgroup_size = workgroup;
     params.texel_weights = 0;
+    params.subgroups = 0; /* no cross-invocation reduction: every invocation owns its outputs */
     *out = params;
     return kernel;
 }
@@ -177,9 +188,9 @@ static lowbit_status descriptors_write(vk_device *d, matmul_plan *plan)
         VkBufferViewCreateInfo info = {
             .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
             .buffer = d->scratch.buffer,
-            .format = VK_FORMAT_R32G32B32A32_SFLOAT,
+            .format = plan->x_f16 ? VK_FORMAT_R32G32_UINT : VK_FORMAT_R32G32B32A32_UINT, /* activations.glsl */
             .offset = chunk * plan->chunk_bytes,
-            .range = chunk_rows(plan, chunk) * plan->x_stride * sizeof(float),
+            .range = chunk_rows(plan, chunk) * plan->x_stride * plan->x_element,
         };
         VkResult result = d->vk.vkCreateBufferView(d->device, &info, NULL, &plan->x_views[chunk]);
         if (result != VK_SUCCESS) return vk_fail(d->backend, "vkCreateBufferView", result);
@@ -200,7 +211,7 @@ static lowbit_status descriptors_write(vk_device *d, matmul_plan *plan)
         VkDescriptorBufferInfo buffers[4] = {
             {part->quants.buffer, 0, VK_WHOLE_SIZE},
             {scales, 0, VK_WHOLE_SIZE},
-            {d->scratch.buffer, base, rows * plan->x_stride * sizeof(float)},
+            {d->scratch.buffer, base, rows * plan->x_stride * plan->x_element},
             {d->scratch.buffer, base + plan->y_region, rows * w->rows * sizeof(float)},
         };
         VkWriteDescriptorSet writes[7];
@@ -231,41 +242,16 @@ static lowbit_status descriptors_write(vk_device *d, matmul_plan *plan)
     return LOWBIT_OK;
 }
 
-/* IEEE half → float; the plugin links nothing from liblowbit, so it carries its own. */
-static float half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu, bits;
-    if (exponent == 0x1Fu) {
-        bits = sign | 0x7F800000u | (mantissa << 13);
-    } else if (exponent != 0) {
-        bits = sign | ((exponent + 112u) << 23) | (mantissa << 13);
-    } else if (mantissa == 0) {
-        bits = sign;
-    } else { /* subnormal: normalize */
-        exponent = 113u;
-        while (!(mantissa & 0x400u))
-            mantissa <<= 1, --exponent;
-        bits = sign | (exponent << 23) | ((mantissa & 0x3FFu) << 13);
-    }
-    float value;
-    memcpy(&value, &bits, sizeof value);
-    return value;
-}
-
+/* X rows into the chunks' regions as they came (f32, or the caller's f16 bits: the shaders widen them),
+ * each zero-padded to the stride (+0.0 in both encodings), so quads past cols read 0. */
 static void activations_write(const lowbit_backend_matmul_args *args, const matmul_plan *plan, unsigned char *scratch)
 {
-    size_t cols = plan->weights->cols;
+    size_t cols = plan->weights->cols, element = plan->x_element;
     for (size_t j = 0; j < plan->n; ++j) {
-        float *row = (float *)(scratch + (j / plan->batch) * plan->chunk_bytes) + (j % plan->batch) * plan->x_stride;
-        if (args->x_type == LOWBIT_ACTIVATION_F16) {
-            const uint16_t *source = (const uint16_t *)args->x + j * cols;
-            for (size_t c = 0; c < cols; ++c)
-                row[c] = half_to_float(source[c]);
-        } else {
-            memcpy(row, (const float *)args->x + j * cols, cols * sizeof(float));
-        }
-        for (size_t c = cols; c < plan->x_stride; ++c)
-            row[c] = 0.0f;
+        unsigned char *row =
+            scratch + (j / plan->batch) * plan->chunk_bytes + (j % plan->batch) * plan->x_stride * element;
+        memcpy(row, (const unsigned char *)args->x + j * cols * element, cols * element);
+        memset(row + cols * element, 0, (plan->x_stride - cols) * element);
     }
 }
 
@@ -333,11 +319,14 @@ lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
     plan.kernel = plan.weights->kernel;
     vk_device *d = plan.weights->device;
     plan.params = kernel_params(d, plan.weights->kernel);
+    plan.x_f16 = args->x_type == LOWBIT_ACTIVATION_F16;
+    plan.x_element = plan.x_f16 ? sizeof(uint16_t) : sizeof(float);
     /* The CPU layout reads weights through texel views where the upload made them (all parts or none). */
     plan.params.texel_weights = d->texel_weights && plan.params.layout == LOWBIT_VK_LAYOUT_CPU &&
                                 plan.weights->parts[0].quant_texels != VK_NULL_HANDLE;
-    const vk_kernel *gemm = gemm_choice(d, plan.weights->kernel, args->n, &plan.params);
+    const vk_kernel *gemm = gemm_choice(d, plan.weights->kernel, plan.weights->cols, args->n, &plan.params);
     if (gemm) plan.kernel = gemm, plan.gemm = 1;
+    plan.params.x_f16 = (uint32_t)plan.x_f16;
     /* chunk regions serve as storage bindings and as texel views: both offset alignments (powers of two) */
     VkDeviceSize alignment = d->properties.limits.minStorageBufferOffsetAlignment;
     if (d->properties.limits.minTexelBufferOffsetAlignment > alignment)
@@ -345,12 +334,12 @@ lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
     plan.x_stride = (uint32_t)((plan.weights->cols + 3) & ~(size_t)3);
     /* Up to LOWBIT_VK_MAX_BATCH activation rows per dispatch, fewer when their X or Y would exceed a binding. */
     size_t batch = args->n < LOWBIT_VK_MAX_BATCH || plan.gemm ? args->n : LOWBIT_VK_MAX_BATCH;
-    while (batch > 1 && ((VkDeviceSize)batch * plan.x_stride * sizeof(float) > d->max_storage_range ||
+    while (batch > 1 && ((VkDeviceSize)batch * plan.x_stride * plan.x_element > d->max_storage_range ||
                          (VkDeviceSize)batch * plan.weights->rows * sizeof(float) > d->max_storage_range))
         --batch;
     plan.batch = batch;
     plan.chunks = (args->n + batch - 1) / batch;
-    VkDeviceSize x_bytes = (VkDeviceSize)batch * plan.x_stride * sizeof(float);
+    VkDeviceSize x_bytes = (VkDeviceSize)batch * plan.x_stride * plan.x_element;
     VkDeviceSize y_bytes = (VkDeviceSize)batch * plan.weights->rows * sizeof(float);
     plan.y_region = align_up(x_bytes, alignment);
     plan.chunk_bytes = align_up(plan.y_region + y_bytes, alignment);
@@ -380,11 +369,13 @@ lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
         args->struct_size >= offsetof(lowbit_backend_matmul_args, device_seconds) + sizeof args->device_seconds)
         args->device_seconds = plan.device_seconds;
     if (status == LOWBIT_OK && plan.gemm)
-        snprintf(args->kernel, sizeof args->kernel, "%s bm=%u bn=%u bk=%u tm=%u tn=%u wg=%u batch=%zu",
-                 plan.kernel->name, ran->bm, ran->bn, ran->bk, ran->tm, ran->tn, ran->workgroup_size, plan.batch);
-    else if (status == LOWBIT_OK)
-        snprintf(args->kernel, sizeof args->kernel, "%s wg=%u rows=%u batch=%zu %s-layout%s",
+        snprintf(args->kernel, sizeof args->kernel, "%s bm=%u bn=%u bk=%u tm=%u tn=%u wg=%u batch=%zu%s",
+                 plan.kernel->name, ran->bm, ran->bn, ran->bk, ran->tm, ran->tn, ran->workgroup_size, plan.batch,
+                 plan.x_f16 ? " x=f16" : "");
+    else if (status == LOWBIT_OK) /* " sg": the GPU layout reduced through subgroupAdd */
+        snprintf(args->kernel, sizeof args->kernel, "%s wg=%u rows=%u batch=%zu %s-layout%s%s%s",
                  plan.weights->kernel->name, ran->workgroup_size, ran->rows, plan.batch,
-                 ran->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu", ran->texel_weights ? " texel" : "");
+                 ran->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu", ran->texel_weights ? " texel" : "",
+                 ran->subgroups ? " sg" : "", plan.x_f16 ? " x=f16" : "");
     return status;
 }

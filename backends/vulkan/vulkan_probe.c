@@ -134,6 +134,14 @@ static void device_fill_info(vk_backend *backend, vk_device *d)
      * comparisons, and as a quirk switch for drivers whose texel fetches are slow). */
     const char *storage = getenv("LOWBIT_VULKAN_STORAGE_WEIGHTS");
     d->texel_weights = !(storage && strcmp(storage, "1") == 0);
+    /* LOWBIT_VULKAN_SUBGROUPS=0 keeps the GPU layout on its portable shared-memory reduction where the device
+     * could reduce through subgroupAdd (tests run both paths; a quirk switch for drivers where it is slow or
+     * wrong); =1 (the default) uses subgroups wherever `info->subgroups` says they exist. */
+    const char *subgroups = getenv("LOWBIT_VULKAN_SUBGROUPS");
+    d->subgroup_reduce = info->subgroups && !(subgroups && strcmp(subgroups, "0") == 0);
+    if (subgroups && strcmp(subgroups, "1") == 0 && !info->subgroups)
+        vk_log(backend, LOWBIT_LOG_WARN,
+               "vulkan: LOWBIT_VULKAN_SUBGROUPS=1 but %s has no subgroup arithmetic in compute", info->name);
     d->device_class = info->is_cpu_device ? LOWBIT_VK_CLASS_CPU : LOWBIT_VK_CLASS_GPU;
 }
 

@@ -6,6 +6,8 @@
 // registers. FORMAT (the lowbit format id) selects the decoder; specialization folds the others away.
 // Ragged edges: rows past the end are decoded clamped and never stored, activation rows past p.batch read
 // as 0, groups past the row end weigh 0.
+// Every format: the split layout's four through decode_split.glsl, the others from their stored bytes through
+// decode_raw.glsl; X is f32 or f16 (activations.glsl), widened while it is copied into shared memory.
 #version 450
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
@@ -25,12 +27,12 @@ layout(std430, set = 0, binding = 0) readonly buffer Raw { uint raw[]; };
 layout(std430, set = 0, binding = 0) readonly buffer SplitWords { uint split_words[]; };
 layout(std430, set = 0, binding = 0) readonly buffer SplitQuads { uvec4 split_quads[]; };
 layout(std430, set = 0, binding = 1) readonly buffer SplitScales { uint split_scales[]; };
-layout(std430, set = 0, binding = 2) readonly buffer X { vec4 x4[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Params {
     uint rows, cols, x_offset, x_stride, y_offset, y_stride, batch;
 } p;
 
+#include "activations.glsl"
 #include "decode_raw.glsl"
 #include "decode_split.glsl"
 
@@ -40,17 +42,22 @@ layout(push_constant) uniform Params {
 shared vec4 ws4[BK * (BM / 4u)]; // [k][row / 4]
 shared vec4 xs4[BK * (BN / 4u)]; // [k][activation row / 4]
 
-bool is_raw() { return FORMAT == F_Q4_K || FORMAT == F_Q6_K; }
+// The split device layout (vulkan_memory.c) holds F32, F16, Q4_0 and Q8_0; every other format is read from its
+// stored (GGUF) block bytes, as gemv_raw.comp reads them.
+bool is_raw() { return FORMAT != F_F32 && FORMAT != F_F16 && FORMAT != F_Q4_0 && FORMAT != F_Q8_0; }
 
 // Group g of `row` (any format this shader runs) into w.
 void dequant_group(uint row, uint g, out vec4 w[8])
 {
     if (is_raw()) {
-        uint row_bytes = p.cols / 256u * block_bytes();
-        uint block = row * row_bytes + (g >> 3) * block_bytes();
+        // BF16 is element-addressed (block_elems() == 1): the "block" is the row and dequant32 takes the
+        // group's first element c0; the other formats hold block_elems() / 32 groups per block
+        uint row_bytes = p.cols / block_elems() * block_bytes();
+        uint per_block = FORMAT == F_BF16 ? 1u : block_elems() / 32u;
+        uint block = row * row_bytes + (FORMAT == F_BF16 ? 0u : (g / per_block) * block_bytes());
         uint h[16];
         block_header(block, h);
-        dequant32(block, g & 7u, h, 32u * g, w);
+        dequant32(block, g % per_block, h, 32u * g, w);
     } else {
         split_dequant32(row, g, p.cols, w);
     }
@@ -93,7 +100,7 @@ void main()
             vec4 v[4];
             [[unroll]] for (uint r = 0; r < 4u; ++r) {
                 uint j = col0 + 4u * jq + r;
-                v[r] = j < p.batch && quad < x_quads ? x4[p.x_offset / 4u + j * x_quads + quad] : vec4(0.0);
+                v[r] = j < p.batch && quad < x_quads ? load_x4(p.x_offset / 4u + j * x_quads + quad) : vec4(0.0);
             }
             [[unroll]] for (uint e = 0; e < 4u; ++e) xs4[(4u * q + e) * bn4 + jq] = vec4(v[0][e], v[1][e], v[2][e], v[3][e]);
         }

@@ -1,7 +1,9 @@
 // gemv_f32.comp — GEMV over f32 weights (row-major, any cols): Y[j][r] = sum_c X[j][c] * W[r][c].
-// CPU_LAYOUT=1: each invocation walks whole rows (CPU-class devices); 0: a workgroup shares a row.
+// CPU_LAYOUT=1: each invocation walks whole rows (CPU-class devices); 0: a workgroup shares a row and sums
+// it in workgroup_sum.glsl (subgroupAdd in the *_subgroups module). X is f32 or f16 (activations.glsl).
 #version 450
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
 #ifndef LOWBIT_TEXEL_WEIGHTS
 #define LOWBIT_TEXEL_WEIGHTS 0
 #endif
@@ -11,23 +13,21 @@ layout(constant_id = 1) const uint ROWS = 1;       // rows per workgroup (GPU) /
 layout(constant_id = 2) const uint CPU_LAYOUT = 0;
 layout(constant_id = 3) const uint BATCH = 1;      // activation rows handled by one dispatch (1..8)
 
-// Scalar and vec4 views of the same bindings: the vec4 path runs when cols % 4 == 0.
+// Scalar and vec4 views of the same binding: the vec4 path runs when cols % 4 == 0.
 layout(std430, set = 0, binding = 0) readonly buffer W { float w[]; };
 layout(std430, set = 0, binding = 0) readonly buffer W4 { vec4 w4[]; };
 #if LOWBIT_TEXEL_WEIGHTS
 // The same weights as RGBA32UI texels (4 floats): CPU drivers vectorize texel fetches across
 // invocations, storage loads they issue one invocation at a time.
 layout(set = 0, binding = 4) uniform usamplerBuffer weight_texels;
-layout(set = 0, binding = 6) uniform samplerBuffer x_texels; // the chunk's X as RGBA32F texels
 #endif
-layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 2) readonly buffer X4 { vec4 x4[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Params {
     uint rows, cols, x_offset, x_stride, y_offset, y_stride;
 } p;
 
-shared float partial[gl_WorkGroupSize.x * BATCH];
+#include "activations.glsl"
+#include "workgroup_sum.glsl"
 
 // Chunk c of row `row`: 4 elements on the vec4 path, else 1 (padded with zeros).
 vec4 weight_chunk(uint row, uint c, bool vec_path)
@@ -38,8 +38,8 @@ vec4 weight_chunk(uint row, uint c, bool vec_path)
 
 vec4 x_chunk(uint j, uint c, bool vec_path)
 {
-    if (vec_path) return x4[(p.x_offset + j * p.x_stride) / 4u + c];
-    return vec4(x[p.x_offset + j * p.x_stride + c], 0.0, 0.0, 0.0);
+    if (vec_path) return load_x4((p.x_offset + j * p.x_stride) / 4u + c);
+    return vec4(load_x1(p.x_offset + j * p.x_stride + c), 0.0, 0.0, 0.0);
 }
 
 // Weights of chunk c of `row` on the vec4 path.
@@ -52,14 +52,7 @@ vec4 weight_vec4(uint row, uint c)
 #endif
 }
 
-vec4 x_vec4(uint j, uint c)
-{
-#if LOWBIT_TEXEL_WEIGHTS
-    return texelFetch(x_texels, int((p.x_offset + j * p.x_stride) / 4u + c));
-#else
-    return x4[(p.x_offset + j * p.x_stride) / 4u + c];
-#endif
-}
+vec4 x_vec4(uint j, uint c) { return load_x4((p.x_offset + j * p.x_stride) / 4u + c); }
 
 void chunk_accumulate(uint row, uint c, bool vec_path, inout float acc[BATCH])
 {
@@ -96,7 +89,7 @@ void main()
                 [[unroll]] for (uint k = 0; k < ROWS; ++k)
                     wv[k] = weight_chunk(min(first + k * wg, p.rows - 1u), c, false).x;
                 [[unroll]] for (uint j = 0; j < BATCH; ++j) {
-                    float xv = x[p.x_offset + j * p.x_stride + c];
+                    float xv = load_x1(p.x_offset + j * p.x_stride + c);
                     [[unroll]] for (uint k = 0; k < ROWS; ++k) acc[k * BATCH + j] += wv[k] * xv;
                 }
             }
@@ -118,15 +111,8 @@ void main()
             else
                 for (uint c = lid; c < chunks; c += wg) chunk_accumulate(row, c, false, acc);
         }
-        [[unroll]] for (uint j = 0; j < BATCH; ++j) partial[j * wg + lid] = acc[j];
-        barrier();
-        for (uint s = wg / 2u; s > 0u; s >>= 1) {
-            if (lid < s)
-                [[unroll]] for (uint j = 0; j < BATCH; ++j) partial[j * wg + lid] += partial[j * wg + lid + s];
-            barrier();
-        }
+        workgroup_sum(acc);
         if (lid == 0u && row < p.rows)
-            [[unroll]] for (uint j = 0; j < BATCH; ++j) y[p.y_offset + j * p.y_stride + row] = partial[j * wg];
-        barrier();
+            [[unroll]] for (uint j = 0; j < BATCH; ++j) y[p.y_offset + j * p.y_stride + row] = acc[j];
     }
 }

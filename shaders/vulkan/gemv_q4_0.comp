@@ -1,5 +1,6 @@
 // gemv_q4_0.comp — fused Q4_0 dequantize + GEMV over the split layout: Y[j][r] = sum_c X[j][c] * W[r][c].
-// CPU_LAYOUT=1: each invocation walks whole rows (CPU-class devices); 0: a workgroup shares a row.
+// CPU_LAYOUT=1: each invocation walks whole rows (CPU-class devices); 0: a workgroup shares a row and sums
+// it in workgroup_sum.glsl (subgroupAdd in the *_subgroups module). X is f32 or f16 (activations.glsl).
 #version 450
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
@@ -19,16 +20,15 @@ layout(std430, set = 0, binding = 0) readonly buffer Quants { uvec4 quants[]; };
 // vectorize texel fetches across invocations, storage loads they issue one invocation at a time.
 layout(set = 0, binding = 4) uniform usamplerBuffer quant_texels;
 layout(set = 0, binding = 5) uniform usamplerBuffer scale_texels;
-layout(set = 0, binding = 6) uniform samplerBuffer x_texels; // the chunk's X as RGBA32F texels
 #endif
 layout(std430, set = 0, binding = 1) readonly buffer Scales { uint scales[]; };
-layout(std430, set = 0, binding = 2) readonly buffer X { vec4 x4[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Params {
     uint rows, cols, x_offset, x_stride, y_offset, y_stride;
 } p;
 
-shared float partial[gl_WorkGroupSize.x * BATCH];
+#include "activations.glsl"
+#include "workgroup_sum.glsl"
 
 float scale_of(uint index) { return unpackHalf2x16(scales[index >> 1] >> ((index & 1u) * 16u)).x; }
 
@@ -45,8 +45,10 @@ void block_unpack(uint block_index, out vec4 lo[4], out vec4 hi[4])
 
 float block_dot(vec4 lo[4], vec4 hi[4], uint xb)
 {
-    float s = dot(lo[0], x4[xb]) + dot(lo[1], x4[xb + 1u]) + dot(lo[2], x4[xb + 2u]) + dot(lo[3], x4[xb + 3u]);
-    return s + dot(hi[0], x4[xb + 4u]) + dot(hi[1], x4[xb + 5u]) + dot(hi[2], x4[xb + 6u]) + dot(hi[3], x4[xb + 7u]);
+    float s = dot(lo[0], load_x4(xb)) + dot(lo[1], load_x4(xb + 1u)) + dot(lo[2], load_x4(xb + 2u)) +
+              dot(lo[3], load_x4(xb + 3u));
+    return s + dot(hi[0], load_x4(xb + 4u)) + dot(hi[1], load_x4(xb + 5u)) + dot(hi[2], load_x4(xb + 6u)) +
+           dot(hi[3], load_x4(xb + 7u));
 }
 
 // Accumulates d * dot(block, X[j] block) for every activation row j.
@@ -96,11 +98,7 @@ void main()
                 // instead, once for all ROWS rows.
                 vec4 x_sum = vec4(0.0);
                 [[unroll]] for (uint w = 0; w < 4u; ++w) {
-#if LOWBIT_TEXEL_WEIGHTS
-                    vec4 xl = texelFetch(x_texels, int(xb + w)), xh = texelFetch(x_texels, int(xb + 4u + w));
-#else
-                    vec4 xl = x4[xb + w], xh = x4[xb + 4u + w];
-#endif
+                    vec4 xl = load_x4(xb + w), xh = load_x4(xb + 4u + w);
                     x_sum += xl + xh;
                     const vec4 byte_scale = vec4(1.0, 1.0 / 256.0, 1.0 / 65536.0, 1.0 / 16777216.0);
                     const ivec4 byte_mask = ivec4(0xF, 0xF00, 0xF0000, 0xF000000);
@@ -130,15 +128,8 @@ void main()
         [[unroll]] for (uint j = 0; j < BATCH; ++j) acc[j] = 0.0;
         if (row < p.rows)
             for (uint b = lid; b < nb; b += wg) block_accumulate(row * nb + b, b, acc);
-        [[unroll]] for (uint j = 0; j < BATCH; ++j) partial[j * wg + lid] = acc[j];
-        barrier();
-        for (uint s = wg / 2u; s > 0u; s >>= 1) {
-            if (lid < s)
-                [[unroll]] for (uint j = 0; j < BATCH; ++j) partial[j * wg + lid] += partial[j * wg + lid + s];
-            barrier();
-        }
+        workgroup_sum(acc);
         if (lid == 0u && row < p.rows)
-            [[unroll]] for (uint j = 0; j < BATCH; ++j) y[p.y_offset + j * p.y_stride + row] = partial[j * wg];
-        barrier();
+            [[unroll]] for (uint j = 0; j < BATCH; ++j) y[p.y_offset + j * p.y_stride + row] = acc[j];
     }
 }

@@ -1,5 +1,6 @@
 // gemv_q8_0.comp — fused Q8_0 dequantize + GEMV over the split layout: Y[j][r] = sum_c X[j][c] * W[r][c].
-// CPU_LAYOUT=1: each invocation walks whole rows (CPU-class devices); 0: a workgroup shares a row.
+// CPU_LAYOUT=1: each invocation walks whole rows (CPU-class devices); 0: a workgroup shares a row and sums
+// it in workgroup_sum.glsl (subgroupAdd in the *_subgroups module). X is f32 or f16 (activations.glsl).
 #version 450
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
@@ -19,16 +20,15 @@ layout(std430, set = 0, binding = 0) readonly buffer Quants { uvec4 quants[]; };
 // vectorize texel fetches across invocations, storage loads they issue one invocation at a time.
 layout(set = 0, binding = 4) uniform usamplerBuffer quant_texels;
 layout(set = 0, binding = 5) uniform usamplerBuffer scale_texels;
-layout(set = 0, binding = 6) uniform samplerBuffer x_texels; // the chunk's X as RGBA32F texels
 #endif
 layout(std430, set = 0, binding = 1) readonly buffer Scales { uint scales[]; };
-layout(std430, set = 0, binding = 2) readonly buffer X { vec4 x4[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Params {
     uint rows, cols, x_offset, x_stride, y_offset, y_stride;
 } p;
 
-shared float partial[gl_WorkGroupSize.x * BATCH];
+#include "activations.glsl"
+#include "workgroup_sum.glsl"
 
 float scale_of(uint index) { return unpackHalf2x16(scales[index >> 1] >> ((index & 1u) * 16u)).x; }
 
@@ -44,8 +44,10 @@ void block_accumulate(uint block_index, uint block_in_row, inout float acc[BATCH
     }
     [[unroll]] for (uint j = 0; j < BATCH; ++j) {
         uint xb = (p.x_offset + j * p.x_stride) / 4u + block_in_row * 8u;
-        float s = dot(v[0], x4[xb]) + dot(v[1], x4[xb + 1u]) + dot(v[2], x4[xb + 2u]) + dot(v[3], x4[xb + 3u]);
-        s += dot(v[4], x4[xb + 4u]) + dot(v[5], x4[xb + 5u]) + dot(v[6], x4[xb + 6u]) + dot(v[7], x4[xb + 7u]);
+        float s = dot(v[0], load_x4(xb)) + dot(v[1], load_x4(xb + 1u)) + dot(v[2], load_x4(xb + 2u)) +
+                  dot(v[3], load_x4(xb + 3u));
+        s += dot(v[4], load_x4(xb + 4u)) + dot(v[5], load_x4(xb + 5u)) + dot(v[6], load_x4(xb + 6u)) +
+             dot(v[7], load_x4(xb + 7u));
         acc[j] += d * s;
     }
 }
@@ -60,14 +62,7 @@ uvec4 quant_words(uint block_index, uint h)
 #endif
 }
 
-vec4 x_vec4(uint i)
-{
-#if LOWBIT_TEXEL_WEIGHTS
-    return texelFetch(x_texels, int(i));
-#else
-    return x4[i];
-#endif
-}
+vec4 x_vec4(uint i) { return load_x4(i); }
 
 float scale_of_block(uint index)
 {
@@ -130,15 +125,8 @@ void main()
         [[unroll]] for (uint j = 0; j < BATCH; ++j) acc[j] = 0.0;
         if (row < p.rows)
             for (uint b = lid; b < nb; b += wg) block_accumulate(row * nb + b, b, acc);
-        [[unroll]] for (uint j = 0; j < BATCH; ++j) partial[j * wg + lid] = acc[j];
-        barrier();
-        for (uint s = wg / 2u; s > 0u; s >>= 1) {
-            if (lid < s)
-                [[unroll]] for (uint j = 0; j < BATCH; ++j) partial[j * wg + lid] += partial[j * wg + lid + s];
-            barrier();
-        }
+        workgroup_sum(acc);
         if (lid == 0u && row < p.rows)
-            [[unroll]] for (uint j = 0; j < BATCH; ++j) y[p.y_offset + j * p.y_stride + row] = partial[j * wg];
-        barrier();
+            [[unroll]] for (uint j = 0; j < BATCH; ++j) y[p.y_offset + j * p.y_stride + row] = acc[j];
     }
 }

@@ -9,8 +9,9 @@
 // the reference: shared/reference/quantization.md §1.2) and every activation row takes its dot product; what
 // the groups of a block share (scales, mins, d, high-bit planes) is read once per block (block_header).
 // CPU_LAYOUT=1: each invocation walks ROWS whole rows (first + k*wg) one after the other, except Q4_K/Q5_K/
-// Q6_K at BATCH 1, whose rows advance together (packed_cpu_rows); 0: a workgroup shares a row and reduces in
-// shared memory.
+// Q6_K at BATCH 1, whose rows advance together (packed_cpu_rows); 0: a workgroup shares a row and reduces it
+// in workgroup_sum.glsl (shared memory, or subgroupAdd in the *_subgroups module). X is f32 or f16
+// (activations.glsl).
 #version 450
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_GOOGLE_include_directive : require
@@ -27,26 +28,17 @@ layout(constant_id = 4) const uint FORMAT = 3; // lowbit_format id
 layout(std430, set = 0, binding = 0) readonly buffer Raw { uint raw[]; };
 #if LOWBIT_TEXEL_WEIGHTS
 layout(set = 0, binding = 4) uniform usamplerBuffer raw_texels; // the same words as R32UI (RGBA32UI) texels
-layout(set = 0, binding = 6) uniform samplerBuffer x_texels;    // the chunk's X as RGBA32F texels
 #endif
-layout(std430, set = 0, binding = 2) readonly buffer X { vec4 x4[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Params {
     uint rows, cols, x_offset, x_stride, y_offset, y_stride;
 } p;
 
-shared float partial[gl_WorkGroupSize.x * BATCH];
-
+#include "activations.glsl"
 #include "decode_raw.glsl"
+#include "workgroup_sum.glsl"
 
-vec4 x_at(uint index)
-{
-#if LOWBIT_TEXEL_WEIGHTS
-    return texelFetch(x_texels, int(index));
-#else
-    return x4[index];
-#endif
-}
+vec4 x_at(uint index) { return load_x4(index); }
 
 // Adds group s of the block at `block` (header h), the row's group t, times every activation row j to acc[j].
 void group_accumulate(uint block, uint s, uint h[16], uint t, inout float acc[BATCH])
@@ -192,15 +184,8 @@ void main()
                 block_header(block, h);
                 group_accumulate(block, t % per_block, h, t, acc);
             }
-        [[unroll]] for (uint j = 0; j < BATCH; ++j) partial[j * wg + lid] = acc[j];
-        barrier();
-        for (uint s = wg / 2u; s > 0u; s >>= 1) {
-            if (lid < s)
-                [[unroll]] for (uint j = 0; j < BATCH; ++j) partial[j * wg + lid] += partial[j * wg + lid + s];
-            barrier();
-        }
+        workgroup_sum(acc);
         if (lid == 0u && row < p.rows)
-            [[unroll]] for (uint j = 0; j < BATCH; ++j) y[p.y_offset + j * p.y_stride + row] = partial[j * wg];
-        barrier();
+            [[unroll]] for (uint j = 0; j < BATCH; ++j) y[p.y_offset + j * p.y_stride + row] = acc[j];
     }
 }
