@@ -49,7 +49,8 @@ LOWBIT_ALWAYS_INLINE void gemv_blocks(lowbit_format format, size_t block_elems, 
                 for (size_t i = 0; i < count; ++i)
                     dot_accumulate(acc[i], decoded, x + (i0 + i) * cols + b * block_elems, block_elems);
             }
-            for (size_t i = 0; i < count; ++i) y[(i0 + i) * rows + r] = lanes_sum(acc[i]);
+            for (size_t i = 0; i < count; ++i)
+                y[(i0 + i) * rows + r] = lanes_sum(acc[i]);
         }
     }
 }
@@ -81,12 +82,12 @@ static const struct {
     block_kernel_fn *run;
     const char *name;
 } block_kernels[] = {
-    {LOWBIT_FORMAT_Q4_1, gemv_q4_1, "cpu_gemv_q4_1"},       {LOWBIT_FORMAT_Q5_0, gemv_q5_0, "cpu_gemv_q5_0"},
-    {LOWBIT_FORMAT_Q5_1, gemv_q5_1, "cpu_gemv_q5_1"},       {LOWBIT_FORMAT_IQ4_NL, gemv_iq4_nl, "cpu_gemv_iq4_nl"},
-    {LOWBIT_FORMAT_Q2_K, gemv_q2_k, "cpu_gemv_q2_k"},       {LOWBIT_FORMAT_Q3_K, gemv_q3_k, "cpu_gemv_q3_k"},
-    {LOWBIT_FORMAT_Q4_K, gemv_q4_k, "cpu_gemv_q4_k"},       {LOWBIT_FORMAT_Q5_K, gemv_q5_k, "cpu_gemv_q5_k"},
-    {LOWBIT_FORMAT_Q6_K, gemv_q6_k, "cpu_gemv_q6_k"},       {LOWBIT_FORMAT_IQ4_XS, gemv_iq4_xs, "cpu_gemv_iq4_xs"},
-    {LOWBIT_FORMAT_TQ1_0, gemv_tq1_0, "cpu_gemv_tq1_0"},    {LOWBIT_FORMAT_TQ2_0, gemv_tq2_0, "cpu_gemv_tq2_0"},
+    {LOWBIT_FORMAT_Q4_1, gemv_q4_1, "cpu_gemv_q4_1"},    {LOWBIT_FORMAT_Q5_0, gemv_q5_0, "cpu_gemv_q5_0"},
+    {LOWBIT_FORMAT_Q5_1, gemv_q5_1, "cpu_gemv_q5_1"},    {LOWBIT_FORMAT_IQ4_NL, gemv_iq4_nl, "cpu_gemv_iq4_nl"},
+    {LOWBIT_FORMAT_Q2_K, gemv_q2_k, "cpu_gemv_q2_k"},    {LOWBIT_FORMAT_Q3_K, gemv_q3_k, "cpu_gemv_q3_k"},
+    {LOWBIT_FORMAT_Q4_K, gemv_q4_k, "cpu_gemv_q4_k"},    {LOWBIT_FORMAT_Q5_K, gemv_q5_k, "cpu_gemv_q5_k"},
+    {LOWBIT_FORMAT_Q6_K, gemv_q6_k, "cpu_gemv_q6_k"},    {LOWBIT_FORMAT_IQ4_XS, gemv_iq4_xs, "cpu_gemv_iq4_xs"},
+    {LOWBIT_FORMAT_TQ1_0, gemv_tq1_0, "cpu_gemv_tq1_0"}, {LOWBIT_FORMAT_TQ2_0, gemv_tq2_0, "cpu_gemv_tq2_0"},
 };
 
 const char *lowbit_cpu_gemv_blocks(lowbit_format format, const void *weights, size_t cols, const float *x, size_t n,

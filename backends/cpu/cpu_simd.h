@@ -19,7 +19,8 @@
 static inline float lanes_sum(const float lanes[LANES])
 {
     float sum = 0.0f;
-    for (int k = 0; k < LANES; ++k) sum += lanes[k];
+    for (int k = 0; k < LANES; ++k)
+        sum += lanes[k];
     return sum;
 }
 
@@ -27,7 +28,8 @@ static inline float lanes_sum(const float lanes[LANES])
 LOWBIT_ALWAYS_INLINE void dot_accumulate(float acc[LANES], const float *w, const float *x, size_t count)
 {
     for (size_t j = 0; j < count; j += LANES)
-        for (int k = 0; k < LANES; ++k) acc[k] += w[j + k] * x[j + k];
+        for (int k = 0; k < LANES; ++k)
+            acc[k] += w[j + k] * x[j + k];
 }
 
 #endif

@@ -14,16 +14,23 @@
 
 #define LOWBIT_DECODE_INLINE __attribute__((always_inline, unused)) static inline
 
-LOWBIT_DECODE_INLINE uint32_t lowbit_decode_u16(const unsigned char *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+LOWBIT_DECODE_INLINE uint32_t lowbit_decode_u16(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+}
 
-LOWBIT_DECODE_INLINE float lowbit_decode_half(const unsigned char *p) { return lowbit_fp16_to_fp32((uint16_t)lowbit_decode_u16(p)); }
+LOWBIT_DECODE_INLINE float lowbit_decode_half(const unsigned char *p)
+{
+    return lowbit_fp16_to_fp32((uint16_t)lowbit_decode_u16(p));
+}
 
 LOWBIT_DECODE_INLINE uint32_t lowbit_decode_u32(const unsigned char *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-__attribute__((unused)) static const signed char lowbit_iq4_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+__attribute__((unused)) static const signed char lowbit_iq4_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                                                          1,    13,   25,  38,  53,  69,  89,  113};
 
 /* Q4_1: f16 d, f16 m, qs[16]; x = d·q + m (the product rounded first, as in the reference). */
 LOWBIT_DECODE_INLINE void lowbit_decode_q4_1(const unsigned char *restrict in, float *restrict y)
