@@ -139,7 +139,10 @@ static void device_fill_info(vk_backend *backend, vk_device *d)
      * wrong); =1 (the default) uses subgroups wherever `info->subgroups` says they exist. */
     const char *subgroups = getenv("LOWBIT_VULKAN_SUBGROUPS");
     d->subgroup_reduce = info->subgroups && !(subgroups && strcmp(subgroups, "0") == 0);
-    if (subgroups && strcmp(subgroups, "1") == 0 && !info->subgroups)
+    if (subgroups && strcmp(subgroups, "0") != 0 && strcmp(subgroups, "1") != 0)
+        vk_log(backend, LOWBIT_LOG_WARN, "vulkan: LOWBIT_VULKAN_SUBGROUPS='%s' is not 0 or 1: using the default",
+               subgroups);
+    else if (subgroups && strcmp(subgroups, "1") == 0 && !info->subgroups)
         vk_log(backend, LOWBIT_LOG_WARN,
                "vulkan: LOWBIT_VULKAN_SUBGROUPS=1 but %s has no subgroup arithmetic in compute", info->name);
     d->device_class = info->is_cpu_device ? LOWBIT_VK_CLASS_CPU : LOWBIT_VK_CLASS_GPU;
