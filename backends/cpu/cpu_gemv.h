@@ -16,7 +16,7 @@ const char *lowbit_cpu_gemv_rows(lowbit_format format, const void *weights, size
 const char *lowbit_cpu_gemv_blocks(lowbit_format format, const void *weights, size_t cols, const float *x, size_t n,
                                    float *y, size_t rows, size_t row_begin, size_t row_end);
 
-/* cpu_gemv_x86.c: SIMD kernels for Q4_0/Q8_0/F16/F32 (and Q4_K/Q6_K at level 2); NULL when the format has none (or not on x86-64).
+/* cpu_gemv_x86.c: SIMD kernels for Q4_0/Q8_0/F16/F32 (and Q4_1/Q5_0/Q5_1/IQ4_NL/Q4_K/Q6_K at level 2); NULL when the format has none (or not on x86-64).
  * Levels: 0 none, 1 AVX2+FMA+F16C, 2 that and AVX-512F; the kernels use at most `level`. */
 int lowbit_cpu_gemv_x86_level(void);
 const char *lowbit_cpu_gemv_x86(int level, lowbit_format format, const void *weights, size_t cols, const float *x,

@@ -1,6 +1,7 @@
-/* cpu_gemv_x86.c — AVX2/FMA/F16C (and AVX-512 for Q4_0/Q8_0/Q4_K/Q6_K) kernels for the CPU backend's hottest formats (Q4_0, Q8_0, F16, F32), chosen at
- * run time when the CPU has them. Four activation rows share each unpacked block, with accumulators in
- * registers; the portable kernels in cpu_gemv.c remain the fallback and the reference. */
+/* cpu_gemv_x86.c — x86-64 SIMD kernels for the CPU backend, chosen at run time by what the CPU has: AVX2/FMA/F16C
+ * for Q4_0, Q8_0, F16 and F32; AVX-512 for every 32-element block format and for Q4_K and Q6_K. Four activation
+ * rows share each unpacked block, with accumulators in registers; the portable kernels (cpu_gemv.c,
+ * cpu_gemv_blocks.c) remain the fallback and the reference. */
 #include "cpu_gemv.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -83,59 +84,127 @@ X86_TARGET static void gemv_block32(int is_q4, const unsigned char *w, size_t co
     }
 }
 
-/* AVX-512: a block's 32 quants are two 16-lane vectors. The zero point is taken off in the byte domain
- * (one subtract per 16 quants instead of one per 8 after widening) and the scale applied once per block,
- * so a block costs about two-thirds of the AVX2 kernel's instructions: Q4_0 is bound by this unpacking,
- * not by memory, on CPUs. Four activation rows share each unpacked block. */
+/* AVX-512, the 32-element block formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL): a block's 32 quants are two
+ * 16-lane vectors. Zero points, fifth bits and IQ4_NL's level table are applied in the byte domain (one
+ * operation per 16 quants instead of one per 8 after widening), the scale once per block, and the affine
+ * formats' offset m once per block through Σx: Σ(d·q + m)·x = d·Σq·x + m·Σx. These kernels are bound by
+ * this unpacking, not by memory, on CPUs. Four activation rows share each unpacked block. */
 #define X86_TARGET_512 __attribute__((target("avx512f,avx2,fma,f16c")))
 
-X86_TARGET_512 static inline void unpack_512(int is_q4, const unsigned char *block, __m512 w[2])
+/* The 16 bits of `bits` as bytes of 0x10 (set) or 0 (clear), element j from bit j. */
+X86_TARGET_512 static inline __m128i fifth_bits(uint32_t bits)
 {
-    if (is_q4) {
-        const __m128i mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
-        const __m128i q = _mm_loadu_si128((const __m128i *)(block + 2));
-        const __m128i lo = _mm_sub_epi8(_mm_and_si128(q, mask), eight);
-        const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), eight);
-        w[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo));
-        w[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi));
-    } else {
-        w[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(block + 2))));
-        w[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(block + 18))));
+    const __m128i spread = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m128i bit = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+    const __m128i v = _mm_and_si128(_mm_shuffle_epi8(_mm_cvtsi32_si128((int)bits), spread), bit);
+    return _mm_and_si128(_mm_cmpeq_epi8(v, bit), _mm_set1_epi8(0x10));
+}
+
+typedef struct block32_512 {
+    size_t bytes;  /* block size */
+    int affine;    /* x = d·q + m (an f16 m after d) instead of x = d·q */
+} block32_512;
+
+static block32_512 block32_512_of(lowbit_format format)
+{
+    switch (format) {
+    case LOWBIT_FORMAT_Q4_0: return (block32_512){LOWBIT_Q4_0_BYTES, 0};
+    case LOWBIT_FORMAT_Q4_1: return (block32_512){20, 1};
+    case LOWBIT_FORMAT_Q5_0: return (block32_512){22, 0};
+    case LOWBIT_FORMAT_Q5_1: return (block32_512){24, 1};
+    case LOWBIT_FORMAT_IQ4_NL: return (block32_512){18, 0};
+    default: return (block32_512){LOWBIT_Q8_0_BYTES, 0}; /* Q8_0 */
     }
 }
 
-X86_TARGET_512 static inline __m512 dot_block_512(const __m512 w[2], __m512 d, const float *x, __m512 acc)
+/* Elements 0..15 and 16..31 of a block as signed bytes (the quant less its zero point; unsigned q for the
+ * affine formats), widened to floats. */
+X86_TARGET_512 static inline void unpack_512(lowbit_format format, const unsigned char *block, __m512 w[2])
 {
-    const __m512 sum = _mm512_fmadd_ps(w[1], _mm512_loadu_ps(x + 16), _mm512_mul_ps(w[0], _mm512_loadu_ps(x)));
-    return _mm512_fmadd_ps(d, sum, acc);
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    __m128i lo, hi;
+    if (format == LOWBIT_FORMAT_Q8_0) {
+        lo = _mm_loadu_si128((const __m128i *)(block + 2));
+        hi = _mm_loadu_si128((const __m128i *)(block + 18));
+    } else {
+        const size_t qs = format == LOWBIT_FORMAT_Q4_1 ? 4 : format == LOWBIT_FORMAT_Q5_0 ? 6
+                          : format == LOWBIT_FORMAT_Q5_1 ? 8 : 2;
+        const __m128i q = _mm_loadu_si128((const __m128i *)(block + qs));
+        lo = _mm_and_si128(q, mask);
+        hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+        if (format == LOWBIT_FORMAT_Q5_0 || format == LOWBIT_FORMAT_Q5_1) {
+            uint32_t qh;
+            memcpy(&qh, block + qs - 4, sizeof qh);
+            lo = _mm_or_si128(lo, fifth_bits(qh & 0xFFFFu));
+            hi = _mm_or_si128(hi, fifth_bits(qh >> 16));
+        }
+        if (format == LOWBIT_FORMAT_IQ4_NL) {
+            const __m128i levels = _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+            lo = _mm_shuffle_epi8(levels, lo);
+            hi = _mm_shuffle_epi8(levels, hi);
+        } else if (format == LOWBIT_FORMAT_Q4_0 || format == LOWBIT_FORMAT_Q5_0) {
+            const __m128i zero = _mm_set1_epi8(format == LOWBIT_FORMAT_Q4_0 ? 8 : 16);
+            lo = _mm_sub_epi8(lo, zero);
+            hi = _mm_sub_epi8(hi, zero);
+        }
+    }
+    w[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)); /* every q here fits a signed byte */
+    w[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi));
 }
 
-X86_TARGET_512 static void gemv_block32_512(int is_q4, const unsigned char *w, size_t cols, const float *x, size_t n,
-                                            float *y, size_t rows, size_t row_begin, size_t row_end)
+/* Inlined into one function per format (below), so `format` is a constant and its branches fold away. */
+X86_TARGET_512 __attribute__((always_inline)) static inline void gemv_block32_512(lowbit_format format,
+                                                                                const unsigned char *w, size_t cols,
+                                                                                const float *x, size_t n, float *y,
+                                                                                size_t rows, size_t row_begin,
+                                                                                size_t row_end)
 {
-    const size_t block_bytes = is_q4 ? LOWBIT_Q4_0_BYTES : LOWBIT_Q8_0_BYTES, blocks = cols / 32;
+    const block32_512 kind = block32_512_of(format);
+    const size_t blocks = cols / 32;
     for (size_t r = row_begin; r < row_end; ++r) {
-        const unsigned char *row = w + r * blocks * block_bytes;
+        const unsigned char *row = w + r * blocks * kind.bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
             const size_t count = n - i0 < 4 ? n - i0 : 4;
             const float *x0 = x + i0 * cols;
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            __m512 acc[4], offsets[4];
+            for (int i = 0; i < 4; ++i) acc[i] = offsets[i] = _mm512_setzero_ps();
             for (size_t b = 0; b < blocks; ++b) {
                 __m512 v[2];
-                const unsigned char *block = row + b * block_bytes;
+                const unsigned char *block = row + b * kind.bytes;
                 const __m512 d = _mm512_set1_ps(load_half(block));
-                unpack_512(is_q4, block, v);
-                const float *xb = x0 + b * 32;
-                a0 = dot_block_512(v, d, xb, a0);
-                if (count > 1) a1 = dot_block_512(v, d, xb + cols, a1);
-                if (count > 2) a2 = dot_block_512(v, d, xb + 2 * cols, a2);
-                if (count > 3) a3 = dot_block_512(v, d, xb + 3 * cols, a3);
+                const __m512 m = _mm512_set1_ps(kind.affine ? load_half(block + 2) : 0.0f);
+                unpack_512(format, block, v);
+                /* constant row indices (not a loop to `count`) keep the accumulators in registers */
+#define BLOCK32_ROW(i)                                                                                                 \
+    if (count > i) {                                                                                                   \
+        const float *xb = x0 + i * cols + b * 32;                                                                      \
+        const __m512 xa = _mm512_loadu_ps(xb), xc = _mm512_loadu_ps(xb + 16);                                          \
+        acc[i] = _mm512_fmadd_ps(d, _mm512_fmadd_ps(v[1], xc, _mm512_mul_ps(v[0], xa)), acc[i]);                       \
+        if (kind.affine) offsets[i] = _mm512_fmadd_ps(m, _mm512_add_ps(xa, xc), offsets[i]);                           \
+    }
+                BLOCK32_ROW(0) BLOCK32_ROW(1) BLOCK32_ROW(2) BLOCK32_ROW(3)
+#undef BLOCK32_ROW
             }
-            const __m512 sums[4] = {a0, a1, a2, a3};
-            for (size_t i = 0; i < count; ++i) y[(i0 + i) * rows + r] = _mm512_reduce_add_ps(sums[i]);
+            for (size_t i = 0; i < count; ++i)
+                y[(i0 + i) * rows + r] =
+                    _mm512_reduce_add_ps(acc[i]) + (kind.affine ? _mm512_reduce_add_ps(offsets[i]) : 0.0f);
         }
     }
 }
+
+#define BLOCK32_512_KERNEL(name, format)                                                                               \
+    X86_TARGET_512 static void name(const unsigned char *w, size_t cols, const float *x, size_t n, float *y,          \
+                                    size_t rows, size_t row_begin, size_t row_end)                                     \
+    {                                                                                                                  \
+        gemv_block32_512(format, w, cols, x, n, y, rows, row_begin, row_end);                                          \
+    }
+BLOCK32_512_KERNEL(gemv_q4_0_512, LOWBIT_FORMAT_Q4_0)
+BLOCK32_512_KERNEL(gemv_q4_1_512, LOWBIT_FORMAT_Q4_1)
+BLOCK32_512_KERNEL(gemv_q5_0_512, LOWBIT_FORMAT_Q5_0)
+BLOCK32_512_KERNEL(gemv_q5_1_512, LOWBIT_FORMAT_Q5_1)
+BLOCK32_512_KERNEL(gemv_q8_0_512, LOWBIT_FORMAT_Q8_0)
+BLOCK32_512_KERNEL(gemv_iq4_nl_512, LOWBIT_FORMAT_IQ4_NL)
+#undef BLOCK32_512_KERNEL
 
 /* The 32 bytes at p as two 16-lane float vectors (unsigned or signed bytes). */
 X86_TARGET_512 static inline void widen32_512(__m256i bytes, int is_signed, __m512 w[2])
@@ -294,10 +363,27 @@ const char *lowbit_cpu_gemv_x86(int level, lowbit_format format, const void *wei
                                 size_t n, float *y, size_t rows, size_t row_begin, size_t row_end)
 {
     switch (format) {
+    case LOWBIT_FORMAT_Q4_1:
+        if (level < 2) return NULL;
+        gemv_q4_1_512(weights, cols, x, n, y, rows, row_begin, row_end);
+        return "cpu_gemv_q4_1 avx512";
+    case LOWBIT_FORMAT_Q5_0:
+        if (level < 2) return NULL;
+        gemv_q5_0_512(weights, cols, x, n, y, rows, row_begin, row_end);
+        return "cpu_gemv_q5_0 avx512";
+    case LOWBIT_FORMAT_Q5_1:
+        if (level < 2) return NULL;
+        gemv_q5_1_512(weights, cols, x, n, y, rows, row_begin, row_end);
+        return "cpu_gemv_q5_1 avx512";
+    case LOWBIT_FORMAT_IQ4_NL:
+        if (level < 2) return NULL;
+        gemv_iq4_nl_512(weights, cols, x, n, y, rows, row_begin, row_end);
+        return "cpu_gemv_iq4_nl avx512";
     case LOWBIT_FORMAT_Q4_0:
     case LOWBIT_FORMAT_Q8_0:
         if (level >= 2) {
-            gemv_block32_512(format == LOWBIT_FORMAT_Q4_0, weights, cols, x, n, y, rows, row_begin, row_end);
+            if (format == LOWBIT_FORMAT_Q4_0) gemv_q4_0_512(weights, cols, x, n, y, rows, row_begin, row_end);
+            else gemv_q8_0_512(weights, cols, x, n, y, rows, row_begin, row_end);
             return format == LOWBIT_FORMAT_Q4_0 ? "cpu_gemv_q4_0 avx512" : "cpu_gemv_q8_0 avx512";
         }
         gemv_block32(format == LOWBIT_FORMAT_Q4_0, weights, cols, x, n, y, rows, row_begin, row_end);
