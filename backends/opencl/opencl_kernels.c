@@ -33,6 +33,9 @@ extern const unsigned long lowbit_opencl_kquants_source_size;
 /* Every kernel takes the same defaults today; a tuner overrides entries one by one. */
 /* clang-format off */
 #define DEFAULTS {{{8, 8, ROW, SG}, {8, 16, ROW, SG}}, {{64, 1, COOP, SG}, {64, 2, COOP, SG}}}
+/* Q4_0 with one activation row on CPUs: each workgroup first copies x into local memory in the order
+ * its four-block loop reads it (gemv.cl), so a workgroup takes 128 rows to spread that copy thin. */
+#define Q4_0_DEFAULTS {{{128, 128, ROW, SG}, {8, 16, ROW, SG}}, {{64, 1, COOP, SG}, {64, 2, COOP, SG}}}
 /* GEMM {tile_rows, tile_n, item_rows, item_n, tile_k, min_n, stream} per device class {CPU, GPU}. GPU: the
  * classic local-memory tiling, 64×64 outputs per workgroup of 16×16 work-items, 4×4 each. CPU: the
  * streaming shape (2 weight rows × 8 activation rows a work-item, 64 activation rows a workgroup). On
@@ -48,7 +51,7 @@ static const opencl_kernel_spec kernel_table[] = {
      * ({CPU: single activation row, several}, {GPU: single, several}), GEMM kernel and its defaults */
     {"gemv_f32", LOWBIT_FORMAT_F32, "LOWBIT_GEMV_F32", GEMV_SOURCE, 0, 0, DEFAULTS, GEMM("gemm_f32")},
     {"gemv_f16", LOWBIT_FORMAT_F16, "LOWBIT_GEMV_F16", GEMV_SOURCE, 0, 0, DEFAULTS, GEMM("gemm_f16")},
-    {"gemv_q4_0", LOWBIT_FORMAT_Q4_0, "LOWBIT_GEMV_Q4_0", GEMV_SOURCE, 1, 0, DEFAULTS, GEMM("gemm_q4_0")},
+    {"gemv_q4_0", LOWBIT_FORMAT_Q4_0, "LOWBIT_GEMV_Q4_0", GEMV_SOURCE, 1, 0, Q4_0_DEFAULTS, GEMM("gemm_q4_0")},
     {"gemv_q8_0", LOWBIT_FORMAT_Q8_0, "LOWBIT_GEMV_Q8_0", GEMV_SOURCE, 0, 0, DEFAULTS, GEMM("gemm_q8_0")},
     {"gemv_q4_1", LOWBIT_FORMAT_Q4_1, "LOWBIT_GEMV_Q4_1", LEGACY_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_q4_1")},
     {"gemv_q5_0", LOWBIT_FORMAT_Q5_0, "LOWBIT_GEMV_Q5_0", LEGACY_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_q5_0")},
@@ -66,6 +69,7 @@ static const opencl_kernel_spec kernel_table[] = {
 };
 /* clang-format on */
 #undef DEFAULTS
+#undef Q4_0_DEFAULTS
 #undef CPU_GEMM
 #undef GPU_GEMM
 #undef GEMM

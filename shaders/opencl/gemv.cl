@@ -12,7 +12,9 @@
  *                (coalesced), partial sums meet in local memory
  *   X_BLOCK_SUMS Q4_0, LAYOUT_ROW, N_MAX 1 only: the host passes the sum of x over every 32-block, so
  *                Σ d·(q−8)·x = d·Σ q·x − 8·d·Σx takes the −8 out of the per-weight work (on CPU devices
- *                the nibble unpacking, not memory, bounds this kernel)
+ *                the nibble unpacking, not memory, bounds this kernel); its own kernel below reads four
+ *                blocks as one uint16 and x from local memory in matching order
+ *   XP_PANEL     that kernel: elements of x the workgroup holds in local memory at a time (default 4096)
  *   X_F16        x holds IEEE halves (activations.cl: every x load goes through x_load*)
  * Weights are processed in blocks of 32 elements; F32/F16 rows that are not a multiple of 32 finish
  * with a scalar tail. */
@@ -179,6 +181,125 @@ GEMV_INLINE void row_block_step(__global const uint *quants, __global const X_TY
     }
 }
 
+#if defined(X_BLOCK_SUMS)
+/* Q4_0 with one activation row on CPU devices: four blocks (64 bytes, one uint16) at a time, lane i
+ * holding bytes 4i..4i+3, so nibble k of every lane comes out with one AND (no byte widening, no
+ * shifts): w_k = q·2^(4k) exactly, converted as is. The workgroup first copies x into local memory in
+ * the matching order, each element scaled by 2^(−4k) (exact), so w_k·x' = q·x. Lane i of nibble k is
+ * element 32(i/4) + 16(k&1) + 4(i%4) + k/2 of the four blocks; the scales of the four blocks become one
+ * vector, four lanes each. The −8 comes in through the host's block sums of x. */
+#define XP_CHUNK 128 /* elements of x per four blocks */
+#ifndef XP_PANEL
+#define XP_PANEL 4096 /* elements of x held in local memory at a time: 16 KiB, within every device's minimum */
+#endif
+
+GEMV_INLINE float16 q4_0_scale_lanes(float4 d)
+{
+    return shuffle(d, (uint16)(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
+}
+
+/* Chunk c of x (128 elements from p) into xp[8c..8c+7]. */
+GEMV_INLINE void q4_0_permute_chunk(__global const X_TYPE *p, __local float16 *xp)
+{
+    const float16 a0 = x_load16(0, p), a1 = x_load16(1, p), b0 = x_load16(2, p), b1 = x_load16(3, p);
+    const float16 c0 = x_load16(4, p), c1 = x_load16(5, p), e0 = x_load16(6, p), e1 = x_load16(7, p);
+    xp[0] = (float16)(a0.s048c, b0.s048c, c0.s048c, e0.s048c);
+    xp[1] = (float16)(a1.s048c, b1.s048c, c1.s048c, e1.s048c) * 0x1p-4f;
+    xp[2] = (float16)(a0.s159d, b0.s159d, c0.s159d, e0.s159d) * 0x1p-8f;
+    xp[3] = (float16)(a1.s159d, b1.s159d, c1.s159d, e1.s159d) * 0x1p-12f;
+    xp[4] = (float16)(a0.s26ae, b0.s26ae, c0.s26ae, e0.s26ae) * 0x1p-16f;
+    xp[5] = (float16)(a1.s26ae, b1.s26ae, c1.s26ae, e1.s26ae) * 0x1p-20f;
+    xp[6] = (float16)(a0.s37bf, b0.s37bf, c0.s37bf, e0.s37bf) * 0x1p-24f;
+    xp[7] = (float16)(a1.s37bf, b1.s37bf, c1.s37bf, e1.s37bf); /* nibble 7 is shifted down, not masked */
+}
+
+/* `count` chunks from chunk `panel` on, for every row of this work-item. A trip count that differs
+ * between work-items (the past-the-end ones pass 0) keeps PoCL from interchanging the chunk loop with
+ * its work-item loop: interchanged, every work-item's row becomes a separate stream advancing 64 bytes
+ * at a time, which measured slower. */
+GEMV_INLINE void q4_0_rows_panel(__global const uint *quants, __global const half *scales,
+                                 __global const float *x_sums, __local const float16 *xp, const size_t *row,
+                                 size_t count, size_t panel, size_t nb, float16 *acc0, float16 *acc1, float4 *offset)
+{
+    for (size_t c = 0; c < count; ++c) {
+        const size_t b = (panel + c) * 4;
+        __local const float16 *xc = xp + c * 8;
+        const float4 xs = vload4(0, x_sums + b);
+#pragma unroll
+        for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
+            const float4 d4 = load_scales4(scales, row[k], nb, b);
+            offset[k] = fma(d4, xs, offset[k]);
+            const uint16 v = vload16(0, quants + LOWBIT_SPLIT_QWORD(row[k], b, nb, LOWBIT_Q4_0_QS_WORDS));
+            float16 ta = convert_float16(as_int16(v & (uint16)0x0000000Fu)) * xc[0];
+            float16 tb = convert_float16(as_int16(v & (uint16)0x000000F0u)) * xc[1];
+            ta = fma(convert_float16(as_int16(v & (uint16)0x00000F00u)), xc[2], ta);
+            tb = fma(convert_float16(as_int16(v & (uint16)0x0000F000u)), xc[3], tb);
+            ta = fma(convert_float16(as_int16(v & (uint16)0x000F0000u)), xc[4], ta);
+            tb = fma(convert_float16(as_int16(v & (uint16)0x00F00000u)), xc[5], tb);
+            ta = fma(convert_float16(as_int16(v & (uint16)0x0F000000u)), xc[6], ta);
+            tb = fma(convert_float16(as_int16(v >> 28)), xc[7], tb); /* nibble 7: shifted, so x is unscaled */
+            const float16 d = q4_0_scale_lanes(d4);
+            acc0[k] = fma(ta, d, acc0[k]);
+            acc1[k] = fma(tb, d, acc1[k]);
+        }
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(GEMV_ARGS)
+{
+    __local float16 xp[XP_PANEL / 16];
+    const uint lid = get_local_id(0);
+    const size_t first_row = get_global_id(0) * ROWS_PER_ITEM;
+    const size_t nb = cols / GEMV_BLOCK, chunks = nb / 4;
+    /* No early return: every work-item must reach the barriers. Rows past the end repeat the last row. */
+    size_t row[ROWS_PER_ITEM];
+    for (uint k = 0; k < ROWS_PER_ITEM; ++k)
+        row[k] = min(first_row + k, (size_t)rows - 1);
+    float16 acc0[ROWS_PER_ITEM], acc1[ROWS_PER_ITEM];
+    float4 offset[ROWS_PER_ITEM]; /* Σ d·Σx per row, four blocks to a lane */
+    for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
+        acc0[k] = acc1[k] = (float16)0.0f;
+        offset[k] = (float4)0.0f;
+    }
+
+    if (chunks <= XP_PANEL / XP_CHUNK) {
+        /* One panel (cols ≤ XP_PANEL): one barrier outside any loop. On PoCL a barrier inside the loop
+         * (below) measured slower when the weights stream from DRAM. */
+        for (size_t c = lid; c < chunks; c += WG_SIZE)
+            q4_0_permute_chunk(x + c * XP_CHUNK, xp + c * 8);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        q4_0_rows_panel(quants, scales, x_sums, xp, row, first_row < rows ? chunks : 0, 0, nb, acc0, acc1, offset);
+    } else {
+        for (size_t panel = 0; panel < chunks; panel += XP_PANEL / XP_CHUNK) {
+            const size_t count = min((size_t)(XP_PANEL / XP_CHUNK), chunks - panel);
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (size_t c = lid; c < count; c += WG_SIZE)
+                q4_0_permute_chunk(x + (panel + c) * XP_CHUNK, xp + c * 8);
+            barrier(CLK_LOCAL_MEM_FENCE);
+            q4_0_rows_panel(quants, scales, x_sums, xp, row, first_row < rows ? count : 0, panel, nb, acc0, acc1,
+                            offset);
+        }
+    }
+    /* The last nb % 4 blocks, one at a time from x as it is. */
+    for (size_t b = chunks * 4; first_row < rows && b < nb; ++b) {
+        const __global X_TYPE *xb = x + b * GEMV_BLOCK;
+        const float16 x0 = x_load16(0, xb), x1 = x_load16(1, xb);
+        for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
+            float16 w0, w1;
+            load_block(quants, row[k], cols, b, &w0, &w1);
+            const float d = load_scale(scales, row[k], nb, b);
+            offset[k].x = fma(d, x_sums[b], offset[k].x);
+            acc0[k] = fma(fma(w0, x0, w1 * x1), (float16)d, acc0[k]);
+        }
+    }
+    (void)n;
+    for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
+        if (first_row + k >= rows) break;
+        const float sum = sum16(acc0[k] + acc1[k]) - 8.0f * ((offset[k].x + offset[k].y) + (offset[k].z + offset[k].w));
+        y[(size_t)y_offset + row[k]] = sum;
+    }
+}
+#else
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(GEMV_ARGS)
 {
     const size_t first_row = get_global_id(0) * ROWS_PER_ITEM;
@@ -195,13 +316,7 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
             for (uint j = 0; j < N_MAX; ++j)
                 acc[c][k][j] = (float16)0.0f;
 
-#if defined(X_BLOCK_SUMS)
-    float4 offset[ROWS_PER_ITEM]; /* Σ d·Σx per row, four blocks to a lane */
-    for (uint k = 0; k < ROWS_PER_ITEM; ++k)
-        offset[k] = (float4)0.0f;
-#else
     (void)x_sums;
-#endif
 
     /* Four blocks at a time so their f16 scales convert as one vector (CPU drivers convert a lone
      * half in scalar code, which costs more than the block's arithmetic). */
@@ -211,9 +326,6 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
         for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
             const float4 d4 = load_scales4(scales, row[k], nb, b);
             d[0][k] = d4.x, d[1][k] = d4.y, d[2][k] = d4.z, d[3][k] = d4.w;
-#if defined(X_BLOCK_SUMS)
-            offset[k] = fma(d4, vload4(0, x_sums + b), offset[k]);
-#endif
         }
         /* Written out: the compiler then keeps every accumulator in a register. */
         row_block_step(quants, x, row, cols, n, b + 0, d[0], acc[0]);
@@ -223,12 +335,8 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
     }
     for (; b < nb; ++b) {
         float d[ROWS_PER_ITEM];
-        for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
+        for (uint k = 0; k < ROWS_PER_ITEM; ++k)
             d[k] = load_scale(scales, row[k], nb, b);
-#if defined(X_BLOCK_SUMS)
-            offset[k].x = fma(d[k], x_sums[b], offset[k].x);
-#endif
-        }
         row_block_step(quants, x, row, cols, n, b, d, acc[0]);
     }
     for (uint c = 1; c < ACC_CHAINS; ++c)
@@ -241,9 +349,6 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
         for (uint j = 0; j < N_MAX; ++j) {
             if (j < n) {
                 float sum = sum16(acc[0][k][j]);
-#if defined(X_BLOCK_SUMS)
-                sum -= 8.0f * ((offset[k].x + offset[k].y) + (offset[k].z + offset[k].w));
-#endif
 #if GEMV_HAS_TAIL
                 for (size_t c = nb * GEMV_BLOCK; c < cols; ++c)
                     sum = fma(load_element(quants, row[k], cols, c), x_load((size_t)j * cols + c, x), sum);
@@ -253,6 +358,8 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
         }
     }
 }
+
+#endif /* X_BLOCK_SUMS */
 
 #elif defined(LAYOUT_COOP)
 #if (WG_SIZE & (WG_SIZE - 1)) != 0
