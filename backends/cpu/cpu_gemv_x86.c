@@ -359,43 +359,37 @@ int lowbit_cpu_gemv_x86_level(void)
     return __builtin_cpu_supports("avx512f") ? 2 : 1;
 }
 
+typedef void x86_kernel_fn(const unsigned char *w, size_t cols, const float *x, size_t n, float *y, size_t rows,
+                           size_t row_begin, size_t row_end);
+
+static const struct {
+    lowbit_format format;
+    x86_kernel_fn *run;
+    const char *name;
+} avx512_kernels[] = {
+    {LOWBIT_FORMAT_Q4_0, gemv_q4_0_512, "cpu_gemv_q4_0 avx512"},
+    {LOWBIT_FORMAT_Q4_1, gemv_q4_1_512, "cpu_gemv_q4_1 avx512"},
+    {LOWBIT_FORMAT_Q5_0, gemv_q5_0_512, "cpu_gemv_q5_0 avx512"},
+    {LOWBIT_FORMAT_Q5_1, gemv_q5_1_512, "cpu_gemv_q5_1 avx512"},
+    {LOWBIT_FORMAT_Q8_0, gemv_q8_0_512, "cpu_gemv_q8_0 avx512"},
+    {LOWBIT_FORMAT_IQ4_NL, gemv_iq4_nl_512, "cpu_gemv_iq4_nl avx512"},
+    {LOWBIT_FORMAT_Q4_K, gemv_q4_k_512, "cpu_gemv_q4_k avx512"},
+    {LOWBIT_FORMAT_Q6_K, gemv_q6_k_512, "cpu_gemv_q6_k avx512"},
+};
+
 const char *lowbit_cpu_gemv_x86(int level, lowbit_format format, const void *weights, size_t cols, const float *x,
                                 size_t n, float *y, size_t rows, size_t row_begin, size_t row_end)
 {
+    for (size_t k = 0; level >= 2 && k < sizeof avx512_kernels / sizeof avx512_kernels[0]; ++k)
+        if (avx512_kernels[k].format == format) {
+            avx512_kernels[k].run(weights, cols, x, n, y, rows, row_begin, row_end);
+            return avx512_kernels[k].name;
+        }
     switch (format) {
-    case LOWBIT_FORMAT_Q4_1:
-        if (level < 2) return NULL;
-        gemv_q4_1_512(weights, cols, x, n, y, rows, row_begin, row_end);
-        return "cpu_gemv_q4_1 avx512";
-    case LOWBIT_FORMAT_Q5_0:
-        if (level < 2) return NULL;
-        gemv_q5_0_512(weights, cols, x, n, y, rows, row_begin, row_end);
-        return "cpu_gemv_q5_0 avx512";
-    case LOWBIT_FORMAT_Q5_1:
-        if (level < 2) return NULL;
-        gemv_q5_1_512(weights, cols, x, n, y, rows, row_begin, row_end);
-        return "cpu_gemv_q5_1 avx512";
-    case LOWBIT_FORMAT_IQ4_NL:
-        if (level < 2) return NULL;
-        gemv_iq4_nl_512(weights, cols, x, n, y, rows, row_begin, row_end);
-        return "cpu_gemv_iq4_nl avx512";
     case LOWBIT_FORMAT_Q4_0:
     case LOWBIT_FORMAT_Q8_0:
-        if (level >= 2) {
-            if (format == LOWBIT_FORMAT_Q4_0) gemv_q4_0_512(weights, cols, x, n, y, rows, row_begin, row_end);
-            else gemv_q8_0_512(weights, cols, x, n, y, rows, row_begin, row_end);
-            return format == LOWBIT_FORMAT_Q4_0 ? "cpu_gemv_q4_0 avx512" : "cpu_gemv_q8_0 avx512";
-        }
         gemv_block32(format == LOWBIT_FORMAT_Q4_0, weights, cols, x, n, y, rows, row_begin, row_end);
         return format == LOWBIT_FORMAT_Q4_0 ? "cpu_gemv_q4_0 avx2" : "cpu_gemv_q8_0 avx2";
-    case LOWBIT_FORMAT_Q4_K:
-        if (level < 2) return NULL;
-        gemv_q4_k_512(weights, cols, x, n, y, rows, row_begin, row_end);
-        return "cpu_gemv_q4_k avx512";
-    case LOWBIT_FORMAT_Q6_K:
-        if (level < 2) return NULL;
-        gemv_q6_k_512(weights, cols, x, n, y, rows, row_begin, row_end);
-        return "cpu_gemv_q6_k avx512";
     case LOWBIT_FORMAT_F16:
     case LOWBIT_FORMAT_F32:
         gemv_float(format == LOWBIT_FORMAT_F16, weights, cols, x, n, y, rows, row_begin, row_end);
