@@ -32,6 +32,20 @@ static lowbit_backend_entry_fn load_entry(void **library)
     return entry;
 }
 
+/* The plugin started through its entry point by a host whose allocation cap is 1 MiB. */
+static lowbit_backend *start_capped_backend(void **library)
+{
+    static lowbit_host_api host = {.struct_size = sizeof host,
+                                   .abi_major = LOWBIT_BACKEND_ABI_MAJOR,
+                                   .log = quiet_log,
+                                   .set_error = record_error,
+                                   .max_alloc_override = small_cap};
+    lowbit_backend_entry_fn entry = load_entry(library);
+    lowbit_backend *backend = NULL;
+    assert_int_equal(entry(LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, &host, &backend), LOWBIT_OK);
+    return backend;
+}
+
 static void test_plugin_refuses_other_major(void **state)
 {
     (void)state;
@@ -117,14 +131,7 @@ static void test_measure_bandwidth(void **state)
 
     /* The plugin's own entry: the member is set and refuses a NULL result. */
     void *library = NULL;
-    lowbit_backend_entry_fn entry = load_entry(&library);
-    lowbit_host_api host = {.struct_size = sizeof host,
-                            .abi_major = LOWBIT_BACKEND_ABI_MAJOR,
-                            .log = quiet_log,
-                            .set_error = record_error,
-                            .max_alloc_override = small_cap};
-    lowbit_backend *backend = NULL;
-    assert_int_equal(entry(LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, &host, &backend), LOWBIT_OK);
+    lowbit_backend *backend = start_capped_backend(&library);
     assert_true(backend->struct_size >=
                 offsetof(lowbit_backend, measure_bandwidth) + sizeof backend->measure_bandwidth);
     assert_non_null(backend->measure_bandwidth);
@@ -147,14 +154,7 @@ static void test_plugin_device_info_and_refusals(void **state)
 {
     (void)state;
     void *library = NULL;
-    lowbit_backend_entry_fn entry = load_entry(&library);
-    lowbit_host_api host = {.struct_size = sizeof host,
-                            .abi_major = LOWBIT_BACKEND_ABI_MAJOR,
-                            .log = quiet_log,
-                            .set_error = record_error,
-                            .max_alloc_override = small_cap};
-    lowbit_backend *backend = NULL;
-    assert_int_equal(entry(LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, &host, &backend), LOWBIT_OK);
+    lowbit_backend *backend = start_capped_backend(&library);
     size_t count = 0;
     assert_int_equal(backend->device_count(backend->self, &count), LOWBIT_OK);
     if (count == 0) {
