@@ -13,7 +13,6 @@
 
 #include "test_support.h"
 
-#define NMSE_LIMIT 1e-6
 
 static char cache_dir[] = "/tmp/lowbit-test-opencl-XXXXXX";
 
@@ -84,69 +83,15 @@ static const size_t every_batch[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16};
 /* One batch per program the backend builds (N_MAX 1, 4 and 8, plus a second chunk). */
 static const size_t some_batches[] = {1, 3, 9};
 
-/* Uploads a random matrix, runs each batch size with f32 or f16 activations and checks it against the
- * reference (over the same f16-rounded X for f16) and the run record. f16 activations must be read by the
- * kernel (never widened on the host), and n ≥ 9 must run the GEMM except on rows that end in a partial chunk. */
+/* The shared checker (test_support.c) with this file's expectations: kernel time from profiling events on
+ * the device, and for f16 activations (which run through here only on the device) the GEMM at n ≥ 9 except
+ * on rows that end in a partial chunk. */
 static void check_gemv_x(lowbit_context *context, size_t device, lowbit_format format, shape s, int expect_device,
                          const size_t *batches, size_t batch_count, lowbit_activation x_type)
 {
-    size_t size = 0, n_max = 0;
-    for (size_t b = 0; b < batch_count; ++b)
-        n_max = batches[b] > n_max ? batches[b] : n_max;
-    const int f16 = x_type == LOWBIT_ACTIVATION_F16;
-    uint64_t seed = (uint64_t)format * 7919u + s.rows * 131u + s.cols;
-    void *packed = test_make_weights(format, s.rows, s.cols, seed, &size);
-    lowbit_weights *weights = NULL;
-    assert_int_equal(lowbit_weights_upload(context, device, format, s.rows, s.cols, packed, size, 0, &weights),
-                     LOWBIT_OK);
-    float *x = malloc(n_max * s.cols * sizeof(float));
-    uint16_t *halves = f16 ? malloc(n_max * s.cols * sizeof(uint16_t)) : NULL;
-    float *y = malloc(n_max * s.rows * sizeof(float));
-    double *reference = malloc(n_max * s.rows * sizeof(double));
-    assert_true(x && y && reference && (halves || !f16));
-    test_fill_random(x, n_max * s.cols, seed + 1, 1.0f);
-    for (size_t i = 0; halves && i < n_max * s.cols; ++i) {
-        halves[i] = lowbit_fp32_to_fp16(x[i]);
-        x[i] = lowbit_fp16_to_fp32(halves[i]); /* the reference sees exactly the values the kernel reads */
-    }
-    test_reference_matmul(format, packed, size, s.rows, s.cols, x, n_max, reference);
-    for (size_t b = 0; b < batch_count; ++b) {
-        size_t n = batches[b];
-        memset(y, 0xFF, n * s.rows * sizeof(float)); /* NaN: a row the kernel skips cannot pass */
-        if (f16)
-            assert_int_equal(lowbit_matmul_ex(context, weights, halves, LOWBIT_ACTIVATION_F16, y, n), LOWBIT_OK);
-        else
-            assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
-        /* The first n reference rows belong to the first n activation rows. */
-        double error = test_nmse(y, reference, n * s.rows);
-        lowbit_run_info run = {.struct_size = sizeof run};
-        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
-        if (!(error <= NMSE_LIMIT))
-            fail_msg("%s %zux%zu n=%zu%s: NMSE %.3e > %.0e (kernel %s)", lowbit_format_name(format), s.rows, s.cols, n,
-                     f16 ? " f16 x" : "", error, NMSE_LIMIT, run.kernel);
-        if (expect_device) {
-            if (run.fell_back)
-                fail_msg("%s %zux%zu n=%zu fell back: %s", lowbit_format_name(format), s.rows, s.cols, n,
-                         run.fallback_reason);
-            assert_memory_equal(run.device_id, "opencl:", 7);
-            assert_true(strlen(run.kernel) > 0);
-            /* Profiling events time the kernels (a matrix this size takes well over a nanosecond). */
-            if (s.rows * s.cols >= 100000 && !(run.device_seconds > 0.0))
-                fail_msg("%s %zux%zu n=%zu: device_seconds %g", lowbit_format_name(format), s.rows, s.cols, n,
-                         run.device_seconds);
-            assert_true(run.device_seconds <= run.wall_seconds || run.wall_seconds == 0.0);
-        }
-        if (f16) {
-            if (run.activations_widened || strstr(run.kernel, " x=f16") == NULL)
-                fail_msg("%s %zux%zu n=%zu: f16 x widened on the host (kernel %s)", lowbit_format_name(format), s.rows,
-                         s.cols, n, run.kernel);
-            const char *expected = n >= 9 && s.cols % 32 == 0 ? "gemm_" : "gemv_";
-            if (strncmp(run.kernel, expected, 5) != 0)
-                fail_msg("%s %zux%zu n=%zu f16 x ran %s", lowbit_format_name(format), s.rows, s.cols, n, run.kernel);
-        }
-    }
-    free(x), free(halves), free(y), free(reference), free(packed);
-    lowbit_weights_destroy(weights);
+    const char *prefill = x_type == LOWBIT_ACTIVATION_F16 ? (s.cols % 32 == 0 ? "gemm_" : "gemv_") : NULL;
+    const test_matmul_expect expect = {expect_device ? 1 : 0, prefill, expect_device};
+    test_check_matmul(context, device, format, s.rows, s.cols, batches, batch_count, x_type, &expect);
 }
 
 static void check_gemv(lowbit_context *context, size_t device, lowbit_format format, shape s, int expect_device,
@@ -200,38 +145,12 @@ static void test_gemv_forced_layouts(void **state)
  * a tile and that leave one row over, rows that are not a multiple of a tile, one block and several.
  * Checked against the reference, and the run must name the GEMM kernel. */
 static const size_t gemm_batches[] = {9, 16, 64, 65};
-#define GEMM_MAX_N 65
 
 static void check_gemm(lowbit_context *context, size_t device, lowbit_format format, size_t rows, size_t cols)
 {
-    size_t size = 0;
-    uint64_t seed = (uint64_t)format * 104729u + rows * 31u + cols;
-    void *packed = test_make_weights(format, rows, cols, seed, &size);
-    lowbit_weights *weights = NULL;
-    assert_int_equal(lowbit_weights_upload(context, device, format, rows, cols, packed, size, 0, &weights), LOWBIT_OK);
-    float *x = malloc(GEMM_MAX_N * cols * sizeof(float));
-    float *y = malloc(GEMM_MAX_N * rows * sizeof(float));
-    double *reference = malloc(GEMM_MAX_N * rows * sizeof(double));
-    assert_true(x && y && reference);
-    test_fill_random(x, GEMM_MAX_N * cols, seed + 1, 1.0f);
-    test_reference_matmul(format, packed, size, rows, cols, x, GEMM_MAX_N, reference);
-    for (size_t b = 0; b < sizeof gemm_batches / sizeof gemm_batches[0]; ++b) {
-        size_t n = gemm_batches[b];
-        memset(y, 0xFF, n * rows * sizeof(float)); /* NaN: an output the kernel skips cannot pass */
-        assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
-        double error = test_nmse(y, reference, n * rows);
-        lowbit_run_info run = {.struct_size = sizeof run};
-        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
-        if (run.fell_back)
-            fail_msg("%s %zux%zu n=%zu fell back: %s", lowbit_format_name(format), rows, cols, n, run.fallback_reason);
-        if (!(error <= NMSE_LIMIT))
-            fail_msg("%s %zux%zu n=%zu: NMSE %.3e > %.0e (kernel %s)", lowbit_format_name(format), rows, cols, n, error,
-                     NMSE_LIMIT, run.kernel);
-        if (strncmp(run.kernel, "gemm_", 5) != 0)
-            fail_msg("%s %zux%zu n=%zu ran %s, not the GEMM", lowbit_format_name(format), rows, cols, n, run.kernel);
-    }
-    free(x), free(y), free(reference), free(packed);
-    lowbit_weights_destroy(weights);
+    static const test_matmul_expect gemm = {1, "gemm_", 1};
+    test_check_matmul(context, device, format, rows, cols, gemm_batches, sizeof gemm_batches / sizeof gemm_batches[0],
+                      LOWBIT_ACTIVATION_F32, &gemm);
 }
 
 /* Every format the plugin runs has a GEMM: the split layout's (F32, F16, Q4_0, Q8_0) and the stored
@@ -508,7 +427,7 @@ static void check_fault(const char *site, int fault_at_upload)
     setenv("LOWBIT_FAULT", site, 1);
     assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
     unsetenv("LOWBIT_FAULT");
-    assert_true(test_nmse(y, reference, n * rows) <= NMSE_LIMIT);
+    assert_true(test_nmse(y, reference, n * rows) <= TEST_NMSE_LIMIT);
     lowbit_run_info run = {.struct_size = sizeof run};
     assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
     if (run.fell_back != 1) fail_msg("%s: expected a CPU fallback, ran %s on %s", site, run.kernel, run.device_id);
@@ -520,7 +439,7 @@ static void check_fault(const char *site, int fault_at_upload)
         assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
         assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
         assert_int_equal(run.fell_back, 0);
-        assert_true(test_nmse(y, reference, n * rows) <= NMSE_LIMIT);
+        assert_true(test_nmse(y, reference, n * rows) <= TEST_NMSE_LIMIT);
     }
     lowbit_weights_destroy(weights);
     lowbit_context_destroy(context);
@@ -566,7 +485,7 @@ static void test_unsupported_shape_falls_back(void **state)
     test_fill_random(x, cols, 100, 1.0f);
     assert_int_equal(lowbit_matmul(context, weights, x, y, 1), LOWBIT_OK);
     test_reference_matmul(LOWBIT_FORMAT_Q4_K, packed, size, rows, cols, x, 1, reference);
-    assert_true(test_nmse(y, reference, rows) <= NMSE_LIMIT);
+    assert_true(test_nmse(y, reference, rows) <= TEST_NMSE_LIMIT);
     lowbit_run_info run = {.struct_size = sizeof run};
     assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
     assert_int_equal(run.fell_back, 1);
@@ -602,7 +521,7 @@ static void test_bad_parameters_fall_back(void **state)
         assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
         assert_int_equal(run.fell_back, 1);
         assert_true(strlen(run.fallback_reason) > 0);
-        assert_true(test_nmse(y, reference, rows) <= NMSE_LIMIT);
+        assert_true(test_nmse(y, reference, rows) <= TEST_NMSE_LIMIT);
     }
     unsetenv("LOWBIT_OPENCL_PARAMS");
     lowbit_weights_destroy(weights);

@@ -11,7 +11,6 @@
 #include "lowbit/lowbit_backend.h"
 #include "test_support.h"
 
-#define NMSE_LIMIT 1e-6
 
 static char plugin_error[512];
 static void record_error(const char *message) { snprintf(plugin_error, sizeof plugin_error, "%s", message); }
@@ -103,7 +102,7 @@ static void test_plugin_with_older_host(void **state)
         assert_int_equal(backend->matmul(backend->self, &args), LOWBIT_OK);
         assert_memory_equal(args.kernel, "gemv_q8_0", 9);
         test_reference_matmul(LOWBIT_FORMAT_Q8_0, packed, size, rows, cols, x, 1, reference);
-        assert_true(test_nmse(y, reference, rows) <= NMSE_LIMIT);
+        assert_true(test_nmse(y, reference, rows) <= TEST_NMSE_LIMIT);
         backend->weights_release(backend->self, weights);
         free(packed);
     }

@@ -10,7 +10,6 @@
 #include "lowbit/lowbit.h"
 #include "test_support.h"
 
-#define NMSE_LIMIT 1e-6
 
 static char cache_dir[] = "/tmp/lowbit-test-opencl-stored-XXXXXX";
 
@@ -48,33 +47,8 @@ static int teardown(void **state)
 static void check_gemv(lowbit_context *context, size_t device, lowbit_format format, size_t rows, size_t cols,
                        const size_t *batches, size_t batch_count)
 {
-    size_t size = 0;
-    uint64_t seed = (uint64_t)format * 7919u + rows * 131u + cols;
-    void *packed = test_make_weights(format, rows, cols, seed, &size);
-    lowbit_weights *weights = NULL;
-    assert_int_equal(lowbit_weights_upload(context, device, format, rows, cols, packed, size, 0, &weights), LOWBIT_OK);
-    float *x = malloc(16 * cols * sizeof(float));
-    float *y = malloc(16 * rows * sizeof(float));
-    double *reference = malloc(16 * rows * sizeof(double));
-    assert_true(x && y && reference);
-    test_fill_random(x, 16 * cols, seed + 1, 1.0f);
-    test_reference_matmul(format, packed, size, rows, cols, x, 16, reference);
-    for (size_t b = 0; b < batch_count; ++b) {
-        size_t n = batches[b];
-        memset(y, 0xFF, n * rows * sizeof(float)); /* NaN: a row the kernel skips cannot pass */
-        assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
-        double error = test_nmse(y, reference, n * rows);
-        lowbit_run_info run = {.struct_size = sizeof run};
-        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
-        if (run.fell_back)
-            fail_msg("%s %zux%zu n=%zu fell back: %s", lowbit_format_name(format), rows, cols, n, run.fallback_reason);
-        if (!(error <= NMSE_LIMIT))
-            fail_msg("%s %zux%zu n=%zu: NMSE %.3e > %.0e (kernel %s)", lowbit_format_name(format), rows, cols, n, error,
-                     NMSE_LIMIT, run.kernel);
-        assert_memory_equal(run.device_id, "opencl:", 7);
-    }
-    free(x), free(y), free(reference), free(packed);
-    lowbit_weights_destroy(weights);
+    static const test_matmul_expect on_device = {1, NULL, 1};
+    test_check_matmul(context, device, format, rows, cols, batches, batch_count, LOWBIT_ACTIVATION_F32, &on_device);
 }
 
 /* Elements per block as the kernels see it: BF16 (block 1) runs in chunks of 32. */

@@ -14,88 +14,22 @@
 
 #include "test_support.h"
 
-#define NMSE_LIMIT 1e-6
 
 typedef struct shape {
     size_t rows, cols;
 } shape;
 
-static void device_id(lowbit_context *context, size_t device, char *id, size_t size)
-{
-    lowbit_device_info info = {.struct_size = sizeof info};
-    assert_int_equal(lowbit_device_get_info(context, device, &info), LOWBIT_OK);
-    snprintf(id, size, "%s", info.id);
-}
-
-/* When set, every n ≥ 9 must have run a kernel whose name contains it (the GEMM tests: "gemm_"). */
+/* When set, every n ≥ 9 must have run a kernel whose name starts with it (the GEMM tests: "gemm_"), and
+ * every smaller n a gemv_ kernel. */
 static const char *expected_prefill_kernel;
 
-/* Uploads one matrix and checks Y for every n against the f64 reference; `expect_fallback` says whether
- * the CPU must have run it (fault injection) or the Vulkan device. With `x_type` F16 X goes in as IEEE
- * halves (lowbit_matmul_ex) and the reference takes the same f16-rounded X, so only the f32 accumulation
- * differs and the f32 limit holds; the device must have read the halves itself (" x=f16", not widened). */
+/* The shared checker (test_support.c): `expect_fallback` says whether the CPU must have run it (fault
+ * injection) or the Vulkan device; f16 X must be read by the device itself (" x=f16", not widened). */
 static void check_matmul_x(lowbit_context *context, size_t device, lowbit_format format, shape s, const size_t *ns,
                            size_t n_count, int expect_fallback, lowbit_activation x_type)
 {
-    char id[32];
-    device_id(context, device, id, sizeof id);
-    size_t size = 0, n_max = 0;
-    for (size_t i = 0; i < n_count; ++i)
-        n_max = ns[i] > n_max ? ns[i] : n_max;
-    uint64_t seed = (uint64_t)format * 7919u + s.rows * 131u + s.cols;
-    void *packed = test_make_weights(format, s.rows, s.cols, seed, &size);
-    lowbit_weights *weights = NULL;
-    assert_int_equal(lowbit_weights_upload(context, device, format, s.rows, s.cols, packed, size, 0, &weights),
-                     LOWBIT_OK);
-    float *x = malloc(n_max * s.cols * sizeof(float));
-    float *y = malloc(n_max * s.rows * sizeof(float));
-    double *reference = malloc(n_max * s.rows * sizeof(double));
-    uint16_t *halves = x_type == LOWBIT_ACTIVATION_F16 ? malloc(n_max * s.cols * sizeof *halves) : NULL;
-    assert_true(x && y && reference && (halves || x_type != LOWBIT_ACTIVATION_F16));
-    test_fill_random(x, n_max * s.cols, seed + 1, 1.0f);
-    for (size_t i = 0; halves && i < n_max * s.cols; ++i) {
-        halves[i] = lowbit_fp32_to_fp16(x[i]);
-        x[i] = lowbit_fp16_to_fp32(halves[i]);
-    }
-    test_reference_matmul(format, packed, size, s.rows, s.cols, x, n_max, reference);
-    for (size_t i = 0; i < n_count; ++i) {
-        size_t n = ns[i];
-        memset(y, 0xFF, n * s.rows * sizeof(float)); /* NaN: a row the kernel skips cannot pass */
-        if (halves)
-            assert_int_equal(lowbit_matmul_ex(context, weights, halves, LOWBIT_ACTIVATION_F16, y, n), LOWBIT_OK);
-        else
-            assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
-        double error = test_nmse(y, reference, n * s.rows); /* the first n reference rows belong to n */
-        lowbit_run_info run = {.struct_size = sizeof run};
-        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
-        if (!(error <= NMSE_LIMIT))
-            fail_msg("%s %s %zux%zu n=%zu: NMSE %.3e (kernel %s)", id, lowbit_format_name(format), s.rows, s.cols, n,
-                     error, run.kernel);
-        if (expect_fallback) {
-            if (!run.fell_back)
-                fail_msg("%s %s: expected a CPU fallback, %s ran it", id, lowbit_format_name(format), run.device_id);
-            assert_true(run.fallback_reason[0] != '\0');
-        } else {
-            if (run.fell_back)
-                fail_msg("%s %s %zux%zu n=%zu fell back: %s", id, lowbit_format_name(format), s.rows, s.cols, n,
-                         run.fallback_reason);
-            assert_string_equal(run.device_id, id);
-            assert_true(run.kernel[0] != '\0');
-            if (expected_prefill_kernel && n >= 9 && !strstr(run.kernel, expected_prefill_kernel))
-                fail_msg("%s %s %zux%zu n=%zu ran %s, not %s", id, lowbit_format_name(format), s.rows, s.cols, n,
-                         run.kernel, expected_prefill_kernel);
-            if (halves && (run.activations_widened || !strstr(run.kernel, " x=f16")))
-                fail_msg("%s %s %zux%zu n=%zu: f16 X widened %d, kernel %s", id, lowbit_format_name(format), s.rows,
-                         s.cols, n, run.activations_widened, run.kernel);
-            if (!halves && strstr(run.kernel, "x=f16")) fail_msg("f32 X ran %s", run.kernel);
-        }
-    }
-    lowbit_weights_destroy(weights);
-    free(packed);
-    free(halves);
-    free(x);
-    free(y);
-    free(reference);
+    const test_matmul_expect expect = {expect_fallback ? -1 : 1, expected_prefill_kernel, 0};
+    test_check_matmul(context, device, format, s.rows, s.cols, ns, n_count, x_type, &expect);
 }
 
 static void check_matmul(lowbit_context *context, size_t device, lowbit_format format, shape s, const size_t *ns,

@@ -45,7 +45,8 @@ void test_reference_matmul(lowbit_format format, const void *weights, size_t wei
     for (size_t i = 0; i < n; ++i) {
         for (size_t r = 0; r < rows; ++r) {
             double sum = 0.0;
-            for (size_t c = 0; c < cols; ++c) sum += (double)w[r * cols + c] * (double)x[i * cols + c];
+            for (size_t c = 0; c < cols; ++c)
+                sum += (double)w[r * cols + c] * (double)x[i * cols + c];
             y[i * rows + r] = sum;
         }
     }
@@ -97,4 +98,71 @@ lowbit_context *test_open_device(lowbit_api api, size_t *device)
     }
     *device = (size_t)index;
     return context;
+}
+
+void test_check_matmul(lowbit_context *context, size_t device, lowbit_format format, size_t rows, size_t cols,
+                       const size_t *batches, size_t batch_count, lowbit_activation x_type,
+                       const test_matmul_expect *expect)
+{
+    lowbit_device_info info = {.struct_size = sizeof info};
+    assert_int_equal(lowbit_device_get_info(context, device, &info), LOWBIT_OK);
+    size_t size = 0, n_max = 0;
+    for (size_t b = 0; b < batch_count; ++b)
+        n_max = batches[b] > n_max ? batches[b] : n_max;
+    const int f16 = x_type == LOWBIT_ACTIVATION_F16;
+    uint64_t seed = (uint64_t)format * 7919u + rows * 131u + cols;
+    void *packed = test_make_weights(format, rows, cols, seed, &size);
+    lowbit_weights *weights = NULL;
+    assert_int_equal(lowbit_weights_upload(context, device, format, rows, cols, packed, size, 0, &weights), LOWBIT_OK);
+    float *x = malloc(n_max * cols * sizeof(float));
+    uint16_t *halves = f16 ? malloc(n_max * cols * sizeof(uint16_t)) : NULL;
+    float *y = malloc(n_max * rows * sizeof(float));
+    double *reference = malloc(n_max * rows * sizeof(double));
+    assert_true(x && y && reference && (halves || !f16));
+    test_fill_random(x, n_max * cols, seed + 1, 1.0f);
+    for (size_t i = 0; halves && i < n_max * cols; ++i) {
+        halves[i] = lowbit_fp32_to_fp16(x[i]);
+        x[i] = lowbit_fp16_to_fp32(halves[i]); /* the reference sees exactly the values the kernel reads */
+    }
+    test_reference_matmul(format, packed, size, rows, cols, x, n_max, reference);
+    const char *name = lowbit_format_name(format);
+    for (size_t b = 0; b < batch_count; ++b) {
+        size_t n = batches[b];
+        memset(y, 0xFF, n * rows * sizeof(float)); /* NaN: a row the kernel skips cannot pass */
+        if (f16)
+            assert_int_equal(lowbit_matmul_ex(context, weights, halves, LOWBIT_ACTIVATION_F16, y, n), LOWBIT_OK);
+        else
+            assert_int_equal(lowbit_matmul(context, weights, x, y, n), LOWBIT_OK);
+        double error = test_nmse(y, reference, n * rows); /* the first n reference rows belong to n */
+        lowbit_run_info run = {.struct_size = sizeof run};
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        if (!(error <= TEST_NMSE_LIMIT))
+            fail_msg("%s %s %zux%zu n=%zu%s: NMSE %.3e > %.0e (kernel %s)", info.id, name, rows, cols, n,
+                     f16 ? " f16 x" : "", error, TEST_NMSE_LIMIT, run.kernel);
+        if (expect->on_device < 0) {
+            if (!run.fell_back) fail_msg("%s %s: expected a CPU fallback, %s ran it", info.id, name, run.device_id);
+            assert_true(run.fallback_reason[0] != '\0');
+            continue;
+        }
+        if (expect->on_device == 0) continue;
+        if (run.fell_back)
+            fail_msg("%s %s %zux%zu n=%zu fell back: %s", info.id, name, rows, cols, n, run.fallback_reason);
+        assert_string_equal(run.device_id, info.id);
+        assert_true(run.kernel[0] != '\0');
+        /* With a prefill kernel named, fewer rows must run the GEMV. */
+        const char *kernel = expect->prefill_kernel && n >= 9 ? expect->prefill_kernel : "gemv_";
+        if (expect->prefill_kernel && strncmp(run.kernel, kernel, strlen(kernel)) != 0)
+            fail_msg("%s %s %zux%zu n=%zu ran %s, not %s", info.id, name, rows, cols, n, run.kernel, kernel);
+        if (f16 && (run.activations_widened || strstr(run.kernel, " x=f16") == NULL))
+            fail_msg("%s %s %zux%zu n=%zu: f16 X widened %d, kernel %s", info.id, name, rows, cols, n,
+                     run.activations_widened, run.kernel);
+        if (!f16 && strstr(run.kernel, "x=f16")) fail_msg("%s %s: f32 X ran %s", info.id, name, run.kernel);
+        if (expect->timed) {
+            if (rows * cols >= 100000 && !(run.device_seconds > 0.0))
+                fail_msg("%s %s %zux%zu n=%zu: device_seconds %g", info.id, name, rows, cols, n, run.device_seconds);
+            assert_true(run.device_seconds <= run.wall_seconds || run.wall_seconds == 0.0);
+        }
+    }
+    free(x), free(halves), free(y), free(reference), free(packed);
+    lowbit_weights_destroy(weights);
 }

@@ -29,4 +29,21 @@ long test_find_device(lowbit_context *context, lowbit_api api, int required_in_c
  * *device, its first `api` device. NULL when there is none (outside CI; under CI=true the test fails). */
 lowbit_context *test_open_device(lowbit_api api, size_t *device);
 
+/* How test_check_matmul judges each run besides its NMSE (≤ TEST_NMSE_LIMIT against the f64 reference). */
+typedef struct test_matmul_expect {
+    int on_device;              /* 1: ran on `device` itself; -1: fell back to the CPU, with a reason; 0: either */
+    const char *prefill_kernel; /* n ≥ 9 must run a kernel whose name starts with it, n < 9 a gemv_ (NULL: any) */
+    int timed;                  /* on the device: device_seconds > 0 from 100k weights on, and ≤ wall time */
+} test_matmul_expect;
+
+#define TEST_NMSE_LIMIT 1e-6
+
+/* Uploads a random rows×cols matrix of `format` to `device`, runs every batch size with f32 or f16
+ * activations (the reference takes the same f16-rounded X) and checks the result and the run record. f16
+ * activations on the device must be read by its kernels (" x=f16" in the name, never widened on the host);
+ * f32 ones never run an f16 kernel. */
+void test_check_matmul(lowbit_context *context, size_t device, lowbit_format format, size_t rows, size_t cols,
+                       const size_t *batches, size_t batch_count, lowbit_activation x_type,
+                       const test_matmul_expect *expect);
+
 #endif
