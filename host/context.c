@@ -8,6 +8,8 @@
 #include "error.h"
 #include "runtime.h"
 
+static void context_free(lowbit_context *context);
+
 lowbit_status lowbit_context_create(const lowbit_context_options *options, lowbit_context **out)
 {
     if (!out) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_context_create: out is NULL");
@@ -16,9 +18,10 @@ lowbit_status lowbit_context_create(const lowbit_context_options *options, lowbi
     if (options) {
         if (options->struct_size < offsetof(lowbit_context_options, plugin_file_count) + sizeof(size_t) ||
             options->struct_size > 4096)
-            return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
-                                "lowbit_context_create: options->struct_size is %zu; set it to sizeof(lowbit_context_options)",
-                                options->struct_size);
+            return lowbit_error(
+                LOWBIT_ERROR_INVALID_ARGUMENT,
+                "lowbit_context_create: options->struct_size is %zu; set it to sizeof(lowbit_context_options)",
+                options->struct_size);
         if (options->plugin_file_count > 0 && !options->plugin_files)
             return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
                                 "lowbit_context_create: plugin_file_count is %zu but plugin_files is NULL",
@@ -42,7 +45,7 @@ lowbit_status lowbit_context_create(const lowbit_context_options *options, lowbi
         lowbit_plugin plugin;
         status = lowbit_plugin_load(defaults.plugin_files[i], &plugin);
         if (status != LOWBIT_OK) {
-            lowbit_context_destroy(context);
+            context_free(context);
             return status; /* the loader's message names the file and the problem */
         }
         context->plugins[context->plugin_count++] = plugin;
@@ -50,20 +53,31 @@ lowbit_status lowbit_context_create(const lowbit_context_options *options, lowbi
     if (!(defaults.flags & LOWBIT_CONTEXT_NO_PLUGINS) && defaults.plugin_file_count == 0)
         lowbit_plugin_discover(context, defaults.plugin_path);
     if (!lowbit_handle_register(context)) {
-        lowbit_context_destroy(context);
+        context_free(context);
         return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_context_create: out of host memory");
     }
     *out = context;
     return LOWBIT_OK;
 }
 
-
 void lowbit_context_destroy(lowbit_context *context)
 {
     if (!context) return;
-    int live = lowbit_handle_is_live(context);
-    lowbit_handle_unregister(context);
-    if (!live && context->plugin_count == 0) return;
+    /* Only a registered handle is ever dereferenced: a destroyed or foreign pointer may be freed memory.
+     * Unregistering is the atomic claim, so two threads destroying one context free it once. */
+    if (!lowbit_handle_unregister(context)) {
+        lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                     "lowbit_context_destroy: context was already destroyed (or never created)");
+        lowbit_log(LOWBIT_LOG_ERROR, "lowbit_context_destroy: handle %p is not a live context (ignored)",
+                   (void *)context);
+        return;
+    }
+    context_free(context);
+}
+
+/* Frees a context that is not (or no longer) registered: the end of destroy, and create's failure paths. */
+static void context_free(lowbit_context *context)
+{
     lowbit_weights_release_all(context);
     for (size_t i = context->plugin_count; i-- > 0;) {
         if (context->plugins[i].library) {
@@ -193,8 +207,7 @@ lowbit_status lowbit_device_default(lowbit_context *context, size_t *device)
     const char *wanted = getenv("LOWBIT_DEVICE");
     if (wanted && *wanted) {
         status = lowbit_device_find(context, wanted, device);
-        if (status != LOWBIT_OK)
-            return lowbit_error(status, "LOWBIT_DEVICE=%s: %s", wanted, lowbit_last_error());
+        if (status != LOWBIT_OK) return lowbit_error(status, "LOWBIT_DEVICE=%s: %s", wanted, lowbit_last_error());
         return LOWBIT_OK;
     }
     *device = 0; /* the CPU backend */
@@ -219,7 +232,8 @@ lowbit_status lowbit_device_measure_bandwidth(lowbit_context *context, size_t de
     const lowbit_device_entry *entry = &context->devices[device];
     if (bytes == 0) bytes = (size_t)256 << 20;
     if (entry->info.max_allocation && bytes > entry->info.max_allocation) bytes = (size_t)entry->info.max_allocation;
-    if (bytes < 4096) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: %zu bytes is too small to measure", fn, bytes);
+    if (bytes < 4096)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: %zu bytes is too small to measure", fn, bytes);
     lowbit_backend *backend = context->plugins[entry->backend].backend;
     if (backend->struct_size < offsetof(lowbit_backend, measure_bandwidth) + sizeof backend->measure_bandwidth ||
         !backend->measure_bandwidth)

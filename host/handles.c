@@ -27,16 +27,18 @@ int lowbit_handle_register(const void *handle)
     return ok;
 }
 
-void lowbit_handle_unregister(const void *handle)
+int lowbit_handle_unregister(const void *handle)
 {
+    int found = 0;
     pthread_mutex_lock(&handles_mutex);
-    for (size_t i = 0; i < handle_count; ++i) {
+    for (size_t i = 0; i < handle_count && !found; ++i) {
         if (handles[i] == handle) {
             handles[i] = handles[--handle_count];
-            break;
+            found = 1;
         }
     }
     pthread_mutex_unlock(&handles_mutex);
+    return found;
 }
 
 int lowbit_handle_is_live(const void *handle)
@@ -44,7 +46,8 @@ int lowbit_handle_is_live(const void *handle)
     if (!handle) return 0;
     pthread_mutex_lock(&handles_mutex);
     int live = 0;
-    for (size_t i = 0; i < handle_count && !live; ++i) live = handles[i] == handle;
+    for (size_t i = 0; i < handle_count && !live; ++i)
+        live = handles[i] == handle;
     pthread_mutex_unlock(&handles_mutex);
     return live;
 }

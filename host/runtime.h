@@ -10,14 +10,14 @@
 #define LOWBIT_MAX_BACKENDS 8
 
 typedef struct lowbit_plugin {
-    void *library;            /* dlopen handle, NULL for the built-in CPU backend */
+    void *library; /* dlopen handle, NULL for the built-in CPU backend */
     lowbit_backend *backend;
     char path[512];
 } lowbit_plugin;
 
 typedef struct lowbit_device_entry {
-    size_t backend;           /* index into context->plugins */
-    size_t local_index;       /* the backend's own device index */
+    size_t backend;     /* index into context->plugins */
+    size_t local_index; /* the backend's own device index */
     lowbit_device_info info;
 } lowbit_device_entry;
 
@@ -32,12 +32,12 @@ struct lowbit_context {
 
 struct lowbit_weights {
     lowbit_context *context;
-    size_t device;            /* the device asked for */
+    size_t device; /* the device asked for */
     lowbit_format format;
     size_t rows, cols, size;
-    void *device_weights;     /* the backend's handle; NULL when the upload fell back to the CPU */
-    void *cpu_weights;        /* the CPU backend's handle over host_data; NULL when no fallback is kept */
-    const void *host_data;    /* owned_copy or the caller's borrowed bytes */
+    void *device_weights;  /* the backend's handle; NULL when the upload fell back to the CPU */
+    void *cpu_weights;     /* the CPU backend's handle over host_data; NULL when no fallback is kept */
+    const void *host_data; /* owned_copy or the caller's borrowed bytes */
     void *owned_copy;
     char upload_fallback_reason[256];
 };
@@ -57,7 +57,8 @@ void lowbit_plugin_discover(lowbit_context *context, const char *first_dirs);
 
 /* handles.c: which contexts and weights are alive, so a destroyed handle is an error, not a crash */
 int lowbit_handle_register(const void *handle);
-void lowbit_handle_unregister(const void *handle);
+/* returns 1 when the handle was live: the caller that unregisters it is the one that may free it */
+int lowbit_handle_unregister(const void *handle);
 int lowbit_handle_is_live(const void *handle);
 
 /* context.c */

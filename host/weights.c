@@ -38,17 +38,21 @@ static int weights_track(lowbit_weights *weights)
     return ok && lowbit_handle_register(weights);
 }
 
-static void weights_untrack(lowbit_weights *weights)
+/* Removes weights from the live set; returns 1 for the one caller that did, so when two threads destroy
+ * the same weights (or a context's destroy races the weights' own) exactly one frees them. */
+static int weights_untrack(lowbit_weights *weights)
 {
     lowbit_handle_unregister(weights);
+    int claimed = 0;
     pthread_mutex_lock(&weights_mutex);
-    for (size_t i = 0; i < all_weights_count; ++i) {
+    for (size_t i = 0; i < all_weights_count && !claimed; ++i) {
         if (all_weights[i] == weights) {
             all_weights[i] = all_weights[--all_weights_count];
-            break;
+            claimed = 1;
         }
     }
     pthread_mutex_unlock(&weights_mutex);
+    return claimed;
 }
 
 static lowbit_backend *backend_of(const lowbit_context *context, size_t device)
@@ -80,9 +84,9 @@ void lowbit_weights_release_all(lowbit_context *context)
             if (all_weights[i]->context == context) found = all_weights[i];
         pthread_mutex_unlock(&weights_mutex);
         if (!found) return;
+        if (!weights_untrack(found)) continue; /* its own destroy got there first */
         lowbit_log(LOWBIT_LOG_DEBUG, "context destroyed with live weights (%zu x %zu %s): released", found->rows,
                    found->cols, lowbit_format_name(found->format));
-        weights_untrack(found);
         weights_free(found);
     }
 }
@@ -104,8 +108,8 @@ static lowbit_status check_upload(lowbit_context *context, lowbit_format format,
     if (rows == 0 || cols == 0)
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: rows (%zu) and cols (%zu) must be > 0", fn, rows, cols);
     if (cols % traits->block_size != 0)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: cols (%zu) is not a multiple of %s's block size %u",
-                            fn, cols, traits->name, traits->block_size);
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: cols (%zu) is not a multiple of %s's block size %u", fn,
+                            cols, traits->name, traits->block_size);
     size_t row_bytes = lowbit_format_row_size((int)format, cols);
     if (row_bytes == 0 || rows > SIZE_MAX / row_bytes || rows > SIZE_MAX / sizeof(float) / cols)
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: %zu x %zu is too large", fn, rows, cols);
@@ -136,8 +140,8 @@ lowbit_status lowbit_weights_upload(lowbit_context *context, size_t device, lowb
 
     lowbit_weights *weights = calloc(1, sizeof *weights);
     if (!weights) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_weights_upload: out of host memory");
-    *weights = (lowbit_weights){.context = context, .device = device, .format = format, .rows = rows, .cols = cols,
-                                .size = size};
+    *weights = (lowbit_weights){
+        .context = context, .device = device, .format = format, .rows = rows, .cols = cols, .size = size};
     lowbit_backend *backend = backend_of(context, device);
     lowbit_backend *cpu = context->plugins[0].backend;
     int on_cpu = backend == cpu;
@@ -150,7 +154,8 @@ lowbit_status lowbit_weights_upload(lowbit_context *context, size_t device, lowb
         if (status != LOWBIT_OK) {
             weights->device_weights = NULL;
             snprintf(weights->upload_fallback_reason, sizeof weights->upload_fallback_reason, "%s upload failed: %s",
-                     context->devices[device].info.id, *lowbit_last_error() ? lowbit_last_error() : lowbit_status_string(status));
+                     context->devices[device].info.id,
+                     *lowbit_last_error() ? lowbit_last_error() : lowbit_status_string(status));
             if (flags & LOWBIT_UPLOAD_NO_FALLBACK) {
                 char reason[sizeof weights->upload_fallback_reason];
                 memcpy(reason, weights->upload_fallback_reason, sizeof reason);
@@ -170,7 +175,8 @@ lowbit_status lowbit_weights_upload(lowbit_context *context, size_t device, lowb
                 weights_free(weights);
                 return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY,
                                     "lowbit_weights_upload: no host memory for the %zu-byte fallback copy (pass "
-                                    "LOWBIT_UPLOAD_BORROW_HOST or LOWBIT_UPLOAD_NO_FALLBACK to avoid it)", size);
+                                    "LOWBIT_UPLOAD_BORROW_HOST or LOWBIT_UPLOAD_NO_FALLBACK to avoid it)",
+                                    size);
             }
             memcpy(weights->owned_copy, data, size);
             weights->host_data = weights->owned_copy;
@@ -196,13 +202,12 @@ lowbit_status lowbit_weights_upload(lowbit_context *context, size_t device, lowb
 void lowbit_weights_destroy(lowbit_weights *weights)
 {
     if (!weights) return;
-    if (!lowbit_handle_is_live(weights)) {
+    if (!weights_untrack(weights)) {
         lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_weights_destroy: weights were already destroyed");
         lowbit_log(LOWBIT_LOG_ERROR, "lowbit_weights_destroy: handle %p was already destroyed (ignored)",
                    (void *)weights);
         return;
     }
-    weights_untrack(weights);
     weights_free(weights);
 }
 
@@ -239,8 +244,7 @@ static float *widen_activations(const void *x, size_t count)
 }
 
 /* One backend call; an f16 request the backend refuses is retried with X widened on the host. */
-static lowbit_status run_backend(lowbit_backend *backend, lowbit_backend_matmul_args *args, size_t cols,
-                                 int *widened)
+static lowbit_status run_backend(lowbit_backend *backend, lowbit_backend_matmul_args *args, size_t cols, int *widened)
 {
     *widened = 0;
     lowbit_status status = backend->matmul(backend->self, args);
@@ -298,7 +302,8 @@ lowbit_status lowbit_matmul_ex(lowbit_context *context, const lowbit_weights *we
         }
         snprintf(reason, sizeof reason, "%s matmul failed: %s", context->devices[weights->device].info.id,
                  *lowbit_last_error() ? lowbit_last_error() : lowbit_status_string(status));
-        if (!weights->cpu_weights) return lowbit_error(status, "%s (no CPU fallback: uploaded with NO_FALLBACK)", reason);
+        if (!weights->cpu_weights)
+            return lowbit_error(status, "%s (no CPU fallback: uploaded with NO_FALLBACK)", reason);
         lowbit_log(LOWBIT_LOG_WARN, "%s; computed on the CPU backend instead", reason);
     } else if (weights->device != 0) {
         snprintf(reason, sizeof reason, "%s", weights->upload_fallback_reason);
@@ -321,7 +326,8 @@ lowbit_status lowbit_last_run(lowbit_context *context, lowbit_run_info *info)
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
                             "lowbit_last_run: info is NULL or info->struct_size is not sizeof(lowbit_run_info)");
     if (last_run.context != context)
-        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_last_run: this thread ran no matmul on this context");
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "lowbit_last_run: this thread ran no matmul on this context");
     size_t size = info->struct_size < sizeof *info ? info->struct_size : sizeof *info;
     memcpy(info, &last_run.info, size);
     info->struct_size = size;

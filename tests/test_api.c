@@ -174,6 +174,37 @@ static void test_context_destroy_releases_weights(void **state)
     free(packed);
 }
 
+/* Regression: destroying a destroyed or foreign context read (and freed) memory it did not own. Now it is
+ * an error with a message and nothing is touched: a foreign block full of 0xff bytes (whose "plugin count"
+ * would be huge) survives intact. */
+static void test_context_destroy_twice_and_foreign(void **state)
+{
+    (void)state;
+    lowbit_context *own = NULL;
+    lowbit_context_options options = {sizeof options, LOWBIT_CONTEXT_NO_PLUGINS, NULL, NULL, 0};
+    assert_int_equal(lowbit_context_create(&options, &own), LOWBIT_OK);
+    lowbit_log_set_callback(NULL, NULL, LOWBIT_LOG_ERROR);
+    lowbit_context_destroy(own);
+    lowbit_context_destroy(own); /* logged and ignored */
+    assert_non_null(strstr(lowbit_last_error(), "already destroyed"));
+
+    unsigned char *foreign = malloc(4096);
+    assert_non_null(foreign);
+    memset(foreign, 0xff, 4096);
+    lowbit_context_destroy((lowbit_context *)foreign);
+    assert_non_null(strstr(lowbit_last_error(), "already destroyed"));
+    for (size_t i = 0; i < 4096; ++i)
+        assert_int_equal(foreign[i], 0xff);
+    free(foreign);
+
+    /* a context created after the double destroy works (the handle table is intact) */
+    assert_int_equal(lowbit_context_create(&options, &own), LOWBIT_OK);
+    size_t count = 0;
+    assert_int_equal(lowbit_device_count(own, &count), LOWBIT_OK);
+    assert_true(count >= 1);
+    lowbit_context_destroy(own);
+}
+
 static int log_calls;
 static void count_log(lowbit_log_level level, const char *message, void *user)
 {
@@ -221,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_upload_arguments),
         cmocka_unit_test(test_matmul_arguments_and_destroyed_handles),
         cmocka_unit_test(test_context_destroy_releases_weights),
+        cmocka_unit_test(test_context_destroy_twice_and_foreign),
         cmocka_unit_test(test_log_callback),
         cmocka_unit_test(test_quantize_arguments),
     };

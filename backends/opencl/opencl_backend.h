@@ -48,7 +48,6 @@ typedef struct opencl_backend {
     lowbit_backend vtable;
     const lowbit_host_api *host;
     const opencl_api *cl; /* NULL until probed, or when no loader */
-    pthread_mutex_t probe_lock;
     int probed;
     size_t device_count;
     opencl_device *devices;

@@ -215,9 +215,14 @@ static void probe_platform(opencl_backend *backend, cl_platform_id platform)
     free(ids);
 }
 
+/* One probe at a time in the whole process, not per backend instance: every lowbit context has its own
+ * instance, and the ICD loader and PoCL initialise themselves on first use without a lock of their own
+ * (two contexts probing at once crashed in there). */
+static pthread_mutex_t process_probe_lock = PTHREAD_MUTEX_INITIALIZER;
+
 lowbit_status opencl_devices_probe(opencl_backend *backend)
 {
-    pthread_mutex_lock(&backend->probe_lock);
+    pthread_mutex_lock(&process_probe_lock);
     if (!backend->probed) {
         backend->probed = 1;
         const char *why = NULL;
@@ -242,7 +247,7 @@ lowbit_status opencl_devices_probe(opencl_backend *backend)
             }
         }
     }
-    pthread_mutex_unlock(&backend->probe_lock);
+    pthread_mutex_unlock(&process_probe_lock);
     return LOWBIT_OK;
 }
 

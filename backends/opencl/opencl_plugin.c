@@ -98,7 +98,6 @@ static void backend_destroy(void *self)
     opencl_backend *backend = self;
     if (backend == NULL) return;
     opencl_devices_release(backend);
-    pthread_mutex_destroy(&backend->probe_lock);
     free(backend);
 }
 
@@ -124,11 +123,6 @@ LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t host_abi_major
     if (backend == NULL) {
         set_error_text(host, "liblowbit-opencl: out of memory creating the backend");
         return LOWBIT_ERROR_OUT_OF_MEMORY;
-    }
-    if (pthread_mutex_init(&backend->probe_lock, NULL) != 0) {
-        free(backend);
-        set_error_text(host, "liblowbit-opencl: pthread_mutex_init failed");
-        return LOWBIT_ERROR_INTERNAL;
     }
     backend->host = host;
     lowbit_backend *vtable = &backend->vtable;
