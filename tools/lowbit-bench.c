@@ -13,36 +13,37 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: lowbit-bench [options]\n"
-            "  --device ID[,ID]      devices to measure (default: all)\n"
-            "  --format F[,F]        formats (default: Q4_0,Q4_K,Q6_K,Q8_0,F16,F32 where available)\n"
-            "  --shape RxC[,RxC]     weight shapes rows x cols (default: 4096x4096,11008x4096)\n"
-            "  --n N[,N]             activation rows (default: 1,8,64)\n"
-            "  --repeat N            timed runs after a warm-up (default 10)\n"
-            "  --quick               a small set for a fast look (4096x4096, n=1, 5 repeats)\n"
-            "  --model FILE.gguf     one decode step over every weight matrix of a model, per device\n"
-            "  --json FILE           write every measurement as JSON\n"
-            "  --plot FILE.png       plot %% of measured bandwidth per format and device (gnuplot)\n"
-            "GB/s = (packed weight bytes + activation bytes + output bytes) / device kernel time.\n");
+    fprintf(out, "usage: lowbit-bench [options]\n"
+                 "  --device ID[,ID]      devices to measure (default: all)\n"
+                 "  --format F[,F]        formats (default: Q4_0,Q4_K,Q6_K,Q8_0,F16,F32 where available)\n"
+                 "  --shape RxC[,RxC]     weight shapes rows x cols (default: 4096x4096,11008x4096)\n"
+                 "  --n N[,N]             activation rows (default: 1,8,64)\n"
+                 "  --repeat N            timed runs after a warm-up (default 10)\n"
+                 "  --quick               a small set for a fast look (4096x4096, n=1, 5 repeats)\n"
+                 "  --model FILE.gguf     one decode step over every weight matrix of a model, per device\n"
+                 "  --json FILE           write every measurement as JSON\n"
+                 "  --plot FILE.png       plot %% of measured bandwidth per format and device (gnuplot)\n"
+                 "GB/s = (packed weight bytes + activation bytes + output bytes) / device kernel time.\n");
 }
 
 int main(int argc, char **argv)
 {
     bench_options options;
-    int parsed = bench_options_parse(argc, argv, &options);
-    if (parsed != 0) {
-        if (parsed > 0) return usage(stdout), 0;
-        usage(stderr);
-        return 2;
-    }
+    int parsed = bench_options_parse(argc, argv, &options), status = 0;
     lowbit_context *context = NULL;
-    if (lowbit_context_create(NULL, &context) != LOWBIT_OK) {
+    /* every path ends below, so the option strings are freed on errors too (leak-checked in CI) */
+    if (parsed > 0) {
+        usage(stdout);
+    } else if (parsed < 0) {
+        usage(stderr);
+        status = 2;
+    } else if (lowbit_context_create(NULL, &context) != LOWBIT_OK) {
         fprintf(stderr, "lowbit-bench: %s\n", lowbit_last_error());
-        return 1;
+        status = 1;
+    } else {
+        status = bench_run(context, &options);
+        lowbit_context_destroy(context);
     }
-    int status = bench_run(context, &options);
-    lowbit_context_destroy(context);
     bench_options_free(&options);
     return status;
 }

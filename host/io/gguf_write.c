@@ -603,6 +603,40 @@ static lowbit_status write_contents(const lowbit_gguf_writer *w, FILE *file, uin
     return s;
 }
 
+/* Where the file really goes. The writer publishes by renaming a temporary file over the destination,
+ * which would turn a device node or FIFO (as root, /dev/null itself) into a regular file and replace a
+ * symbolic link instead of its target: so only a regular file or a new name is replaced, and a link is
+ * followed to the regular file it names (the link stays). */
+static lowbit_status resolve_destination(const char *path, char **target)
+{
+    struct stat st;
+    *target = NULL;
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT) return lowbit_error(LOWBIT_ERROR_IO, "cannot inspect '%s': %s", path, strerror(errno));
+        *target = strdup(path);
+    } else if (S_ISLNK(st.st_mode)) {
+        *target = realpath(path, NULL);
+        if (!*target)
+            return lowbit_error(LOWBIT_ERROR_IO, "'%s' is a symbolic link that cannot be followed: %s", path,
+                                strerror(errno));
+        if (stat(*target, &st) != 0 || !S_ISREG(st.st_mode)) {
+            lowbit_status s = lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                                           "refusing to write '%s': it links to '%s', which is %s, not a regular file",
+                                           path, *target, lowbit_file_kind(st.st_mode));
+            free(*target);
+            *target = NULL;
+            return s;
+        }
+    } else if (!S_ISREG(st.st_mode)) {
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
+                            "refusing to write '%s': it is %s, not a regular file (give a file name)", path,
+                            lowbit_file_kind(st.st_mode));
+    } else {
+        *target = strdup(path);
+    }
+    return *target ? LOWBIT_OK : lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "out of memory");
+}
+
 lowbit_status lowbit_gguf_writer_write(lowbit_gguf_writer *writer, const char *path)
 {
     lowbit_status s = check_writer(writer, "lowbit_gguf_writer_write");
@@ -610,22 +644,30 @@ lowbit_status lowbit_gguf_writer_write(lowbit_gguf_writer *writer, const char *p
     if (!path || !*path) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gguf_writer_write: path is empty");
     uint32_t alignment;
     if ((s = writer_alignment(writer, &alignment))) return s;
+    char *target = NULL;
+    if ((s = resolve_destination(path, &target))) return s;
     struct stat st;
-    if (writer->source && lowbit_gguf_is_valid(writer->source) && stat(path, &st) == 0) {
+    if (writer->source && lowbit_gguf_is_valid(writer->source) && stat(target, &st) == 0) {
         const lowbit_mapped_file *m = lowbit_gguf_mapping(writer->source);
-        if (m->has_identity && st.st_dev == m->device && st.st_ino == m->inode)
+        if (m->has_identity && st.st_dev == m->device && st.st_ino == m->inode) {
+            free(target);
             return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT,
                                 "refusing to overwrite '%s': it is the file being copied", path);
+        }
     }
     /* The temporary file sits beside the destination so the rename stays on one file system. */
-    size_t length = strlen(path) + sizeof ".tmp-XXXXXX";
+    size_t length = strlen(target) + sizeof ".tmp-XXXXXX";
     char *temporary = malloc(length);
-    if (!temporary) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "out of memory");
-    snprintf(temporary, length, "%s.tmp-XXXXXX", path);
+    if (!temporary) {
+        free(target);
+        return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "out of memory");
+    }
+    snprintf(temporary, length, "%s.tmp-XXXXXX", target);
     int fd = mkstemp(temporary);
     if (fd < 0) {
         s = lowbit_error(LOWBIT_ERROR_IO, "cannot create a temporary file for '%s': %s", path, strerror(errno));
         free(temporary);
+        free(target);
         return s;
     }
     fchmod(fd, 0644);
@@ -639,9 +681,10 @@ lowbit_status lowbit_gguf_writer_write(lowbit_gguf_writer *writer, const char *p
             s = lowbit_error(LOWBIT_ERROR_IO, "writing '%s': %s", temporary, strerror(errno));
         if (fclose(file) != 0 && !s) s = lowbit_error(LOWBIT_ERROR_IO, "closing '%s': %s", temporary, strerror(errno));
     }
-    if (!s && rename(temporary, path) != 0)
-        s = lowbit_error(LOWBIT_ERROR_IO, "cannot rename '%s' to '%s': %s", temporary, path, strerror(errno));
+    if (!s && rename(temporary, target) != 0)
+        s = lowbit_error(LOWBIT_ERROR_IO, "cannot rename '%s' to '%s': %s", temporary, target, strerror(errno));
     if (s) unlink(temporary);
     free(temporary);
+    free(target);
     return s;
 }

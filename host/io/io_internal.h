@@ -23,6 +23,8 @@ typedef struct lowbit_mapped_file {
 lowbit_status lowbit_mapped_file_open(const char *path, lowbit_mapped_file *file);
 void lowbit_mapped_file_borrow(const void *data, size_t size, lowbit_mapped_file *file);
 void lowbit_mapped_file_close(lowbit_mapped_file *file);
+/* "a directory", "a FIFO", "a character device", … for messages about a file that is not regular. */
+const char *lowbit_file_kind(mode_t mode);
 
 /* --- io_common.c: arena --- */
 typedef struct lowbit_arena_chunk lowbit_arena_chunk;

@@ -13,7 +13,9 @@
 lowbit_status lowbit_mapped_file_open(const char *path, lowbit_mapped_file *file)
 {
     memset(file, 0, sizeof *file);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait forever for a writer; the regular-file
+     * check below refuses it (and devices, directories) before anything is read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return lowbit_error(LOWBIT_ERROR_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -23,7 +25,7 @@ lowbit_status lowbit_mapped_file_open(const char *path, lowbit_mapped_file *file
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return lowbit_error(LOWBIT_ERROR_IO, "'%s' is not a regular file", path);
+        return lowbit_error(LOWBIT_ERROR_IO, "'%s' is %s, not a regular file", path, lowbit_file_kind(st.st_mode));
     }
     if (st.st_size <= 0) {
         close(fd);
@@ -44,6 +46,18 @@ lowbit_status lowbit_mapped_file_open(const char *path, lowbit_mapped_file *file
     file->device = st.st_dev;
     file->inode = st.st_ino;
     return LOWBIT_OK;
+}
+
+const char *lowbit_file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISLNK(mode)) return "a symbolic link";
+    if (S_ISREG(mode)) return "a regular file";
+    return "a special file";
 }
 
 void lowbit_mapped_file_borrow(const void *data, size_t size, lowbit_mapped_file *file)

@@ -2,9 +2,12 @@
 #include "tool_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lowbit/lowbit_format.h"
 
@@ -19,8 +22,10 @@ void tool_json_string(FILE *out, const char *text)
         case '\r': fputs("\\r", out); break;
         case '\t': fputs("\\t", out); break;
         default:
-            if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-            else fputc(*p, out);
+            if (*p < 0x20)
+                fprintf(out, "\\u%04x", *p);
+            else
+                fputc(*p, out);
         }
     }
     fputc('"', out);
@@ -31,7 +36,8 @@ const char *tool_human_bytes(uint64_t bytes, char *buffer, size_t size)
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double value = (double)bytes;
     int unit = 0;
-    while (value >= 1024.0 && unit < 4) value /= 1024.0, ++unit;
+    while (value >= 1024.0 && unit < 4)
+        value /= 1024.0, ++unit;
     snprintf(buffer, size, unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
     return buffer;
 }
@@ -72,7 +78,8 @@ void tool_reference_matmul(const float *w, size_t rows, size_t cols, const float
     for (size_t i = 0; i < n; ++i)
         for (size_t r = 0; r < rows; ++r) {
             double sum = 0.0;
-            for (size_t c = 0; c < cols; ++c) sum += (double)w[r * cols + c] * (double)x[i * cols + c];
+            for (size_t c = 0; c < cols; ++c)
+                sum += (double)w[r * cols + c] * (double)x[i * cols + c];
             y[i * rows + r] = sum;
         }
 }
@@ -86,4 +93,45 @@ double tool_nmse(const float *y, const double *reference, size_t count)
         norm += reference[i] * reference[i];
     }
     return norm > 0.0 ? error / norm : error;
+}
+
+int tool_read_regular_file(const char *path, const char *what, unsigned char **data, size_t *size, char *error,
+                           size_t error_size)
+{
+    *data = NULL;
+    *size = 0;
+    /* O_NONBLOCK: a FIFO would otherwise block the open until some writer appears */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(error, error_size, "%s: cannot open '%s': %s", what, path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(error, error_size, "%s: '%s' is not a regular file", what, path);
+        close(fd);
+        return -1;
+    }
+    if ((uintmax_t)st.st_size >= (uintmax_t)SIZE_MAX) {
+        snprintf(error, error_size, "%s: '%s' is too large", what, path);
+        close(fd);
+        return -1;
+    }
+    size_t length = (size_t)st.st_size, done = 0;
+    unsigned char *bytes = malloc(length ? length : 1);
+    while (bytes && done < length) {
+        ssize_t got = read(fd, bytes + done, length - done);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break; /* an error, or the file shrank while being read */
+        done += (size_t)got;
+    }
+    close(fd);
+    if (!bytes || done != length) {
+        snprintf(error, error_size, "%s: cannot read '%s'%s", what, path, bytes ? "" : " (out of memory)");
+        free(bytes);
+        return -1;
+    }
+    *data = bytes;
+    *size = length;
+    return 0;
 }

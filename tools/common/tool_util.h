@@ -20,5 +20,9 @@ void tool_reference_matmul(const float *w, size_t rows, size_t cols, const float
 double tool_nmse(const float *y, const double *reference, size_t count);
 /* Parses a positive size_t; returns 0 on success. */
 int tool_parse_size(const char *text, size_t *value);
+/* Reads a whole regular file into *data (caller frees). A FIFO, device or directory is refused without
+ * blocking or reading; returns 0, or -1 with a message naming `what` and the path in `error`. */
+int tool_read_regular_file(const char *path, const char *what, unsigned char **data, size_t *size, char *error,
+                           size_t error_size);
 
 #endif

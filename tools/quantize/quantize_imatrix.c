@@ -10,6 +10,7 @@
 
 #include "lowbit/lowbit_format.h"
 #include "lowbit/lowbit_io.h"
+#include "tools/common/tool_util.h"
 
 #define IMATRIX_MAX_NAME 4096
 
@@ -210,30 +211,12 @@ fail:
 int quantize_imatrix_load(const char *path, quantize_imatrix *out, char *error, size_t error_size)
 {
     memset(out, 0, sizeof *out);
-    FILE *file = fopen(path, "rb");
-    if (!file) {
-        snprintf(error, error_size, "imatrix: cannot open '%s'", path);
-        return -1;
-    }
     unsigned char *data = NULL;
-    long length = -1;
-    if (fseek(file, 0, SEEK_END) == 0) length = ftell(file);
-    if (length < 0 || fseek(file, 0, SEEK_SET) != 0) {
-        fclose(file);
-        snprintf(error, error_size, "imatrix: cannot read '%s'", path);
-        return -1;
-    }
-    data = malloc(length > 0 ? (size_t)length : 1);
-    if (!data || fread(data, 1, (size_t)length, file) != (size_t)length) {
-        free(data);
-        fclose(file);
-        snprintf(error, error_size, "imatrix: cannot read '%s'", path);
-        return -1;
-    }
-    fclose(file);
+    size_t length = 0;
+    if (tool_read_regular_file(path, "imatrix", &data, &length, error, error_size) != 0) return -1;
     int rc = length >= 4 && memcmp(data, "GGUF", 4) == 0
-                 ? quantize_imatrix_parse_gguf(data, (size_t)length, out, error, error_size)
-                 : quantize_imatrix_parse_dat(data, (size_t)length, out, error, error_size);
+                 ? quantize_imatrix_parse_gguf(data, length, out, error, error_size)
+                 : quantize_imatrix_parse_dat(data, length, out, error, error_size);
     free(data);
     return rc;
 }

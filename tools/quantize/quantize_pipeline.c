@@ -457,6 +457,8 @@ int quantize_pipeline_run(const quantize_options *options, FILE *progress_out, q
     if (!S_ISREG(st.st_mode)) return fail(error, error_size, "the input is not a regular file", options->input);
     if (same_file(options->input, options->output))
         return fail(error, error_size, "refusing to overwrite the input file", options->output);
+    if (options->imatrix_path && same_file(options->imatrix_path, options->output))
+        return fail(error, error_size, "refusing to overwrite the imatrix file", options->output);
     input_kind kind = detect_input(options->input);
     if (kind == INPUT_UNKNOWN)
         return fail(error, error_size, "the input is neither a GGUF nor a safetensors file", options->input);

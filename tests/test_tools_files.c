@@ -1,0 +1,213 @@
+/* test_tools_files.c — regressions for the tools' handling of files, run as a user would, through the
+ * built binaries: lowbit-quantize overwriting its imatrix input, replacing a FIFO given as output, and
+ * hanging on (or allocating 2^63 bytes for) an imatrix that is a FIFO or a directory; lowbit-bench hanging
+ * on a FIFO model and leaking its option strings on error paths (the exact exit status is asserted, so a
+ * leak-checking build, whose leak report changes it, fails). Each run is killed after a time limit. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lowbit/lowbit_io.h"
+#include "test_support.h"
+
+enum { RUN_LIMIT_SECONDS = 60, COLS = 256, ROWS = 4 };
+
+static char test_dir[512], model[1024], imatrix[1024], output_log[1024];
+
+static void path_in_test_dir(char *path, size_t size, const char *name)
+{
+    snprintf(path, size, "%s/%s", test_dir, name);
+}
+
+/* A one-matrix model and a legacy (.dat) imatrix for it. */
+static void write_inputs(void)
+{
+    float weights[ROWS * COLS];
+    test_fill_random(weights, ROWS * COLS, 5, 1.0f);
+    const uint64_t ne[] = {COLS, ROWS};
+    lowbit_gguf_writer *writer = NULL;
+    assert_int_equal(lowbit_gguf_writer_create(&writer), LOWBIT_OK);
+    assert_int_equal(lowbit_gguf_writer_set_string(writer, "general.architecture", "llama"), LOWBIT_OK);
+    assert_int_equal(lowbit_gguf_writer_add_tensor(writer, "blk.0.ffn_down.weight", LOWBIT_FORMAT_F32, 2, ne, weights,
+                                                   sizeof weights),
+                     LOWBIT_OK);
+    assert_int_equal(lowbit_gguf_writer_write(writer, model), LOWBIT_OK);
+    lowbit_gguf_writer_destroy(writer);
+
+    FILE *file = fopen(imatrix, "wb");
+    assert_non_null(file);
+    const char name[] = "blk.0.ffn_down.weight";
+    int32_t header[2] = {1, (int32_t)(sizeof name - 1)}, counts[2] = {1, COLS};
+    float importance[COLS];
+    for (int i = 0; i < COLS; ++i)
+        importance[i] = 1.0f + (float)i;
+    fwrite(header, sizeof header, 1, file);
+    fwrite(name, sizeof name - 1, 1, file);
+    fwrite(counts, sizeof counts, 1, file);
+    fwrite(importance, sizeof importance, 1, file);
+    fclose(file);
+}
+
+static int make_test_dir(void **state)
+{
+    (void)state;
+    const char *base = getenv("LOWBIT_TEST_BINARY_DIR");
+    snprintf(test_dir, sizeof test_dir, "%s/test_tools_files.XXXXXX", base ? base : "/tmp");
+    if (!mkdtemp(test_dir)) return -1;
+    path_in_test_dir(model, sizeof model, "model.gguf");
+    path_in_test_dir(imatrix, sizeof imatrix, "imatrix.dat");
+    path_in_test_dir(output_log, sizeof output_log, "tool-output.txt");
+    write_inputs();
+    return 0;
+}
+
+static int remove_test_dir(void **state)
+{
+    (void)state;
+    DIR *dir = opendir(test_dir);
+    if (dir) {
+        char path[1024];
+        for (struct dirent *entry; (entry = readdir(dir));) {
+            if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+            path_in_test_dir(path, sizeof path, entry->d_name);
+            if (unlink(path) != 0) rmdir(path);
+        }
+        closedir(dir);
+    }
+    rmdir(test_dir);
+    return 0;
+}
+
+/* Runs build/bin/<tool> with argv (NULL-terminated, without the program name), stdout and stderr into
+ * output_log; returns its exit status, or fails the test when it hangs or dies of a signal. */
+static int run_tool(const char *tool, const char *const *args, char *output, size_t output_size)
+{
+    const char *binary_dir = getenv("LOWBIT_TEST_BINARY_DIR");
+    assert_non_null(binary_dir);
+    char program[1024];
+    snprintf(program, sizeof program, "%s/bin/%s", binary_dir, tool);
+    char *argv[16] = {program};
+    size_t argc = 1;
+    for (; args[argc - 1] && argc < 15; ++argc)
+        argv[argc] = (char *)args[argc - 1];
+    argv[argc] = NULL;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int fd = open(output_log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
+        setenv("LOWBIT_DEVICE", "cpu", 1);
+        execv(program, argv);
+        _exit(127);
+    }
+    int status = 0;
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    for (int waited = 0; waitpid(child, &status, WNOHANG) == 0; ++waited) {
+        if (waited > RUN_LIMIT_SECONDS * 50) {
+            kill(child, SIGKILL);
+            waitpid(child, &status, 0);
+            fail_msg("%s did not finish within %d s (hung on a blocking open?)", tool, RUN_LIMIT_SECONDS);
+        }
+        nanosleep(&pause, NULL);
+    }
+    FILE *log = fopen(output_log, "r");
+    assert_non_null(log);
+    size_t got = fread(output, 1, output_size - 1, log);
+    output[got] = '\0';
+    fclose(log);
+    if (!WIFEXITED(status)) fail_msg("%s died of signal %d:\n%s", tool, WTERMSIG(status), output);
+    return WEXITSTATUS(status);
+}
+
+static void assert_file_equal(const char *path, const void *expected, size_t size)
+{
+    unsigned char actual[4096];
+    FILE *file = fopen(path, "rb");
+    assert_non_null(file);
+    size_t got = fread(actual, 1, sizeof actual, file);
+    fclose(file);
+    assert_int_equal(got, size);
+    assert_memory_equal(actual, expected, size);
+}
+
+static void test_quantize_refuses_to_overwrite_its_imatrix(void **state)
+{
+    (void)state;
+    unsigned char before[4096];
+    FILE *file = fopen(imatrix, "rb");
+    assert_non_null(file);
+    size_t size = fread(before, 1, sizeof before, file);
+    fclose(file);
+    char output[4096];
+    const char *args[] = {"--imatrix", imatrix, model, imatrix, "Q4_K", NULL};
+    assert_int_equal(run_tool("lowbit-quantize", args, output, sizeof output), 1);
+    assert_non_null(strstr(output, "refusing to overwrite the imatrix file"));
+    assert_file_equal(imatrix, before, size);
+    /* the same inputs with a real output name work */
+    char good[1024];
+    path_in_test_dir(good, sizeof good, "out.gguf");
+    const char *good_args[] = {"--imatrix", imatrix, model, good, "Q4_K", NULL};
+    assert_int_equal(run_tool("lowbit-quantize", good_args, output, sizeof output), 0);
+}
+
+static void test_quantize_refuses_special_imatrix_and_output(void **state)
+{
+    (void)state;
+    char fifo[1024], out[1024], output[4096];
+    path_in_test_dir(fifo, sizeof fifo, "pipe");
+    path_in_test_dir(out, sizeof out, "out.gguf");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *fifo_imatrix[] = {"--imatrix", fifo, model, out, "Q4_K", NULL};
+    assert_int_equal(run_tool("lowbit-quantize", fifo_imatrix, output, sizeof output), 1);
+    assert_non_null(strstr(output, "is not a regular file"));
+    const char *directory_imatrix[] = {"--imatrix", test_dir, model, out, "Q4_K", NULL};
+    assert_int_equal(run_tool("lowbit-quantize", directory_imatrix, output, sizeof output), 1);
+    assert_non_null(strstr(output, "is not a regular file"));
+    const char *fifo_output[] = {model, fifo, "Q8_0", NULL};
+    assert_int_equal(run_tool("lowbit-quantize", fifo_output, output, sizeof output), 1);
+    assert_non_null(strstr(output, "it is a FIFO, not a regular file"));
+    struct stat st;
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(access(out, F_OK), -1); /* nothing was written anywhere */
+}
+
+static void test_bench_refuses_fifo_model_and_frees_on_errors(void **state)
+{
+    (void)state;
+    char fifo[1024], output[4096];
+    path_in_test_dir(fifo, sizeof fifo, "model.fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *fifo_model[] = {"--device", "cpu", "--model", fifo, NULL};
+    assert_int_equal(run_tool("lowbit-bench", fifo_model, output, sizeof output), 1);
+    assert_non_null(strstr(output, "is a FIFO, not a regular file"));
+    /* error paths after --device and --json strings were taken */
+    const char *bad_format[] = {"--device", "cpu,opencl:0", "--json", "x.json", "--format", "Q9_9", NULL};
+    assert_int_equal(run_tool("lowbit-bench", bad_format, output, sizeof output), 2);
+    assert_non_null(strstr(output, "unknown format 'Q9_9'"));
+    const char *bad_value[] = {"--device", "cpu", "--repeat", "zero", NULL};
+    assert_int_equal(run_tool("lowbit-bench", bad_value, output, sizeof output), 2);
+    const char *missing_value[] = {"--device", "cpu", "--shape", NULL};
+    assert_int_equal(run_tool("lowbit-bench", missing_value, output, sizeof output), 2);
+    const char *help[] = {"--device", "cpu", "--help", NULL};
+    assert_int_equal(run_tool("lowbit-bench", help, output, sizeof output), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_quantize_refuses_to_overwrite_its_imatrix, make_test_dir, remove_test_dir),
+        cmocka_unit_test_setup_teardown(test_quantize_refuses_special_imatrix_and_output, make_test_dir,
+                                        remove_test_dir),
+        cmocka_unit_test_setup_teardown(test_bench_refuses_fifo_model_and_frees_on_errors, make_test_dir,
+                                        remove_test_dir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,4 @@
+# tools.cmake — tests that run the built command-line tools as a user would need those tools built first.
+if(TARGET test_tools_files)
+  add_dependencies(test_tools_files lowbit-quantize lowbit-bench)
+endif()
