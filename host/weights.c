@@ -1,6 +1,7 @@
 /* weights.c — weight upload and matmul dispatch: the requested device runs the call when it can,
  * and the CPU backend computes the same result when it cannot (unsupported format, failed
  * allocation or build, a device fault), saying so in the log and in lowbit_last_run(). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,12 @@ lowbit_status lowbit_matmul_ex(lowbit_context *context, const lowbit_weights *we
     if (n == 0) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: n is 0 (need at least one activation row)", fn);
     if (n > SIZE_MAX / sizeof(float) / (weights->cols > weights->rows ? weights->cols : weights->rows))
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: n = %zu is too large", fn, n);
+    /* X and Y must not overlap: every row of Y reads all of X, so an in-place answer would depend on the
+     * backend's order of work (the device backends copy X first, the CPU backend streams it). */
+    uintptr_t x_start = (uintptr_t)x, y_start = (uintptr_t)y;
+    size_t x_bytes = n * weights->cols * (x_type == LOWBIT_ACTIVATION_F16 ? 2 : sizeof(float));
+    if (x_start < y_start + n * weights->rows * sizeof(float) && y_start < x_start + x_bytes)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: x and y overlap (matmul is never in place)", fn);
 
     const double started = lowbit_now_seconds();
     lowbit_backend_matmul_args args = {sizeof args, NULL, x, x_type, y, n, "", 0.0};

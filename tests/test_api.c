@@ -133,6 +133,15 @@ static void test_matmul_arguments_and_destroyed_handles(void **state)
     ASSERT_FAILS(lowbit_matmul(context, w, x, y, 0), LOWBIT_ERROR_INVALID_ARGUMENT);
     ASSERT_FAILS(lowbit_matmul(context, w, x, y, SIZE_MAX / 2), LOWBIT_ERROR_INVALID_ARGUMENT);
     assert_int_equal(lowbit_matmul(context, w, x, y, 1), LOWBIT_OK);
+    /* X and Y may not overlap, whatever the activation type (the CPU backend used to answer in place) */
+    float shared[72] = {0};
+    ASSERT_FAILS(lowbit_matmul(context, w, shared, shared, 1), LOWBIT_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(lowbit_last_error(), "overlap"));
+    ASSERT_FAILS(lowbit_matmul(context, w, shared, shared + 60, 1), LOWBIT_ERROR_INVALID_ARGUMENT);
+    ASSERT_FAILS(lowbit_matmul_ex(context, w, shared, LOWBIT_ACTIVATION_F16, shared + 31, 1),
+                 LOWBIT_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(lowbit_matmul_ex(context, w, shared, LOWBIT_ACTIVATION_F16, shared + 32, 1), LOWBIT_OK);
+    assert_int_equal(lowbit_matmul(context, w, shared + 4, shared, 1), LOWBIT_OK); /* y ends where x starts */
 
     /* weights from another context */
     lowbit_context *other = NULL;
