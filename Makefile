@@ -8,7 +8,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DLOWBIT_WERROR=ON -DLOWBIT_REQUIRE_BACKENDS=ON
 endif
 
-.PHONY: all deps configure build demo test bench conform clean format
+.PHONY: all deps configure build demo test bench conform install clean format
 
 all: build
 
@@ -35,6 +35,11 @@ bench: build
 # the full conformance suite on every device, with JUnit and JSON reports in build/
 conform: build
 	$(BUILD)/bin/lowbit-conform --full --junit $(BUILD)/conform.xml --json $(BUILD)/conform.json
+
+# library, headers, plugins, tools, lowbit.pc and the CMake package under PREFIX (DESTDIR stages a package)
+PREFIX ?= /usr/local
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 clean:
 	rm -rf $(BUILD)

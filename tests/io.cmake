@@ -7,6 +7,11 @@ add_executable(gguf_tool ${CMAKE_CURRENT_SOURCE_DIR}/oracle/gguf_tool.c)
 target_compile_options(gguf_tool PRIVATE ${LOWBIT_WARNINGS})
 target_link_libraries(gguf_tool PRIVATE lowbit)
 
+# White-box: these tests call internal functions (lowbit_error, lowbit_gguf_mapping) that liblowbit.so does
+# not export; lowbit_internal (the same objects, static) supplies them and every other lowbit_* symbol.
+target_link_libraries(test_io_gguf PRIVATE lowbit_internal)
+target_link_libraries(test_io_safetensors PRIVATE lowbit_internal)
+
 # Registered deferred: python.cmake, which defines lowbit_add_oracle_test, sorts after this file.
 function(lowbit_io_register_oracles)
   if(NOT Python3_Interpreter_FOUND OR NOT COMMAND lowbit_add_oracle_test)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lowbit_export.h"
 #include "lowbit_format.h"
 
 #ifdef __cplusplus
@@ -52,16 +53,16 @@ typedef struct lowbit_context lowbit_context;
 typedef struct lowbit_weights lowbit_weights;
 
 /* --- version, errors, logging ----------------------------------------------------------------- */
-void lowbit_version(int *major, int *minor, int *patch);
-const char *lowbit_version_string(void);
-const char *lowbit_status_string(lowbit_status status);
+LOWBIT_API void lowbit_version(int *major, int *minor, int *patch);
+LOWBIT_API const char *lowbit_version_string(void);
+LOWBIT_API const char *lowbit_status_string(lowbit_status status);
 /* Message of the last failed call on this thread ("" when none). Valid until the next lowbit call. */
-const char *lowbit_last_error(void);
+LOWBIT_API const char *lowbit_last_error(void);
 
 typedef void (*lowbit_log_callback)(lowbit_log_level level, const char *message, void *user_data);
 /* Replaces the default sink (stderr, filtered by LOWBIT_LOG=error|warn|info|debug, default warn).
  * NULL restores the default. Messages above `max_level` are not delivered. Process-wide. */
-void lowbit_log_set_callback(lowbit_log_callback callback, void *user_data, lowbit_log_level max_level);
+LOWBIT_API void lowbit_log_set_callback(lowbit_log_callback callback, void *user_data, lowbit_log_level max_level);
 
 /* --- contexts ---------------------------------------------------------------------------------- */
 enum {
@@ -78,8 +79,8 @@ typedef struct lowbit_context_options {
 
 /* options may be NULL (defaults: CPU + every plugin found on the search path; a plugin that fails
  * to load is skipped with a warning). */
-lowbit_status lowbit_context_create(const lowbit_context_options *options, lowbit_context **out);
-void lowbit_context_destroy(lowbit_context *context);
+LOWBIT_API lowbit_status lowbit_context_create(const lowbit_context_options *options, lowbit_context **out);
+LOWBIT_API void lowbit_context_destroy(lowbit_context *context);
 
 /* --- devices ----------------------------------------------------------------------------------- */
 typedef struct lowbit_device_info {
@@ -106,18 +107,18 @@ typedef struct lowbit_device_info {
 
 #define LOWBIT_DEVICE_DEFAULT ((size_t)-1) /* LOWBIT_DEVICE, else the first GPU, else the CPU */
 
-lowbit_status lowbit_device_count(lowbit_context *context, size_t *count);
-lowbit_status lowbit_device_get_info(lowbit_context *context, size_t device, lowbit_device_info *info);
+LOWBIT_API lowbit_status lowbit_device_count(lowbit_context *context, size_t *count);
+LOWBIT_API lowbit_status lowbit_device_get_info(lowbit_context *context, size_t device, lowbit_device_info *info);
 /* Index of the device named by an id such as "opencl:0" (see lowbit_device_info.id). */
-lowbit_status lowbit_device_find(lowbit_context *context, const char *id, size_t *device);
+LOWBIT_API lowbit_status lowbit_device_find(lowbit_context *context, const char *id, size_t *device);
 /* The device LOWBIT_DEVICE_DEFAULT resolves to. */
-lowbit_status lowbit_device_default(lowbit_context *context, size_t *device);
+LOWBIT_API lowbit_status lowbit_device_default(lowbit_context *context, size_t *device);
 
 /* Streaming-read bandwidth of a device in bytes per second, measured by the backend's probe kernel over
  * a `bytes`-sized buffer (0 = a default of 256 MiB, clamped to the device's max allocation).
  * LOWBIT_ERROR_UNSUPPORTED when the backend has no probe. */
-lowbit_status lowbit_device_measure_bandwidth(lowbit_context *context, size_t device, size_t bytes,
-                                              double *bytes_per_second);
+LOWBIT_API lowbit_status lowbit_device_measure_bandwidth(lowbit_context *context, size_t device, size_t bytes,
+                                                         double *bytes_per_second);
 
 /* --- weights ----------------------------------------------------------------------------------- */
 enum {
@@ -130,21 +131,21 @@ enum {
 
 /* Uploads a rows×cols weight matrix W stored row-major in `format` (each row = cols elements, packed
  * as lowbit_format_row_size(format, cols) bytes; size must be rows times that). */
-lowbit_status lowbit_weights_upload(lowbit_context *context, size_t device, lowbit_format format, size_t rows,
-                                    size_t cols, const void *data, size_t size, unsigned flags,
-                                    lowbit_weights **out);
-void lowbit_weights_destroy(lowbit_weights *weights);
+LOWBIT_API lowbit_status lowbit_weights_upload(lowbit_context *context, size_t device, lowbit_format format,
+                                               size_t rows, size_t cols, const void *data, size_t size, unsigned flags,
+                                               lowbit_weights **out);
+LOWBIT_API void lowbit_weights_destroy(lowbit_weights *weights);
 
 /* --- matmul ------------------------------------------------------------------------------------ */
 /* Y[n×rows] = X[n×cols] · Wᵀ, X and Y row-major f32 on the host, any n ≥ 1. */
-lowbit_status lowbit_matmul(lowbit_context *context, const lowbit_weights *weights, const float *x, float *y,
-                            size_t n);
+LOWBIT_API lowbit_status lowbit_matmul(lowbit_context *context, const lowbit_weights *weights, const float *x, float *y,
+                                       size_t n);
 
 /* lowbit_matmul with X of element type `x_type`: LOWBIT_ACTIVATION_F32, or LOWBIT_ACTIVATION_F16 (IEEE half
  * bits, uint16_t). A backend that cannot read f16 activations gets X widened to f32 on the host first;
  * lowbit_run_info.activations_widened says when that happened. */
-lowbit_status lowbit_matmul_ex(lowbit_context *context, const lowbit_weights *weights, const void *x,
-                               lowbit_activation x_type, float *y, size_t n);
+LOWBIT_API lowbit_status lowbit_matmul_ex(lowbit_context *context, const lowbit_weights *weights, const void *x,
+                                          lowbit_activation x_type, float *y, size_t n);
 
 /* What ran the calling thread's last matmul on this context. */
 typedef struct lowbit_run_info {
@@ -160,7 +161,7 @@ typedef struct lowbit_run_info {
     int activations_widened;     /* 1 when f16 activations were widened to f32 on the host for this backend */
 } lowbit_run_info;
 
-lowbit_status lowbit_last_run(lowbit_context *context, lowbit_run_info *info);
+LOWBIT_API lowbit_status lowbit_last_run(lowbit_context *context, lowbit_run_info *info);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lowbit_export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -46,33 +48,33 @@ typedef struct lowbit_format_traits {
 } lowbit_format_traits;
 
 /* NULL for an id this build does not know. */
-const lowbit_format_traits *lowbit_format_get(int format);
+LOWBIT_API const lowbit_format_traits *lowbit_format_get(int format);
 /* "Q4_0" → format; returns 0 on success, -1 when unknown (case-insensitive). */
-int lowbit_format_from_name(const char *name, lowbit_format *out);
-const char *lowbit_format_name(int format); /* "?" when unknown */
+LOWBIT_API int lowbit_format_from_name(const char *name, lowbit_format *out);
+LOWBIT_API const char *lowbit_format_name(int format); /* "?" when unknown */
 /* Bytes of one row of `cols` elements; 0 when cols is not a multiple of the block size or unknown. */
-size_t lowbit_format_row_size(int format, size_t cols);
+LOWBIT_API size_t lowbit_format_row_size(int format, size_t cols);
 
 /* CPU reference quantization of rows×cols f32 values into `dst` (dst_size must equal
  * rows × lowbit_format_row_size). `importance` is an optional per-column weight vector (imatrix,
  * length cols) used by formats with a weighted scale search; others ignore it. Multi-threaded over
  * rows with n_threads (0 = all cores); output is identical for every thread count.
  * Returns a lowbit_status (0 on success). */
-int lowbit_quantize(int format, const float *src, size_t rows, size_t cols, void *dst, size_t dst_size,
-                    const float *importance, int n_threads);
+LOWBIT_API int lowbit_quantize(int format, const float *src, size_t rows, size_t cols, void *dst, size_t dst_size,
+                               const float *importance, int n_threads);
 /* Bit-exact dequantization of rows×cols elements stored in `src` (src_size bytes). */
-int lowbit_dequantize(int format, const void *src, size_t src_size, size_t rows, size_t cols, float *dst);
+LOWBIT_API int lowbit_dequantize(int format, const void *src, size_t src_size, size_t rows, size_t cols, float *dst);
 
 /* IEEE half and bfloat16 conversions (round to nearest even, NaN kept NaN). */
-uint16_t lowbit_fp32_to_fp16(float value);
-float lowbit_fp16_to_fp32(uint16_t value);
-uint16_t lowbit_fp32_to_bf16(float value);
-float lowbit_bf16_to_fp32(uint16_t value);
+LOWBIT_API uint16_t lowbit_fp32_to_fp16(float value);
+LOWBIT_API float lowbit_fp16_to_fp32(uint16_t value);
+LOWBIT_API uint16_t lowbit_fp32_to_bf16(float value);
+LOWBIT_API float lowbit_bf16_to_fp32(uint16_t value);
 
 /* Shape fallback (llama.cpp's rule): `wanted` when cols is a multiple of its block size, else the
  * replacement with 32-element blocks (IQ4_XS → IQ4_NL; Q2_K, Q3_K, TQ1_0, TQ2_0 → Q4_0; Q4_K → Q5_0;
  * Q5_K → Q5_1; Q6_K, Q8_K → Q8_0), and F16 when even 32 does not divide cols (or the id is unknown). */
-lowbit_format lowbit_format_fallback(lowbit_format wanted, size_t cols);
+LOWBIT_API lowbit_format lowbit_format_fallback(lowbit_format wanted, size_t cols);
 
 #ifdef __cplusplus
 }

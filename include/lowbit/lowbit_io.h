@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lowbit_export.h"
 #include "lowbit.h"
 
 #ifdef __cplusplus
@@ -43,48 +44,50 @@ typedef struct lowbit_gguf lowbit_gguf;             /* an opened file */
 typedef struct lowbit_gguf_value lowbit_gguf_value; /* a KV value or array element, owned by its file */
 
 /* Opens, maps and validates a GGUF file (version 2 or 3, little-endian). */
-lowbit_status lowbit_gguf_open(const char *path, lowbit_gguf **out);
+LOWBIT_API lowbit_status lowbit_gguf_open(const char *path, lowbit_gguf **out);
 /* Same over `size` bytes the caller keeps alive and unchanged until close (no copy is made). */
-lowbit_status lowbit_gguf_open_memory(const void *data, size_t size, lowbit_gguf **out);
-void lowbit_gguf_close(lowbit_gguf *gguf);
+LOWBIT_API lowbit_status lowbit_gguf_open_memory(const void *data, size_t size, lowbit_gguf **out);
+LOWBIT_API void lowbit_gguf_close(lowbit_gguf *gguf);
 
-lowbit_status lowbit_gguf_version(const lowbit_gguf *gguf, uint32_t *version);
-lowbit_status lowbit_gguf_alignment(const lowbit_gguf *gguf, uint32_t *alignment);
+LOWBIT_API lowbit_status lowbit_gguf_version(const lowbit_gguf *gguf, uint32_t *version);
+LOWBIT_API lowbit_status lowbit_gguf_alignment(const lowbit_gguf *gguf, uint32_t *alignment);
 /* File offset where the tensor data section starts. */
-lowbit_status lowbit_gguf_data_offset(const lowbit_gguf *gguf, uint64_t *offset);
+LOWBIT_API lowbit_status lowbit_gguf_data_offset(const lowbit_gguf *gguf, uint64_t *offset);
 
 /* --- key/value metadata, in file order --- */
-lowbit_status lowbit_gguf_kv_count(const lowbit_gguf *gguf, size_t *count);
+LOWBIT_API lowbit_status lowbit_gguf_kv_count(const lowbit_gguf *gguf, size_t *count);
 /* key: NUL-terminated, valid until close. Either output may be NULL. */
-lowbit_status lowbit_gguf_kv_get(const lowbit_gguf *gguf, size_t index, const char **key,
-                                 const lowbit_gguf_value **value);
+LOWBIT_API lowbit_status lowbit_gguf_kv_get(const lowbit_gguf *gguf, size_t index, const char **key,
+                                            const lowbit_gguf_value **value);
 /* *value = NULL (and LOWBIT_OK) when the key is absent. */
-lowbit_status lowbit_gguf_kv_find(const lowbit_gguf *gguf, const char *key, const lowbit_gguf_value **value);
+LOWBIT_API lowbit_status lowbit_gguf_kv_find(const lowbit_gguf *gguf, const char *key, const lowbit_gguf_value **value);
 
-lowbit_status lowbit_gguf_value_type(const lowbit_gguf_value *value, lowbit_gguf_type *type);
+LOWBIT_API lowbit_status lowbit_gguf_value_type(const lowbit_gguf_value *value, lowbit_gguf_type *type);
 /* Integer getters widen any integer type (BOOL too); they fail when the value does not fit. */
-lowbit_status lowbit_gguf_value_get_uint(const lowbit_gguf_value *value, uint64_t *out);
-lowbit_status lowbit_gguf_value_get_int(const lowbit_gguf_value *value, int64_t *out);
+LOWBIT_API lowbit_status lowbit_gguf_value_get_uint(const lowbit_gguf_value *value, uint64_t *out);
+LOWBIT_API lowbit_status lowbit_gguf_value_get_int(const lowbit_gguf_value *value, int64_t *out);
 /* FLOAT32 or FLOAT64. */
-lowbit_status lowbit_gguf_value_get_float(const lowbit_gguf_value *value, double *out);
-lowbit_status lowbit_gguf_value_get_bool(const lowbit_gguf_value *value, int *out);
+LOWBIT_API lowbit_status lowbit_gguf_value_get_float(const lowbit_gguf_value *value, double *out);
+LOWBIT_API lowbit_status lowbit_gguf_value_get_bool(const lowbit_gguf_value *value, int *out);
 /* NUL-terminated copy valid until close; `length` (may be NULL) counts bytes without the NUL, so a
  * string holding NUL bytes is still read whole. */
-lowbit_status lowbit_gguf_value_get_string(const lowbit_gguf_value *value, const char **string, size_t *length);
+LOWBIT_API lowbit_status lowbit_gguf_value_get_string(const lowbit_gguf_value *value, const char **string,
+                                                      size_t *length);
 /* An ARRAY's element type and count. */
-lowbit_status lowbit_gguf_value_get_array(const lowbit_gguf_value *value, lowbit_gguf_type *element_type,
-                                          size_t *count);
+LOWBIT_API lowbit_status lowbit_gguf_value_get_array(const lowbit_gguf_value *value, lowbit_gguf_type *element_type,
+                                                     size_t *count);
 /* Element `index` of an array of STRING or ARRAY elements, as a value valid until close. */
-lowbit_status lowbit_gguf_value_get_element(const lowbit_gguf_value *value, size_t index,
-                                            const lowbit_gguf_value **element);
+LOWBIT_API lowbit_status lowbit_gguf_value_get_element(const lowbit_gguf_value *value, size_t index,
+                                                       const lowbit_gguf_value **element);
 /* Element `index` of an array of numbers or bools, converted like the scalar getters (numeric
  * arrays are not expanded into values, so a huge array costs no memory). */
-lowbit_status lowbit_gguf_array_get_uint(const lowbit_gguf_value *array, size_t index, uint64_t *out);
-lowbit_status lowbit_gguf_array_get_int(const lowbit_gguf_value *array, size_t index, int64_t *out);
-lowbit_status lowbit_gguf_array_get_float(const lowbit_gguf_value *array, size_t index, double *out);
-lowbit_status lowbit_gguf_array_get_bool(const lowbit_gguf_value *array, size_t index, int *out);
+LOWBIT_API lowbit_status lowbit_gguf_array_get_uint(const lowbit_gguf_value *array, size_t index, uint64_t *out);
+LOWBIT_API lowbit_status lowbit_gguf_array_get_int(const lowbit_gguf_value *array, size_t index, int64_t *out);
+LOWBIT_API lowbit_status lowbit_gguf_array_get_float(const lowbit_gguf_value *array, size_t index, double *out);
+LOWBIT_API lowbit_status lowbit_gguf_array_get_bool(const lowbit_gguf_value *array, size_t index, int *out);
 /* Raw little-endian elements of an array of numbers or bools (no copy; may be unaligned). */
-lowbit_status lowbit_gguf_value_get_array_data(const lowbit_gguf_value *value, const void **data, size_t *size);
+LOWBIT_API lowbit_status lowbit_gguf_value_get_array_data(const lowbit_gguf_value *value, const void **data,
+                                                          size_t *size);
 
 /* --- tensors, in file order --- */
 typedef struct lowbit_gguf_tensor_info {
@@ -101,13 +104,13 @@ typedef struct lowbit_gguf_tensor_info {
 } lowbit_gguf_tensor_info;
 /* For lowbit_weights_upload: format = type, cols = ne[0], rows = element_count / ne[0], bytes = size. */
 
-lowbit_status lowbit_gguf_tensor_count(const lowbit_gguf *gguf, size_t *count);
-lowbit_status lowbit_gguf_tensor_get(const lowbit_gguf *gguf, size_t index, lowbit_gguf_tensor_info *info);
+LOWBIT_API lowbit_status lowbit_gguf_tensor_count(const lowbit_gguf *gguf, size_t *count);
+LOWBIT_API lowbit_status lowbit_gguf_tensor_get(const lowbit_gguf *gguf, size_t index, lowbit_gguf_tensor_info *info);
 /* *index = LOWBIT_NOT_FOUND (and LOWBIT_OK) when no tensor has that name. */
-lowbit_status lowbit_gguf_tensor_find(const lowbit_gguf *gguf, const char *name, size_t *index);
+LOWBIT_API lowbit_status lowbit_gguf_tensor_find(const lowbit_gguf *gguf, const char *name, size_t *index);
 
 /* Block geometry of a ggml type id, including types lowbit cannot compute with (IQ*, I8…). */
-lowbit_status lowbit_gguf_type_size(int type, uint32_t *block_size, uint32_t *type_size);
+LOWBIT_API lowbit_status lowbit_gguf_type_size(int type, uint32_t *block_size, uint32_t *type_size);
 
 /* ================================================================================================
  * GGUF writing
@@ -132,46 +135,50 @@ typedef lowbit_status (*lowbit_gguf_tensor_producer)(void *user_data, const char
                                                      lowbit_gguf_write_fn write, void *sink);
 
 /* An empty file (version 3, no KVs, no tensors). */
-lowbit_status lowbit_gguf_writer_create(lowbit_gguf_writer **out);
+LOWBIT_API lowbit_status lowbit_gguf_writer_create(lowbit_gguf_writer **out);
 /* A copy of `source`: every KV and every tensor (data taken from source's mapping at write time, so
  * `source` must stay open until the writer is destroyed). */
-lowbit_status lowbit_gguf_writer_create_from(const lowbit_gguf *source, lowbit_gguf_writer **out);
-void lowbit_gguf_writer_destroy(lowbit_gguf_writer *writer);
+LOWBIT_API lowbit_status lowbit_gguf_writer_create_from(const lowbit_gguf *source, lowbit_gguf_writer **out);
+LOWBIT_API void lowbit_gguf_writer_destroy(lowbit_gguf_writer *writer);
 
 /* Setting a key that exists replaces its value in place (order kept); a new key is appended.
  * `general.alignment` (UINT32, power of two) sets the data alignment of the written file. */
-lowbit_status lowbit_gguf_writer_set_uint(lowbit_gguf_writer *writer, const char *key, lowbit_gguf_type type,
-                                          uint64_t value); /* UINT8/16/32/64, fails when out of range */
-lowbit_status lowbit_gguf_writer_set_int(lowbit_gguf_writer *writer, const char *key, lowbit_gguf_type type,
-                                         int64_t value); /* INT8/16/32/64 */
-lowbit_status lowbit_gguf_writer_set_float(lowbit_gguf_writer *writer, const char *key, lowbit_gguf_type type,
-                                           double value); /* FLOAT32/64 */
-lowbit_status lowbit_gguf_writer_set_bool(lowbit_gguf_writer *writer, const char *key, int value);
-lowbit_status lowbit_gguf_writer_set_string(lowbit_gguf_writer *writer, const char *key, const char *value);
-lowbit_status lowbit_gguf_writer_set_array(lowbit_gguf_writer *writer, const char *key, const lowbit_gguf_array *array);
+LOWBIT_API lowbit_status lowbit_gguf_writer_set_uint(lowbit_gguf_writer *writer, const char *key, lowbit_gguf_type type,
+                                                     uint64_t value); /* UINT8/16/32/64, fails when out of range */
+LOWBIT_API lowbit_status lowbit_gguf_writer_set_int(lowbit_gguf_writer *writer, const char *key, lowbit_gguf_type type,
+                                                    int64_t value); /* INT8/16/32/64 */
+LOWBIT_API lowbit_status lowbit_gguf_writer_set_float(lowbit_gguf_writer *writer, const char *key,
+                                                      lowbit_gguf_type type, double value); /* FLOAT32/64 */
+LOWBIT_API lowbit_status lowbit_gguf_writer_set_bool(lowbit_gguf_writer *writer, const char *key, int value);
+LOWBIT_API lowbit_status lowbit_gguf_writer_set_string(lowbit_gguf_writer *writer, const char *key, const char *value);
+LOWBIT_API lowbit_status lowbit_gguf_writer_set_array(lowbit_gguf_writer *writer, const char *key,
+                                                      const lowbit_gguf_array *array);
 /* Deep copy of a value read from any open file. */
-lowbit_status lowbit_gguf_writer_set_value(lowbit_gguf_writer *writer, const char *key, const lowbit_gguf_value *value);
+LOWBIT_API lowbit_status lowbit_gguf_writer_set_value(lowbit_gguf_writer *writer, const char *key,
+                                                      const lowbit_gguf_value *value);
 /* Removing a key that is absent is not an error. */
-lowbit_status lowbit_gguf_writer_remove(lowbit_gguf_writer *writer, const char *key);
+LOWBIT_API lowbit_status lowbit_gguf_writer_remove(lowbit_gguf_writer *writer, const char *key);
 
 /* Appends a tensor. `data` (size bytes, exactly what type and shape need) is borrowed until the
  * writer is destroyed. ne[0] must be a multiple of the type's block size. */
-lowbit_status lowbit_gguf_writer_add_tensor(lowbit_gguf_writer *writer, const char *name, int type, uint32_t n_dims,
-                                            const uint64_t *ne, const void *data, size_t size);
-lowbit_status lowbit_gguf_writer_add_tensor_stream(lowbit_gguf_writer *writer, const char *name, int type,
-                                                   uint32_t n_dims, const uint64_t *ne,
-                                                   lowbit_gguf_tensor_producer producer, void *user_data);
+LOWBIT_API lowbit_status lowbit_gguf_writer_add_tensor(lowbit_gguf_writer *writer, const char *name, int type,
+                                                       uint32_t n_dims, const uint64_t *ne, const void *data,
+                                                       size_t size);
+LOWBIT_API lowbit_status lowbit_gguf_writer_add_tensor_stream(lowbit_gguf_writer *writer, const char *name, int type,
+                                                              uint32_t n_dims, const uint64_t *ne,
+                                                              lowbit_gguf_tensor_producer producer, void *user_data);
 /* Gives an existing tensor a new type and data, keeping its name, shape and position. */
-lowbit_status lowbit_gguf_writer_replace_tensor(lowbit_gguf_writer *writer, const char *name, int type,
-                                                const void *data, size_t size);
-lowbit_status lowbit_gguf_writer_replace_tensor_stream(lowbit_gguf_writer *writer, const char *name, int type,
-                                                       lowbit_gguf_tensor_producer producer, void *user_data);
-lowbit_status lowbit_gguf_writer_remove_tensor(lowbit_gguf_writer *writer, const char *name);
+LOWBIT_API lowbit_status lowbit_gguf_writer_replace_tensor(lowbit_gguf_writer *writer, const char *name, int type,
+                                                           const void *data, size_t size);
+LOWBIT_API lowbit_status lowbit_gguf_writer_replace_tensor_stream(lowbit_gguf_writer *writer, const char *name,
+                                                                  int type, lowbit_gguf_tensor_producer producer,
+                                                                  void *user_data);
+LOWBIT_API lowbit_status lowbit_gguf_writer_remove_tensor(lowbit_gguf_writer *writer, const char *name);
 
 /* Writes the file: to a temporary file in the destination folder, renamed over `path` only when all
  * of it is written (a failure leaves nothing behind). Refuses to overwrite the source file. The
  * writer may be written again (tensor producers are called again). */
-lowbit_status lowbit_gguf_writer_write(lowbit_gguf_writer *writer, const char *path);
+LOWBIT_API lowbit_status lowbit_gguf_writer_write(lowbit_gguf_writer *writer, const char *path);
 
 /* ================================================================================================
  * safetensors reading
@@ -205,22 +212,24 @@ typedef struct lowbit_safetensors_tensor_info {
     const void *data; /* mapped read-only (may be unaligned), valid until close */
 } lowbit_safetensors_tensor_info;
 
-lowbit_status lowbit_safetensors_open(const char *path, lowbit_safetensors **out);
-lowbit_status lowbit_safetensors_open_memory(const void *data, size_t size, lowbit_safetensors **out);
-void lowbit_safetensors_close(lowbit_safetensors *file);
+LOWBIT_API lowbit_status lowbit_safetensors_open(const char *path, lowbit_safetensors **out);
+LOWBIT_API lowbit_status lowbit_safetensors_open_memory(const void *data, size_t size, lowbit_safetensors **out);
+LOWBIT_API void lowbit_safetensors_close(lowbit_safetensors *file);
 
 /* Tensors in header order. */
-lowbit_status lowbit_safetensors_tensor_count(const lowbit_safetensors *file, size_t *count);
-lowbit_status lowbit_safetensors_tensor_get(const lowbit_safetensors *file, size_t index,
-                                            lowbit_safetensors_tensor_info *info);
-lowbit_status lowbit_safetensors_tensor_find(const lowbit_safetensors *file, const char *name, size_t *index);
+LOWBIT_API lowbit_status lowbit_safetensors_tensor_count(const lowbit_safetensors *file, size_t *count);
+LOWBIT_API lowbit_status lowbit_safetensors_tensor_get(const lowbit_safetensors *file, size_t index,
+                                                       lowbit_safetensors_tensor_info *info);
+LOWBIT_API lowbit_status lowbit_safetensors_tensor_find(const lowbit_safetensors *file, const char *name,
+                                                        size_t *index);
 
 /* `__metadata__` string pairs, in header order. */
-lowbit_status lowbit_safetensors_metadata_count(const lowbit_safetensors *file, size_t *count);
-lowbit_status lowbit_safetensors_metadata_get(const lowbit_safetensors *file, size_t index, const char **key,
-                                              const char **value);
+LOWBIT_API lowbit_status lowbit_safetensors_metadata_count(const lowbit_safetensors *file, size_t *count);
+LOWBIT_API lowbit_status lowbit_safetensors_metadata_get(const lowbit_safetensors *file, size_t index, const char **key,
+                                                         const char **value);
 /* *value = NULL (and LOWBIT_OK) when absent. */
-lowbit_status lowbit_safetensors_metadata_find(const lowbit_safetensors *file, const char *key, const char **value);
+LOWBIT_API lowbit_status lowbit_safetensors_metadata_find(const lowbit_safetensors *file, const char *key,
+                                                          const char **value);
 
 #ifdef __cplusplus
 }
