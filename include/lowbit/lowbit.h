@@ -137,7 +137,8 @@ LOWBIT_API lowbit_status lowbit_weights_upload(lowbit_context *context, size_t d
 LOWBIT_API void lowbit_weights_destroy(lowbit_weights *weights);
 
 /* --- matmul ------------------------------------------------------------------------------------ */
-/* Y[n×rows] = X[n×cols] · Wᵀ, X and Y row-major f32 on the host, any n ≥ 1. */
+/* Y[n×rows] = X[n×cols] · Wᵀ, X and Y row-major f32 on the host, any n ≥ 1. X and Y must not overlap
+ * (LOWBIT_ERROR_INVALID_ARGUMENT): no backend computes in place. */
 LOWBIT_API lowbit_status lowbit_matmul(lowbit_context *context, const lowbit_weights *weights, const float *x, float *y,
                                        size_t n);
 
