@@ -71,6 +71,13 @@ static void release_parts(const opencl_api *cl, opencl_weights *weights)
     }
 }
 
+/* One cl_mem per weight buffer, deliberately not sub-allocated as the Vulkan plugin does: OpenCL has no
+ * counterpart of maxMemoryAllocationCount (the spec bounds a buffer's size, CL_DEVICE_MAX_MEM_ALLOC_SIZE, not
+ * how many exist), and the runtime already places buffers in device memory itself. Carving weights out of a
+ * few large buffers with clCreateSubBuffer would gain nothing and cost: every sub-buffer's origin must be a
+ * multiple of CL_DEVICE_MEM_BASE_ADDR_ALIGN (often 1024 bits or more), a large parent hits
+ * CL_DEVICE_MAX_MEM_ALLOC_SIZE sooner than the row-split parts do, and the runtime could no longer migrate or
+ * free one matrix's memory on its own. */
 static lowbit_status create_buffer(opencl_backend *backend, opencl_device *device, size_t bytes, cl_mem *out)
 {
     if (opencl_fault(backend, "opencl.alloc"))

@@ -196,6 +196,7 @@ void vk_device_destroy(vk_device *d)
     vk_buffer_destroy(d, &d->scratch);
     vk_buffer_destroy(d, &d->probe);
     vk_buffer_destroy(d, &d->probe_sink);
+    vk_memory_pool_release(d);
     if (d->timestamps) vk->vkDestroyQueryPool(d->device, d->timestamps, NULL);
     d->timestamps = VK_NULL_HANDLE;
     if (d->pipeline_cache) vk->vkDestroyPipelineCache(d->device, d->pipeline_cache, NULL);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "lowbit/lowbit_backend.h"
+#include "vulkan_suballoc.h"
 
 /* Functions resolved through vkGetInstanceProcAddr with a NULL instance. */
 #define LOWBIT_VK_GLOBAL_FUNCTIONS(X)                                                                                  \
@@ -151,9 +152,9 @@ typedef struct vk_pipeline {
 
 typedef struct vk_buffer {
     VkBuffer buffer;
-    VkDeviceMemory memory;
+    vk_allocation allocation; /* its range of a memory block (vulkan_suballoc.c) */
     VkDeviceSize size;
-    void *mapped; /* non-NULL for host-visible buffers kept mapped */
+    void *mapped; /* non-NULL for host-visible buffers the host writes directly */
     int coherent;
 } vk_buffer;
 
@@ -188,10 +189,11 @@ typedef struct vk_device {
     uint32_t descriptor_sets; /* capacity of descriptor_pool: one set per weight part of a matmul */
     VkPipelineCache pipeline_cache;
     vk_pipeline *pipelines;
-    vk_buffer scratch;      /* host-visible X and Y, grown on demand */
-    VkQueryPool timestamps; /* two timestamp queries around a submission's dispatches; NULL without */
-    vk_buffer probe;        /* measure_bandwidth's source buffer (only during a probe) */
-    vk_buffer probe_sink;   /* and its tiny output */
+    vk_buffer scratch;          /* host-visible X and Y, grown on demand */
+    VkQueryPool timestamps;     /* two timestamp queries around a submission's dispatches; NULL without */
+    vk_memory_pool memory_pool; /* blocks every buffer's memory comes from */
+    vk_buffer probe;            /* measure_bandwidth's source buffer (only during a probe) */
+    vk_buffer probe_sink;       /* and its tiny output */
 } vk_device;
 
 struct vk_backend {
@@ -257,9 +259,22 @@ double vk_timestamps_read(vk_device *device);
 /* vulkan_probe.c */
 lowbit_status vk_probe_devices(vk_backend *backend);
 
+/* vulkan_suballoc.c; the caller holds device->mutex. allocate places `requirements` in a block of memory type
+ * `type` (a new block when none has room): VK_SUCCESS, VK_ERROR_TOO_MANY_OBJECTS at the pool's
+ * allocation_limit, or what vkAllocateMemory / vkMapMemory returned. */
+VkResult vk_memory_allocate(vk_device *device, const VkMemoryRequirements *requirements, uint32_t type,
+                            vk_allocation *out);
+void vk_memory_free(vk_device *device, vk_allocation *allocation); /* frees the block once it is empty */
+/* Flushes (or invalidates) the allocation's range when its memory is mapped and not host-coherent. */
+VkResult vk_memory_flush(vk_device *device, const vk_allocation *allocation, int invalidate);
+void vk_memory_pool_release(vk_device *device); /* every block, before the device goes */
+
 /* vulkan_memory.c */
 lowbit_status vk_buffer_create(vk_device *device, VkDeviceSize size, int host_visible, vk_buffer *out);
 void vk_buffer_destroy(vk_device *device, vk_buffer *buffer);
+/* Host writes to a mapped buffer made visible to the device (flush), or device writes to the host
+ * (invalidate); nothing for coherent memory. */
+lowbit_status vk_buffer_flush(vk_device *device, vk_buffer *buffer, int invalidate);
 lowbit_status vk_scratch_reserve(vk_device *device, VkDeviceSize size);
 lowbit_status vk_weights_upload(void *self, size_t device, const lowbit_backend_tensor *tensor, void **out);
 void vk_weights_release(void *self, void *weights);

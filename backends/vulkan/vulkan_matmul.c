@@ -280,12 +280,8 @@ static lowbit_status matmul_locked(vk_device *d, lowbit_backend_matmul_args *arg
     status = vk_scratch_reserve(d, plan->chunks * plan->chunk_bytes);
     if (status != LOWBIT_OK) return status;
     activations_write(args, plan, d->scratch.mapped);
-    if (!d->scratch.coherent) {
-        VkMappedMemoryRange range = {
-            .sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE, .memory = d->scratch.memory, .size = VK_WHOLE_SIZE};
-        VkResult result = d->vk.vkFlushMappedMemoryRanges(d->device, 1, &range);
-        if (result != VK_SUCCESS) return vk_fail(backend, "vkFlushMappedMemoryRanges", result);
-    }
+    status = vk_buffer_flush(d, &d->scratch, 0);
+    if (status != LOWBIT_OK) return status;
     status = descriptors_write(d, plan);
     if (status == LOWBIT_OK) status = vk_device_submit(d, record_matmul, plan);
     if (status == LOWBIT_OK) plan->device_seconds = vk_timestamps_read(d);
@@ -294,12 +290,8 @@ static lowbit_status matmul_locked(vk_device *d, lowbit_backend_matmul_args *arg
         if (plan->x_views[chunk]) d->vk.vkDestroyBufferView(d->device, plan->x_views[chunk], NULL);
     if (status != LOWBIT_OK) return status;
     if (reset != VK_SUCCESS) return vk_fail(backend, "vkResetDescriptorPool", reset);
-    if (!d->scratch.coherent) {
-        VkMappedMemoryRange range = {
-            .sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE, .memory = d->scratch.memory, .size = VK_WHOLE_SIZE};
-        VkResult result = d->vk.vkInvalidateMappedMemoryRanges(d->device, 1, &range);
-        if (result != VK_SUCCESS) return vk_fail(backend, "vkInvalidateMappedMemoryRanges", result);
-    }
+    status = vk_buffer_flush(d, &d->scratch, 1);
+    if (status != LOWBIT_OK) return status;
     size_t rows = plan->weights->rows;
     for (size_t chunk = 0; chunk < plan->chunks; ++chunk)
         memcpy(args->y + chunk * plan->batch * rows,

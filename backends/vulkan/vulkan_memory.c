@@ -1,6 +1,7 @@
-/* vulkan_memory.c — device buffers (device-local preferred, staged when not host-visible), the
- * host-visible scratch for activations, and weight upload: into the split layout via repack (F32, F16, Q4_0,
- * Q8_0), or the stored GGUF bytes as they are for the raw kernels (gemv_raw.comp: every other format). */
+/* vulkan_memory.c — device buffers (device-local preferred, staged when not host-visible; each bound to a range
+ * of a shared memory block, vulkan_suballoc.c), the host-visible scratch for activations, and weight upload:
+ * into the split layout via repack (F32, F16, Q4_0, Q8_0), or the stored GGUF bytes as they are for the raw
+ * kernels (gemv_raw.comp: every other format). */
 #include "vulkan_internal.h"
 
 #include <stdlib.h>
@@ -66,34 +67,48 @@ static lowbit_status buffer_create(vk_device *d, VkDeviceSize size, memory_kind 
         return vk_error(backend, LOWBIT_ERROR_DEVICE, "vulkan: no memory type fits a %s buffer",
                         kind == MEMORY_WEIGHTS ? "weight" : "host-visible");
     }
-    VkMemoryAllocateInfo allocate = {
-        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-        .allocationSize = requirements.size,
-        .memoryTypeIndex = type,
-    };
-    result = vk->vkAllocateMemory(d->device, &allocate, NULL, &out->memory);
+    /* the spec already makes buffer alignments meet the descriptor offset limits of their usage; a driver
+     * that reports less must not get a storage or texel binding at a misaligned offset of a shared block */
+    const VkPhysicalDeviceLimits *limits = &d->properties.limits;
+    VkDeviceSize binding_alignment = limits->minStorageBufferOffsetAlignment > limits->minTexelBufferOffsetAlignment
+                                         ? limits->minStorageBufferOffsetAlignment
+                                         : limits->minTexelBufferOffsetAlignment;
+    if (binding_alignment > requirements.alignment && (binding_alignment & (binding_alignment - 1)) == 0)
+        requirements.alignment = binding_alignment;
+    result = vk_memory_allocate(d, &requirements, type, &out->allocation);
+    if (result == VK_ERROR_TOO_MANY_OBJECTS && d->memory_pool.allocation_limit == 0) { /* vulkan_probe.c */
+        const char *cap = getenv("LOWBIT_VULKAN_MAX_ALLOCATIONS");
+        vk_buffer_destroy(d, out);
+        return vk_error(backend, LOWBIT_ERROR_OUT_OF_MEMORY,
+                        "vulkan: %s allocates no device memory: LOWBIT_VULKAN_MAX_ALLOCATIONS='%s' is malformed",
+                        d->info.id, cap ? cap : "");
+    }
+    if (result == VK_ERROR_TOO_MANY_OBJECTS) {
+        vk_buffer_destroy(d, out);
+        return vk_error(backend, LOWBIT_ERROR_OUT_OF_MEMORY,
+                        "vulkan: %s has all %u device-memory allocations in use (maxMemoryAllocationCount %u%s)",
+                        d->info.id, d->memory_pool.allocation_limit, limits->maxMemoryAllocationCount,
+                        d->memory_pool.allocation_limit < limits->maxMemoryAllocationCount
+                            ? ", capped by LOWBIT_VULKAN_MAX_ALLOCATIONS"
+                            : "");
+    }
     if (result != VK_SUCCESS) {
         vk_buffer_destroy(d, out);
-        return vk_fail(backend, "vkAllocateMemory", result);
+        return vk_fail(backend, result == VK_ERROR_MEMORY_MAP_FAILED ? "vkMapMemory" : "vkAllocateMemory", result);
     }
-    result = vk->vkBindBufferMemory(d->device, out->buffer, out->memory, 0);
+    result = vk->vkBindBufferMemory(d->device, out->buffer, out->allocation.block->memory, out->allocation.offset);
     if (result != VK_SUCCESS) {
         vk_buffer_destroy(d, out);
         return vk_fail(backend, "vkBindBufferMemory", result);
     }
     out->size = size;
-    VkMemoryPropertyFlags flags = d->memory.memoryTypes[type].propertyFlags;
     /* LOWBIT_VULKAN_FORCE_STAGING=1 leaves weights unmapped so tests reach the staging path on
      * devices whose memory is all host-visible (lavapipe). */
     const char *force_staging = getenv("LOWBIT_VULKAN_FORCE_STAGING");
     int may_map = kind == MEMORY_HOST || !(force_staging && strcmp(force_staging, "1") == 0);
-    if (may_map && (flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)) {
-        result = vk->vkMapMemory(d->device, out->memory, 0, VK_WHOLE_SIZE, 0, &out->mapped);
-        if (result != VK_SUCCESS) {
-            vk_buffer_destroy(d, out);
-            return vk_fail(backend, "vkMapMemory", result);
-        }
-        out->coherent = (flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) != 0;
+    if (may_map && out->allocation.mapped) { /* host-visible: the block is mapped once, this is our window */
+        out->mapped = out->allocation.mapped;
+        out->coherent = out->allocation.coherent;
     }
     return LOWBIT_OK;
 }
@@ -105,23 +120,17 @@ lowbit_status vk_buffer_create(vk_device *d, VkDeviceSize size, int host_visible
 
 void vk_buffer_destroy(vk_device *d, vk_buffer *buffer)
 {
-    if (buffer->mapped) d->vk.vkUnmapMemory(d->device, buffer->memory);
     if (buffer->buffer) d->vk.vkDestroyBuffer(d->device, buffer->buffer, NULL);
-    if (buffer->memory) d->vk.vkFreeMemory(d->device, buffer->memory, NULL);
+    vk_memory_free(d, &buffer->allocation);
     memset(buffer, 0, sizeof *buffer);
 }
 
-/* Makes host writes to a mapped buffer visible to the device when its memory is not coherent. */
-static lowbit_status buffer_flush(vk_device *d, vk_buffer *buffer)
+lowbit_status vk_buffer_flush(vk_device *d, vk_buffer *buffer, int invalidate)
 {
     if (buffer->coherent || !buffer->mapped) return LOWBIT_OK;
-    VkMappedMemoryRange range = {
-        .sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
-        .memory = buffer->memory,
-        .size = VK_WHOLE_SIZE,
-    };
-    VkResult result = d->vk.vkFlushMappedMemoryRanges(d->device, 1, &range);
-    return result == VK_SUCCESS ? LOWBIT_OK : vk_fail(d->backend, "vkFlushMappedMemoryRanges", result);
+    VkResult result = vk_memory_flush(d, &buffer->allocation, invalidate);
+    if (result == VK_SUCCESS) return LOWBIT_OK;
+    return vk_fail(d->backend, invalidate ? "vkInvalidateMappedMemoryRanges" : "vkFlushMappedMemoryRanges", result);
 }
 
 lowbit_status vk_scratch_reserve(vk_device *d, VkDeviceSize size)
@@ -197,8 +206,8 @@ static lowbit_status fill_part(vk_device *d, const vk_kernel *kernel, const lowb
         status = vk_error(d->backend, LOWBIT_ERROR_INTERNAL, "vulkan: repack of format %d failed", (int)tensor->format);
         goto done;
     }
-    status = buffer_flush(d, quants);
-    if (status == LOWBIT_OK && scales) status = buffer_flush(d, scales);
+    status = vk_buffer_flush(d, quants, 0);
+    if (status == LOWBIT_OK && scales) status = vk_buffer_flush(d, scales, 0);
     if (status == LOWBIT_OK && staged) {
         staged_copy copy = {{&staging[0], &staging[1]}, {&part->quants, &part->scales}, {quant_bytes, scale_bytes}};
         status = vk_device_submit(d, record_copies, &copy);

@@ -61,6 +61,25 @@ static uint64_t clamp_to_override(vk_backend *backend, uint64_t value)
     return cap && cap < value ? cap : value;
 }
 
+/* LOWBIT_VULKAN_MAX_ALLOCATIONS=N (a test hook) caps maxMemoryAllocationCount, so that tests on lavapipe meet
+ * the limit real drivers have (4096 on many); a value that is no whole number ≥ 1 is an error, and then no
+ * allocation is allowed at all (every upload refused, the CPU answers) rather than the cap silently ignored. */
+static uint32_t allocation_limit(vk_backend *backend, const vk_device *d)
+{
+    uint32_t limit = d->properties.limits.maxMemoryAllocationCount;
+    const char *value = getenv("LOWBIT_VULKAN_MAX_ALLOCATIONS");
+    if (!value) return limit;
+    char *end = NULL;
+    unsigned long long cap = value[0] >= '0' && value[0] <= '9' ? strtoull(value, &end, 10) : 0;
+    if (!end || *end != '\0' || cap == 0 || cap > UINT32_MAX) {
+        vk_log(backend, LOWBIT_LOG_ERROR,
+               "vulkan: LOWBIT_VULKAN_MAX_ALLOCATIONS='%s' is not a whole number >= 1: %s gets no device memory", value,
+               d->info.id);
+        return 0;
+    }
+    return cap < limit ? (uint32_t)cap : limit;
+}
+
 static void device_fill_info(vk_backend *backend, vk_device *d)
 {
     VkPhysicalDevice physical = d->physical;
@@ -117,6 +136,9 @@ static void device_fill_info(vk_backend *backend, vk_device *d)
     uint64_t max_allocation =
         chained && maintenance3.maxMemoryAllocationSize ? maintenance3.maxMemoryAllocationSize : info->global_memory;
     d->max_allocation = clamp_to_override(backend, max_allocation);
+    /* memory blocks follow the device's own limits, not LOWBIT_MAX_ALLOC (which caps buffers, not blocks) */
+    d->memory_pool.allocation_size = chained ? maintenance3.maxMemoryAllocationSize : 0;
+    d->memory_pool.allocation_limit = allocation_limit(backend, d);
     d->max_storage_range = clamp_to_override(backend, limits->maxStorageBufferRange);
     info->max_allocation = d->max_allocation;
     info->max_buffer_range = d->max_storage_range;
