@@ -174,6 +174,7 @@ typedef struct vk_device {
     int texel_weights;                          /* CPU layout reads weights through texel views (*_texel modules) */
     int subgroup_reduce;                        /* GPU layout sums through subgroupAdd (LOWBIT_VULKAN_SUBGROUPS) */
     uint64_t max_storage_range, max_allocation; /* clamped by LOWBIT_MAX_ALLOC */
+    char setting_error[256]; /* a malformed variable read at probe time (LOWBIT_VULKAN_SUBGROUPS): matmuls refused */
 
     pthread_mutex_t mutex; /* guards everything below: creation, pipelines, scratch, submission */
     int created;
@@ -199,7 +200,7 @@ typedef struct vk_device {
 struct vk_backend {
     const lowbit_host_api *host;
     lowbit_backend vtable;
-    pthread_mutex_t mutex; /* guards probing */
+    pthread_mutex_t mutex; /* guards probing, and settings_reported */
     int probed, probing;
     void *library; /* dlopen handle of libvulkan.so.1 */
     vk_global_table global;
@@ -211,7 +212,8 @@ struct vk_backend {
     unsigned long validation_errors;
     vk_device *devices;
     size_t device_count;
-    char probe_failure[512]; /* why probing found no devices (the last error while probing) */
+    char probe_failure[512];     /* why probing found no devices (the last error while probing) */
+    char settings_reported[512]; /* the last malformed-setting message logged (vk_settings_refuse) */
 };
 
 /* A band of rows with its own buffers: quants (or the F32/F16 rows) and f16 scales in the split layout.
@@ -291,6 +293,30 @@ void vk_pipelines_destroy(vk_device *device);
 lowbit_status vk_layouts_create(vk_device *device);
 /* Makes the descriptor pool hold at least `sets` sets (recreating it; caller holds device->mutex). */
 lowbit_status vk_descriptor_pool_reserve(vk_device *device, uint32_t sets);
+
+/* vulkan_settings.c: the tuning variables of one matmul (LOWBIT_VULKAN_PARAMS, LOWBIT_VULKAN_GEMM). */
+typedef enum vk_gemm_setting {
+    LOWBIT_VK_GEMM_TABLE, /* unset: the kernel table decides */
+    LOWBIT_VK_GEMM_OFF,   /* the looped GEMV for every n */
+    LOWBIT_VK_GEMM_CLASS, /* gemm_class's table tile from n = 9 up */
+    LOWBIT_VK_GEMM_TILE   /* bm..tn, from min_n up */
+} vk_gemm_setting;
+typedef struct vk_settings {
+    int params; /* LOWBIT_VULKAN_PARAMS given: workgroup_size, rows, layout */
+    uint32_t workgroup_size, rows;
+    vk_layout layout;
+    vk_gemm_setting gemm;
+    int gemm_class;
+    uint32_t bm, bn, bk, tm, tn, min_n;
+} vk_settings;
+/* LOWBIT_OK, or LOWBIT_ERROR_UNSUPPORTED after reporting a malformed value (or one `device` cannot run). */
+lowbit_status vk_settings_read(vk_device *device, vk_settings *out);
+/* Refuses a tile the device cannot run (too many invocations or too much shared memory), naming `source`. */
+lowbit_status vk_settings_tile_check(vk_device *device, const vk_kernel_params *tile, const char *source);
+/* Logs the message at error level (once per distinct message) and returns LOWBIT_ERROR_UNSUPPORTED with it. */
+lowbit_status vk_settings_refuse(vk_backend *backend, const char *format, ...) __attribute__((format(printf, 2, 3)));
+/* LOWBIT_VULKAN_SUBGROUPS at probe time: 0 or 1, -1 when unset or malformed (then device->setting_error). */
+int vk_settings_probe_subgroups(vk_device *device);
 
 /* vulkan_matmul.c */
 lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args);

@@ -40,67 +40,76 @@ static VkDeviceSize align_up(VkDeviceSize value, VkDeviceSize alignment)
     return alignment ? (value + alignment - 1) / alignment * alignment : value;
 }
 
-/* LOWBIT_VULKAN_PARAMS="wg,rows,cpu|gpu" overrides the table's defaults (for benchmarks and tuning). The GPU
- * layout's reduction uses subgroups where the device has them (d->subgroup_reduce; LOWBIT_VULKAN_SUBGROUPS is
- * read at probe time in vulkan_probe.c) and the kernel a subgroup module. */
-static vk_kernel_params kernel_params(const vk_device *d, const vk_kernel *kernel)
+/* LOWBIT_VULKAN_PARAMS="wg,rows,cpu|gpu" (read by vulkan_settings.c) overrides the table's defaults (for
+ * benchmarks and tuning). The GPU layout's reduction uses subgroups where the device has them
+ * (d->subgroup_reduce; LOWBIT_VULKAN_SUBGROUPS is read at probe time) and the kernel a subgroup module. */
+static vk_kernel_params kernel_params(const vk_device *d, const vk_settings *settings, const vk_kernel *kernel)
 {
     vk_kernel_params params = kernel->defaults[d->device_class];
-    const char *value = getenv("LOWBIT_VULKAN_PARAMS");
-    unsigned wg = 0, rows = 0;
-    char layout[8] = "";
-    if (value && sscanf(value, "%u,%u,%7s", &wg, &rows, layout) == 3 && wg && !(wg & (wg - 1)) &&
-        wg <= d->info.max_workgroup_size && rows && rows <= 64) {
-        params.workgroup_size = wg;
-        params.rows = rows;
-        params.layout = strcmp(layout, "cpu") == 0 ? LOWBIT_VK_LAYOUT_CPU : LOWBIT_VK_LAYOUT_GPU;
+    if (settings->params) {
+        params.workgroup_size = settings->workgroup_size;
+        params.rows = settings->rows;
+        params.layout = settings->layout;
     }
     params.subgroups = params.layout == LOWBIT_VK_LAYOUT_GPU && d->subgroup_reduce && kernel->spirv_subgroups;
     return params;
 }
 
-/* The GEMM for n activation rows, or NULL for the looped GEMV: the kernel table's tile and threshold for the
- * device class. LOWBIT_VULKAN_GEMM=off|gpu|cpu|"bm,bn,bk,tm,tn[,min_n]" overrides them (gpu/cpu: that class's
- * table entry from n = 9 up even where the table keeps the GEMV); LOWBIT_VULKAN_PARAMS alone forces the GEMV. */
-static const vk_kernel *gemm_choice(const vk_device *d, const vk_kernel *gemv, size_t cols, size_t n,
-                                    vk_kernel_params *out)
+/* The GEMM for n activation rows in *out_kernel, or NULL for the looped GEMV: the kernel table's tile and
+ * threshold for the device class. LOWBIT_VULKAN_GEMM=off|gpu|cpu|"bm,bn,bk,tm,tn[,min_n]" overrides them
+ * (gpu/cpu: that class's table entry from n = 9 up even where the table keeps the GEMV); LOWBIT_VULKAN_PARAMS
+ * alone forces the GEMV. A tile the device cannot run is the looped GEMV when the table chose it, and refused
+ * when the variable asked for it. */
+static lowbit_status gemm_choice(vk_device *d, const vk_settings *settings, const vk_kernel *gemv, size_t cols,
+                                 size_t n, vk_kernel_params *out, const vk_kernel **out_kernel)
 {
+    *out_kernel = NULL;
     const vk_kernel *kernel = vk_gemm_kernel_for_format(gemv->format);
     /* The GEMM reads the weights in the layout uploaded for the GEMV. Rows of F32/F16/BF16 may end inside a
      * 32-element group (the decoders weigh elements past cols 0, the activations are zero-padded to the
      * scratch stride); block formats hold whole blocks only, which the upload already demands, so a row
      * that is not is left to the GEMV's own checks. */
-    if (!kernel || kernel->raw != gemv->raw || cols % kernel->block_elems != 0) return NULL;
+    if (!kernel || kernel->raw != gemv->raw || cols % kernel->block_elems != 0) return LOWBIT_OK;
     vk_kernel_params params = kernel->defaults[d->device_class];
-    const char *value = getenv("LOWBIT_VULKAN_GEMM");
-    unsigned bm = 0, bn = 0, bk = 0, tm = 0, tn = 0, min_n = LOWBIT_VK_MAX_BATCH + 1;
-    if (value && *value) {
-        if (strcmp(value, "off") == 0) return NULL;
-        if (strcmp(value, "gpu") == 0 || strcmp(value, "cpu") == 0) {
-            params = kernel->defaults[value[0] == 'g' ? LOWBIT_VK_CLASS_GPU : LOWBIT_VK_CLASS_CPU];
-            params.min_n = LOWBIT_VK_MAX_BATCH + 1;
-        } else if (sscanf(value, "%u,%u,%u,%u,%u,%u", &bm, &bn, &bk, &tm, &tn, &min_n) >= 5) {
-            params.bm = bm, params.bn = bn, params.bk = bk, params.tm = tm, params.tn = tn, params.min_n = min_n;
-        }
-    } else if (getenv("LOWBIT_VULKAN_PARAMS")) {
-        return NULL;
+    switch (settings->gemm) {
+    case LOWBIT_VK_GEMM_OFF: return LOWBIT_OK;
+    case LOWBIT_VK_GEMM_CLASS:
+        params = kernel->defaults[settings->gemm_class];
+        params.min_n = LOWBIT_VK_MAX_BATCH + 1;
+        break;
+    case LOWBIT_VK_GEMM_TILE:
+        params.bm = settings->bm, params.bn = settings->bn, params.bk = settings->bk;
+        params.tm = settings->tm, params.tn = settings->tn, params.min_n = settings->min_n;
+        break;
+    case LOWBIT_VK_GEMM_TABLE:
+        if (settings->params) return LOWBIT_OK;
+        break;
     }
-    if (params.min_n == 0 || n < params.min_n) return NULL;
+    if (params.min_n == 0 || n < params.min_n) return LOWBIT_OK;
+    /* the table's tiles are multiples that fit (vulkan_kernels.c), LOWBIT_VULKAN_GEMM's were checked when read */
     if (!params.bm || !params.bn || !params.tm || !params.tn || params.tm % 4 || params.tn % 4 ||
         params.bm % params.tm || params.bn % params.tn || !params.bk || params.bk % 32 || params.bm > 1024 ||
         params.bn > 1024 || params.bk > 1024)
-        return NULL;
+        return LOWBIT_OK;
+    if (settings->gemm == LOWBIT_VK_GEMM_CLASS) { /* TILE was checked against the device when read */
+        char source[64];
+        snprintf(source, sizeof source, "LOWBIT_VULKAN_GEMM=%s",
+                 settings->gemm_class == LOWBIT_VK_CLASS_GPU ? "gpu" : "cpu");
+        lowbit_status status = vk_settings_tile_check(d, &params, source);
+        if (status != LOWBIT_OK) return status;
+    }
     uint32_t workgroup = (params.bm / params.tm) * (params.bn / params.tn);
     uint64_t shared_bytes = (uint64_t)params.bk * (params.bm + params.bn) * sizeof(float);
     if (workgroup > d->info.max_workgroup_size || workgroup > d->properties.limits.maxComputeWorkGroupInvocations ||
         workgroup > d->properties.limits.maxComputeWorkGroupSize[0] ||
         shared_bytes > d->properties.limits.maxComputeSharedMemorySize)
-        return NULL;
+        return LOWBIT_OK;
     params.workgroup_size = workgroup;
     params.texel_weights = 0;
     params.subgroups = 0; /* no cross-invocation reduction: every invocation owns its outputs */
     *out = params;
-    return kernel;
+    *out_kernel = kernel;
+    return LOWBIT_OK;
 }
 
 /* On the CPU layout an invocation keeps rows × batch accumulators: larger batches already reuse each
@@ -310,13 +319,18 @@ lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
     matmul_plan plan = {.weights = args->weights, .n = args->n};
     plan.kernel = plan.weights->kernel;
     vk_device *d = plan.weights->device;
-    plan.params = kernel_params(d, plan.weights->kernel);
+    vk_settings settings;
+    lowbit_status status = vk_settings_read(d, &settings);
+    if (status != LOWBIT_OK) return status;
+    plan.params = kernel_params(d, &settings, plan.weights->kernel);
     plan.x_f16 = args->x_type == LOWBIT_ACTIVATION_F16;
     plan.x_element = plan.x_f16 ? sizeof(uint16_t) : sizeof(float);
     /* The CPU layout reads weights through texel views where the upload made them (all parts or none). */
     plan.params.texel_weights = d->texel_weights && plan.params.layout == LOWBIT_VK_LAYOUT_CPU &&
                                 plan.weights->parts[0].quant_texels != VK_NULL_HANDLE;
-    const vk_kernel *gemm = gemm_choice(d, plan.weights->kernel, plan.weights->cols, args->n, &plan.params);
+    const vk_kernel *gemm = NULL;
+    status = gemm_choice(d, &settings, plan.weights->kernel, plan.weights->cols, args->n, &plan.params, &gemm);
+    if (status != LOWBIT_OK) return status;
     if (gemm) plan.kernel = gemm, plan.gemm = 1;
     plan.params.x_f16 = (uint32_t)plan.x_f16;
     /* chunk regions serve as storage bindings and as texel views: both offset alignments (powers of two) */
@@ -351,7 +365,7 @@ lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
         return vk_error(backend, LOWBIT_ERROR_OUT_OF_MEMORY, "vulkan: out of host memory");
     }
     pthread_mutex_lock(&d->mutex);
-    lowbit_status status = matmul_locked(d, args, &plan);
+    status = matmul_locked(d, args, &plan);
     pthread_mutex_unlock(&d->mutex);
     free(plan.sets);
     free(plan.x_views);

@@ -158,13 +158,11 @@ static void device_fill_info(vk_backend *backend, vk_device *d)
     d->texel_weights = !(storage && strcmp(storage, "1") == 0);
     /* LOWBIT_VULKAN_SUBGROUPS=0 keeps the GPU layout on its portable shared-memory reduction where the device
      * could reduce through subgroupAdd (tests run both paths; a quirk switch for drivers where it is slow or
-     * wrong); =1 (the default) uses subgroups wherever `info->subgroups` says they exist. */
-    const char *subgroups = getenv("LOWBIT_VULKAN_SUBGROUPS");
-    d->subgroup_reduce = info->subgroups && !(subgroups && strcmp(subgroups, "0") == 0);
-    if (subgroups && strcmp(subgroups, "0") != 0 && strcmp(subgroups, "1") != 0)
-        vk_log(backend, LOWBIT_LOG_WARN, "vulkan: LOWBIT_VULKAN_SUBGROUPS='%s' is not 0 or 1: using the default",
-               subgroups);
-    else if (subgroups && strcmp(subgroups, "1") == 0 && !info->subgroups)
+     * wrong); =1 (the default) uses subgroups wherever `info->subgroups` says they exist. Any other value makes
+     * the device refuse every matmul (vulkan_settings.c). */
+    int subgroups = vk_settings_probe_subgroups(d);
+    d->subgroup_reduce = info->subgroups && subgroups != 0;
+    if (subgroups == 1 && !info->subgroups)
         vk_log(backend, LOWBIT_LOG_WARN,
                "vulkan: LOWBIT_VULKAN_SUBGROUPS=1 but %s has no subgroup arithmetic in compute", info->name);
     d->device_class = info->is_cpu_device ? LOWBIT_VK_CLASS_CPU : LOWBIT_VK_CLASS_GPU;
