@@ -1,0 +1,38 @@
+# ggml.cmake — the ggml adapter's tests: its load-time version gate (test_ggml_version, with a fake ggml), its
+# configure-time gate on fake trees, and the engine's test-backend-ops against each lowbit device through
+# libggml-lowbit.so. Without -DLOWBIT_GGML=ON only the plain version comparison runs.
+target_sources(test_ggml_version PRIVATE ${CMAKE_SOURCE_DIR}/backends/ggml/ggml_lowbit_version.c)
+if(NOT TARGET ggml-lowbit)
+  return()
+endif()
+
+add_library(lowbit_test_fake_ggml SHARED ${CMAKE_CURRENT_SOURCE_DIR}/ggml/fake_ggml.c)
+set_target_properties(lowbit_test_fake_ggml PROPERTIES C_VISIBILITY_PRESET hidden
+  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/ggml)
+target_compile_options(lowbit_test_fake_ggml PRIVATE ${LOWBIT_WARNINGS})
+add_dependencies(test_ggml_version ggml-lowbit lowbit_test_fake_ggml)
+set_property(TEST test_ggml_version APPEND PROPERTY ENVIRONMENT
+  "LOWBIT_TEST_GGML_PLUGIN=$<TARGET_FILE:ggml-lowbit>" "LOWBIT_TEST_FAKE_GGML=$<TARGET_FILE:lowbit_test_fake_ggml>"
+  "LOWBIT_TEST_GGML_VERSION=${LOWBIT_GGML_VERSION}")
+
+add_test(NAME ggml_configure_gate
+  COMMAND ${CMAKE_COMMAND} -DENGINE_CMAKE=${CMAKE_SOURCE_DIR}/backends/ggml/engine.cmake
+          -DWORK=${CMAKE_BINARY_DIR}/tests/ggml/gate -P ${CMAKE_CURRENT_SOURCE_DIR}/ggml/check_configure_gate.cmake)
+set_tests_properties(ggml_configure_gate PROPERTIES TIMEOUT 60)
+
+# test-backend-ops -o MUL_MAT,MUL_MAT_ID,GET_ROWS -b LOWBIT_<kind>: 0 FAIL, counts per weight type printed.
+# A missing PoCL or lavapipe device skips, or fails under CI=true.
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND AND LOWBIT_GGML_ENGINE_BIN AND EXISTS ${LOWBIT_GGML_ENGINE_BIN}/test-backend-ops)
+  foreach(kind cpu opencl vulkan)
+    add_test(NAME ggml_backend_ops_${kind}
+      COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/ggml/run_backend_ops.py
+              ${LOWBIT_GGML_ENGINE_BIN}/test-backend-ops $<TARGET_FILE:ggml-lowbit> ${kind} MUL_MAT,MUL_MAT_ID,GET_ROWS)
+    set_tests_properties(ggml_backend_ops_${kind} PROPERTIES ENVIRONMENT "${LOWBIT_TEST_ENVIRONMENT}"
+      SKIP_RETURN_CODE 77 TIMEOUT 3600)
+  endforeach()
+elseif("$ENV{CI}" STREQUAL "true")
+  message(FATAL_ERROR "ggml adapter: no test-backend-ops beside the engine (${LOWBIT_GGML_ENGINE_BIN})")
+else()
+  message(STATUS "ggml adapter: no test-backend-ops found; the test-backend-ops tests are not registered")
+endif()
