@@ -1,10 +1,18 @@
 # ggml.cmake — the ggml adapter's tests: its load-time version gate (test_ggml_version, with a fake ggml), its
-# configure-time gate on fake trees, and the engine's test-backend-ops against each lowbit device through
-# libggml-lowbit.so. Without -DLOWBIT_GGML=ON only the plain version comparison runs.
+# configure-time gate on fake trees, its buffers and weights uploads driven through ggml's API
+# (test_ggml_buffers), and the engine's test-backend-ops against each lowbit device through libggml-lowbit.so.
+# Without -DLOWBIT_GGML=ON only the plain version comparison runs.
 target_sources(test_ggml_version PRIVATE ${CMAKE_SOURCE_DIR}/backends/ggml/ggml_lowbit_version.c)
 if(NOT TARGET ggml-lowbit)
+  set_tests_properties(test_ggml_buffers PROPERTIES DISABLED TRUE)
   return()
 endif()
+
+target_compile_definitions(test_ggml_buffers PRIVATE LOWBIT_TEST_GGML)
+target_include_directories(test_ggml_buffers SYSTEM PRIVATE ${LOWBIT_GGML_INCLUDE_DIR})
+target_link_libraries(test_ggml_buffers PRIVATE ${LOWBIT_GGML_BASE_LIBRARY})
+add_dependencies(test_ggml_buffers ggml-lowbit)
+set_property(TEST test_ggml_buffers APPEND PROPERTY ENVIRONMENT "LOWBIT_TEST_GGML_PLUGIN=$<TARGET_FILE:ggml-lowbit>")
 
 add_library(lowbit_test_fake_ggml SHARED ${CMAKE_CURRENT_SOURCE_DIR}/ggml/fake_ggml.c)
 set_target_properties(lowbit_test_fake_ggml PROPERTIES C_VISIBILITY_PRESET hidden
@@ -21,15 +29,22 @@ add_test(NAME ggml_configure_gate
 set_tests_properties(ggml_configure_gate PROPERTIES TIMEOUT 60)
 
 # test-backend-ops -o MUL_MAT,MUL_MAT_ID,GET_ROWS -b LOWBIT_<kind>: 0 FAIL, counts per weight type printed.
-# A missing PoCL or lavapipe device skips, or fails under CI=true.
+# A missing PoCL or lavapipe device skips, or fails under CI=true. The *_fault tests make every device matmul
+# fail (LOWBIT_FAULT): the answers must still pass, through lowbit's CPU fallback, and the fallback be logged.
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_Interpreter_FOUND AND LOWBIT_GGML_ENGINE_BIN AND EXISTS ${LOWBIT_GGML_ENGINE_BIN}/test-backend-ops)
+  set(run_backend_ops ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/ggml/run_backend_ops.py
+      ${LOWBIT_GGML_ENGINE_BIN}/test-backend-ops $<TARGET_FILE:ggml-lowbit>)
   foreach(kind cpu opencl vulkan)
-    add_test(NAME ggml_backend_ops_${kind}
-      COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/ggml/run_backend_ops.py
-              ${LOWBIT_GGML_ENGINE_BIN}/test-backend-ops $<TARGET_FILE:ggml-lowbit> ${kind} MUL_MAT,MUL_MAT_ID,GET_ROWS)
+    add_test(NAME ggml_backend_ops_${kind} COMMAND ${run_backend_ops} ${kind} MUL_MAT,MUL_MAT_ID,GET_ROWS)
     set_tests_properties(ggml_backend_ops_${kind} PROPERTIES ENVIRONMENT "${LOWBIT_TEST_ENVIRONMENT}"
       SKIP_RETURN_CODE 77 TIMEOUT 3600)
+  endforeach()
+  foreach(kind opencl vulkan)
+    add_test(NAME ggml_backend_ops_${kind}_fault COMMAND ${run_backend_ops} ${kind} MUL_MAT
+      --params "type_a=q4_0" --expect-log "ran on lowbit's CPU backend instead")
+    set_tests_properties(ggml_backend_ops_${kind}_fault PROPERTIES
+      ENVIRONMENT "${LOWBIT_TEST_ENVIRONMENT};LOWBIT_FAULT=${kind}.run" SKIP_RETURN_CODE 77 TIMEOUT 1800)
   endforeach()
 elseif("$ENV{CI}" STREQUAL "true")
   message(FATAL_ERROR "ggml adapter: no test-backend-ops beside the engine (${LOWBIT_GGML_ENGINE_BIN})")

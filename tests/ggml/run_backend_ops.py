@@ -2,11 +2,15 @@
 """run_backend_ops.py — runs the engine's test-backend-ops against one lowbit device loaded through
 libggml-lowbit.so, prints OK / FAIL / not-supported counts per op and weight type, and fails on any FAIL.
 
-usage: run_backend_ops.py TEST_BACKEND_OPS PLUGIN KIND OPS
-  KIND  cpu | opencl | vulkan: the first ggml device named LOWBIT_<kind>... is tested
-  OPS   comma-separated ops, as test-backend-ops -o takes them (MUL_MAT,MUL_MAT_ID,GET_ROWS)
+usage: run_backend_ops.py TEST_BACKEND_OPS PLUGIN KIND OPS [--params REGEX] [--expect-log TEXT]
+  KIND          cpu | opencl | vulkan: the first ggml device named LOWBIT_<kind>... is tested
+  OPS           comma-separated ops, as test-backend-ops -o takes them (MUL_MAT,MUL_MAT_ID,GET_ROWS)
+  --params      only the cases whose parameters match (test-backend-ops -p)
+  --expect-log  fail unless the output holds TEXT (a fallback warning under LOWBIT_FAULT, say)
+The whole output is kept in ggml_backend_ops_<kind>.log in the current folder.
 Exit 77 (a skip) when no such device exists, unless CI=true: there a missing PoCL or lavapipe device fails.
 """
+import argparse
 import collections
 import os
 import re
@@ -33,15 +37,18 @@ def device_names(program, plugin):
 
 def weight_type(op, params):
     key = "type_a" if op.startswith("MUL_MAT") else "type"
-    X
+    match = re.search(r"(?:^|,)" + key + r"=([A-Za-z0-9_]+)", params)
     return match.group(1) if match else "?"
 
 
 def main():
-    if len(sys.argv) != 5:
-        print(__doc__, file=sys.stderr)
-        return 2
-    program, plugin, kind, ops = sys.argv[1:]
+    parser = argparse.ArgumentParser(usage=__doc__)
+    for name in ("program", "plugin", "kind", "ops"):
+        parser.add_argument(name)
+    parser.add_argument("--params")
+    parser.add_argument("--expect-log")
+    arguments = parser.parse_args()
+    program, plugin, kind, ops = arguments.program, arguments.plugin, arguments.kind, arguments.ops
     names = device_names(program, plugin)
     wanted = [n for n in names if n.startswith("LOWBIT_" + kind)]
     if not wanted:
@@ -50,7 +57,11 @@ def main():
             return 1
         return 77
     device = wanted[0]
-    status, output = run(program, plugin, ["test", "-o", ops, "-b", device])
+    command = ["test", "-o", ops, "-b", device] + (["-p", arguments.params] if arguments.params else [])
+    status, output = run(program, plugin, command)
+    log = f"ggml_backend_ops_{kind}.log"
+    with open(log, "w") as file:
+        file.write(output)
 
     counts = collections.defaultdict(collections.Counter)
     failures = []
@@ -69,7 +80,7 @@ def main():
         elif rest.endswith("OK"):
             counts[key]["OK"] += 1
 
-    print(f"test-backend-ops -o {ops} -b {device} (exit {status})")
+    print(f"test-backend-ops -o {ops} -b {device} (exit {status}; output in {os.path.abspath(log)})")
     print(f"{'op':<12} {'type':<10} {'OK':>6} {'FAIL':>6} {'not supported':>14}")
     total = collections.Counter()
     for (op, type_name), count in sorted(counts.items()):
@@ -78,7 +89,10 @@ def main():
     print(f"{'all':<12} {'':<10} {total['OK']:>6} {total['FAIL']:>6} {total['not supported']:>14}")
     for failure in failures:
         print("FAIL:", failure)
-    if status != 0 or failures or total["OK"] == 0:
+    missing_log = arguments.expect_log and arguments.expect_log not in output
+    if missing_log:
+        print(f"the output does not hold: {arguments.expect_log}")
+    if status != 0 or failures or total["OK"] == 0 or missing_log:
         print(output[-6000:])
         return 1
     return 0
