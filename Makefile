@@ -1,6 +1,9 @@
 # Thin wrapper over CMake: `make demo`, `make test`, `make bench`, `make conform`. Each installs what is
-# missing first.
+# missing first. CI (.ci/run) also runs the checks below `make test`: test-sanitize, test-tsan, test-clang.
 BUILD ?= build
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+CLANG_BUILD ?= build-clang
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 # CI builds with warnings as errors and refuses to build without the OpenCL and Vulkan plugins.
@@ -8,7 +11,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DLOWBIT_WERROR=ON -DLOWBIT_REQUIRE_BACKENDS=ON
 endif
 
-.PHONY: all deps configure build demo test bench conform install clean format
+.PHONY: all deps configure build demo test test-sanitize test-tsan test-clang bench conform install clean format
 
 all: build
 
@@ -26,6 +29,28 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (halt on the first report, leaks
+# checked; the options and the lavapipe/Python handling are in tests/sanitize.cmake), in its own build tree.
+test-sanitize: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOWBIT_SANITIZE=address $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# ThreadSanitizer over the concurrency test (8 threads on the CPU, PoCL and lavapipe): only that test and the
+# plugins are built.
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOWBIT_SANITIZE=thread $(CMAKE_FLAGS)
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_concurrency lowbit-opencl lowbit-vulkan
+	cd $(TSAN_BUILD) && ctest --output-on-failure -R '^test_concurrency$$'
+
+# Everything built by clang with warnings as errors, plus the libFuzzer harnesses and a short fuzz run of
+# each reader from its seed corpus (tests/fuzz/).
+test-clang: deps
+	cmake -S . -B $(CLANG_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release -DLOWBIT_WERROR=ON \
+		-DLOWBIT_FUZZ=ON $(CMAKE_FLAGS)
+	cmake --build $(CLANG_BUILD) -j $(JOBS)
+	cd $(CLANG_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
 # the default benchmark set: table on stdout, build/bench.json and build/bench.png
 bench: build

@@ -118,7 +118,10 @@ static void discover_in(lowbit_context *context, const char *dir)
     for (size_t i = 0; i < count; ++i) {
         if (context->plugin_count >= LOWBIT_MAX_BACKENDS || context_has_file(context, names[i])) continue;
         char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path) {
+            lowbit_log(LOWBIT_LOG_WARN, "skipping plugin %s in %.64s...: path too long", names[i], dir);
+            continue; /* a truncated path could name another file */
+        }
         lowbit_plugin plugin;
         if (lowbit_plugin_load(path, &plugin) != LOWBIT_OK) {
             lowbit_log(LOWBIT_LOG_WARN, "skipping plugin: %s", lowbit_last_error());

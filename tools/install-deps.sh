@@ -1,12 +1,14 @@
 #!/bin/sh
 # install-deps.sh — installs the Debian packages lowbit builds, tests and benchmarks with, only when one
-# is missing (idempotent: a second run changes nothing and needs no network).
+# is missing (idempotent: a second run changes nothing and needs no network). clang and its runtimes
+# (libFuzzer, sanitizers) are for `make test-clang`.
 set -eu
 
 PACKAGES="build-essential cmake pkg-config python3 python3-venv \
 pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo \
 libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools glslc spirv-tools \
-libcmocka-dev gnuplot-nox"
+libcmocka-dev gnuplot-nox \
+clang libclang-rt-14-dev"
 
 missing=""
 for package in $PACKAGES; do

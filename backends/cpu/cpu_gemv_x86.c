@@ -5,6 +5,7 @@
 #include "cpu_gemv.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 
@@ -51,13 +52,14 @@ X86_TARGET static inline void unpack_q8_0(const unsigned char *block, __m256 w[4
 X86_TARGET static inline __m256 dot_block(const __m256 w[4], __m256 d, const float *x, __m256 acc)
 {
     __m256 sum = _mm256_mul_ps(w[0], _mm256_loadu_ps(x));
-    for (int k = 1; k < 4; ++k) sum = _mm256_fmadd_ps(w[k], _mm256_loadu_ps(x + 8 * k), sum);
+    for (int k = 1; k < 4; ++k)
+        sum = _mm256_fmadd_ps(w[k], _mm256_loadu_ps(x + 8 * k), sum);
     return _mm256_fmadd_ps(d, sum, acc);
 }
 
 /* Rows [row_begin, row_end) × activation rows in groups of four: one unpack per block per group. */
-X86_TARGET static void gemv_block32(int is_q4, const unsigned char *w, size_t cols, const float *x, size_t n,
-                                    float *y, size_t rows, size_t row_begin, size_t row_end)
+X86_TARGET static void gemv_block32(int is_q4, const unsigned char *w, size_t cols, const float *x, size_t n, float *y,
+                                    size_t rows, size_t row_begin, size_t row_end)
 {
     const size_t block_bytes = is_q4 ? LOWBIT_Q4_0_BYTES : LOWBIT_Q8_0_BYTES, blocks = cols / 32;
     for (size_t r = row_begin; r < row_end; ++r) {
@@ -70,8 +72,10 @@ X86_TARGET static void gemv_block32(int is_q4, const unsigned char *w, size_t co
                 __m256 v[4];
                 const unsigned char *block = row + b * block_bytes;
                 const __m256 d = _mm256_set1_ps(load_half(block));
-                if (is_q4) unpack_q4_0(block, v);
-                else unpack_q8_0(block, v);
+                if (is_q4)
+                    unpack_q4_0(block, v);
+                else
+                    unpack_q8_0(block, v);
                 const float *xb = x0 + b * 32;
                 a0 = dot_block(v, d, xb, a0);
                 if (count > 1) a1 = dot_block(v, d, xb + cols, a1);
@@ -79,7 +83,8 @@ X86_TARGET static void gemv_block32(int is_q4, const unsigned char *w, size_t co
                 if (count > 3) a3 = dot_block(v, d, xb + 3 * cols, a3);
             }
             __m256 sums[4] = {a0, a1, a2, a3};
-            for (size_t i = 0; i < count; ++i) y[(i0 + i) * rows + r] = horizontal_sum(sums[i]);
+            for (size_t i = 0; i < count; ++i)
+                y[(i0 + i) * rows + r] = horizontal_sum(sums[i]);
         }
     }
 }
@@ -101,8 +106,8 @@ X86_TARGET_512 static inline __m128i fifth_bits(uint32_t bits)
 }
 
 typedef struct block32_512 {
-    size_t bytes;  /* block size */
-    int affine;    /* x = d·q + m (an f16 m after d) instead of x = d·q */
+    size_t bytes; /* block size */
+    int affine;   /* x = d·q + m (an f16 m after d) instead of x = d·q */
 } block32_512;
 
 static block32_512 block32_512_of(lowbit_format format)
@@ -127,8 +132,10 @@ X86_TARGET_512 static inline void unpack_512(lowbit_format format, const unsigne
         lo = _mm_loadu_si128((const __m128i *)(block + 2));
         hi = _mm_loadu_si128((const __m128i *)(block + 18));
     } else {
-        const size_t qs = format == LOWBIT_FORMAT_Q4_1 ? 4 : format == LOWBIT_FORMAT_Q5_0 ? 6
-                          : format == LOWBIT_FORMAT_Q5_1 ? 8 : 2;
+        const size_t qs = format == LOWBIT_FORMAT_Q4_1   ? 4
+                          : format == LOWBIT_FORMAT_Q5_0 ? 6
+                          : format == LOWBIT_FORMAT_Q5_1 ? 8
+                                                         : 2;
         const __m128i q = _mm_loadu_si128((const __m128i *)(block + qs));
         lo = _mm_and_si128(q, mask);
         hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
@@ -139,7 +146,8 @@ X86_TARGET_512 static inline void unpack_512(lowbit_format format, const unsigne
             hi = _mm_or_si128(hi, fifth_bits(qh >> 16));
         }
         if (format == LOWBIT_FORMAT_IQ4_NL) {
-            const __m128i levels = _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+            const __m128i levels =
+                _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
             lo = _mm_shuffle_epi8(levels, lo);
             hi = _mm_shuffle_epi8(levels, hi);
         } else if (format == LOWBIT_FORMAT_Q4_0 || format == LOWBIT_FORMAT_Q5_0) {
@@ -153,11 +161,9 @@ X86_TARGET_512 static inline void unpack_512(lowbit_format format, const unsigne
 }
 
 /* Inlined into one function per format (below), so `format` is a constant and its branches fold away. */
-X86_TARGET_512 __attribute__((always_inline)) static inline void gemv_block32_512(lowbit_format format,
-                                                                                const unsigned char *w, size_t cols,
-                                                                                const float *x, size_t n, float *y,
-                                                                                size_t rows, size_t row_begin,
-                                                                                size_t row_end)
+X86_TARGET_512 __attribute__((always_inline)) static inline void
+gemv_block32_512(lowbit_format format, const unsigned char *w, size_t cols, const float *x, size_t n, float *y,
+                 size_t rows, size_t row_begin, size_t row_end)
 {
     const block32_512 kind = block32_512_of(format);
     const size_t blocks = cols / 32;
@@ -167,7 +173,8 @@ X86_TARGET_512 __attribute__((always_inline)) static inline void gemv_block32_51
             const size_t count = n - i0 < 4 ? n - i0 : 4;
             const float *x0 = x + i0 * cols;
             __m512 acc[4], offsets[4];
-            for (int i = 0; i < 4; ++i) acc[i] = offsets[i] = _mm512_setzero_ps();
+            for (int i = 0; i < 4; ++i)
+                acc[i] = offsets[i] = _mm512_setzero_ps();
             for (size_t b = 0; b < blocks; ++b) {
                 __m512 v[2];
                 const unsigned char *block = row + b * kind.bytes;
@@ -193,7 +200,7 @@ X86_TARGET_512 __attribute__((always_inline)) static inline void gemv_block32_51
 }
 
 #define BLOCK32_512_KERNEL(name, format)                                                                               \
-    X86_TARGET_512 static void name(const unsigned char *w, size_t cols, const float *x, size_t n, float *y,          \
+    X86_TARGET_512 static void name(const unsigned char *w, size_t cols, const float *x, size_t n, float *y,           \
                                     size_t rows, size_t row_begin, size_t row_end)                                     \
     {                                                                                                                  \
         gemv_block32_512(format, w, cols, x, n, y, rows, row_begin, row_end);                                          \
@@ -228,13 +235,15 @@ X86_TARGET_512 static void gemv_q4_k_512(const unsigned char *w, size_t cols, co
             const size_t count = n - i0 < 4 ? n - i0 : 4;
             const float *x0 = x + i0 * cols;
             __m512 acc[4], mins[4];
-            for (int i = 0; i < 4; ++i) acc[i] = mins[i] = _mm512_setzero_ps();
+            for (int i = 0; i < 4; ++i)
+                acc[i] = mins[i] = _mm512_setzero_ps();
             for (size_t b = 0; b < blocks; ++b) {
                 const unsigned char *in = row + b * block_bytes, *s = in + 4;
                 const float d = load_half(in), dmin = load_half(in + 2);
                 for (int pair = 0; pair < 4; ++pair) {
                     const __m256i q = _mm256_loadu_si256((const __m256i *)(in + 16 + 32 * pair));
-                    const __m256i planes[2] = {_mm256_and_si256(q, mask), _mm256_and_si256(_mm256_srli_epi16(q, 4), mask)};
+                    const __m256i planes[2] = {_mm256_and_si256(q, mask),
+                                               _mm256_and_si256(_mm256_srli_epi16(q, 4), mask)};
                     for (int plane = 0; plane < 2; ++plane) {
                         const int j = 2 * pair + plane;
                         const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
@@ -275,7 +284,8 @@ X86_TARGET_512 static void gemv_q6_k_512(const unsigned char *w, size_t cols, co
             const size_t count = n - i0 < 4 ? n - i0 : 4;
             const float *x0 = x + i0 * cols;
             __m512 acc[4];
-            for (int i = 0; i < 4; ++i) acc[i] = _mm512_setzero_ps();
+            for (int i = 0; i < 4; ++i)
+                acc[i] = _mm512_setzero_ps();
             for (size_t b = 0; b < blocks; ++b) {
                 const unsigned char *in = row + b * block_bytes;
                 const float d = load_half(in + 208);
@@ -298,14 +308,15 @@ X86_TARGET_512 static void gemv_q6_k_512(const unsigned char *w, size_t cols, co
 #define Q6_K_ROW(i)                                                                                                    \
     if (count > i) {                                                                                                   \
         const float *xs = x0 + i * cols + b * 256 + 128 * h + 32 * k;                                                  \
-        acc[i] = _mm512_fmadd_ps(v[1], _mm512_loadu_ps(xs + 16), _mm512_fmadd_ps(v[0], _mm512_loadu_ps(xs), acc[i])); \
+        acc[i] = _mm512_fmadd_ps(v[1], _mm512_loadu_ps(xs + 16), _mm512_fmadd_ps(v[0], _mm512_loadu_ps(xs), acc[i]));  \
     }
                         Q6_K_ROW(0) Q6_K_ROW(1) Q6_K_ROW(2) Q6_K_ROW(3)
 #undef Q6_K_ROW
                     }
                 }
             }
-            for (size_t i = 0; i < count; ++i) y[(i0 + i) * rows + r] = _mm512_reduce_add_ps(acc[i]);
+            for (size_t i = 0; i < count; ++i)
+                y[(i0 + i) * rows + r] = _mm512_reduce_add_ps(acc[i]);
         }
     }
 }
@@ -345,17 +356,26 @@ X86_TARGET static void gemv_float(int is_f16, const unsigned char *w, size_t col
             __m256 sums[4] = {a0, a1, a2, a3};
             for (size_t i = 0; i < count; ++i) {
                 float sum = horizontal_sum(sums[i]);
-                for (size_t c = body; c < cols; ++c) sum += load_weight(is_f16, row, c) * x0[i * cols + c];
+                for (size_t c = body; c < cols; ++c)
+                    sum += load_weight(is_f16, row, c) * x0[i * cols + c];
                 y[(i0 + i) * rows + r] = sum;
             }
         }
     }
 }
 
+/* F16C straight from CPUID (leaf 1, ECX bit 29): clang's __builtin_cpu_supports does not know "f16c". The OS
+ * saving the YMM state is what __builtin_cpu_supports("avx2") already checks. */
+static int cpu_has_f16c(void)
+{
+    unsigned eax, ebx, ecx, edx;
+    return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+}
+
 int lowbit_cpu_gemv_x86_level(void)
 {
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") || !__builtin_cpu_supports("f16c")) return 0;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") || !cpu_has_f16c()) return 0;
     return __builtin_cpu_supports("avx512f") ? 2 : 1;
 }
 
@@ -394,8 +414,7 @@ const char *lowbit_cpu_gemv_x86(int level, lowbit_format format, const void *wei
     case LOWBIT_FORMAT_F32:
         gemv_float(format == LOWBIT_FORMAT_F16, weights, cols, x, n, y, rows, row_begin, row_end);
         return format == LOWBIT_FORMAT_F16 ? "cpu_gemv_f16 avx2" : "cpu_gemv_f32 avx2";
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 
@@ -405,7 +424,8 @@ int lowbit_cpu_gemv_x86_level(void) { return 0; }
 const char *lowbit_cpu_gemv_x86(int level, lowbit_format format, const void *weights, size_t cols, const float *x,
                                 size_t n, float *y, size_t rows, size_t row_begin, size_t row_end)
 {
-    (void)level, (void)format, (void)weights, (void)cols, (void)x, (void)n, (void)y, (void)rows, (void)row_begin, (void)row_end;
+    (void)level, (void)format, (void)weights, (void)cols, (void)x, (void)n, (void)y, (void)rows, (void)row_begin,
+        (void)row_end;
     return NULL;
 }
 #endif

@@ -8,7 +8,18 @@
 
 #define LANES 8
 
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+/* Not under ThreadSanitizer: target_clones dispatches through ifunc resolvers, which the dynamic linker runs
+ * before the TSan runtime is up, so every TSan program would die at start. The intrinsics kernels
+ * (cpu_gemv_x86.c) still run there, chosen at run time. */
+#if defined(__SANITIZE_THREAD__)
+#define LOWBIT_THREAD_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LOWBIT_THREAD_SANITIZER 1
+#endif
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(LOWBIT_THREAD_SANITIZER)
 #define LOWBIT_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define LOWBIT_MULTIVERSION

@@ -43,40 +43,44 @@ LOWBIT_VK_SPIRV_SUBGROUPS(gemv_raw)
  * CPU-class devices (lavapipe) get per-invocation contiguous row walks; GPUs a workgroup per row with
  * coalesced block loads and a workgroup reduction (subgroupAdd, then shared memory across subgroups, where
  * the device has subgroup arithmetic; a shared-memory tree elsewhere). */
+/* designated, so the GEMM tile and the per-call members start at zero (clang's -Wmissing-field-initializers) */
+#define VK_PARAMS(wg, per_group, layout_name)                                                                          \
+    {                                                                                                                  \
+        .workgroup_size = (wg), .rows = (per_group), .layout = LOWBIT_VK_LAYOUT_##layout_name                          \
+    }
 #define RAW_KERNEL(name, format, elems, bytes)                                                                         \
     {                                                                                                                  \
         name, LOWBIT_FORMAT_##format, SPIRV_OF(gemv_raw),                                                              \
-            {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU},                                                    \
-             [LOWBIT_VK_CLASS_CPU] = {8, 4, LOWBIT_VK_LAYOUT_CPU}},                                                    \
-            1, elems, bytes, SUBGROUPS_SPIRV_OF(gemv_raw)                                                              \
+            {[LOWBIT_VK_CLASS_GPU] = VK_PARAMS(64, 1, GPU), [LOWBIT_VK_CLASS_CPU] = VK_PARAMS(8, 4, CPU)}, 1, elems,   \
+            bytes, SUBGROUPS_SPIRV_OF(gemv_raw)                                                                        \
     }
 
 static const vk_kernel kernels[] = {
     {"gemv_f32",
      LOWBIT_FORMAT_F32,
      SPIRV_OF(gemv_f32),
-     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}},
+     {[LOWBIT_VK_CLASS_GPU] = VK_PARAMS(64, 1, GPU), [LOWBIT_VK_CLASS_CPU] = VK_PARAMS(8, 16, CPU)},
      .raw = 0,
      .spirv_subgroups = lowbit_vk_gemv_f32_subgroups_spv,
      .spirv_subgroups_size = &lowbit_vk_gemv_f32_subgroups_spv_size},
     {"gemv_f16",
      LOWBIT_FORMAT_F16,
      SPIRV_OF(gemv_f16),
-     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}},
+     {[LOWBIT_VK_CLASS_GPU] = VK_PARAMS(64, 1, GPU), [LOWBIT_VK_CLASS_CPU] = VK_PARAMS(8, 16, CPU)},
      .raw = 0,
      .spirv_subgroups = lowbit_vk_gemv_f16_subgroups_spv,
      .spirv_subgroups_size = &lowbit_vk_gemv_f16_subgroups_spv_size},
     {"gemv_q4_0",
      LOWBIT_FORMAT_Q4_0,
      SPIRV_OF(gemv_q4_0),
-     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}},
+     {[LOWBIT_VK_CLASS_GPU] = VK_PARAMS(64, 1, GPU), [LOWBIT_VK_CLASS_CPU] = VK_PARAMS(8, 16, CPU)},
      .raw = 0,
      .spirv_subgroups = lowbit_vk_gemv_q4_0_subgroups_spv,
      .spirv_subgroups_size = &lowbit_vk_gemv_q4_0_subgroups_spv_size},
     {"gemv_q8_0",
      LOWBIT_FORMAT_Q8_0,
      SPIRV_OF(gemv_q8_0),
-     {[LOWBIT_VK_CLASS_GPU] = {64, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {8, 16, LOWBIT_VK_LAYOUT_CPU}},
+     {[LOWBIT_VK_CLASS_GPU] = VK_PARAMS(64, 1, GPU), [LOWBIT_VK_CLASS_CPU] = VK_PARAMS(8, 16, CPU)},
      .raw = 0,
      .spirv_subgroups = lowbit_vk_gemv_q8_0_subgroups_spv,
      .spirv_subgroups_size = &lowbit_vk_gemv_q8_0_subgroups_spv_size},
@@ -109,15 +113,20 @@ static const vk_kernel kernels[] = {
 #define LOWBIT_VK_GEMM_CPU_MIN_N_Q4_K 0
 #define LOWBIT_VK_GEMM_CPU_MIN_N_Q6_K 0
 
-/* Tiled GEMM (gemm.comp) for prefill, per format: {workgroup size = BM/TM · BN/TN, -, -, -, BM, BN, BK, TM, TN,
- * min_n}; TM and TN multiples of 4, BK of 32, BK·(BM+BN)·4 bytes of shared memory. GPUs take 64×64 tiles of
+/* Tiled GEMM (gemm.comp) for prefill, per format: (workgroup size = BM/TM · BN/TN, layout, BM, BN, BK, TM, TN,
+ * min_n); TM and TN multiples of 4, BK of 32, BK·(BM+BN)·4 bytes of shared memory. GPUs take 64×64 tiles of
  * 4×4 blocks from n = 9 (LOWBIT_VK_MAX_BATCH + 1). CPU-class devices: the best tile measured on lavapipe
  * (128×64, 16×16 blocks, 32 invocations), switched off by min_n (above) while it loses to the GEMV. */
+#define VK_GEMM_PARAMS(wg, layout_name, bm_, bn_, bk_, tm_, tn_, min_n_)                                               \
+    {                                                                                                                  \
+        .workgroup_size = (wg), .layout = LOWBIT_VK_LAYOUT_##layout_name, .bm = (bm_), .bn = (bn_), .bk = (bk_),       \
+        .tm = (tm_), .tn = (tn_), .min_n = (min_n_)                                                                    \
+    }
 #define GEMM_KERNEL(name, format, elems, bytes, raw, cpu_min_n)                                                        \
     {                                                                                                                  \
         name, LOWBIT_FORMAT_##format, SPIRV_OF(gemm),                                                                  \
-            {[LOWBIT_VK_CLASS_GPU] = {256, 0, LOWBIT_VK_LAYOUT_GPU, 0, 64, 64, 32, 4, 4, 9},                           \
-             [LOWBIT_VK_CLASS_CPU] = {32, 0, LOWBIT_VK_LAYOUT_CPU, 0, 128, 64, 32, 16, 16, cpu_min_n}},                \
+            {[LOWBIT_VK_CLASS_GPU] = VK_GEMM_PARAMS(256, GPU, 64, 64, 32, 4, 4, 9),                                    \
+             [LOWBIT_VK_CLASS_CPU] = VK_GEMM_PARAMS(32, CPU, 128, 64, 32, 16, 16, cpu_min_n)},                         \
             raw, elems, bytes, NULL, NULL                                                                              \
     }
 
@@ -158,7 +167,7 @@ static const vk_kernel stream_kernel = {
     "stream_read",
     LOWBIT_FORMAT_COUNT,
     SPIRV_OF(stream_read),
-    {[LOWBIT_VK_CLASS_GPU] = {256, 1, LOWBIT_VK_LAYOUT_GPU}, [LOWBIT_VK_CLASS_CPU] = {64, 1, LOWBIT_VK_LAYOUT_CPU}},
+    {[LOWBIT_VK_CLASS_GPU] = VK_PARAMS(256, 1, GPU), [LOWBIT_VK_CLASS_CPU] = VK_PARAMS(64, 1, CPU)},
     0,
     0,
     0,
