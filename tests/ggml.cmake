@@ -42,7 +42,8 @@ if(Python3_Interpreter_FOUND AND LOWBIT_GGML_ENGINE_BIN AND EXISTS ${LOWBIT_GGML
   endforeach()
   foreach(kind opencl vulkan)
     add_test(NAME ggml_backend_ops_${kind}_fault COMMAND ${run_backend_ops} ${kind} MUL_MAT
-      --params "type_a=q4_0" --expect-log "ran on lowbit's CPU backend instead")
+      --params "type_a=q4_0" --expect-log "ran on lowbit's CPU backend instead"
+      --log ggml_backend_ops_${kind}_fault.log)
     set_tests_properties(ggml_backend_ops_${kind}_fault PROPERTIES
       ENVIRONMENT "${LOWBIT_TEST_ENVIRONMENT};LOWBIT_FAULT=${kind}.run" SKIP_RETURN_CODE 77 TIMEOUT 1800)
   endforeach()

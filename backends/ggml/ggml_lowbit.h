@@ -4,6 +4,7 @@
 #define GGML_LOWBIT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -24,7 +25,7 @@ typedef struct ggml_lowbit_device {
     enum ggml_backend_dev_type type;
     char name[48];
     char description[512];
-    int fallback_logged; /* the first CPU fallback of a matmul is a warning, later ones debug messages */
+    atomic_int fallback_logged; /* the first CPU fallback of a matmul is a warning, later ones debug messages */
 } ggml_lowbit_device;
 
 /* One uploaded 2-D weight slice (a matrix, or one expert of a stack) of a tensor in a lowbit buffer. */

@@ -136,6 +136,7 @@ int ggml_lowbit_device_init(ggml_lowbit_device *device, ggml_backend_reg_t reg, 
     }
     device->lowbit = lowbit;
     device->index = index;
+    atomic_init(&device->fallback_logged, 0);
     /* How llama.cpp schedules each kind (CONTRIBUTING.md, "ggml adapter"): the CPU backend is an accelerator
      * of the CPU layers; a CPU-class OpenCL/Vulkan device shares host memory like an integrated GPU; anything
      * else is a GPU that takes offloaded layers. */

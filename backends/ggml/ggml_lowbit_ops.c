@@ -128,8 +128,8 @@ static void note_fallback(ggml_lowbit_backend *backend)
     if (device->info.api == LOWBIT_API_CPU) return;
     lowbit_run_info run = {.struct_size = sizeof run};
     if (lowbit_last_run(device->lowbit, &run) != LOWBIT_OK || !run.fell_back) return;
-    enum ggml_log_level level = device->fallback_logged ? GGML_LOG_LEVEL_DEBUG : GGML_LOG_LEVEL_WARN;
-    device->fallback_logged = 1;
+    enum ggml_log_level level =
+        atomic_exchange(&device->fallback_logged, 1) ? GGML_LOG_LEVEL_DEBUG : GGML_LOG_LEVEL_WARN;
     ggml_lowbit_log(level, "%s: a matmul ran on lowbit's CPU backend instead: %s", device->name, run.fallback_reason);
 }
 

@@ -7,7 +7,7 @@ usage: run_backend_ops.py TEST_BACKEND_OPS PLUGIN KIND OPS [--params REGEX] [--e
   OPS           comma-separated ops, as test-backend-ops -o takes them (MUL_MAT,MUL_MAT_ID,GET_ROWS)
   --params      only the cases whose parameters match (test-backend-ops -p)
   --expect-log  fail unless the output holds TEXT (a fallback warning under LOWBIT_FAULT, say)
-The whole output is kept in ggml_backend_ops_<kind>.log in the current folder.
+  --log FILE    where the whole output is kept (default: ggml_backend_ops_<kind>.log in the current folder)
 Exit 77 (a skip) when no such device exists, unless CI=true: there a missing PoCL or lavapipe device fails.
 """
 import argparse
@@ -47,6 +47,7 @@ def main():
         parser.add_argument(name)
     parser.add_argument("--params")
     parser.add_argument("--expect-log")
+    parser.add_argument("--log")
     arguments = parser.parse_args()
     program, plugin, kind, ops = arguments.program, arguments.plugin, arguments.kind, arguments.ops
     names = device_names(program, plugin)
@@ -59,7 +60,7 @@ def main():
     device = wanted[0]
     command = ["test", "-o", ops, "-b", device] + (["-p", arguments.params] if arguments.params else [])
     status, output = run(program, plugin, command)
-    log = f"ggml_backend_ops_{kind}.log"
+    log = arguments.log or f"ggml_backend_ops_{kind}.log"
     with open(log, "w") as file:
         file.write(output)
 
