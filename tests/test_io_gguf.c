@@ -19,27 +19,14 @@ static char test_dir[512];
 static int make_test_dir(void **state)
 {
     (void)state;
-    const char *base = getenv("LOWBIT_TEST_BINARY_DIR");
-    snprintf(test_dir, sizeof test_dir, "%s/test_io_gguf.XXXXXX", base ? base : "/tmp");
-    assert_non_null(mkdtemp(test_dir));
+    assert_int_equal(test_temp_dir_create(test_dir, sizeof test_dir, "test_io_gguf"), 0);
     return 0;
 }
 
 static int remove_test_dir(void **state)
 {
     (void)state;
-    DIR *dir = opendir(test_dir);
-    if (dir) {
-        struct dirent *entry;
-        char path[1024];
-        while ((entry = readdir(dir)))
-            if (entry->d_name[0] != '.' || (strcmp(entry->d_name, ".") && strcmp(entry->d_name, ".."))) {
-                snprintf(path, sizeof path, "%s/%s", test_dir, entry->d_name);
-                unlink(path);
-            }
-        closedir(dir);
-    }
-    rmdir(test_dir);
+    test_temp_dir_remove(test_dir);
     return 0;
 }
 

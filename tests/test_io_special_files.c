@@ -26,27 +26,15 @@ static void path_in_test_dir(char *path, size_t size, const char *name)
 static int make_test_dir(void **state)
 {
     (void)state;
-    const char *base = getenv("LOWBIT_TEST_BINARY_DIR");
-    snprintf(test_dir, sizeof test_dir, "%s/test_io_special_files.XXXXXX", base ? base : "/tmp");
     alarm(60); /* a blocking open would otherwise hang the test until ctest's timeout */
-    return mkdtemp(test_dir) ? 0 : -1;
+    return test_temp_dir_create(test_dir, sizeof test_dir, "test_io_special_files");
 }
 
 static int remove_test_dir(void **state)
 {
     (void)state;
     alarm(0);
-    DIR *dir = opendir(test_dir);
-    if (dir) {
-        char path[1024];
-        for (struct dirent *entry; (entry = readdir(dir));) {
-            if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
-            path_in_test_dir(path, sizeof path, entry->d_name);
-            if (unlink(path) != 0) rmdir(path);
-        }
-        closedir(dir);
-    }
-    rmdir(test_dir);
+    test_temp_dir_remove(test_dir);
     return 0;
 }
 

@@ -3,7 +3,6 @@
  * hanging on (or allocating 2^63 bytes for) an imatrix that is a FIFO or a directory; lowbit-bench hanging
  * on a FIFO model and leaking its option strings on error paths (the exact exit status is asserted, so a
  * leak-checking build, whose leak report changes it, fails). Each run is killed after a time limit. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,9 +57,7 @@ static void write_inputs(void)
 static int make_test_dir(void **state)
 {
     (void)state;
-    const char *base = getenv("LOWBIT_TEST_BINARY_DIR");
-    snprintf(test_dir, sizeof test_dir, "%s/test_tools_files.XXXXXX", base ? base : "/tmp");
-    if (!mkdtemp(test_dir)) return -1;
+    if (test_temp_dir_create(test_dir, sizeof test_dir, "test_tools_files") != 0) return -1;
     path_in_test_dir(model, sizeof model, "model.gguf");
     path_in_test_dir(imatrix, sizeof imatrix, "imatrix.dat");
     path_in_test_dir(output_log, sizeof output_log, "tool-output.txt");
@@ -71,17 +68,7 @@ static int make_test_dir(void **state)
 static int remove_test_dir(void **state)
 {
     (void)state;
-    DIR *dir = opendir(test_dir);
-    if (dir) {
-        char path[1024];
-        for (struct dirent *entry; (entry = readdir(dir));) {
-            if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
-            path_in_test_dir(path, sizeof path, entry->d_name);
-            if (unlink(path) != 0) rmdir(path);
-        }
-        closedir(dir);
-    }
-    rmdir(test_dir);
+    test_temp_dir_remove(test_dir);
     return 0;
 }
 

@@ -1,9 +1,11 @@
 /* test_support.c — deterministic data, the f64 reference and NMSE for every test. */
 #include "test_support.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint64_t splitmix64(uint64_t *state)
 {
@@ -165,4 +167,26 @@ void test_check_matmul(lowbit_context *context, size_t device, lowbit_format for
     }
     free(x), free(halves), free(y), free(reference), free(packed);
     lowbit_weights_destroy(weights);
+}
+
+int test_temp_dir_create(char *dir, size_t size, const char *name)
+{
+    const char *base = getenv("LOWBIT_TEST_BINARY_DIR");
+    snprintf(dir, size, "%s/%s.XXXXXX", base ? base : "/tmp", name);
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+void test_temp_dir_remove(const char *dir)
+{
+    DIR *folder = opendir(dir);
+    if (folder) {
+        char path[1024];
+        for (struct dirent *entry; (entry = readdir(folder));) {
+            if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+            snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
+            if (unlink(path) != 0) rmdir(path);
+        }
+        closedir(folder);
+    }
+    rmdir(dir);
 }

@@ -46,4 +46,9 @@ void test_check_matmul(lowbit_context *context, size_t device, lowbit_format for
                        const size_t *batches, size_t batch_count, lowbit_activation x_type,
                        const test_matmul_expect *expect);
 
+/* A fresh folder "<LOWBIT_TEST_BINARY_DIR or /tmp>/<name>.XXXXXX" into dir; 0 on success. */
+int test_temp_dir_create(char *dir, size_t size, const char *name);
+/* Removes the folder and everything in it (files, links, FIFOs, empty folders; one level deep). */
+void test_temp_dir_remove(const char *dir);
+
 #endif
