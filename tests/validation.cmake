@@ -1,8 +1,8 @@
 # validation.cmake — the Vulkan plugin under the Khronos validation layer, synchronization validation included
 # (tests/ci/vulkan-validation.sh fails on any validation message): lowbit-conform --quick on vulkan:0, every
 # Vulkan test that opens a device, and test_concurrency (eight threads on one device: the layer's thread-safety
-# checks). One ctest test each, so they run side by side. Not in sanitizer builds: there the layer adds time
-# and nothing they check.
+# checks), plus a self-test that the layer really reports errors and hazards. One ctest test each, so they run
+# side by side. Not in sanitizer builds: there the layer adds time and nothing they check.
 if(TARGET lowbit-vulkan AND NOT LOWBIT_SANITIZE)
   set(validation_dir ${CMAKE_BINARY_DIR}/vulkan-validation)
   add_test(NAME vulkan_validation_conform COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/ci/vulkan-validation.sh
@@ -20,6 +20,13 @@ if(TARGET lowbit-vulkan AND NOT LOWBIT_SANITIZE)
       ${validation_dir}/${test_name}.log $<TARGET_FILE:${test_name}>)
     list(APPEND validated vulkan_validation_${test_name})
   endforeach()
+  # the harness's self-test: a program with one valid-usage error and one hazard must be caught
+  add_executable(vulkan_validation_selftest ${CMAKE_CURRENT_SOURCE_DIR}/ci/vulkan_validation_selftest.c)
+  target_compile_options(vulkan_validation_selftest PRIVATE ${LOWBIT_WARNINGS})
+  target_link_libraries(vulkan_validation_selftest PRIVATE Vulkan::Vulkan)
+  add_test(NAME vulkan_validation_selftest COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/ci/vulkan-validation.sh
+    --expect-errors ${validation_dir}/selftest.log $<TARGET_FILE:vulkan_validation_selftest>)
+  list(APPEND validated vulkan_validation_selftest)
   set_tests_properties(${validated} PROPERTIES ENVIRONMENT "${LOWBIT_TEST_ENVIRONMENT}" SKIP_RETURN_CODE 77
     TIMEOUT 1800 LABELS vulkan-validation)
 endif()

@@ -1,10 +1,16 @@
 #!/bin/sh
-# vulkan-validation.sh LOG PROGRAM [ARGS...] — runs one program under the Khronos validation layer,
-# synchronization validation included, and fails on any validation message (a VUID, a "Validation Error", a
-# SYNC-HAZARD; loader messages do not count), when the program fails, and when it never had the layer. The
+# vulkan-validation.sh [--expect-errors] LOG PROGRAM [ARGS...] — runs one program under the Khronos validation
+# layer, synchronization validation included, and fails on any validation message (a VUID, a "Validation Error",
+# a SYNC-HAZARD; loader messages do not count), when the program fails, and when it never had the layer. The
 # program's output is kept in LOG; the messages found are printed. Registered by tests/validation.cmake.
-# Outside CI a missing layer skips (77); under CI=true it fails.
+# --expect-errors turns it around for the harness's self-test: pass only when both a VUID and a SYNC-HAZARD were
+# reported. Outside CI a missing layer skips (77); under CI=true it fails.
 set -u
+expect_errors=0
+if [ "$1" = --expect-errors ]; then
+    expect_errors=1
+    shift
+fi
 log=$1
 shift
 
@@ -36,6 +42,15 @@ pattern='VUID-|Validation Error|SYNC-HAZARD'
 messages=$(grep -c -E "$pattern" "$log")
 echo "vulkan-validation: $* -> exit $rc, $messages validation messages (output: $log)"
 status=0
+if [ "$expect_errors" = 1 ]; then
+    [ "$rc" = 77 ] && [ "${CI:-}" != true ] && exit 77
+    if [ "$rc" -ne 0 ] || ! grep -q 'VUID-' "$log" || ! grep -q 'SYNC-HAZARD' "$log"; then
+        echo "vulkan-validation: the self-test expected a VUID and a SYNC-HAZARD report: the layer is not validating"
+        cat "$log"
+        exit 1
+    fi
+    exit 0
+fi
 if [ "$rc" -ne 0 ]; then
     tail -n 40 "$log"
     status=1
