@@ -113,6 +113,15 @@ static int device_wanted(const char *id)
     return 0;
 }
 
+/* At exit (or when ggml unloads the library: glibc runs a library's atexit handlers at its dlclose), before
+ * any library's destructors: the OpenCL and Vulkan drivers are still loaded, and closing their devices
+ * releases what they would otherwise leave behind (lavapipe's compiler state, say). */
+static void registry_close(void)
+{
+    lowbit_context_destroy(registry.lowbit);
+    registry.lowbit = NULL;
+}
+
 static void registry_create(void)
 {
     registry.reg.api_version = GGML_BACKEND_API_VERSION;
@@ -127,7 +136,10 @@ static void registry_create(void)
     lowbit_log_set_callback(forward_lowbit_log, NULL, lowbit_log_level_from_environment());
     lowbit_status status = lowbit_context_create(NULL, &registry.lowbit);
     size_t count = 0;
-    if (status == LOWBIT_OK) status = lowbit_device_count(registry.lowbit, &count);
+    if (status == LOWBIT_OK) {
+        atexit(registry_close);
+        status = lowbit_device_count(registry.lowbit, &count);
+    }
     if (status != LOWBIT_OK) {
         ggml_lowbit_log(GGML_LOG_LEVEL_ERROR, "cannot open lowbit: %s", lowbit_last_error());
         return;
