@@ -63,3 +63,13 @@ elseif("$ENV{CI}" STREQUAL "true")
 else()
   message(STATUS "ggml adapter: no test-backend-ops found; the test-backend-ops tests are not registered")
 endif()
+
+# The formats gguf-py cannot quantize or read (MXFP4/NVFP4 quantize, Q1_0, Q2_0), against the engine's own
+# reference C code. Deferred like format.cmake's oracle: python.cmake sorts after this file.
+function(lowbit_ggml_register_format_oracle)
+  if(Python3_Interpreter_FOUND AND COMMAND lowbit_add_oracle_test)
+    lowbit_add_oracle_test(ggml_format_oracle ${CMAKE_SOURCE_DIR}/tests/oracle/ggml_format_oracle.py
+      ${LOWBIT_GGML_BASE_LIBRARY})
+  endif()
+endfunction()
+cmake_language(DEFER CALL lowbit_ggml_register_format_oracle)

@@ -1,9 +1,9 @@
 /* cpu_gemv_blocks.c — fused kernels for every block format without a hand-vectorized one (Q4_1, Q5_0, Q5_1,
- * IQ4_NL, the K-quants, IQ4_XS, TQ1_0, TQ2_0; AVX-512 CPUs take cpu_gemv_x86.c's Q4_K/Q6_K instead). One
- * block at a time is decoded into floats on the stack and dotted with up to eight activation rows while it
- * sits in L1, so weights cross memory once per call and never as a full f32 row. The decoders are the
- * reference dequantizers' own (host/format/block_decode.h), inlined here into each multiversioned clone,
- * so the weights are exactly the dequantized ones. */
+ * IQ4_NL, the K-quants, IQ4_XS, TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0, Q2_0; AVX-512 CPUs take cpu_gemv_x86.c's Q4_K/Q6_K
+ * instead). One block at a time is decoded into floats on the stack and dotted with up to eight activation rows while
+ * it sits in L1, so weights cross memory once per call and never as a full f32 row. The decoders are the reference
+ * dequantizers' own (host/format/block_decode.h), inlined here into each multiversioned clone, so the weights are
+ * exactly the dequantized ones. */
 #include <string.h>
 
 #include "../../host/format/block_decode.h"
@@ -27,6 +27,10 @@ LOWBIT_ALWAYS_INLINE void decode_block(lowbit_format format, const unsigned char
     case LOWBIT_FORMAT_IQ4_XS: lowbit_decode_iq4_xs(in, y); break;
     case LOWBIT_FORMAT_TQ1_0: lowbit_decode_tq1_0(in, y); break;
     case LOWBIT_FORMAT_TQ2_0: lowbit_decode_tq2_0(in, y); break;
+    case LOWBIT_FORMAT_MXFP4: lowbit_decode_mxfp4(in, y); break;
+    case LOWBIT_FORMAT_NVFP4: lowbit_decode_nvfp4(in, y); break;
+    case LOWBIT_FORMAT_Q1_0: lowbit_decode_q1_0(in, y); break;
+    case LOWBIT_FORMAT_Q2_0: lowbit_decode_q2_0(in, y); break;
     default: break;
     }
 }
@@ -55,40 +59,33 @@ LOWBIT_ALWAYS_INLINE void gemv_blocks(lowbit_format format, size_t block_elems, 
     }
 }
 
-#define BLOCK_KERNEL(fn, format, elems, bytes)                                                                         \
-    LOWBIT_MULTIVERSION static void fn(const unsigned char *w, size_t cols, const float *x, size_t n, float *y,        \
-                                       size_t rows, size_t row_begin, size_t row_end)                                  \
+/* One multiversioned kernel per format, its geometry from lowbit_formats.h. */
+#define BLOCK_KERNEL(F, f)                                                                                             \
+    _Static_assert(LOWBIT_##F##_BLOCK <= MAX_BLOCK, #F " fits the decode buffer");                                     \
+    LOWBIT_MULTIVERSION static void gemv_##F(const unsigned char *w, size_t cols, const float *x, size_t n, float *y,  \
+                                             size_t rows, size_t row_begin, size_t row_end)                            \
     {                                                                                                                  \
-        gemv_blocks(format, elems, bytes, w, cols, x, n, y, rows, row_begin, row_end);                                 \
+        gemv_blocks(LOWBIT_FORMAT_##F, LOWBIT_##F##_BLOCK, LOWBIT_##F##_BYTES, w, cols, x, n, y, rows, row_begin,      \
+                    row_end);                                                                                          \
     }
 
-BLOCK_KERNEL(gemv_q4_1, LOWBIT_FORMAT_Q4_1, 32, 20)
-BLOCK_KERNEL(gemv_q5_0, LOWBIT_FORMAT_Q5_0, 32, 22)
-BLOCK_KERNEL(gemv_q5_1, LOWBIT_FORMAT_Q5_1, 32, 24)
-BLOCK_KERNEL(gemv_iq4_nl, LOWBIT_FORMAT_IQ4_NL, 32, 18)
-BLOCK_KERNEL(gemv_q2_k, LOWBIT_FORMAT_Q2_K, 256, 84)
-BLOCK_KERNEL(gemv_q3_k, LOWBIT_FORMAT_Q3_K, 256, 110)
-BLOCK_KERNEL(gemv_q4_k, LOWBIT_FORMAT_Q4_K, 256, 144)
-BLOCK_KERNEL(gemv_q5_k, LOWBIT_FORMAT_Q5_K, 256, 176)
-BLOCK_KERNEL(gemv_q6_k, LOWBIT_FORMAT_Q6_K, 256, 210)
-BLOCK_KERNEL(gemv_iq4_xs, LOWBIT_FORMAT_IQ4_XS, 256, 136)
-BLOCK_KERNEL(gemv_tq1_0, LOWBIT_FORMAT_TQ1_0, 256, 54)
-BLOCK_KERNEL(gemv_tq2_0, LOWBIT_FORMAT_TQ2_0, 256, 66)
+/* The formats this file serves, once: X(FORMAT, kernel name suffix). */
+#define BLOCK_FORMATS(X)                                                                                               \
+    X(Q4_1, q4_1)                                                                                                      \
+    X(Q5_0, q5_0) X(Q5_1, q5_1) X(IQ4_NL, iq4_nl) X(Q2_K, q2_k) X(Q3_K, q3_k) X(Q4_K, q4_k) X(Q5_K, q5_k)              \
+        X(Q6_K, q6_k) X(IQ4_XS, iq4_xs) X(TQ1_0, tq1_0) X(TQ2_0, tq2_0) X(MXFP4, mxfp4) X(NVFP4, nvfp4) X(Q1_0, q1_0)  \
+            X(Q2_0, q2_0)
+
+BLOCK_FORMATS(BLOCK_KERNEL)
 
 typedef void block_kernel_fn(const unsigned char *, size_t, const float *, size_t, float *, size_t, size_t, size_t);
 
+#define BLOCK_ENTRY(F, f) {LOWBIT_FORMAT_##F, gemv_##F, "cpu_gemv_" #f},
 static const struct {
     lowbit_format format;
     block_kernel_fn *run;
     const char *name;
-} block_kernels[] = {
-    {LOWBIT_FORMAT_Q4_1, gemv_q4_1, "cpu_gemv_q4_1"},    {LOWBIT_FORMAT_Q5_0, gemv_q5_0, "cpu_gemv_q5_0"},
-    {LOWBIT_FORMAT_Q5_1, gemv_q5_1, "cpu_gemv_q5_1"},    {LOWBIT_FORMAT_IQ4_NL, gemv_iq4_nl, "cpu_gemv_iq4_nl"},
-    {LOWBIT_FORMAT_Q2_K, gemv_q2_k, "cpu_gemv_q2_k"},    {LOWBIT_FORMAT_Q3_K, gemv_q3_k, "cpu_gemv_q3_k"},
-    {LOWBIT_FORMAT_Q4_K, gemv_q4_k, "cpu_gemv_q4_k"},    {LOWBIT_FORMAT_Q5_K, gemv_q5_k, "cpu_gemv_q5_k"},
-    {LOWBIT_FORMAT_Q6_K, gemv_q6_k, "cpu_gemv_q6_k"},    {LOWBIT_FORMAT_IQ4_XS, gemv_iq4_xs, "cpu_gemv_iq4_xs"},
-    {LOWBIT_FORMAT_TQ1_0, gemv_tq1_0, "cpu_gemv_tq1_0"}, {LOWBIT_FORMAT_TQ2_0, gemv_tq2_0, "cpu_gemv_tq2_0"},
-};
+} block_kernels[] = {BLOCK_FORMATS(BLOCK_ENTRY)};
 
 const char *lowbit_cpu_gemv_blocks(lowbit_format format, const void *weights, size_t cols, const float *x, size_t n,
                                    float *y, size_t rows, size_t row_begin, size_t row_end)

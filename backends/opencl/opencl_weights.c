@@ -4,64 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/common/format_facts.h"
 #include "backends/common/repack.h"
 #include "opencl_backend.h"
 #include "shaders/common/lowbit_blocks.h"
 
 /* Rows repacked on the host per write, so the temporary copy stays small for any matrix size. */
 #define SLAB_BYTES ((size_t)8 << 20)
-
-/* The plugin does not call into liblowbit (the host may have loaded it privately), so the few format
- * facts it needs are here: names for messages and the stored (GGUF) row size of the formats it runs. */
-static const char *format_name(lowbit_format format)
-{
-    switch (format) {
-    case LOWBIT_FORMAT_F32: return "F32";
-    case LOWBIT_FORMAT_F16: return "F16";
-    case LOWBIT_FORMAT_BF16: return "BF16";
-    case LOWBIT_FORMAT_Q4_0: return "Q4_0";
-    case LOWBIT_FORMAT_Q4_1: return "Q4_1";
-    case LOWBIT_FORMAT_Q5_0: return "Q5_0";
-    case LOWBIT_FORMAT_Q5_1: return "Q5_1";
-    case LOWBIT_FORMAT_Q8_0: return "Q8_0";
-    case LOWBIT_FORMAT_IQ4_NL: return "IQ4_NL";
-    case LOWBIT_FORMAT_Q2_K: return "Q2_K";
-    case LOWBIT_FORMAT_Q3_K: return "Q3_K";
-    case LOWBIT_FORMAT_Q4_K: return "Q4_K";
-    case LOWBIT_FORMAT_Q5_K: return "Q5_K";
-    case LOWBIT_FORMAT_Q6_K: return "Q6_K";
-    case LOWBIT_FORMAT_IQ4_XS: return "IQ4_XS";
-    case LOWBIT_FORMAT_TQ1_0: return "TQ1_0";
-    case LOWBIT_FORMAT_TQ2_0: return "TQ2_0";
-    default: return "an unsupported format";
-    }
-}
-
-static size_t stored_row_size(lowbit_format format, size_t cols)
-{
-    size_t block = 0, bytes = 0;
-    switch (format) {
-    case LOWBIT_FORMAT_F32: return cols * 4;
-    case LOWBIT_FORMAT_F16:
-    case LOWBIT_FORMAT_BF16: return cols * 2;
-    case LOWBIT_FORMAT_Q4_0: block = LOWBIT_QK4_0, bytes = LOWBIT_Q4_0_BYTES; break;
-    case LOWBIT_FORMAT_Q8_0: block = LOWBIT_QK8_0, bytes = LOWBIT_Q8_0_BYTES; break;
-    case LOWBIT_FORMAT_Q4_1: block = 32, bytes = 20; break;
-    case LOWBIT_FORMAT_Q5_0: block = 32, bytes = 22; break;
-    case LOWBIT_FORMAT_Q5_1: block = 32, bytes = 24; break;
-    case LOWBIT_FORMAT_IQ4_NL: block = 32, bytes = 18; break;
-    case LOWBIT_FORMAT_Q2_K: block = 256, bytes = 84; break;
-    case LOWBIT_FORMAT_Q3_K: block = 256, bytes = 110; break;
-    case LOWBIT_FORMAT_Q4_K: block = 256, bytes = 144; break;
-    case LOWBIT_FORMAT_Q5_K: block = 256, bytes = 176; break;
-    case LOWBIT_FORMAT_Q6_K: block = 256, bytes = 210; break;
-    case LOWBIT_FORMAT_IQ4_XS: block = 256, bytes = 136; break;
-    case LOWBIT_FORMAT_TQ1_0: block = 256, bytes = 54; break;
-    case LOWBIT_FORMAT_TQ2_0: block = 256, bytes = 66; break;
-    default: return 0;
-    }
-    return cols % block ? 0 : cols / block * bytes;
-}
 
 static void release_parts(const opencl_api *cl, opencl_weights *weights)
 {
@@ -116,7 +65,7 @@ static lowbit_status fill_part(opencl_backend *backend, opencl_device *device, c
         if (lowbit_repack_split(tensor->format, tensor->cols, tensor->data, first, first + count, quants, scales) !=
             0) {
             status = opencl_fail(backend, LOWBIT_ERROR_INTERNAL, "opencl: repacking %s rows failed",
-                                 format_name(tensor->format));
+                                 lowbit_facts_name(tensor->format));
             goto done;
         }
         cl_int error =
@@ -182,11 +131,11 @@ lowbit_status opencl_weights_upload(void *self, size_t device_index, const lowbi
     if (opencl_kernel_for_format(tensor->format) == NULL)
         return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: no kernel for format %d weights on this backend",
                            (int)tensor->format);
-    size_t row_size = stored_row_size(tensor->format, tensor->cols);
+    size_t row_size = lowbit_facts_row_bytes(tensor->format, tensor->cols);
     if (tensor->rows == 0 || tensor->cols == 0 || row_size == 0 || tensor->size / row_size != tensor->rows ||
         tensor->size % row_size != 0)
         return opencl_fail(backend, LOWBIT_ERROR_INVALID_ARGUMENT, "opencl: %zu×%zu %s does not match %zu bytes",
-                           tensor->rows, tensor->cols, format_name(tensor->format), tensor->size);
+                           tensor->rows, tensor->cols, lowbit_facts_name(tensor->format), tensor->size);
     /* Kernel arguments are 32-bit; one activation row and its outputs must each fit one scratch buffer
      * (matmul takes fewer activation rows per dispatch when a chunk of them does not). */
     uint64_t max_allocation = device->info.max_allocation;
@@ -215,7 +164,7 @@ lowbit_status opencl_weights_upload(void *self, size_t device_index, const lowbi
     if (part_rows == 0)
         return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED,
                            "opencl: one %zu-column %s row is larger than the max allocation (%llu bytes) of %s",
-                           tensor->cols, format_name(tensor->format), (unsigned long long)max_allocation,
+                           tensor->cols, lowbit_facts_name(tensor->format), (unsigned long long)max_allocation,
                            device->info.id);
     size_t part_count = (tensor->rows + part_rows - 1) / part_rows;
     opencl_weights *weights = calloc(1, sizeof *weights + part_count * sizeof weights->parts[0]);
@@ -252,7 +201,7 @@ lowbit_status opencl_weights_upload(void *self, size_t device_index, const lowbi
     }
     if (part_count > 1)
         opencl_log(backend, LOWBIT_LOG_DEBUG, "opencl: %zu×%zu %s split into %zu parts of ≤ %zu rows", tensor->rows,
-                   tensor->cols, format_name(tensor->format), part_count, part_rows);
+                   tensor->cols, lowbit_facts_name(tensor->format), part_count, part_rows);
     *out = weights;
     return LOWBIT_OK;
 }

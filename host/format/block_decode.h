@@ -1,6 +1,6 @@
-/* block_decode.h — one block of each stored format decoded into floats, the layout definitions of
- * shared/reference/quantization.md as code: the reference dequantizers (legacy.c, kquants.c, iquants.c,
- * ternary.c) loop over rows of them, and the CPU backend's fused kernels inline them into their
+/* block_decode.h — one block of each stored format decoded into floats, the layouts of docs/formats.md
+ * (offsets and sizes from shaders/common/lowbit_formats.h) as code: the reference dequantizers (legacy.c, kquants.c,
+ * iquants.c, ternary.c) loop over rows of them, and the CPU backend's fused kernels inline them into their
  * multiversioned GEMV. Each repeats the reference's float operations in order (a product rounded before
  * its offset is added: no FMA contraction in the ISO C build), so every caller gets bit-exact weights. The
  * loops run over contiguous bytes with constant trip counts and the sub-block scale hoisted, which
@@ -9,7 +9,9 @@
 #define LOWBIT_BLOCK_DECODE_H
 
 #include <stdint.h>
+#include <string.h>
 
+#include "../../shaders/common/lowbit_formats.h"
 #include "lowbit/lowbit_format.h"
 
 #define LOWBIT_DECODE_INLINE __attribute__((always_inline, unused)) static inline
@@ -198,6 +200,77 @@ LOWBIT_DECODE_INLINE void lowbit_decode_tq2_0(const unsigned char *restrict in, 
         for (int k = 0; k < 4; ++k)
             for (int l = 0; l < 32; ++l)
                 y[128 * c + 32 * k + l] = d * (float)((int)((in[32 * c + l] >> (2 * k)) & 3) - 1);
+}
+
+/* The 16 E2M1 (FP4) values of MXFP4 and NVFP4, doubled so they are integers: {0, 0.5, 1, 1.5, 2, 3, 4, 6}
+ * and their negatives; the scales are decoded at half their value to make up for it (docs/formats.md §3.5). */
+__attribute__((unused)) static const signed char lowbit_fp4_levels[16] = {0, 1,  2,  3,  4,  6,  8,  12,
+                                                                          0, -1, -2, -3, -4, -6, -8, -12};
+
+LOWBIT_DECODE_INLINE float lowbit_bits_to_float(uint32_t bits)
+{
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* E8M0 shared exponent e → 2^(e − 128) (half of 2^(e − 127)); e = 0 and 1 are the f32 subnormals. */
+LOWBIT_DECODE_INLINE float lowbit_decode_e8m0_half(unsigned e)
+{
+    return lowbit_bits_to_float(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23);
+}
+
+/* Unsigned E4M3 (bias 7, no sign; bytes 0 and 0x7F read as 0) → half its value. Built from the bits: the
+ * same value as the reference's ldexp form, exactly. */
+LOWBIT_DECODE_INLINE float lowbit_decode_ue4m3_half(unsigned x)
+{
+    if (x == 0 || x == 0x7F) return 0.0f;
+    const unsigned exponent = (x >> 3) & 0xFu, mantissa = x & 7u;
+    if (exponent == 0) return (float)mantissa * 0x1p-10f;                      /* m·2⁻⁹, halved */
+    return lowbit_bits_to_float(((exponent + 119u) << 23) | (mantissa << 20)); /* (1 + m/8)·2^(e−7), halved */
+}
+
+/* MXFP4: e, qs[16]; element j (< 16) is the low nibble of qs[j], j + 16 its high nibble. */
+LOWBIT_DECODE_INLINE void lowbit_decode_mxfp4(const unsigned char *restrict in, float *restrict y)
+{
+    const float d = lowbit_decode_e8m0_half(in[LOWBIT_MXFP4_E]);
+    const unsigned char *qs = in + LOWBIT_MXFP4_QS;
+    for (int j = 0; j < 16; ++j) {
+        y[j] = (float)lowbit_fp4_levels[qs[j] & 0x0F] * d;
+        y[j + 16] = (float)lowbit_fp4_levels[qs[j] >> 4] * d;
+    }
+}
+
+/* NVFP4: d[4] (one UE4M3 scale per 16 elements), qs[32]; element 16s + j (j < 8) is the low nibble of
+ * qs[8s + j], 16s + j + 8 its high nibble. */
+LOWBIT_DECODE_INLINE void lowbit_decode_nvfp4(const unsigned char *restrict in, float *restrict y)
+{
+    for (int s = 0; s < LOWBIT_NVFP4_BLOCK / LOWBIT_NVFP4_SUB; ++s) {
+        const float d = lowbit_decode_ue4m3_half(in[LOWBIT_NVFP4_D + s]);
+        const unsigned char *qs = in + LOWBIT_NVFP4_QS + 8 * s;
+        for (int j = 0; j < 8; ++j) {
+            y[16 * s + j] = (float)lowbit_fp4_levels[qs[j] & 0x0F] * d;
+            y[16 * s + j + 8] = (float)lowbit_fp4_levels[qs[j] >> 4] * d;
+        }
+    }
+}
+
+/* Q1_0: f16 d, qs[16]; bit j % 8 of qs[j / 8] set: +d, clear: −d. */
+LOWBIT_DECODE_INLINE void lowbit_decode_q1_0(const unsigned char *restrict in, float *restrict y)
+{
+    const float d = lowbit_decode_half(in + LOWBIT_Q1_0_D), neg_d = -d;
+    const unsigned char *qs = in + LOWBIT_Q1_0_QS;
+    for (int j = 0; j < LOWBIT_Q1_0_BLOCK; ++j)
+        y[j] = ((qs[j / 8] >> (j % 8)) & 1) ? d : neg_d;
+}
+
+/* Q2_0: f16 d, qs[16]; element j is bits 2·(j % 4) of qs[j / 4], x = (q − 1)·d, q ∈ {0..3}. */
+LOWBIT_DECODE_INLINE void lowbit_decode_q2_0(const unsigned char *restrict in, float *restrict y)
+{
+    const float d = lowbit_decode_half(in + LOWBIT_Q2_0_D);
+    const unsigned char *qs = in + LOWBIT_Q2_0_QS;
+    for (int j = 0; j < LOWBIT_Q2_0_BLOCK; ++j)
+        y[j] = (float)((int)((qs[j / 4] >> (2 * (j % 4))) & 3) - 1) * d;
 }
 
 #endif

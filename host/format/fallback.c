@@ -1,5 +1,6 @@
 /* fallback.c — llama.cpp's shape-fallback rule: the format to use when a row length does not fit the
- * wanted format's block (256 for K/IQ4_XS/ternary, 32 for the legacy formats). */
+ * wanted format's block (256 for K/IQ4_XS/ternary, 64 for Q2_0, 32 for the legacy formats). Q1_0, NVFP4 and
+ * MXFP4 have no replacement in that rule (llama-quantize stops there); lowbit answers F16. */
 #include "lowbit/lowbit_format.h"
 
 lowbit_format lowbit_format_fallback(lowbit_format wanted, size_t cols)
@@ -13,7 +14,8 @@ lowbit_format lowbit_format_fallback(lowbit_format wanted, size_t cols)
     case LOWBIT_FORMAT_Q2_K:
     case LOWBIT_FORMAT_Q3_K:
     case LOWBIT_FORMAT_TQ1_0:
-    case LOWBIT_FORMAT_TQ2_0: next = LOWBIT_FORMAT_Q4_0; break;
+    case LOWBIT_FORMAT_TQ2_0:
+    case LOWBIT_FORMAT_Q2_0: next = LOWBIT_FORMAT_Q4_0; break;
     case LOWBIT_FORMAT_Q4_K: next = LOWBIT_FORMAT_Q5_0; break;
     case LOWBIT_FORMAT_Q5_K: next = LOWBIT_FORMAT_Q5_1; break;
     case LOWBIT_FORMAT_Q6_K: next = LOWBIT_FORMAT_Q8_0; break;

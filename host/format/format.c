@@ -9,20 +9,79 @@
 #include "../error.h"
 #include "format_internal.h"
 
-#define TRAITS(id, block, bytes, activation) {LOWBIT_FORMAT_##id, #id, block, bytes, 0, 0, activation}
-#define FORMAT_TRAITS_COUNT 19
+#include "../../shaders/common/lowbit_formats.h"
+
+/* The table's facts are lowbit_formats.h's (shared with the kernels); the enum must agree with it. */
+#define TRAITS(id, activation)                                                                                         \
+    {                                                                                                                  \
+        LOWBIT_FORMAT_##id, #id, LOWBIT_##id##_BLOCK, LOWBIT_##id##_BYTES, 0, 0, activation                            \
+    }
+#define FORMAT_TRAITS_COUNT 30
 
 /* Geometry of every format lowbit names; can_quantize/can_dequantize are filled from format_ops. */
 static lowbit_format_traits format_traits[FORMAT_TRAITS_COUNT] = {
-    TRAITS(F32, 1, 4, 0),      TRAITS(F16, 1, 2, 0),       TRAITS(Q4_0, 32, 18, 0),    TRAITS(Q4_1, 32, 20, 0),
-    TRAITS(Q5_0, 32, 22, 0),   TRAITS(Q5_1, 32, 24, 0),    TRAITS(Q8_0, 32, 34, 0),    TRAITS(Q8_1, 32, 36, 1),
-    TRAITS(Q2_K, 256, 84, 0),  TRAITS(Q3_K, 256, 110, 0),  TRAITS(Q4_K, 256, 144, 0),  TRAITS(Q5_K, 256, 176, 0),
-    TRAITS(Q6_K, 256, 210, 0), TRAITS(Q8_K, 256, 292, 1),  TRAITS(IQ4_NL, 32, 18, 0),  TRAITS(IQ4_XS, 256, 136, 0),
-    TRAITS(BF16, 1, 2, 0),     TRAITS(TQ1_0, 256, 54, 0),  TRAITS(TQ2_0, 256, 66, 0),
+    TRAITS(F32, 0),   TRAITS(F16, 0),   TRAITS(Q4_0, 0),   TRAITS(Q4_1, 0),   TRAITS(Q5_0, 0), TRAITS(Q5_1, 0),
+    TRAITS(Q8_0, 0),  TRAITS(Q8_1, 1),  TRAITS(Q2_K, 0),   TRAITS(Q3_K, 0),   TRAITS(Q4_K, 0), TRAITS(Q5_K, 0),
+    TRAITS(Q6_K, 0),  TRAITS(Q8_K, 1),  TRAITS(IQ4_NL, 0), TRAITS(IQ4_XS, 0), TRAITS(BF16, 0), TRAITS(TQ1_0, 0),
+    TRAITS(TQ2_0, 0), TRAITS(MXFP4, 0), TRAITS(NVFP4, 0),  TRAITS(Q1_0, 0),   TRAITS(Q2_0, 0),
+    TRAITS(IQ2_XXS, 0), TRAITS(IQ2_XS, 0), TRAITS(IQ2_S, 0), TRAITS(IQ3_XXS, 0), TRAITS(IQ3_S, 0), TRAITS(IQ1_S, 0),
+    TRAITS(IQ1_M, 0),
 };
 
+/* The public enum is written out (it is installed without the kernels' header); both must agree. */
+#define SAME_ID(id) _Static_assert((int)LOWBIT_FORMAT_##id == LOWBIT_##id##_ID, "lowbit_format." #id " id");
+/* Field offsets: in storage order, each field as long as the gap to the next, the first at 0 and the last
+ * ending at the block's size. */
+#define FIELD_FIRST(F, a) _Static_assert(LOWBIT_##F##_##a == 0, #F "." #a " starts the block");
+#define FIELD_AT(F, a, n, b) _Static_assert(LOWBIT_##F##_##a + (n) == LOWBIT_##F##_##b, #F "." #a " ends at " #b);
+#define FIELD_END(F, a, n) _Static_assert(LOWBIT_##F##_##a + (n) == LOWBIT_##F##_BYTES, #F "." #a " ends the block");
+/* clang-format off */
+SAME_ID(F32) SAME_ID(F16) SAME_ID(Q4_0) SAME_ID(Q4_1) SAME_ID(Q5_0) SAME_ID(Q5_1) SAME_ID(Q8_0) SAME_ID(Q8_1)
+SAME_ID(Q2_K) SAME_ID(Q3_K) SAME_ID(Q4_K) SAME_ID(Q5_K) SAME_ID(Q6_K) SAME_ID(Q8_K) SAME_ID(IQ4_NL) SAME_ID(IQ4_XS)
+SAME_ID(BF16) SAME_ID(TQ1_0) SAME_ID(TQ2_0) SAME_ID(MXFP4) SAME_ID(NVFP4) SAME_ID(Q1_0) SAME_ID(Q2_0)
+SAME_ID(IQ2_XXS) SAME_ID(IQ2_XS) SAME_ID(IQ2_S) SAME_ID(IQ3_XXS) SAME_ID(IQ3_S) SAME_ID(IQ1_S) SAME_ID(IQ1_M)
+_Static_assert(LOWBIT_FORMAT_COUNT == LOWBIT_Q2_0_ID + 1, "LOWBIT_FORMAT_COUNT is one past the largest id");
+
+FIELD_FIRST(Q4_0, D) FIELD_AT(Q4_0, D, 2, QS) FIELD_END(Q4_0, QS, LOWBIT_Q4_0_BLOCK / 2)
+FIELD_FIRST(Q4_1, D) FIELD_AT(Q4_1, D, 2, M) FIELD_AT(Q4_1, M, 2, QS) FIELD_END(Q4_1, QS, 16)
+FIELD_FIRST(Q5_0, D) FIELD_AT(Q5_0, D, 2, QH) FIELD_AT(Q5_0, QH, 4, QS) FIELD_END(Q5_0, QS, 16)
+FIELD_FIRST(Q5_1, D) FIELD_AT(Q5_1, D, 2, M) FIELD_AT(Q5_1, M, 2, QH) FIELD_AT(Q5_1, QH, 4, QS) FIELD_END(Q5_1, QS, 16)
+FIELD_FIRST(Q8_0, D) FIELD_AT(Q8_0, D, 2, QS) FIELD_END(Q8_0, QS, LOWBIT_Q8_0_BLOCK)
+FIELD_FIRST(Q8_1, D) FIELD_AT(Q8_1, D, 2, S) FIELD_AT(Q8_1, S, 2, QS) FIELD_END(Q8_1, QS, LOWBIT_Q8_1_BLOCK)
+FIELD_FIRST(IQ4_NL, D) FIELD_AT(IQ4_NL, D, 2, QS) FIELD_END(IQ4_NL, QS, LOWBIT_IQ4_NL_BLOCK / 2)
+FIELD_FIRST(Q2_K, SCALES) FIELD_AT(Q2_K, SCALES, 16, QS) FIELD_AT(Q2_K, QS, 64, D) FIELD_AT(Q2_K, D, 2, DMIN)
+FIELD_END(Q2_K, DMIN, 2)
+FIELD_FIRST(Q3_K, HMASK) FIELD_AT(Q3_K, HMASK, 32, QS) FIELD_AT(Q3_K, QS, 64, SCALES) FIELD_AT(Q3_K, SCALES, 12, D)
+FIELD_END(Q3_K, D, 2)
+FIELD_FIRST(Q4_K, D) FIELD_AT(Q4_K, D, 2, DMIN) FIELD_AT(Q4_K, DMIN, 2, SCALES) FIELD_AT(Q4_K, SCALES, 12, QS)
+FIELD_END(Q4_K, QS, 128)
+FIELD_FIRST(Q5_K, D) FIELD_AT(Q5_K, D, 2, DMIN) FIELD_AT(Q5_K, DMIN, 2, SCALES) FIELD_AT(Q5_K, SCALES, 12, QH)
+FIELD_AT(Q5_K, QH, 32, QS) FIELD_END(Q5_K, QS, 128)
+FIELD_FIRST(Q6_K, QL) FIELD_AT(Q6_K, QL, 128, QH) FIELD_AT(Q6_K, QH, 64, SCALES) FIELD_AT(Q6_K, SCALES, 16, D)
+FIELD_END(Q6_K, D, 2)
+FIELD_FIRST(Q8_K, D) FIELD_AT(Q8_K, D, 4, QS) FIELD_AT(Q8_K, QS, 256, BSUMS) FIELD_END(Q8_K, BSUMS, 32)
+FIELD_FIRST(IQ4_XS, D) FIELD_AT(IQ4_XS, D, 2, SCALES_H) FIELD_AT(IQ4_XS, SCALES_H, 2, SCALES_L)
+FIELD_AT(IQ4_XS, SCALES_L, 4, QS) FIELD_END(IQ4_XS, QS, 128)
+FIELD_FIRST(TQ1_0, QS) FIELD_AT(TQ1_0, QS, 48, QH) FIELD_AT(TQ1_0, QH, 4, D) FIELD_END(TQ1_0, D, 2)
+FIELD_FIRST(TQ2_0, QS) FIELD_AT(TQ2_0, QS, 64, D) FIELD_END(TQ2_0, D, 2)
+FIELD_FIRST(MXFP4, E) FIELD_AT(MXFP4, E, 1, QS) FIELD_END(MXFP4, QS, LOWBIT_MXFP4_BLOCK / 2)
+FIELD_FIRST(NVFP4, D) FIELD_AT(NVFP4, D, LOWBIT_NVFP4_BLOCK / LOWBIT_NVFP4_SUB, QS)
+FIELD_END(NVFP4, QS, LOWBIT_NVFP4_BLOCK / 2)
+FIELD_FIRST(Q1_0, D) FIELD_AT(Q1_0, D, 2, QS) FIELD_END(Q1_0, QS, LOWBIT_Q1_0_BLOCK / 8)
+FIELD_FIRST(Q2_0, D) FIELD_AT(Q2_0, D, 2, QS) FIELD_END(Q2_0, QS, LOWBIT_Q2_0_BLOCK / 4)
+FIELD_FIRST(IQ2_XXS, D) FIELD_AT(IQ2_XXS, D, 2, QS) FIELD_END(IQ2_XXS, QS, 64)
+FIELD_FIRST(IQ2_XS, D) FIELD_AT(IQ2_XS, D, 2, QS) FIELD_AT(IQ2_XS, QS, 64, SCALES) FIELD_END(IQ2_XS, SCALES, 8)
+FIELD_FIRST(IQ2_S, D) FIELD_AT(IQ2_S, D, 2, QS) FIELD_AT(IQ2_S, QS, 64, QH) FIELD_AT(IQ2_S, QH, 8, SCALES)
+FIELD_END(IQ2_S, SCALES, 8)
+FIELD_FIRST(IQ3_XXS, D) FIELD_AT(IQ3_XXS, D, 2, QS) FIELD_END(IQ3_XXS, QS, 96)
+FIELD_FIRST(IQ3_S, D) FIELD_AT(IQ3_S, D, 2, QS) FIELD_AT(IQ3_S, QS, 64, QH) FIELD_AT(IQ3_S, QH, 8, SIGNS)
+FIELD_AT(IQ3_S, SIGNS, 32, SCALES) FIELD_END(IQ3_S, SCALES, 4)
+FIELD_FIRST(IQ1_S, D) FIELD_AT(IQ1_S, D, 2, QS) FIELD_AT(IQ1_S, QS, 32, QH) FIELD_END(IQ1_S, QH, 16)
+FIELD_FIRST(IQ1_M, QS) FIELD_AT(IQ1_M, QS, 32, QH) FIELD_AT(IQ1_M, QH, 16, SCALES) FIELD_END(IQ1_M, SCALES, 8)
+/* clang-format on */
+
 /* The row kernels each family file provides; a family registers here when it is implemented. */
-static const struct {
+    static const struct {
     lowbit_format format;
     lowbit_format_ops ops;
 } format_ops[] = {
@@ -45,6 +104,10 @@ static const struct {
     {LOWBIT_FORMAT_IQ4_XS, {lowbit_quantize_row_iq4_xs, lowbit_dequantize_row_iq4_xs}},
     {LOWBIT_FORMAT_TQ1_0, {lowbit_quantize_row_tq1_0, lowbit_dequantize_row_tq1_0}},
     {LOWBIT_FORMAT_TQ2_0, {lowbit_quantize_row_tq2_0, lowbit_dequantize_row_tq2_0}},
+    {LOWBIT_FORMAT_MXFP4, {lowbit_quantize_row_mxfp4, lowbit_dequantize_row_mxfp4}},
+    {LOWBIT_FORMAT_NVFP4, {lowbit_quantize_row_nvfp4, lowbit_dequantize_row_nvfp4}},
+    {LOWBIT_FORMAT_Q1_0, {lowbit_quantize_row_q1_0, lowbit_dequantize_row_q1_0}},
+    {LOWBIT_FORMAT_Q2_0, {lowbit_quantize_row_q2_0, lowbit_dequantize_row_q2_0}},
 };
 
 const lowbit_format_ops *lowbit_format_ops_get(int format)
@@ -154,9 +217,11 @@ static void run_rows(row_job base, size_t rows, int n_threads)
         started = t;
     }
     /* rows of threads that could not start run here */
-    for (int t = started + 1; t < n; ++t) row_job_run(&jobs[t]);
+    for (int t = started + 1; t < n; ++t)
+        row_job_run(&jobs[t]);
     row_job_run(&jobs[0]);
-    for (int t = 1; t <= started; ++t) pthread_join(threads[t], NULL);
+    for (int t = 1; t <= started; ++t)
+        pthread_join(threads[t], NULL);
 }
 
 static lowbit_status check_shape(int format, size_t rows, size_t cols, size_t bytes, const char *what,

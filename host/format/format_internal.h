@@ -1,5 +1,5 @@
 /* format_internal.h — per-format row kernels behind lowbit_quantize/lowbit_dequantize. Each format
- * family lives in its own file (legacy.c, kquants.c, iquants.c, ternary.c, float.c) and registers
+ * family lives in its own file (legacy.c, kquants.c, iquants.c, ternary.c, float.c, fp4.c, q1q2.c) and registers
  * its rows here. */
 #ifndef LOWBIT_FORMAT_INTERNAL_H
 #define LOWBIT_FORMAT_INTERNAL_H
@@ -67,6 +67,35 @@ void lowbit_quantize_row_tq1_0(const float *src, void *dst, size_t cols, const f
 void lowbit_dequantize_row_tq1_0(const void *src, float *dst, size_t cols);
 void lowbit_quantize_row_tq2_0(const float *src, void *dst, size_t cols, const float *importance);
 void lowbit_dequantize_row_tq2_0(const void *src, float *dst, size_t cols);
+
+/* fp4.c */
+void lowbit_quantize_row_mxfp4(const float *src, void *dst, size_t cols, const float *importance);
+void lowbit_dequantize_row_mxfp4(const void *src, float *dst, size_t cols);
+void lowbit_quantize_row_nvfp4(const float *src, void *dst, size_t cols, const float *importance);
+void lowbit_dequantize_row_nvfp4(const void *src, float *dst, size_t cols);
+
+/* q1q2.c */
+void lowbit_quantize_row_q1_0(const float *src, void *dst, size_t cols, const float *importance);
+void lowbit_dequantize_row_q1_0(const void *src, float *dst, size_t cols);
+void lowbit_quantize_row_q2_0(const float *src, void *dst, size_t cols, const float *importance);
+void lowbit_dequantize_row_q2_0(const void *src, float *dst, size_t cols);
+
+/* Grid (codebook) formats, docs/formats.md §3.7: dequantize rows in grids.c, quantizers in iq2_quant.c
+ * (IQ2_XXS, IQ2_XS, IQ2_S), iq3_quant.c (IQ3_XXS, IQ3_S) and iq1_quant.c (IQ1_S, IQ1_M). */
+void lowbit_dequantize_row_iq2_xxs(const void *src, float *dst, size_t cols);
+void lowbit_dequantize_row_iq2_xs(const void *src, float *dst, size_t cols);
+void lowbit_dequantize_row_iq2_s(const void *src, float *dst, size_t cols);
+void lowbit_dequantize_row_iq3_xxs(const void *src, float *dst, size_t cols);
+void lowbit_dequantize_row_iq3_s(const void *src, float *dst, size_t cols);
+void lowbit_dequantize_row_iq1_s(const void *src, float *dst, size_t cols);
+void lowbit_dequantize_row_iq1_m(const void *src, float *dst, size_t cols);
+void lowbit_quantize_row_iq2_xxs(const float *src, void *dst, size_t cols, const float *importance);
+void lowbit_quantize_row_iq2_xs(const float *src, void *dst, size_t cols, const float *importance);
+void lowbit_quantize_row_iq2_s(const float *src, void *dst, size_t cols, const float *importance);
+void lowbit_quantize_row_iq3_xxs(const float *src, void *dst, size_t cols, const float *importance);
+void lowbit_quantize_row_iq3_s(const float *src, void *dst, size_t cols, const float *importance);
+void lowbit_quantize_row_iq1_s(const float *src, void *dst, size_t cols, const float *importance);
+void lowbit_quantize_row_iq1_m(const float *src, void *dst, size_t cols, const float *importance);
 
 /* Little-endian loads/stores shared by the format files. */
 static inline unsigned lowbit_load_u16le(const unsigned char *p) { return (unsigned)p[0] | ((unsigned)p[1] << 8); }

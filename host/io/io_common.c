@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../shaders/common/lowbit_formats.h"
 #include "io_internal.h"
 
 enum { ARENA_CHUNK = 1u << 20 };
@@ -120,18 +121,10 @@ void lowbit_name_index_free(lowbit_name_index *index)
     memset(index, 0, sizeof *index);
 }
 
-/* Every ggml type a GGUF file may hold (block elements, bytes per block); ids 4, 5 and 31–33 were
- * removed from ggml and are refused like unknown ones. */
-static const lowbit_ggml_type ggml_types[] = {
-    {0, "F32", 1, 4},         {1, "F16", 1, 2},         {2, "Q4_0", 32, 18},      {3, "Q4_1", 32, 20},
-    {6, "Q5_0", 32, 22},      {7, "Q5_1", 32, 24},      {8, "Q8_0", 32, 34},      {9, "Q8_1", 32, 36},
-    {10, "Q2_K", 256, 84},    {11, "Q3_K", 256, 110},   {12, "Q4_K", 256, 144},   {13, "Q5_K", 256, 176},
-    {14, "Q6_K", 256, 210},   {15, "Q8_K", 256, 292},   {16, "IQ2_XXS", 256, 66}, {17, "IQ2_XS", 256, 74},
-    {18, "IQ3_XXS", 256, 98}, {19, "IQ1_S", 256, 50},   {20, "IQ4_NL", 32, 18},   {21, "IQ3_S", 256, 110},
-    {22, "IQ2_S", 256, 82},   {23, "IQ4_XS", 256, 136}, {24, "I8", 1, 1},         {25, "I16", 1, 2},
-    {26, "I32", 1, 4},        {27, "I64", 1, 8},        {28, "F64", 1, 8},        {29, "IQ1_M", 256, 56},
-    {30, "BF16", 1, 2},       {34, "TQ1_0", 256, 54},   {35, "TQ2_0", 256, 66},   {39, "MXFP4", 32, 17},
-};
+/* Every ggml type a GGUF file may hold (block elements, bytes per block), from lowbit_formats.h; ids 4, 5
+ * and 31–33 were removed from ggml and are refused like unknown ones. */
+#define GGML_TYPE(F) {LOWBIT_##F##_ID, #F, LOWBIT_##F##_BLOCK, LOWBIT_##F##_BYTES},
+static const lowbit_ggml_type ggml_types[] = {LOWBIT_GGUF_TYPES(GGML_TYPE)};
 
 const lowbit_ggml_type *lowbit_ggml_type_get(int id)
 {

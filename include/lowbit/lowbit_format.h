@@ -28,12 +28,23 @@ typedef enum lowbit_format {
     LOWBIT_FORMAT_Q5_K = 13,
     LOWBIT_FORMAT_Q6_K = 14,
     LOWBIT_FORMAT_Q8_K = 15,
+    LOWBIT_FORMAT_IQ2_XXS = 16,
+    LOWBIT_FORMAT_IQ2_XS = 17,
+    LOWBIT_FORMAT_IQ3_XXS = 18,
+    LOWBIT_FORMAT_IQ1_S = 19,
     LOWBIT_FORMAT_IQ4_NL = 20,
+    LOWBIT_FORMAT_IQ3_S = 21,
+    LOWBIT_FORMAT_IQ2_S = 22,
     LOWBIT_FORMAT_IQ4_XS = 23,
+    LOWBIT_FORMAT_IQ1_M = 29,
     LOWBIT_FORMAT_BF16 = 30,
     LOWBIT_FORMAT_TQ1_0 = 34,
     LOWBIT_FORMAT_TQ2_0 = 35,
-    LOWBIT_FORMAT_COUNT = 40 /* one past the largest id this header names room for */
+    LOWBIT_FORMAT_MXFP4 = 39,
+    LOWBIT_FORMAT_NVFP4 = 40,
+    LOWBIT_FORMAT_Q1_0 = 41,
+    LOWBIT_FORMAT_Q2_0 = 42,
+    LOWBIT_FORMAT_COUNT = 43 /* one past the largest id this header names */
 } lowbit_format;
 
 /* Static facts about one format. */

@@ -1,5 +1,5 @@
-/* lowbit_blocks.h — block geometry and the device ("split") layout, defined once for the host (C),
- * the OpenCL kernels and the Vulkan shaders. Only #defines: every language includes it as is.
+/* lowbit_blocks.h — the device ("split") layout of Q4_0 and Q8_0, defined once for the host (C), the
+ * OpenCL kernels and the Vulkan shaders. Only #defines: every language includes it as is.
  *
  * Stored layout (GGUF): rows of blocks, each block {f16 d; quants}. Device layout ("split"): the
  * quants of every block in one buffer of 32-bit words, the f16 scales in a second buffer, so kernels
@@ -11,12 +11,15 @@
 #ifndef LOWBIT_BLOCKS_H
 #define LOWBIT_BLOCKS_H
 
-#define LOWBIT_QK4_0 32
-#define LOWBIT_Q4_0_BYTES 18     /* f16 d + 16 bytes of nibbles */
-#define LOWBIT_Q4_0_QS_WORDS 4   /* element j in low nibble of byte j, element j+16 in its high nibble */
+/* The formats' facts (OpenCL embeds lowbit_formats.h ahead of this file: its compiler has no include path). */
+#ifndef __OPENCL_VERSION__
+#include "lowbit_formats.h"
+#endif
 
-#define LOWBIT_QK8_0 32
-#define LOWBIT_Q8_0_BYTES 34     /* f16 d + 32 int8 */
+#define LOWBIT_QK4_0 LOWBIT_Q4_0_BLOCK
+#define LOWBIT_Q4_0_QS_WORDS 4 /* element j in low nibble of byte j, element j+16 in its high nibble */
+
+#define LOWBIT_QK8_0 LOWBIT_Q8_0_BLOCK
 #define LOWBIT_Q8_0_QS_WORDS 8
 
 #define LOWBIT_SPLIT_QWORD(row, block, blocks_per_row, qs_words) \

@@ -2,10 +2,10 @@
  * Q5_K, Q6_K, IQ4_XS, TQ1_0, TQ2_0. One build option selects the kernel (LOWBIT_GEMV_Q4_K, ...);
  * gemv_stored.cl, embedded after this file, is the GEMV frame and asks for one 32-element chunk
  * (0..7) of a block at a time, fully dequantized. Element orders follow the reference
- * (quantization.md §1.2); "element 32c + l" is lane l of chunk c. */
+ * (docs/formats.md §3); "element 32c + l" is lane l of chunk c. */
 
 #define GEMV_HAS_TAIL 0
-#define BLOCK_ELEMS 256
+#define BLOCK_ELEMS LOWBIT_QK_K
 #define ROW_BYTES(cols) ((size_t)(cols) / BLOCK_ELEMS * BLOCK_BYTES)
 
 /* Two bits at shift 2k of 32 bytes (Q2_K, Q3_K, TQ2_0): byte l of group h holds element 128h + 32k + l,
@@ -44,7 +44,7 @@ GEMV_INLINE void scale_min(__global const uchar *s, uint j, float *scale, float 
 
 #if defined(LOWBIT_GEMV_Q2_K)
 #define GEMV_KERNEL gemv_q2_k
-#define BLOCK_BYTES 84 /* scales[16] (low nibble scale, high nibble min), qs[64], f16 d, f16 dmin */
+#define BLOCK_BYTES LOWBIT_Q2_K_BYTES /* scales[16] (low nibble scale, high nibble min), qs[64], f16 d, f16 dmin */
 /* x = d·sc·q − dmin·m, one (sc, m) byte per 16 elements */
 GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0, float16 *w1)
 {
@@ -58,7 +58,7 @@ GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0
 
 #elif defined(LOWBIT_GEMV_Q3_K)
 #define GEMV_KERNEL gemv_q3_k
-#define BLOCK_BYTES 110 /* hmask[32], qs[64], scales[12], f16 d */
+#define BLOCK_BYTES LOWBIT_Q3_K_BYTES /* hmask[32], qs[64], scales[12], f16 d */
 /* 6-bit scale j (one per 16 elements) minus 32: low 4 bits in bytes 0..7 (low nibble for j < 8, high
  * for j ≥ 8), high 2 bits in byte 8 + j%4 at shift 2·(j/4). */
 GEMV_INLINE float q3_scale(__global const uchar *s, uint j)
@@ -83,10 +83,10 @@ GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0
 #define GEMV_AFFINE 1
 #if defined(LOWBIT_GEMV_Q4_K)
 #define GEMV_KERNEL gemv_q4_k
-#define BLOCK_BYTES 144 /* f16 d, f16 dmin, scales[12], qs[128] */
+#define BLOCK_BYTES LOWBIT_Q4_K_BYTES /* f16 d, f16 dmin, scales[12], qs[128] */
 #else
 #define GEMV_KERNEL gemv_q5_k
-#define BLOCK_BYTES 176 /* f16 d, f16 dmin, scales[12], qh[32], qs[128]; bit c of qh[l] the 5th bit */
+#define BLOCK_BYTES LOWBIT_Q5_K_BYTES /* f16 d, f16 dmin, scales[12], qh[32], qs[128]; bit c of qh[l] the 5th bit */
 #endif
 /* x = d·sc·q − dmin·m, one (sc, m) per 32-element chunk: the chunk's q with scale d·sc, offset dmin·m */
 GEMV_INLINE void load_chunk_affine(__global const uchar *block, uint chunk, float16 *w0, float16 *w1, float *scale,
@@ -117,7 +117,7 @@ GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0
 
 #elif defined(LOWBIT_GEMV_Q6_K)
 #define GEMV_KERNEL gemv_q6_k
-#define BLOCK_BYTES 210 /* ql[128], qh[64], int8 scales[16], f16 d */
+#define BLOCK_BYTES LOWBIT_Q6_K_BYTES /* ql[128], qh[64], int8 scales[16], f16 d */
 /* Half h = c/4, k = c%4: low 4 bits from ql[64h + 32·(k%2) + l] (low nibble for k < 2), high 2 bits
  * from qh[32h + l] at shift 2k. x = d·sc·(q − 32), one int8 scale per 16 elements. */
 GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0, float16 *w1)
@@ -139,7 +139,7 @@ GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0
 
 #elif defined(LOWBIT_GEMV_IQ4_XS)
 #define GEMV_KERNEL gemv_iq4_xs
-#define BLOCK_BYTES 136 /* f16 d, u16 scales_h, scales_l[4], qs[128] */
+#define BLOCK_BYTES LOWBIT_IQ4_XS_BYTES /* f16 d, u16 scales_h, scales_l[4], qs[128] */
 /* Chunk c: qs[16c..16c+15], low nibble → element j, high → j + 16; 6-bit scale = nibble c of scales_l
  * | 2 bits c of scales_h << 4; x = d·(ls − 32)·level[q] */
 GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0, float16 *w1)
@@ -155,7 +155,7 @@ GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0
 
 #elif defined(LOWBIT_GEMV_TQ2_0)
 #define GEMV_KERNEL gemv_tq2_0
-#define BLOCK_BYTES 66 /* qs[64], f16 d last */
+#define BLOCK_BYTES LOWBIT_TQ2_0_BYTES /* qs[64], f16 d last */
 /* x = d·(q − 1) */
 GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0, float16 *w1)
 {
@@ -168,7 +168,7 @@ GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0
 
 #elif defined(LOWBIT_GEMV_TQ1_0)
 #define GEMV_KERNEL gemv_tq1_0
-#define BLOCK_BYTES 54 /* qs[48] (5 trits a byte), qh[4] (4 trits a byte), f16 d last */
+#define BLOCK_BYTES LOWBIT_TQ1_0_BYTES /* qs[48] (5 trits a byte), qh[4] (4 trits a byte), f16 d last */
 /* Trit p of a byte: ((byte·3^p mod 256)·3) >> 8, lane by lane. */
 GEMV_INLINE float16 trits(uchar16 bytes, uchar16 power)
 {

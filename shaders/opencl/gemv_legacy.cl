@@ -8,8 +8,8 @@
 
 #if defined(LOWBIT_GEMV_Q4_1)
 #define GEMV_KERNEL gemv_q4_1
-#define BLOCK_ELEMS 32
-#define BLOCK_BYTES 20 /* f16 d, f16 m, qs[16] */
+#define BLOCK_ELEMS LOWBIT_Q4_1_BLOCK
+#define BLOCK_BYTES LOWBIT_Q4_1_BYTES /* f16 d, f16 m, qs[16] */
 /* x = d·q + m */
 GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0, float16 *w1)
 {
@@ -21,14 +21,14 @@ GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0
 }
 
 #elif defined(LOWBIT_GEMV_Q5_0) || defined(LOWBIT_GEMV_Q5_1)
-#define BLOCK_ELEMS 32
+#define BLOCK_ELEMS LOWBIT_Q5_0_BLOCK
 #if defined(LOWBIT_GEMV_Q5_0)
 #define GEMV_KERNEL gemv_q5_0
-#define BLOCK_BYTES 22 /* f16 d, qh[4], qs[16] */
+#define BLOCK_BYTES LOWBIT_Q5_0_BYTES /* f16 d, qh[4], qs[16] */
 #define QH_OFFSET 2
 #else
 #define GEMV_KERNEL gemv_q5_1
-#define BLOCK_BYTES 24 /* f16 d, f16 m, qh[4], qs[16] */
+#define BLOCK_BYTES LOWBIT_Q5_1_BYTES /* f16 d, f16 m, qh[4], qs[16] */
 #define QH_OFFSET 4
 #endif
 /* qh, a little-endian uint32, holds the 5th bit of element j at bit j. Q5_0: x = d·(q − 16);
@@ -56,8 +56,8 @@ GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0
 
 #elif defined(LOWBIT_GEMV_IQ4_NL)
 #define GEMV_KERNEL gemv_iq4_nl
-#define BLOCK_ELEMS 32
-#define BLOCK_BYTES 18 /* f16 d, qs[16] */
+#define BLOCK_ELEMS LOWBIT_IQ4_NL_BLOCK
+#define BLOCK_BYTES LOWBIT_IQ4_NL_BYTES /* f16 d, qs[16] */
 /* x = d·level[q] */
 GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0, float16 *w1)
 {

@@ -1,8 +1,8 @@
 /* gemv_stored.cl — the GEMV frame for weights uploaded in their stored (GGUF) layout, one plain byte
  * buffer of whole rows, Y[n×rows] = X[n×cols]·Wᵀ with f32 accumulation. Embedded after a family file
- * (gemv_legacy.cl, gemv_kquants.cl) that defines, for the kernel its build option selects:
+ * (gemv_legacy.cl, gemv_kquants.cl, gemv_fp4.cl, gemv_q1q2.cl) that defines, for the kernel its build option selects:
  *   GEMV_KERNEL       the kernel's name
- *   BLOCK_ELEMS       elements per block (32 or 256), a multiple of 32
+ *   BLOCK_ELEMS       elements per block: 32, 64, 128 or 256 (a plain integer: the frame tests it in #if)
  *   BLOCK_BYTES       stored bytes per block
  *   ROW_BYTES(cols)   stored bytes per row
  *   load_chunk(block, chunk, &w0, &w1)   elements 32·chunk + 0..15 and + 16..31 of the block at `block`,
@@ -119,16 +119,20 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
      * chunk, eight copies of the body cost CPU drivers four times the compile time. */
     for (size_t b = 0; b < nb; ++b) {
 #if N_MAX == 1
-        /* One activation row: a small body, so all eight are written out and the chunk's shifts and
-         * scale offsets become constants. */
+        /* One activation row: a small body, so every chunk (2, 4 or 8) is written out and the chunk's
+         * shifts and scale offsets become constants. */
         CHUNK_STEP(b, 0, acc[0]);
         CHUNK_STEP(b, 1, acc[1 % ACC_CHAINS]);
+#if CHUNKS_PER_BLOCK > 2
         CHUNK_STEP(b, 2, acc[0]);
         CHUNK_STEP(b, 3, acc[1 % ACC_CHAINS]);
+#endif
+#if CHUNKS_PER_BLOCK > 4
         CHUNK_STEP(b, 4, acc[0]);
         CHUNK_STEP(b, 5, acc[1 % ACC_CHAINS]);
         CHUNK_STEP(b, 6, acc[0]);
         CHUNK_STEP(b, 7, acc[1 % ACC_CHAINS]);
+#endif
 #else
         for (uint c = 0; c < CHUNKS_PER_BLOCK; c += 2) {
             CHUNK_STEP(b, c, acc[0]);

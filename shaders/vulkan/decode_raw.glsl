@@ -1,14 +1,19 @@
 // decode_raw.glsl — the stored-block (GGUF) decoders shared by gemv_raw.comp and gemm.comp: byte access at
 // any offset into the weights (`raw`, or `raw_texels` with LOWBIT_TEXEL_WEIGHTS), block headers and
 // dequant32(), which turns one 32-element group of a block into 8 vec4 (element order of the reference:
-// shared/reference/quantization.md §1.2). The includer declares FORMAT (the lowbit format id), the `raw`
+// docs/formats.md §3; ids, sizes and offsets from lowbit_formats.h). The includer declares FORMAT (the lowbit format id), the `raw`
 // buffer (and `raw_texels` on the texel variant) and the push constants `p` (p.cols is read by BF16).
 #ifndef LOWBIT_DECODE_RAW_GLSL
 #define LOWBIT_DECODE_RAW_GLSL
 
-// lowbit_format ids (include/lowbit/lowbit_format.h)
-const uint F_Q4_1 = 3u, F_Q5_0 = 6u, F_Q5_1 = 7u, F_Q2_K = 10u, F_Q3_K = 11u, F_Q4_K = 12u, F_Q5_K = 13u,
-           F_Q6_K = 14u, F_IQ4_NL = 20u, F_IQ4_XS = 23u, F_BF16 = 30u, F_TQ1_0 = 34u, F_TQ2_0 = 35u;
+#include "lowbit_formats.h"
+
+// lowbit_format ids
+const uint F_Q4_1 = LOWBIT_Q4_1_ID, F_Q5_0 = LOWBIT_Q5_0_ID, F_Q5_1 = LOWBIT_Q5_1_ID, F_Q2_K = LOWBIT_Q2_K_ID,
+           F_Q3_K = LOWBIT_Q3_K_ID, F_Q4_K = LOWBIT_Q4_K_ID, F_Q5_K = LOWBIT_Q5_K_ID, F_Q6_K = LOWBIT_Q6_K_ID,
+           F_IQ4_NL = LOWBIT_IQ4_NL_ID, F_IQ4_XS = LOWBIT_IQ4_XS_ID, F_BF16 = LOWBIT_BF16_ID,
+           F_TQ1_0 = LOWBIT_TQ1_0_ID, F_TQ2_0 = LOWBIT_TQ2_0_ID, F_MXFP4 = LOWBIT_MXFP4_ID,
+           F_NVFP4 = LOWBIT_NVFP4_ID, F_Q1_0 = LOWBIT_Q1_0_ID, F_Q2_0 = LOWBIT_Q2_0_ID;
 
 // kvalues_iq4nl {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113} as int8 bytes,
 // four per word: looked up with selects and shifts (vector ALU) instead of an indexed table (a gather per
@@ -21,36 +26,25 @@ vec4 kvalues4(uvec4 q)
     return vec4(ivec4(word << (24u - 8u * (q & 3u))) >> 24);
 }
 
-uint block_elems()
-{
-    if (FORMAT == F_Q4_1 || FORMAT == F_Q5_0 || FORMAT == F_Q5_1 || FORMAT == F_IQ4_NL) return 32u;
-    if (FORMAT == F_BF16) return 1u;
-    return 256u;
-}
+// A format's facts as a function of the specialization constant (folded once FORMAT is known).
+#define FORMAT_FACT(what)                                                                                         \
+    (FORMAT == F_Q4_1 ? LOWBIT_Q4_1_##what : FORMAT == F_Q5_0 ? LOWBIT_Q5_0_##what                             \
+     : FORMAT == F_Q5_1 ? LOWBIT_Q5_1_##what : FORMAT == F_IQ4_NL ? LOWBIT_IQ4_NL_##what                       \
+     : FORMAT == F_Q2_K ? LOWBIT_Q2_K_##what : FORMAT == F_Q3_K ? LOWBIT_Q3_K_##what                           \
+     : FORMAT == F_Q4_K ? LOWBIT_Q4_K_##what : FORMAT == F_Q5_K ? LOWBIT_Q5_K_##what                           \
+     : FORMAT == F_Q6_K ? LOWBIT_Q6_K_##what : FORMAT == F_IQ4_XS ? LOWBIT_IQ4_XS_##what                       \
+     : FORMAT == F_TQ1_0 ? LOWBIT_TQ1_0_##what : FORMAT == F_TQ2_0 ? LOWBIT_TQ2_0_##what                       \
+     : FORMAT == F_MXFP4 ? LOWBIT_MXFP4_##what : FORMAT == F_NVFP4 ? LOWBIT_NVFP4_##what                       \
+     : FORMAT == F_Q1_0 ? LOWBIT_Q1_0_##what : FORMAT == F_Q2_0 ? LOWBIT_Q2_0_##what : LOWBIT_BF16_##what)
 
-uint block_bytes()
-{
-    if (FORMAT == F_Q4_1) return 20u;
-    if (FORMAT == F_Q5_0) return 22u;
-    if (FORMAT == F_Q5_1) return 24u;
-    if (FORMAT == F_IQ4_NL) return 18u;
-    if (FORMAT == F_Q2_K) return 84u;
-    if (FORMAT == F_Q3_K) return 110u;
-    if (FORMAT == F_Q4_K) return 144u;
-    if (FORMAT == F_Q5_K) return 176u;
-    if (FORMAT == F_Q6_K) return 210u;
-    if (FORMAT == F_IQ4_XS) return 136u;
-    if (FORMAT == F_TQ1_0) return 54u;
-    if (FORMAT == F_TQ2_0) return 66u;
-    return 2u; // BF16: one element
-}
+uint block_elems() { return uint(FORMAT_FACT(BLOCK)); }
+uint block_bytes() { return uint(FORMAT_FACT(BYTES)); } // BF16: one element
 
 // --- byte access at any offset (the buffer carries 128 bytes of padding past the last row) ----------------
 
 // Formats whose block size is a multiple of 4 bytes: every block, and every field loaded below, starts on a
 // word, so runs of words are read directly instead of funnel-shifted from their unaligned neighbours.
-#define ALIGNED4 (FORMAT == F_Q4_1 || FORMAT == F_Q5_1 || FORMAT == F_Q2_K || FORMAT == F_Q4_K || \
-                  FORMAT == F_Q5_K || FORMAT == F_IQ4_XS)
+#define ALIGNED4 (block_bytes() % 4u == 0u)
 
 // Formats whose blocks are whole 16-byte texels (Q4_K 144, Q5_K 176 bytes): their texel view is RGBA32UI
 // (the upload makes it so), so one fetch brings 4 words; every other view is R32UI.
@@ -106,6 +100,27 @@ float half_of(uint w[16], uint k) { return unpackHalf2x16(w[k >> 2] >> ((k & 2u)
 
 // The 4 bytes of `word` as a uvec4 (byte 0 first).
 uvec4 bytes4(uint word) { return uvec4(word, word >> 8, word >> 16, word >> 24) & 0xFFu; }
+
+// The doubled E2M1 value of each MXFP4/NVFP4 nibble: magnitude code m = q & 7 → {0, 1, 2, 3, 4, 6, 8, 12},
+// i.e. m below 2, else (2 + (m & 1)) << ((m − 2) >> 1); bit 3 is the sign.
+vec4 fp4_levels(uvec4 q)
+{
+    uvec4 m = q & 7u;
+    uvec4 large = (2u + (m & 1u)) << ((max(m, uvec4(2u)) - 2u) >> 1);
+    vec4 magnitude = vec4(mix(large, m, lessThan(m, uvec4(2u))));
+    return mix(magnitude, -magnitude, notEqual(q & 8u, uvec4(0u)));
+}
+
+// E8M0 e → 2^(e − 128) (half the MXFP4 scale, to match the doubled levels)
+float e8m0_half(uint e) { return uintBitsToFloat(e < 2u ? 0x00200000u << e : (e - 1u) << 23); }
+
+// Unsigned E4M3 (bias 7) → half its value; bytes 0 and 0x7F are 0
+float ue4m3_half(uint x)
+{
+    uint e = (x >> 3) & 15u, m = x & 7u;
+    float v = e == 0u ? float(m) * (1.0 / 1024.0) : uintBitsToFloat(((e + 119u) << 23) | (m << 20));
+    return x == 0u || x == 0x7Fu ? 0.0 : v;
+}
 
 // one ternary digit of a TQ1_0 byte: digit p of (b · 3^p mod 256)
 uvec4 trits(uvec4 b, uint power) { return (((b * power) & 0xFFu) * 3u) >> 8; }
@@ -279,6 +294,49 @@ void dequant32(uint block, uint s, uint h[16], uint c0, out vec4 w[8])
                 w[i] = d * (vec4(trits(by, power0)) - 1.0);
                 w[4u + i] = d * (vec4(trits(s < 7u ? by : bytes4(h[12]), s < 7u ? power1 : powers[i])) - 1.0);
             }
+        }
+    } else if (FORMAT == F_MXFP4) {
+        load_words(block, 5u, b); // e, qs[16] (17 bytes at any byte offset)
+        float d = e8m0_half(byte_of(b, LOWBIT_MXFP4_E));
+        [[unroll]] for (uint i = 0; i < 4u; ++i) {
+            uint k = LOWBIT_MXFP4_QS + 4u * i;
+            uvec4 by = uvec4(byte_of(b, k), byte_of(b, k + 1u), byte_of(b, k + 2u), byte_of(b, k + 3u));
+            w[i] = d * fp4_levels(by & 0xFu);
+            w[4u + i] = d * fp4_levels(by >> 4);
+        }
+    } else if (FORMAT == F_NVFP4) {
+        // group s is sub-blocks 2s and 2s + 1: qs[8t..8t+7], low nibbles elements 16t + 0..7, high 16t + 8..15
+        load_words(block, 9u, b); // d[4], qs[32]: 36 bytes, word-aligned
+        [[unroll]] for (uint t = 0; t < 2u; ++t) {
+            float d = ue4m3_half(byte_of(b, LOWBIT_NVFP4_D + 2u * s + t));
+            uint first = (LOWBIT_NVFP4_QS + 16u * s + 8u * t) / 4u;
+            uvec4 lo = bytes4(b[first]), hi = bytes4(b[first + 1u]);
+            w[4u * t] = d * fp4_levels(lo & 0xFu);
+            w[4u * t + 1u] = d * fp4_levels(hi & 0xFu);
+            w[4u * t + 2u] = d * fp4_levels(lo >> 4);
+            w[4u * t + 3u] = d * fp4_levels(hi >> 4);
+        }
+    } else if (FORMAT == F_Q1_0) {
+        // group s is qs[4s..4s+3]: element 32s + j is bit j of that little-endian word; set +d, clear -d
+        load_words(block, 5u, b); // d, qs[16]: 18 bytes at an even offset
+        float d = half_of(b, LOWBIT_Q1_0_D);
+        uint at = LOWBIT_Q1_0_QS + 4u * s; // an even byte: the word straddles b[at / 4] and the next
+        uint bits = (b[at >> 2] >> 16) | (b[(at >> 2) + 1u] << 16);
+        [[unroll]] for (uint i = 0; i < 8u; ++i) {
+            uvec4 bit = (uvec4(bits) >> (uvec4(0u, 1u, 2u, 3u) + 4u * i)) & 1u;
+            w[i] = mix(vec4(-d), vec4(d), notEqual(bit, uvec4(0u)));
+        }
+    } else if (FORMAT == F_Q2_0) {
+        // group s is qs[8s..8s+7]: element 32s + j is bits 2(j % 4) of byte j / 4; x = (q - 1) d
+        load_words(block, 5u, b); // d, qs[16]: 18 bytes at an even offset
+        float d = half_of(b, LOWBIT_Q2_0_D);
+        uint at = LOWBIT_Q2_0_QS + 8u * s; // even: each word straddles two loaded words
+        uint word0 = (b[at >> 2] >> 16) | (b[(at >> 2) + 1u] << 16);
+        uint word1 = (b[(at >> 2) + 1u] >> 16) | (b[(at >> 2) + 2u] << 16);
+        [[unroll]] for (uint i = 0; i < 8u; ++i) {
+            uint word = i < 4u ? word0 : word1;
+            uvec4 q = (uvec4(word) >> (uvec4(0u, 2u, 4u, 6u) + 8u * (i & 3u))) & 3u;
+            w[i] = d * (vec4(q) - 1.0);
         }
     } else { // BF16: 64 bytes of the row from element c0; elements past the row end weigh 0
         uint c[16];

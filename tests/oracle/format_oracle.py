@@ -23,6 +23,7 @@ FORMATS = {
     "Q4_0": (2, [0]), "Q4_1": (3, [0, 2]), "Q5_0": (6, [0]), "Q5_1": (7, [0, 2]), "Q8_0": (8, [0]),
     "Q2_K": (10, [80, 82]), "Q3_K": (11, [108]), "Q4_K": (12, [0, 2]), "Q5_K": (13, [0, 2]), "Q6_K": (14, [208]),
     "IQ4_NL": (20, [0]), "IQ4_XS": (23, [0]), "TQ1_0": (34, [52]), "TQ2_0": (35, [64]),
+    "MXFP4": (39, []), "NVFP4": (40, []),  # E8M0 / UE4M3 scales: every byte is a finite scale
 }
 # Q4_0/Q5_0 round x·id + 8.5 (16.5) by truncation; ggml's C may fuse x·id into an FMA, so exact ties
 # can land one step apart there. gguf-py and lowbit both round the product first, so we expect 0
@@ -34,7 +35,7 @@ FORMATS = {
 TIE_FORMATS = {"Q4_0": 8.5, "Q5_0": 16.5}
 MAX_TIE_MISMATCH_RATE = 1e-5
 # What must be covered: a format silently dropping out of the comparison is a failure too.
-EXPECT_QUANTIZE = {"F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "TQ1_0", "TQ2_0"}
+EXPECT_QUANTIZE = {"F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "TQ1_0", "TQ2_0", "MXFP4"}
 EXPECT_DEQUANTIZE = set(FORMATS)
 
 lib = ctypes.CDLL(os.environ["LOWBIT_LIBRARY"])

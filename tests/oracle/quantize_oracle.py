@@ -85,7 +85,7 @@ def use_more_bits(i, n):
 
 
 def expected_type(preset, name, cols):
-    """The preset rules of reference/quantization.md §5.1 for this test model (GQA 1, no experts)."""
+    """llama-quantize's preset mix rules (as tools/quantize/quantize_plan.c has them) for this test model (GQA 1, no experts)."""
     if name.endswith("_norm.weight"):
         return T.F32
     base = {"Q4_0": T.Q4_0, "Q8_0": T.Q8_0, "Q6_K": T.Q6_K, "Q2_K": T.Q2_K, "Q4_K_M": T.Q4_K, "Q5_K_M": T.Q5_K,

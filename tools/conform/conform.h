@@ -63,7 +63,8 @@ typedef struct conform_filter {
 const char *conform_kernel_name(conform_kernel kernel);
 const char *conform_status_name(conform_status status);
 const char *conform_variant_name(conform_variant variant);
-/* Tolerance on NMSE for a kernel kind and activation type (TARGETS.md). */
+/* Tolerance on NMSE for a kernel kind and activation type against the f64 reference (1e-6 for f32
+ * activations; the values are in conform_tolerance itself). */
 double conform_tolerance(conform_kernel kernel, lowbit_activation activation);
 /* FNV-1a of the id: the case's seed. */
 uint64_t conform_seed(const char *id);

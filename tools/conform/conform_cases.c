@@ -1,5 +1,6 @@
 /* conform_cases.c — builds the case list from what the context reports: every device, every stored
- * format the CPU reference can produce, both kernel kinds, and a shape set covering TARGETS.md's edges. */
+ * format the CPU reference can produce, both kernel kinds, and a shape set covering
+ * the edges of every kernel (partial tiles, odd rows, batch sizes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

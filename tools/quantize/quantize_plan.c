@@ -1,5 +1,5 @@
-/* quantize_plan.c — per-tensor format choice: which tensors stay float, the llama.cpp preset mix
- * rules (reference/quantization.md §5.1), user overrides and the §1.5 shape fallback. */
+/* quantize_plan.c — per-tensor format choice: which tensors stay float, the preset mix
+ * rules of llama-quantize, user overrides and the shape fallback (docs/formats.md §4.9). */
 #define _POSIX_C_SOURCE 200809L /* regex.h, strcasecmp */
 #include "tools/quantize/quantize_plan.h"
 
@@ -11,16 +11,30 @@
 
 #define F(id) LOWBIT_FORMAT_##id
 static const quantize_preset presets[] = {
-    {QUANTIZE_PRESET_Q4_0, "Q4_0", 2, F(Q4_0)},        {QUANTIZE_PRESET_Q4_1, "Q4_1", 3, F(Q4_1)},
-    {QUANTIZE_PRESET_Q5_0, "Q5_0", 8, F(Q5_0)},        {QUANTIZE_PRESET_Q5_1, "Q5_1", 9, F(Q5_1)},
-    {QUANTIZE_PRESET_Q8_0, "Q8_0", 7, F(Q8_0)},        {QUANTIZE_PRESET_Q2_K, "Q2_K", 10, F(Q2_K)},
-    {QUANTIZE_PRESET_Q3_K_S, "Q3_K_S", 11, F(Q3_K)},   {QUANTIZE_PRESET_Q3_K_M, "Q3_K_M", 12, F(Q3_K)},
-    {QUANTIZE_PRESET_Q3_K_L, "Q3_K_L", 13, F(Q3_K)},   {QUANTIZE_PRESET_Q4_K_S, "Q4_K_S", 14, F(Q4_K)},
-    {QUANTIZE_PRESET_Q4_K_M, "Q4_K_M", 15, F(Q4_K)},   {QUANTIZE_PRESET_Q5_K_S, "Q5_K_S", 16, F(Q5_K)},
-    {QUANTIZE_PRESET_Q5_K_M, "Q5_K_M", 17, F(Q5_K)},   {QUANTIZE_PRESET_Q6_K, "Q6_K", 18, F(Q6_K)},
-    {QUANTIZE_PRESET_IQ4_NL, "IQ4_NL", 25, F(IQ4_NL)}, {QUANTIZE_PRESET_IQ4_XS, "IQ4_XS", 30, F(IQ4_XS)},
-    {QUANTIZE_PRESET_TQ1_0, "TQ1_0", 36, F(TQ1_0)},    {QUANTIZE_PRESET_TQ2_0, "TQ2_0", 37, F(TQ2_0)},
-    {QUANTIZE_PRESET_F16, "F16", 1, F(F16)},           {QUANTIZE_PRESET_BF16, "BF16", 32, F(BF16)},
+    {QUANTIZE_PRESET_Q4_0, "Q4_0", 2, F(Q4_0)},
+    {QUANTIZE_PRESET_Q4_1, "Q4_1", 3, F(Q4_1)},
+    {QUANTIZE_PRESET_Q5_0, "Q5_0", 8, F(Q5_0)},
+    {QUANTIZE_PRESET_Q5_1, "Q5_1", 9, F(Q5_1)},
+    {QUANTIZE_PRESET_Q8_0, "Q8_0", 7, F(Q8_0)},
+    {QUANTIZE_PRESET_Q2_K, "Q2_K", 10, F(Q2_K)},
+    {QUANTIZE_PRESET_Q3_K_S, "Q3_K_S", 11, F(Q3_K)},
+    {QUANTIZE_PRESET_Q3_K_M, "Q3_K_M", 12, F(Q3_K)},
+    {QUANTIZE_PRESET_Q3_K_L, "Q3_K_L", 13, F(Q3_K)},
+    {QUANTIZE_PRESET_Q4_K_S, "Q4_K_S", 14, F(Q4_K)},
+    {QUANTIZE_PRESET_Q4_K_M, "Q4_K_M", 15, F(Q4_K)},
+    {QUANTIZE_PRESET_Q5_K_S, "Q5_K_S", 16, F(Q5_K)},
+    {QUANTIZE_PRESET_Q5_K_M, "Q5_K_M", 17, F(Q5_K)},
+    {QUANTIZE_PRESET_Q6_K, "Q6_K", 18, F(Q6_K)},
+    {QUANTIZE_PRESET_IQ4_NL, "IQ4_NL", 25, F(IQ4_NL)},
+    {QUANTIZE_PRESET_IQ4_XS, "IQ4_XS", 30, F(IQ4_XS)},
+    {QUANTIZE_PRESET_TQ1_0, "TQ1_0", 36, F(TQ1_0)},
+    {QUANTIZE_PRESET_TQ2_0, "TQ2_0", 37, F(TQ2_0)},
+    {QUANTIZE_PRESET_MXFP4_MOE, "MXFP4_MOE", 38, F(MXFP4)},
+    {QUANTIZE_PRESET_NVFP4, "NVFP4", 39, F(NVFP4)},
+    {QUANTIZE_PRESET_Q1_0, "Q1_0", 40, F(Q1_0)},
+    {QUANTIZE_PRESET_Q2_0, "Q2_0", 41, F(Q2_0)},
+    {QUANTIZE_PRESET_F16, "F16", 1, F(F16)},
+    {QUANTIZE_PRESET_BF16, "BF16", 32, F(BF16)},
     {QUANTIZE_PRESET_F32, "F32", 0, F(F32)},
 };
 #define PRESET_COUNT (sizeof presets / sizeof presets[0])
@@ -165,11 +179,14 @@ static lowbit_format mix_rule(const quantize_rules *rules, const quantize_tensor
                          p == QUANTIZE_PRESET_Q4_K_S || p == QUANTIZE_PRESET_Q4_K_M;
 
     if (is_output(rules, name)) {
-        if (is_falcon(rules) || tensor->ne[0] % 256 != 0) return F(Q8_0);
+        if (p == QUANTIZE_PRESET_MXFP4_MOE || is_falcon(rules) || tensor->ne[0] % 256 != 0) return F(Q8_0);
         return type == F(Q8_0) ? type : F(Q6_K);
     }
+    /* MXFP4_MOE: the experts' stacked (3-D) matrices in MXFP4, every other matrix in Q8_0 */
+    if (p == QUANTIZE_PRESET_MXFP4_MOE) return effective_dims(tensor) >= 3 ? F(MXFP4) : F(Q8_0);
     if (quantize_is_embedding_name(name)) {
-        if (type == F(TQ1_0) || type == F(TQ2_0)) return F(Q4_K); /* ternary embeddings lose too much */
+        /* ternary and 2-bit embeddings lose too much */
+        if (type == F(TQ1_0) || type == F(TQ2_0) || type == F(Q2_0)) return F(Q4_K);
         return type;
     }
     if (has_role(name, "attn_v")) {

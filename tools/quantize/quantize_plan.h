@@ -31,7 +31,11 @@ typedef enum quantize_preset_id {
     QUANTIZE_PRESET_IQ4_NL,
     QUANTIZE_PRESET_IQ4_XS,
     QUANTIZE_PRESET_TQ1_0,
-    QUANTIZE_PRESET_TQ2_0
+    QUANTIZE_PRESET_TQ2_0,
+    QUANTIZE_PRESET_MXFP4_MOE,
+    QUANTIZE_PRESET_NVFP4,
+    QUANTIZE_PRESET_Q1_0,
+    QUANTIZE_PRESET_Q2_0
 } quantize_preset_id;
 
 typedef struct quantize_preset {
