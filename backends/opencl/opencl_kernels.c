@@ -19,12 +19,15 @@ extern const unsigned char lowbit_opencl_fp4_source[];
 extern const unsigned long lowbit_opencl_fp4_source_size;
 extern const unsigned char lowbit_opencl_q1q2_source[];
 extern const unsigned long lowbit_opencl_q1q2_source_size;
+extern const unsigned char lowbit_opencl_grid_source[];
+extern const unsigned long lowbit_opencl_grid_source_size;
 
 #define GEMV_SOURCE (const char *)lowbit_opencl_gemv_source, &lowbit_opencl_gemv_source_size
 #define LEGACY_SOURCE (const char *)lowbit_opencl_legacy_source, &lowbit_opencl_legacy_source_size
 #define KQUANTS_SOURCE (const char *)lowbit_opencl_kquants_source, &lowbit_opencl_kquants_source_size
 #define FP4_SOURCE (const char *)lowbit_opencl_fp4_source, &lowbit_opencl_fp4_source_size
 #define Q1Q2_SOURCE (const char *)lowbit_opencl_q1q2_source, &lowbit_opencl_q1q2_source_size
+#define GRID_SOURCE (const char *)lowbit_opencl_grid_source, &lowbit_opencl_grid_source_size
 
 /* Defaults per device class × batch class {single activation row, several}. CPU class measured on
  * PoCL 3.1 (2-core AMD EPYC, AVX-512): one weight row per work-item for a single activation row, two
@@ -76,6 +79,13 @@ static const opencl_kernel_spec kernel_table[] = {
     {"gemv_nvfp4", LOWBIT_FORMAT_NVFP4, "LOWBIT_GEMV_NVFP4", FP4_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_nvfp4")},
     {"gemv_q1_0", LOWBIT_FORMAT_Q1_0, "LOWBIT_GEMV_Q1_0", Q1Q2_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_q1_0")},
     {"gemv_q2_0", LOWBIT_FORMAT_Q2_0, "LOWBIT_GEMV_Q2_0", Q1Q2_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_q2_0")},
+    {"gemv_iq2_xxs", LOWBIT_FORMAT_IQ2_XXS, "LOWBIT_GEMV_IQ2_XXS", GRID_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_iq2_xxs")},
+    {"gemv_iq2_xs", LOWBIT_FORMAT_IQ2_XS, "LOWBIT_GEMV_IQ2_XS", GRID_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_iq2_xs")},
+    {"gemv_iq2_s", LOWBIT_FORMAT_IQ2_S, "LOWBIT_GEMV_IQ2_S", GRID_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_iq2_s")},
+    {"gemv_iq3_xxs", LOWBIT_FORMAT_IQ3_XXS, "LOWBIT_GEMV_IQ3_XXS", GRID_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_iq3_xxs")},
+    {"gemv_iq3_s", LOWBIT_FORMAT_IQ3_S, "LOWBIT_GEMV_IQ3_S", GRID_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_iq3_s")},
+    {"gemv_iq1_s", LOWBIT_FORMAT_IQ1_S, "LOWBIT_GEMV_IQ1_S", GRID_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_iq1_s")},
+    {"gemv_iq1_m", LOWBIT_FORMAT_IQ1_M, "LOWBIT_GEMV_IQ1_M", GRID_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_iq1_m")},
 };
 /* clang-format on */
 #undef DEFAULTS
