@@ -1,9 +1,9 @@
 /* cpu_gemv_blocks.c — fused kernels for every block format without a hand-vectorized one (Q4_1, Q5_0, Q5_1,
- * IQ4_NL, the K-quants, IQ4_XS, TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0, Q2_0; AVX-512 CPUs take cpu_gemv_x86.c's Q4_K/Q6_K
- * instead). One block at a time is decoded into floats on the stack and dotted with up to eight activation rows while
- * it sits in L1, so weights cross memory once per call and never as a full f32 row. The decoders are the reference
- * dequantizers' own (host/format/block_decode.h), inlined here into each multiversioned clone, so the weights are
- * exactly the dequantized ones. */
+ * IQ4_NL, the K-quants, IQ4_XS, TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0, Q2_0, the grid formats; AVX-512 CPUs take
+ * cpu_gemv_x86.c's Q4_K/Q6_K instead). One block at a time is decoded into floats on the stack and dotted with up to
+ * eight activation rows while it sits in L1, so weights cross memory once per call and never as a full f32 row. The
+ * decoders are the reference dequantizers' own (host/format/block_decode.h), inlined here into each multiversioned
+ * clone, so the weights are exactly the dequantized ones. */
 #include <string.h>
 
 #include "../../host/format/block_decode.h"
@@ -31,6 +31,13 @@ LOWBIT_ALWAYS_INLINE void decode_block(lowbit_format format, const unsigned char
     case LOWBIT_FORMAT_NVFP4: lowbit_decode_nvfp4(in, y); break;
     case LOWBIT_FORMAT_Q1_0: lowbit_decode_q1_0(in, y); break;
     case LOWBIT_FORMAT_Q2_0: lowbit_decode_q2_0(in, y); break;
+    case LOWBIT_FORMAT_IQ2_XXS: lowbit_decode_iq2_xxs(in, y); break;
+    case LOWBIT_FORMAT_IQ2_XS: lowbit_decode_iq2_xs(in, y); break;
+    case LOWBIT_FORMAT_IQ2_S: lowbit_decode_iq2_s(in, y); break;
+    case LOWBIT_FORMAT_IQ3_XXS: lowbit_decode_iq3_xxs(in, y); break;
+    case LOWBIT_FORMAT_IQ3_S: lowbit_decode_iq3_s(in, y); break;
+    case LOWBIT_FORMAT_IQ1_S: lowbit_decode_iq1_s(in, y); break;
+    case LOWBIT_FORMAT_IQ1_M: lowbit_decode_iq1_m(in, y); break;
     default: break;
     }
 }
@@ -70,11 +77,13 @@ LOWBIT_ALWAYS_INLINE void gemv_blocks(lowbit_format format, size_t block_elems, 
     }
 
 /* The formats this file serves, once: X(FORMAT, kernel name suffix). */
+/* clang-format off */
 #define BLOCK_FORMATS(X)                                                                                               \
-    X(Q4_1, q4_1)                                                                                                      \
-    X(Q5_0, q5_0) X(Q5_1, q5_1) X(IQ4_NL, iq4_nl) X(Q2_K, q2_k) X(Q3_K, q3_k) X(Q4_K, q4_k) X(Q5_K, q5_k)              \
-        X(Q6_K, q6_k) X(IQ4_XS, iq4_xs) X(TQ1_0, tq1_0) X(TQ2_0, tq2_0) X(MXFP4, mxfp4) X(NVFP4, nvfp4) X(Q1_0, q1_0)  \
-            X(Q2_0, q2_0)
+    X(Q4_1, q4_1) X(Q5_0, q5_0) X(Q5_1, q5_1) X(IQ4_NL, iq4_nl) X(Q2_K, q2_k) X(Q3_K, q3_k) X(Q4_K, q4_k)              \
+    X(Q5_K, q5_k) X(Q6_K, q6_k) X(IQ4_XS, iq4_xs) X(TQ1_0, tq1_0) X(TQ2_0, tq2_0) X(MXFP4, mxfp4) X(NVFP4, nvfp4)      \
+    X(Q1_0, q1_0) X(Q2_0, q2_0) X(IQ2_XXS, iq2_xxs) X(IQ2_XS, iq2_xs) X(IQ2_S, iq2_s) X(IQ3_XXS, iq3_xxs)              \
+    X(IQ3_S, iq3_s) X(IQ1_S, iq1_s) X(IQ1_M, iq1_m)
+/* clang-format on */
 
 BLOCK_FORMATS(BLOCK_KERNEL)
 

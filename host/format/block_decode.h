@@ -273,4 +273,5 @@ LOWBIT_DECODE_INLINE void lowbit_decode_q2_0(const unsigned char *restrict in, f
         y[j] = (float)((int)((qs[j / 4] >> (2 * (j % 4))) & 3) - 1) * d;
 }
 
+#include "grid_decode.h"
 #endif

@@ -108,6 +108,13 @@ FIELD_FIRST(IQ1_M, QS) FIELD_AT(IQ1_M, QS, 32, QH) FIELD_AT(IQ1_M, QH, 16, SCALE
     {LOWBIT_FORMAT_NVFP4, {lowbit_quantize_row_nvfp4, lowbit_dequantize_row_nvfp4}},
     {LOWBIT_FORMAT_Q1_0, {lowbit_quantize_row_q1_0, lowbit_dequantize_row_q1_0}},
     {LOWBIT_FORMAT_Q2_0, {lowbit_quantize_row_q2_0, lowbit_dequantize_row_q2_0}},
+    {LOWBIT_FORMAT_IQ2_XXS, {lowbit_quantize_row_iq2_xxs, lowbit_dequantize_row_iq2_xxs}},
+    {LOWBIT_FORMAT_IQ2_XS, {lowbit_quantize_row_iq2_xs, lowbit_dequantize_row_iq2_xs}},
+    {LOWBIT_FORMAT_IQ2_S, {lowbit_quantize_row_iq2_s, lowbit_dequantize_row_iq2_s}},
+    {LOWBIT_FORMAT_IQ3_XXS, {lowbit_quantize_row_iq3_xxs, lowbit_dequantize_row_iq3_xxs}},
+    {LOWBIT_FORMAT_IQ3_S, {lowbit_quantize_row_iq3_s, lowbit_dequantize_row_iq3_s}},
+    {LOWBIT_FORMAT_IQ1_S, {lowbit_quantize_row_iq1_s, lowbit_dequantize_row_iq1_s}},
+    {LOWBIT_FORMAT_IQ1_M, {lowbit_quantize_row_iq1_m, lowbit_dequantize_row_iq1_m}},
 };
 
 const lowbit_format_ops *lowbit_format_ops_get(int format)

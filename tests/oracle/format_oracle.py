@@ -24,6 +24,9 @@ FORMATS = {
     "Q2_K": (10, [80, 82]), "Q3_K": (11, [108]), "Q4_K": (12, [0, 2]), "Q5_K": (13, [0, 2]), "Q6_K": (14, [208]),
     "IQ4_NL": (20, [0]), "IQ4_XS": (23, [0]), "TQ1_0": (34, [52]), "TQ2_0": (35, [64]),
     "MXFP4": (39, []), "NVFP4": (40, []),  # E8M0 / UE4M3 scales: every byte is a finite scale
+    "IQ2_XXS": (16, [0]), "IQ2_XS": (17, [0]), "IQ2_S": (22, [0]), "IQ3_XXS": (18, [0]), "IQ3_S": (21, [0]),
+    "IQ1_S": (19, [0]),
+    "IQ1_M": (29, []),  # its f16 scale is the top nibbles of the four scale words: random, Inf/NaN included
 }
 # Q4_0/Q5_0 round x·id + 8.5 (16.5) by truncation; ggml's C may fuse x·id into an FMA, so exact ties
 # can land one step apart there. gguf-py and lowbit both round the product first, so we expect 0
@@ -37,6 +40,16 @@ MAX_TIE_MISMATCH_RATE = 1e-5
 # What must be covered: a format silently dropping out of the comparison is a failure too.
 EXPECT_QUANTIZE = {"F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "TQ1_0", "TQ2_0", "MXFP4"}
 EXPECT_DEQUANTIZE = set(FORMATS)
+# ggml's quantizers for these refuse to run without an importance matrix (docs/formats.md §4.7), so lowbit's
+# own bytes for them are made with one (all ones) when lowbit can quantize them.
+NEEDS_IMATRIX = {"IQ2_XXS", "IQ2_XS", "IQ1_S"}
+
+
+class FormatTraits(ctypes.Structure):  # lowbit_format_traits (include/lowbit/lowbit_format.h)
+    _fields_ = [("format", ctypes.c_int), ("name", ctypes.c_char_p), ("block_size", ctypes.c_uint32),
+                ("type_size", ctypes.c_uint32), ("can_quantize", ctypes.c_int), ("can_dequantize", ctypes.c_int),
+                ("is_activation_only", ctypes.c_int)]
+
 
 lib = ctypes.CDLL(os.environ["LOWBIT_LIBRARY"])
 lib.lowbit_quantize.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p,
@@ -46,6 +59,8 @@ lib.lowbit_dequantize.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t
 lib.lowbit_format_row_size.argtypes = [ctypes.c_int, ctypes.c_size_t]
 lib.lowbit_format_row_size.restype = ctypes.c_size_t
 lib.lowbit_last_error.restype = ctypes.c_char_p
+lib.lowbit_format_get.argtypes = [ctypes.c_int]
+lib.lowbit_format_get.restype = ctypes.POINTER(FormatTraits)
 
 
 def lowbit_quantize(fid, x, importance=None):
@@ -199,9 +214,12 @@ def compare_dequantize(name, fid, sets, cols, can_quantize_lowbit, rng, failures
     qtype = T[name]
     block, size = gguf.GGML_QUANT_SIZES[qtype]
     inputs = []
+    # lowbit's own quantized bytes only where lowbit has a quantizer (the grid formats have dequantizers
+    # first); the random byte blocks below are compared either way
     if can_quantize_lowbit:
+        ones = np.ones(cols, dtype=np.float32) if name in NEEDS_IMATRIX else None
         for label, x in sets.items():
-            inputs.append((label, lowbit_quantize(fid, x)))
+            inputs.append((label, lowbit_quantize(fid, x, ones)))
         imp = rng.uniform(0.1, 4, cols).astype(np.float32)
         inputs.append(("imatrix", lowbit_quantize(fid, sets["normal*1"], imp)))
     n_random = 32768 if block > 1 else 32768 * 32
@@ -244,12 +262,11 @@ def main():
         if lib.lowbit_format_row_size(fid, cols) == 0:
             failures.append(f"{name}: lowbit does not know the format")
             continue
-        # probe lowbit's own ability by quantizing one row
-        try:
-            lowbit_quantize(fid, np.zeros((1, cols), dtype=np.float32))
-            lowbit_q = True
-        except RuntimeError:
-            lowbit_q = False
+        traits = lib.lowbit_format_get(fid)
+        if not traits or not traits.contents.can_dequantize:
+            failures.append(f"{name}: lowbit cannot dequantize it")
+            continue
+        lowbit_q = bool(traits.contents.can_quantize)  # 0 until a format's quantizer is registered
         qcells = ["-"] * 6
         if lowbit_q and gguf_can(name, "quantize"):
             qcells = [str(v) for v in compare_quantize(name, fid, sets, cols, failures)]
@@ -261,8 +278,9 @@ def main():
             drow = [str(v) for v in compare_dequantize(name, fid, sets, cols, lowbit_q, rng, failures)]
         elif name in EXPECT_DEQUANTIZE:
             failures.append(f"{name}: gguf-py cannot dequantize it, so it was not compared")
+        note = "" if lowbit_q else "  (random bytes only: lowbit has no quantizer for it yet)"
         print(f"{name:8} {qcells[0]:>10} {qcells[1]:>10} {qcells[2]:>6} {qcells[3]:>8} {qcells[4]:>9} {qcells[5]:>13} "
-              f"{drow[0]:>12} {drow[1]:>11}")
+              f"{drow[0]:>12} {drow[1]:>11}{note}")
     print("\n" + legend)
     if failures:
         print("\nFAILURES:")
