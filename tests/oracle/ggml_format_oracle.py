@@ -11,7 +11,15 @@ import sys
 import numpy as np
 
 # format name → (ggml type id, offsets of f16 fields forced finite in random blocks)
-FORMATS = {"MXFP4": (39, []), "NVFP4": (40, []), "Q1_0": (41, [0]), "Q2_0": (42, [0])}
+FORMATS = {"MXFP4": (39, []), "NVFP4": (40, []), "Q1_0": (41, [0]), "Q2_0": (42, [0]),
+           "IQ3_XXS": (18, [0]), "IQ3_S": (21, [0]),
+           "IQ1_S": (19, [0]), "IQ1_M": (29, [54]),  # IQ1_M: the u16 at 54 holds the top nibble of d
+           "IQ2_XXS": (16, [0]), "IQ2_XS": (17, [0]), "IQ2_S": (22, [0])}
+# formats whose quantizer takes an importance vector: their bytes are compared again with a random one
+WITH_IMPORTANCE = {"IQ3_XXS", "IQ3_S", "IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S"}
+# formats ggml refuses to quantize without one: lowbit's plain bytes are compared with ggml's for an all-ones
+# vector (lowbit's documented fallback)
+PLAIN_AS_UNIT_IMPORTANCE = {"IQ1_S", "IQ2_XXS", "IQ2_XS"}
 
 
 class TypeTraits(ctypes.Structure):  # the leading members of ggml_type_traits (ggml.h)
@@ -33,6 +41,7 @@ def main():
     ggml.ggml_row_size.argtypes = [ctypes.c_int, ctypes.c_int64]
     ggml.ggml_get_type_traits.restype = ctypes.c_void_p
     ggml.ggml_get_type_traits.argtypes = [ctypes.c_int]
+    ggml.ggml_quantize_init.argtypes = [ctypes.c_int]
     lib.lowbit_quantize.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t,
                                     ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int]
     lib.lowbit_dequantize.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t,
@@ -55,7 +64,10 @@ def main():
         row_bytes = ggml.ggml_row_size(tid, cols)
         theirs = np.zeros(rows * row_bytes, np.uint8)
         ours = np.zeros_like(theirs)
-        ggml.ggml_quantize_chunk(tid, x.ctypes.data, theirs.ctypes.data, 0, rows, cols, None)
+        ggml.ggml_quantize_init(tid)  # the grid types' lattice tables; nothing for the others
+        unit = np.ones(cols, np.float32)
+        ggml.ggml_quantize_chunk(tid, x.ctypes.data, theirs.ctypes.data, 0, rows, cols,
+                                 unit.ctypes.data if name in PLAIN_AS_UNIT_IMPORTANCE else None)
         if lib.lowbit_quantize(tid, x.ctypes.data, rows, cols, ours.ctypes.data, ours.size, None, 2) != 0:
             failures.append(f"{name}: lowbit_quantize failed")
             continue
@@ -72,6 +84,16 @@ def main():
         bit_diff = int((~same).sum())
         print(f"{name:6} quantize: {rows} rows, {byte_diff} of {theirs.size} bytes differ; "
               f"dequantize: {bit_diff} of {same.size} values differ")
+        if name in WITH_IMPORTANCE:
+            importance = rng.uniform(0.01, 10.0, cols).astype(np.float32)
+            ggml.ggml_quantize_chunk(tid, x.ctypes.data, theirs.ctypes.data, 0, rows, cols, importance.ctypes.data)
+            if lib.lowbit_quantize(tid, x.ctypes.data, rows, cols, ours.ctypes.data, ours.size,
+                                   importance.ctypes.data, 2) != 0:
+                failures.append(f"{name}: lowbit_quantize with importance failed")
+                continue
+            imp_diff = int((ours != theirs).sum())
+            print(f"{name:6} quantize with importance: {rows} rows, {imp_diff} of {theirs.size} bytes differ")
+            byte_diff += imp_diff
         if byte_diff or bit_diff:
             failures.append(f"{name}: {byte_diff} bytes, {bit_diff} values differ from the engine's")
     for failure in failures:
