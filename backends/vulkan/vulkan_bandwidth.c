@@ -11,7 +11,7 @@ enum { PROBE_RUNS = 5, PROBE_SINK_BYTES = 1024 };
 typedef struct probe_run {
     VkPipeline pipeline;
     VkDescriptorSet set;
-    vk_gemv_push push;
+    vk_stream_push push;
     uint32_t groups_x, groups_y;
     int fill; /* first use of the buffer: give it defined contents before reading it */
 } probe_run;
@@ -32,7 +32,8 @@ static lowbit_status record_probe(vk_device *d, VkCommandBuffer cb, void *user)
                                  &barrier, 0, NULL, 0, NULL);
     }
     vk->vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, run->pipeline);
-    vk->vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline_layout, 0, 1, &run->set, 0, NULL);
+    vk->vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline_layout, LOWBIT_VK_SET, 1, &run->set, 0,
+                                NULL);
     vk->vkCmdPushConstants(cb, d->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof run->push, &run->push);
     vk_timestamp_write(d, cb, 0);
     vk->vkCmdDispatch(cb, run->groups_x, run->groups_y, 1);
@@ -74,8 +75,8 @@ static lowbit_status measure_locked(vk_device *d, VkDeviceSize bytes, double *by
     uint64_t threads;
     if (params.layout == LOWBIT_VK_LAYOUT_CPU) {
         threads = 64ull * params.workgroup_size; /* 64 workgroups: plenty of contiguous ranges per core */
-        run.push.cols = (uint32_t)((count + threads - 1) / threads);
-        threads = (count + run.push.cols - 1) / run.push.cols;
+        run.push.per_invocation = (uint32_t)((count + threads - 1) / threads);
+        threads = (count + run.push.per_invocation - 1) / run.push.per_invocation;
     } else {
         threads = count < 65536ull * params.workgroup_size ? count : 65536ull * params.workgroup_size;
     }
@@ -83,8 +84,8 @@ static lowbit_status measure_locked(vk_device *d, VkDeviceSize bytes, double *by
     uint32_t max_x = d->properties.limits.maxComputeWorkGroupCount[0];
     run.groups_x = (uint32_t)(groups < max_x ? groups : max_x);
     run.groups_y = (uint32_t)((groups + run.groups_x - 1) / run.groups_x);
-    run.push.rows = (uint32_t)count;
-    run.push.x_offset = 0x9E3779B9u; /* the magic the fold is compared with */
+    run.push.count = (uint32_t)count;
+    run.push.magic = 0x9E3779B9u; /* what the fold is compared with */
 
     VkBufferView view = VK_NULL_HANDLE;
     if (params.texel_weights) {
@@ -115,19 +116,19 @@ static lowbit_status measure_locked(vk_device *d, VkDeviceSize bytes, double *by
     VkWriteDescriptorSet writes[3] = {
         {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
          .dstSet = run.set,
-         .dstBinding = 0,
+         .dstBinding = LOWBIT_VK_BINDING_WEIGHTS,
          .descriptorCount = 1,
          .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
          .pBufferInfo = &buffers[0]},
         {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
          .dstSet = run.set,
-         .dstBinding = 3,
+         .dstBinding = LOWBIT_VK_BINDING_Y,
          .descriptorCount = 1,
          .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
          .pBufferInfo = &buffers[1]},
         {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
          .dstSet = run.set,
-         .dstBinding = 4,
+         .dstBinding = LOWBIT_VK_BINDING_WEIGHT_TEXELS,
          .descriptorCount = 1,
          .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
          .pTexelBufferView = &view},

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "lowbit/lowbit_backend.h"
+#include "shaders/common/lowbit_vk_interface.h"
 #include "vulkan_suballoc.h"
 
 /* Functions resolved through vkGetInstanceProcAddr with a NULL instance. */
@@ -117,12 +118,12 @@ typedef struct vk_kernel_params {
     uint32_t rows;           /* rows per workgroup (GPU layout) / per invocation (CPU layout) */
     vk_layout layout;
     int texel_weights; /* module variant: weights through texel views (chosen per matmul) */
-    /* GEMM kernels (gemm.comp) only, specialization constants 5..9: tile of BM weight rows × BN activation
+    /* GEMM kernels (gemm.comp) only, LOWBIT_VK_SPEC_GEMM_BM..TN: tile of BM weight rows × BN activation
      * rows × BK depth, TM × TN outputs per invocation (workgroup_size = BM/TM · BN/TN); min_n: the smallest
      * n that runs the GEMM instead of looping GEMV dispatches (0: never on this device class). */
     uint32_t bm, bn, bk, tm, tn, min_n;
-    /* Chosen per matmul, not tuned: X holds f16 bits (constant 10, X_F16), and the GPU layout reduces with
-     * subgroupAdd (constant 11, USE_SUBGROUPS; the kernel's *_subgroups module). */
+    /* Chosen per matmul, not tuned: X holds f16 bits (LOWBIT_VK_SPEC_X_F16), and the GPU layout reduces with
+     * subgroupAdd (LOWBIT_VK_SPEC_USE_SUBGROUPS; the kernel's *_subgroups module). */
     uint32_t x_f16, subgroups;
 } vk_kernel_params;
 
@@ -133,7 +134,7 @@ typedef struct vk_kernel {
     const unsigned long *spirv_size, *spirv_texel_size;
     vk_kernel_params defaults[LOWBIT_VK_CLASS_COUNT];
     /* Raw kernels (gemv_raw.comp) read the stored GGUF bytes as they are, one uint buffer without a split
-     * layout; the format id is their specialization constant 4. */
+     * layout; the format id is their LOWBIT_VK_SPEC_FORMAT. */
     int raw;
     uint32_t block_elems, block_bytes;
     /* The LOWBIT_SUBGROUPS=1 module (GEMV kernels only; NULL: this kernel has no subgroup reduction). */
@@ -324,10 +325,21 @@ lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args);
 /* vulkan_bandwidth.c */
 lowbit_status vk_measure_bandwidth(void *self, size_t device, size_t bytes, double *bytes_per_second);
 
-/* Push constants of every gemv kernel (shaders/vulkan/gemv_*.comp) and of gemm.comp, which alone reads
- * `batch` (the activation rows of the dispatch's chunk). */
-typedef struct vk_gemv_push {
-    uint32_t rows, cols, x_offset, x_stride, y_offset, y_stride, batch;
-} vk_gemv_push;
+/* Push constants, declared from the shaders' own field lists (shaders/common/lowbit_vk_interface.h). Every
+ * matmul dispatch pushes gemm.comp's block, which is the GEMV shaders' block and `batch` (read by gemm.comp
+ * alone); the bandwidth probe pushes stream_read.comp's. The pipeline layout's range is the larger. */
+typedef struct vk_matmul_push {
+    LOWBIT_VK_GEMM_PUSH_FIELDS(uint32_t)
+} vk_matmul_push;
+typedef struct vk_stream_push {
+    LOWBIT_VK_STREAM_PUSH_FIELDS(uint32_t)
+} vk_stream_push;
+_Static_assert(sizeof(vk_matmul_push) == LOWBIT_VK_GEMM_PUSH_WORDS * sizeof(uint32_t),
+               "LOWBIT_VK_GEMM_PUSH_WORDS counts LOWBIT_VK_GEMM_PUSH_FIELDS");
+_Static_assert(offsetof(vk_matmul_push, batch) == LOWBIT_VK_GEMV_PUSH_WORDS * sizeof(uint32_t),
+               "LOWBIT_VK_GEMV_PUSH_WORDS counts LOWBIT_VK_GEMV_PUSH_FIELDS, the GEMM block's leading words");
+_Static_assert(sizeof(vk_stream_push) == LOWBIT_VK_STREAM_PUSH_WORDS * sizeof(uint32_t),
+               "LOWBIT_VK_STREAM_PUSH_WORDS counts LOWBIT_VK_STREAM_PUSH_FIELDS");
+_Static_assert(sizeof(vk_stream_push) <= sizeof(vk_matmul_push), "the pipeline layout's push range covers both");
 
 #endif

@@ -34,12 +34,12 @@ LOWBIT_VK_SPIRV_SUBGROUPS(gemv_raw)
 #define SUBGROUPS_SPIRV_OF(kernel) lowbit_vk_##kernel##_subgroups_spv, &lowbit_vk_##kernel##_subgroups_spv_size
 
 /* Every kernel and its defaults per device class (what a tuner reads and overrides). Parameters map to
- * specialization constants: 0 workgroup size, 1 rows, 2 layout (1 = CPU), 3 batch (chosen per call), 4 the
- * format id (read by gemv_raw.comp and gemm.comp), 5..9 the GEMM tile (below); and, chosen per call rather
- * than tuned, 10 X_F16 (X holds f16 bits: the call's activation type, every shader, activations.glsl) and
- * 11 USE_SUBGROUPS (the GPU layout's reduction through subgroupAdd, workgroup_sum.glsl: on where the device
- * reports subgroup arithmetic in compute, unless LOWBIT_VULKAN_SUBGROUPS=0; only the *_subgroups modules
- * read it).
+ * specialization constants (LOWBIT_VK_SPEC_*, shaders/common/lowbit_vk_interface.h): workgroup size, rows,
+ * layout (1 = CPU), batch (chosen per call), the format id (read by gemv_raw.comp and gemm.comp), the GEMM
+ * tile (below); and, chosen per call rather than tuned, X_F16 (X holds f16 bits: the call's activation type,
+ * every shader, activations.glsl) and USE_SUBGROUPS (the GPU layout's reduction through subgroupAdd,
+ * workgroup_sum.glsl: on where the device reports subgroup arithmetic in compute, unless
+ * LOWBIT_VULKAN_SUBGROUPS=0; only the *_subgroups modules read it).
  * CPU-class devices (lavapipe) get per-invocation contiguous row walks; GPUs a workgroup per row with
  * coalesced block loads and a workgroup reduction (subgroupAdd, then shared memory across subgroups, where
  * the device has subgroup arithmetic; a shared-memory tree elsewhere). */
@@ -189,23 +189,24 @@ const vk_kernel *vk_kernel_for_format(lowbit_format format)
 lowbit_status vk_layouts_create(vk_device *d)
 {
     vk_device_table *vk = &d->vk;
-    /* 0 quants, 1 scales, 2 X, 3 Y as storage buffers; 4 quants, 5 scales, 6 X as texel buffers */
-    VkDescriptorSetLayoutBinding bindings[7];
-    for (uint32_t i = 0; i < 7; ++i)
+    /* weights, scales, X, Y as storage buffers; weights, scales, X again as texel buffers */
+    VkDescriptorSetLayoutBinding bindings[LOWBIT_VK_BINDING_COUNT];
+    for (uint32_t i = 0; i < LOWBIT_VK_BINDING_COUNT; ++i)
         bindings[i] = (VkDescriptorSetLayoutBinding){
             .binding = i,
-            .descriptorType = i < 4 ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+            .descriptorType = i < LOWBIT_VK_STORAGE_BINDING_COUNT ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                                                                  : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };
     VkDescriptorSetLayoutCreateInfo set_info = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-        .bindingCount = 7,
+        .bindingCount = LOWBIT_VK_BINDING_COUNT,
         .pBindings = bindings,
     };
     VkResult result = vk->vkCreateDescriptorSetLayout(d->device, &set_info, NULL, &d->set_layout);
     if (result != VK_SUCCESS) return vk_fail(d->backend, "vkCreateDescriptorSetLayout", result);
-    VkPushConstantRange push = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = sizeof(vk_gemv_push)};
+    VkPushConstantRange push = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = sizeof(vk_matmul_push)};
     VkPipelineLayoutCreateInfo layout_info = {
         .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
         .setLayoutCount = 1,
@@ -228,8 +229,9 @@ lowbit_status vk_descriptor_pool_reserve(vk_device *d, uint32_t sets)
     d->descriptor_sets = 0;
     /* One set per weight part of a matmul; the pool is reset after each matmul. */
     VkDescriptorPoolSize pool_sizes[2] = {
-        {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = 4 * sets},
-        {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, .descriptorCount = 3 * sets},
+        {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = LOWBIT_VK_STORAGE_BINDING_COUNT * sets},
+        {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+         .descriptorCount = (LOWBIT_VK_BINDING_COUNT - LOWBIT_VK_STORAGE_BINDING_COUNT) * sets},
     };
     VkDescriptorPoolCreateInfo pool_info = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
@@ -269,25 +271,27 @@ static lowbit_status pipeline_create(vk_device *d, const vk_kernel *kernel, cons
     free(words);
     if (result != VK_SUCCESS) return vk_fail(backend, "vkCreateShaderModule", result);
 
-    /* 4: the format id, read by gemv_raw.comp and gemm.comp; 5..9 the GEMM tile; 10 X_F16; 11 USE_SUBGROUPS
-     * (an entry for a constant a module does not declare is ignored) */
-    uint32_t values[12] = {params->workgroup_size,
-                           params->rows,
-                           params->layout == LOWBIT_VK_LAYOUT_CPU,
-                           batch,
-                           (uint32_t)kernel->format,
-                           params->bm,
-                           params->bn,
-                           params->bk,
-                           params->tm,
-                           params->tn,
-                           params->x_f16 != 0,
-                           (uint32_t)subgroups};
-    VkSpecializationMapEntry entries[12];
-    for (uint32_t i = 0; i < 12; ++i)
-        entries[i] = (VkSpecializationMapEntry){.constantID = i, .offset = i * 4, .size = 4};
+    /* every constant for every module (an entry for a constant a module does not declare is ignored) */
+    uint32_t values[LOWBIT_VK_SPEC_COUNT] = {
+        [LOWBIT_VK_SPEC_WORKGROUP_SIZE] = params->workgroup_size,
+        [LOWBIT_VK_SPEC_ROWS] = params->rows,
+        [LOWBIT_VK_SPEC_CPU_LAYOUT] = params->layout == LOWBIT_VK_LAYOUT_CPU,
+        [LOWBIT_VK_SPEC_BATCH] = batch,
+        [LOWBIT_VK_SPEC_FORMAT] = (uint32_t)kernel->format,
+        [LOWBIT_VK_SPEC_GEMM_BM] = params->bm,
+        [LOWBIT_VK_SPEC_GEMM_BN] = params->bn,
+        [LOWBIT_VK_SPEC_GEMM_BK] = params->bk,
+        [LOWBIT_VK_SPEC_GEMM_TM] = params->tm,
+        [LOWBIT_VK_SPEC_GEMM_TN] = params->tn,
+        [LOWBIT_VK_SPEC_X_F16] = params->x_f16 != 0,
+        [LOWBIT_VK_SPEC_USE_SUBGROUPS] = (uint32_t)subgroups,
+    };
+    VkSpecializationMapEntry entries[LOWBIT_VK_SPEC_COUNT];
+    for (uint32_t i = 0; i < LOWBIT_VK_SPEC_COUNT; ++i)
+        entries[i] =
+            (VkSpecializationMapEntry){.constantID = i, .offset = i * sizeof values[0], .size = sizeof values[0]};
     VkSpecializationInfo specialization = {
-        .mapEntryCount = 12,
+        .mapEntryCount = LOWBIT_VK_SPEC_COUNT,
         .pMapEntries = entries,
         .dataSize = sizeof values,
         .pData = values,

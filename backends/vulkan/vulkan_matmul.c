@@ -158,12 +158,12 @@ static lowbit_status record_matmul(vk_device *d, VkCommandBuffer cb, void *user)
             if (groups_y > d->properties.limits.maxComputeWorkGroupCount[1])
                 return vk_error(d->backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: %zu rows need too many workgroups",
                                 part->rows);
-            vk->vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline_layout, 0, 1,
+            vk->vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline_layout, LOWBIT_VK_SET, 1,
                                         &plan->sets[part_index * plan->chunks + chunk], 0, NULL);
             VkPipeline pipeline = plan->pipelines[full ? 0 : 1];
             if (pipeline != bound) vk->vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
             bound = pipeline;
-            vk_gemv_push push = {
+            vk_matmul_push push = {
                 .rows = (uint32_t)part->rows,
                 .cols = (uint32_t)w->cols,
                 .x_offset = 0,
@@ -217,14 +217,14 @@ static lowbit_status descriptors_write(vk_device *d, matmul_plan *plan)
         size_t chunk = i % plan->chunks, rows = chunk_rows(plan, chunk);
         VkDeviceSize base = chunk * plan->chunk_bytes;
         VkBuffer scales = part->scales.buffer ? part->scales.buffer : part->quants.buffer; /* F32/F16: none */
-        VkDescriptorBufferInfo buffers[4] = {
-            {part->quants.buffer, 0, VK_WHOLE_SIZE},
-            {scales, 0, VK_WHOLE_SIZE},
-            {d->scratch.buffer, base, rows * plan->x_stride * plan->x_element},
-            {d->scratch.buffer, base + plan->y_region, rows * w->rows * sizeof(float)},
+        VkDescriptorBufferInfo buffers[LOWBIT_VK_STORAGE_BINDING_COUNT] = {
+            [LOWBIT_VK_BINDING_WEIGHTS] = {part->quants.buffer, 0, VK_WHOLE_SIZE},
+            [LOWBIT_VK_BINDING_SCALES] = {scales, 0, VK_WHOLE_SIZE},
+            [LOWBIT_VK_BINDING_X] = {d->scratch.buffer, base, rows * plan->x_stride * plan->x_element},
+            [LOWBIT_VK_BINDING_Y] = {d->scratch.buffer, base + plan->y_region, rows * w->rows * sizeof(float)},
         };
-        VkWriteDescriptorSet writes[7];
-        for (uint32_t b = 0; b < 4; ++b)
+        VkWriteDescriptorSet writes[LOWBIT_VK_BINDING_COUNT];
+        for (uint32_t b = 0; b < LOWBIT_VK_STORAGE_BINDING_COUNT; ++b)
             writes[b] = (VkWriteDescriptorSet){
                 .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
                 .dstSet = plan->sets[i],
@@ -233,17 +233,22 @@ static lowbit_status descriptors_write(vk_device *d, matmul_plan *plan)
                 .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                 .pBufferInfo = &buffers[b],
             };
-        uint32_t write_count = 4;
-        const VkBufferView *views[3] = {&part->quant_texels, &part->scale_texels, &plan->x_views[chunk]};
-        for (uint32_t t = 0; t < 3 && plan->params.texel_weights; ++t) {
-            if (!*views[t]) continue; /* F32/F16 weights have no scales; their modules never read 5 */
+        uint32_t write_count = LOWBIT_VK_STORAGE_BINDING_COUNT;
+        const VkBufferView *views[LOWBIT_VK_BINDING_COUNT] = {
+            [LOWBIT_VK_BINDING_WEIGHT_TEXELS] = &part->quant_texels,
+            [LOWBIT_VK_BINDING_SCALE_TEXELS] = &part->scale_texels,
+            [LOWBIT_VK_BINDING_X_TEXELS] = &plan->x_views[chunk],
+        };
+        for (uint32_t b = LOWBIT_VK_STORAGE_BINDING_COUNT; b < LOWBIT_VK_BINDING_COUNT && plan->params.texel_weights;
+             ++b) {
+            if (!*views[b]) continue; /* F32/F16 weights have no scales, which their modules never read */
             writes[write_count++] = (VkWriteDescriptorSet){
                 .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
                 .dstSet = plan->sets[i],
-                .dstBinding = 4 + t,
+                .dstBinding = b,
                 .descriptorCount = 1,
                 .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
-                .pTexelBufferView = views[t],
+                .pTexelBufferView = views[b],
             };
         }
         d->vk.vkUpdateDescriptorSets(d->device, write_count, writes, 0, NULL);

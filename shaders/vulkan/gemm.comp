@@ -14,23 +14,29 @@
 // one module serves both build variants: weights are always read as storage buffers here
 #undef LOWBIT_TEXEL_WEIGHTS
 #define LOWBIT_TEXEL_WEIGHTS 0
+#include "lowbit_vk_interface.h"
 
-layout(local_size_x_id = 0) in;                  // (BM / TM) * (BN / TN), set by the host
-layout(constant_id = 4) const uint FORMAT = 2u;  // lowbit_format id
-layout(constant_id = 5) const uint BM = 64u;     // weight rows per workgroup tile
-layout(constant_id = 6) const uint BN = 32u;     // activation rows per workgroup tile
-layout(constant_id = 7) const uint BK = 32u;     // depth per step (a multiple of 32)
-layout(constant_id = 8) const uint TM = 4u;      // weight rows per invocation
-layout(constant_id = 9) const uint TN = 4u;      // activation rows per invocation
+layout(local_size_x_id = LOWBIT_VK_SPEC_WORKGROUP_SIZE) in;    // (BM / TM) * (BN / TN), set by the host
+layout(constant_id = LOWBIT_VK_SPEC_FORMAT) const uint FORMAT = 2u; // lowbit_format id
+layout(constant_id = LOWBIT_VK_SPEC_GEMM_BM) const uint BM = 64u;   // weight rows per workgroup tile
+layout(constant_id = LOWBIT_VK_SPEC_GEMM_BN) const uint BN = 32u;   // activation rows per workgroup tile
+layout(constant_id = LOWBIT_VK_SPEC_GEMM_BK) const uint BK = 32u;   // depth per step (a multiple of 32)
+layout(constant_id = LOWBIT_VK_SPEC_GEMM_TM) const uint TM = 4u;    // weight rows per invocation
+layout(constant_id = LOWBIT_VK_SPEC_GEMM_TN) const uint TN = 4u;    // activation rows per invocation
 
-layout(std430, set = 0, binding = 0) readonly buffer Raw { uint raw[]; };
-layout(std430, set = 0, binding = 0) readonly buffer SplitWords { uint split_words[]; };
-layout(std430, set = 0, binding = 0) readonly buffer SplitQuads { uvec4 split_quads[]; };
-layout(std430, set = 0, binding = 1) readonly buffer SplitScales { uint split_scales[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform Params {
-    uint rows, cols, x_offset, x_stride, y_offset, y_stride, batch;
-} p;
+// The weights' binding as stored bytes (decode_raw.glsl), split-layout words and quads (decode_split.glsl).
+layout(std430, set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_WEIGHTS) readonly buffer Raw { uint raw[]; };
+layout(std430, set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_WEIGHTS) readonly buffer SplitWords {
+    uint split_words[];
+};
+layout(std430, set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_WEIGHTS) readonly buffer SplitQuads {
+    uvec4 split_quads[];
+};
+layout(std430, set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_SCALES) readonly buffer SplitScales {
+    uint split_scales[];
+};
+layout(std430, set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_Y) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { LOWBIT_VK_GEMM_PUSH_FIELDS(uint) } p;
 
 #include "activations.glsl"
 #include "decode_raw.glsl"

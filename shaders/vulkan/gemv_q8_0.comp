@@ -8,24 +8,23 @@
 #define LOWBIT_TEXEL_WEIGHTS 0
 #endif
 #include "lowbit_blocks.h"
+#include "lowbit_vk_interface.h"
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint ROWS = 1;       // rows per workgroup (GPU) / per invocation (CPU)
-layout(constant_id = 2) const uint CPU_LAYOUT = 0;
-layout(constant_id = 3) const uint BATCH = 1;      // activation rows handled by one dispatch (1..8)
+layout(local_size_x_id = LOWBIT_VK_SPEC_WORKGROUP_SIZE) in;
+layout(constant_id = LOWBIT_VK_SPEC_ROWS) const uint ROWS = 1;  // rows per workgroup (GPU) / per invocation (CPU)
+layout(constant_id = LOWBIT_VK_SPEC_CPU_LAYOUT) const uint CPU_LAYOUT = 0;
+layout(constant_id = LOWBIT_VK_SPEC_BATCH) const uint BATCH = 1; // activation rows handled by one dispatch (1..8)
 
-layout(std430, set = 0, binding = 0) readonly buffer Quants { uvec4 quants[]; };
+layout(std430, set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_WEIGHTS) readonly buffer Quants { uvec4 quants[]; };
 #if LOWBIT_TEXEL_WEIGHTS
 // The same quants (RGBA32UI: two texels per block) and scales (R32UI) as texel buffers: CPU drivers
 // vectorize texel fetches across invocations, storage loads they issue one invocation at a time.
-layout(set = 0, binding = 4) uniform usamplerBuffer quant_texels;
-layout(set = 0, binding = 5) uniform usamplerBuffer scale_texels;
+layout(set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_WEIGHT_TEXELS) uniform usamplerBuffer quant_texels;
+layout(set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_SCALE_TEXELS) uniform usamplerBuffer scale_texels;
 #endif
-layout(std430, set = 0, binding = 1) readonly buffer Scales { uint scales[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform Params {
-    uint rows, cols, x_offset, x_stride, y_offset, y_stride;
-} p;
+layout(std430, set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_SCALES) readonly buffer Scales { uint scales[]; };
+layout(std430, set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_Y) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { LOWBIT_VK_GEMV_PUSH_FIELDS(uint) } p;
 
 #include "activations.glsl"
 #include "workgroup_sum.glsl"

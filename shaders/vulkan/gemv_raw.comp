@@ -18,21 +18,21 @@
 #ifndef LOWBIT_TEXEL_WEIGHTS
 #define LOWBIT_TEXEL_WEIGHTS 0
 #endif
+#include "lowbit_vk_interface.h"
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint ROWS = 1;   // rows per workgroup (GPU) / per invocation (CPU)
-layout(constant_id = 2) const uint CPU_LAYOUT = 0;
-layout(constant_id = 3) const uint BATCH = 1;  // activation rows handled by one dispatch (1..8)
-layout(constant_id = 4) const uint FORMAT = 3; // lowbit_format id
+layout(local_size_x_id = LOWBIT_VK_SPEC_WORKGROUP_SIZE) in;
+layout(constant_id = LOWBIT_VK_SPEC_ROWS) const uint ROWS = 1;    // rows per workgroup (GPU) / per invocation (CPU)
+layout(constant_id = LOWBIT_VK_SPEC_CPU_LAYOUT) const uint CPU_LAYOUT = 0;
+layout(constant_id = LOWBIT_VK_SPEC_BATCH) const uint BATCH = 1;   // activation rows handled by one dispatch (1..8)
+layout(constant_id = LOWBIT_VK_SPEC_FORMAT) const uint FORMAT = 3; // lowbit_format id
 
-layout(std430, set = 0, binding = 0) readonly buffer Raw { uint raw[]; };
+layout(std430, set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_WEIGHTS) readonly buffer Raw { uint raw[]; };
 #if LOWBIT_TEXEL_WEIGHTS
-layout(set = 0, binding = 4) uniform usamplerBuffer raw_texels; // the same words as R32UI (RGBA32UI) texels
+// the same words as R32UI (RGBA32UI) texels
+layout(set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_WEIGHT_TEXELS) uniform usamplerBuffer raw_texels;
 #endif
-layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform Params {
-    uint rows, cols, x_offset, x_stride, y_offset, y_stride;
-} p;
+layout(std430, set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_Y) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { LOWBIT_VK_GEMV_PUSH_FIELDS(uint) } p;
 
 #include "activations.glsl"
 #include "decode_raw.glsl"

@@ -4,23 +4,24 @@
 // CPU_LAYOUT=1: each invocation reads one contiguous range of `per_invocation` uvec4 (CPU devices, where an
 // invocation is a SIMD lane of a core walking its own cache lines); 0: grid-stride, coalesced (GPUs).
 #version 450
+#extension GL_GOOGLE_include_directive : require
 #ifndef LOWBIT_TEXEL_WEIGHTS
 #define LOWBIT_TEXEL_WEIGHTS 0
 #endif
+#include "lowbit_vk_interface.h"
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint ROWS = 1;  // unused (shared specialization layout)
-layout(constant_id = 2) const uint CPU_LAYOUT = 0;
-layout(constant_id = 3) const uint BATCH = 1; // unused
+layout(local_size_x_id = LOWBIT_VK_SPEC_WORKGROUP_SIZE) in;
+layout(constant_id = LOWBIT_VK_SPEC_ROWS) const uint ROWS = 1;  // unused (shared specialization layout)
+layout(constant_id = LOWBIT_VK_SPEC_CPU_LAYOUT) const uint CPU_LAYOUT = 0;
+layout(constant_id = LOWBIT_VK_SPEC_BATCH) const uint BATCH = 1; // unused
 
-layout(std430, set = 0, binding = 0) readonly buffer Data { uvec4 data[]; };
+layout(std430, set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_WEIGHTS) readonly buffer Data { uvec4 data[]; };
 #if LOWBIT_TEXEL_WEIGHTS
-layout(set = 0, binding = 4) uniform usamplerBuffer data_texels; // the same buffer as RGBA32UI texels
+// the same buffer as RGBA32UI texels
+layout(set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_WEIGHT_TEXELS) uniform usamplerBuffer data_texels;
 #endif
-layout(std430, set = 0, binding = 3) writeonly buffer Sink { uint sink[]; };
-layout(push_constant) uniform Params {
-    uint count, per_invocation, magic, unused0, unused1, unused2;
-} p;
+layout(std430, set = LOWBIT_VK_SET, binding = LOWBIT_VK_BINDING_Y) writeonly buffer Sink { uint sink[]; };
+layout(push_constant) uniform Params { LOWBIT_VK_STREAM_PUSH_FIELDS(uint) } p;
 
 uvec4 load(uint i)
 {

@@ -2,7 +2,7 @@
 // over the workgroup. USE_SUBGROUPS=1 (only in modules built with LOWBIT_SUBGROUPS=1, for devices that report
 // subgroup arithmetic in compute): subgroupAdd within each subgroup, then shared memory only across the
 // subgroups; 0: a shared-memory tree over every invocation (portable; needs a power-of-two workgroup). The
-// includer declares BATCH (constant 3).
+// includer declares BATCH (LOWBIT_VK_SPEC_BATCH).
 #ifndef LOWBIT_WORKGROUP_SUM_GLSL
 #define LOWBIT_WORKGROUP_SUM_GLSL
 
@@ -13,8 +13,10 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #endif
+#include "lowbit_vk_interface.h"
 
-layout(constant_id = 11) const uint USE_SUBGROUPS = 0u; // set by the host only for LOWBIT_SUBGROUPS modules
+// set by the host only for LOWBIT_SUBGROUPS modules
+layout(constant_id = LOWBIT_VK_SPEC_USE_SUBGROUPS) const uint USE_SUBGROUPS = 0u;
 
 // One slot per invocation and row, plus BATCH totals (the subgroup path's result; with subgroups of one
 // invocation there are as many subgroup sums as invocations).
