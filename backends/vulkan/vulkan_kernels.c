@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shaders/common/lowbit_formats.h"
 #include "vulkan_pipeline_cache.h"
 
 /* SPIR-V of shaders/vulkan/gemv_*.comp, embedded at build time (cmake/embed.cmake). */
@@ -18,7 +19,9 @@ LOWBIT_VK_SPIRV(gemv_q4_0)
 LOWBIT_VK_SPIRV(gemv_q8_0)
 LOWBIT_VK_SPIRV(stream_read)
 LOWBIT_VK_SPIRV(gemv_raw)
+LOWBIT_VK_SPIRV(gemv_raw_grid)
 LOWBIT_VK_SPIRV(gemm)
+LOWBIT_VK_SPIRV(gemm_grid)
 #define SPIRV_OF(kernel)                                                                                               \
     lowbit_vk_##kernel##_spv, lowbit_vk_##kernel##_texel_spv, &lowbit_vk_##kernel##_spv_size,                          \
         &lowbit_vk_##kernel##_texel_spv_size
@@ -31,6 +34,7 @@ LOWBIT_VK_SPIRV_SUBGROUPS(gemv_f16)
 LOWBIT_VK_SPIRV_SUBGROUPS(gemv_q4_0)
 LOWBIT_VK_SPIRV_SUBGROUPS(gemv_q8_0)
 LOWBIT_VK_SPIRV_SUBGROUPS(gemv_raw)
+LOWBIT_VK_SPIRV_SUBGROUPS(gemv_raw_grid)
 #define SUBGROUPS_SPIRV_OF(kernel) lowbit_vk_##kernel##_subgroups_spv, &lowbit_vk_##kernel##_subgroups_spv_size
 
 /* Every kernel and its defaults per device class (what a tuner reads and overrides). Parameters map to
@@ -48,12 +52,15 @@ LOWBIT_VK_SPIRV_SUBGROUPS(gemv_raw)
     {                                                                                                                  \
         .workgroup_size = (wg), .rows = (per_group), .layout = LOWBIT_VK_LAYOUT_##layout_name                          \
     }
-#define RAW_KERNEL(name, format, elems, bytes)                                                                         \
+/* `module`: gemv_raw, or gemv_raw_grid for the grid formats (the same shader built with only their decoders) */
+#define RAW_KERNEL_IN(module, name, format)                                                                            \
     {                                                                                                                  \
-        name, LOWBIT_FORMAT_##format, SPIRV_OF(gemv_raw),                                                              \
-            {[LOWBIT_VK_CLASS_GPU] = VK_PARAMS(64, 1, GPU), [LOWBIT_VK_CLASS_CPU] = VK_PARAMS(8, 4, CPU)}, 1, elems,   \
-            bytes, SUBGROUPS_SPIRV_OF(gemv_raw)                                                                        \
+        name, LOWBIT_FORMAT_##format, SPIRV_OF(module),                                                                \
+            {[LOWBIT_VK_CLASS_GPU] = VK_PARAMS(64, 1, GPU), [LOWBIT_VK_CLASS_CPU] = VK_PARAMS(8, 4, CPU)}, 1,          \
+            LOWBIT_##format##_BLOCK, LOWBIT_##format##_BYTES, SUBGROUPS_SPIRV_OF(module)                               \
     }
+#define RAW_KERNEL(name, format) RAW_KERNEL_IN(gemv_raw, name, format)
+#define GRID_KERNEL(name, format) RAW_KERNEL_IN(gemv_raw_grid, name, format)
 
 static const vk_kernel kernels[] = {
     {"gemv_f32",
@@ -87,19 +94,30 @@ static const vk_kernel kernels[] = {
     /* gemv_raw.comp, one specialization per format over the stored block bytes: every invocation (CPU) or
      * workgroup (GPU) decodes 32-element groups into registers; on the CPU layout at n = 1, Q4_K/Q5_K/Q6_K
      * advance the invocation's rows together, sharing each activation load (the "packed" path). */
-    RAW_KERNEL("gemv_q4_1", Q4_1, 32, 20),
-    RAW_KERNEL("gemv_q5_0", Q5_0, 32, 22),
-    RAW_KERNEL("gemv_q5_1", Q5_1, 32, 24),
-    RAW_KERNEL("gemv_iq4_nl", IQ4_NL, 32, 18),
-    RAW_KERNEL("gemv_q2_k", Q2_K, 256, 84),
-    RAW_KERNEL("gemv_q3_k", Q3_K, 256, 110),
-    RAW_KERNEL("gemv_q4_k", Q4_K, 256, 144),
-    RAW_KERNEL("gemv_q5_k", Q5_K, 256, 176),
-    RAW_KERNEL("gemv_q6_k", Q6_K, 256, 210),
-    RAW_KERNEL("gemv_iq4_xs", IQ4_XS, 256, 136),
-    RAW_KERNEL("gemv_tq1_0", TQ1_0, 256, 54),
-    RAW_KERNEL("gemv_tq2_0", TQ2_0, 256, 66),
-    RAW_KERNEL("gemv_bf16", BF16, 1, 2),
+    RAW_KERNEL("gemv_q4_1", Q4_1),
+    RAW_KERNEL("gemv_q5_0", Q5_0),
+    RAW_KERNEL("gemv_q5_1", Q5_1),
+    RAW_KERNEL("gemv_iq4_nl", IQ4_NL),
+    RAW_KERNEL("gemv_q2_k", Q2_K),
+    RAW_KERNEL("gemv_q3_k", Q3_K),
+    RAW_KERNEL("gemv_q4_k", Q4_K),
+    RAW_KERNEL("gemv_q5_k", Q5_K),
+    RAW_KERNEL("gemv_q6_k", Q6_K),
+    RAW_KERNEL("gemv_iq4_xs", IQ4_XS),
+    RAW_KERNEL("gemv_tq1_0", TQ1_0),
+    RAW_KERNEL("gemv_tq2_0", TQ2_0),
+    RAW_KERNEL("gemv_mxfp4", MXFP4),
+    RAW_KERNEL("gemv_nvfp4", NVFP4),
+    RAW_KERNEL("gemv_q1_0", Q1_0),
+    RAW_KERNEL("gemv_q2_0", Q2_0),
+    GRID_KERNEL("gemv_iq2_xxs", IQ2_XXS),
+    GRID_KERNEL("gemv_iq2_xs", IQ2_XS),
+    GRID_KERNEL("gemv_iq2_s", IQ2_S),
+    GRID_KERNEL("gemv_iq3_xxs", IQ3_XXS),
+    GRID_KERNEL("gemv_iq3_s", IQ3_S),
+    GRID_KERNEL("gemv_iq1_s", IQ1_S),
+    GRID_KERNEL("gemv_iq1_m", IQ1_M),
+    RAW_KERNEL("gemv_bf16", BF16),
 };
 
 /* CPU-class thresholds; 0: the looped GEMV stays for every n. Measured on lavapipe (llvmpipe, LLVM 15, 256-bit,
@@ -122,13 +140,17 @@ static const vk_kernel kernels[] = {
         .workgroup_size = (wg), .layout = LOWBIT_VK_LAYOUT_##layout_name, .bm = (bm_), .bn = (bn_), .bk = (bk_),       \
         .tm = (tm_), .tn = (tn_), .min_n = (min_n_)                                                                    \
     }
-#define GEMM_KERNEL(name, format, elems, bytes, raw, cpu_min_n)                                                        \
+#define GEMM_KERNEL_IN(module, name, format, raw, cpu_min_n)                                                           \
     {                                                                                                                  \
-        name, LOWBIT_FORMAT_##format, SPIRV_OF(gemm),                                                                  \
+        name, LOWBIT_FORMAT_##format, SPIRV_OF(module),                                                                \
             {[LOWBIT_VK_CLASS_GPU] = VK_GEMM_PARAMS(256, GPU, 64, 64, 32, 4, 4, 9),                                    \
              [LOWBIT_VK_CLASS_CPU] = VK_GEMM_PARAMS(32, CPU, 128, 64, 32, 16, 16, cpu_min_n)},                         \
-            raw, elems, bytes, NULL, NULL                                                                              \
+            raw, LOWBIT_##format##_BLOCK, LOWBIT_##format##_BYTES, NULL, NULL                                          \
     }
+
+#define GEMM_KERNEL(name, format, raw, cpu_min_n) GEMM_KERNEL_IN(gemm, name, format, raw, cpu_min_n)
+/* the grid formats: gemm.comp built with only their decoders (gemm_grid) */
+#define GEMM_GRID_KERNEL(name, format) GEMM_KERNEL_IN(gemm_grid, name, format, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW)
 
 /* Not measured on lavapipe: the raw formats decode at least as much per element as Q4_K, where the GEMV won. */
 #define LOWBIT_VK_GEMM_CPU_MIN_N_RAW 0
@@ -136,23 +158,34 @@ static const vk_kernel kernels[] = {
 /* Every weight format; `raw` as in the GEMV table (the weights are uploaded for the GEMV kernel, so the GEMM
  * reads the same layout: split for F32/F16/Q4_0/Q8_0, the stored block bytes otherwise). */
 static const vk_kernel gemm_kernels[] = {
-    GEMM_KERNEL("gemm_f32", F32, 1, 4, 0, LOWBIT_VK_GEMM_CPU_MIN_N_F32),
-    GEMM_KERNEL("gemm_f16", F16, 1, 2, 0, LOWBIT_VK_GEMM_CPU_MIN_N_F16),
-    GEMM_KERNEL("gemm_q4_0", Q4_0, 32, 18, 0, LOWBIT_VK_GEMM_CPU_MIN_N_Q4_0),
-    GEMM_KERNEL("gemm_q8_0", Q8_0, 32, 34, 0, LOWBIT_VK_GEMM_CPU_MIN_N_Q8_0),
-    GEMM_KERNEL("gemm_q4_k", Q4_K, 256, 144, 1, LOWBIT_VK_GEMM_CPU_MIN_N_Q4_K),
-    GEMM_KERNEL("gemm_q6_k", Q6_K, 256, 210, 1, LOWBIT_VK_GEMM_CPU_MIN_N_Q6_K),
-    GEMM_KERNEL("gemm_q4_1", Q4_1, 32, 20, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_q5_0", Q5_0, 32, 22, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_q5_1", Q5_1, 32, 24, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_iq4_nl", IQ4_NL, 32, 18, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_q2_k", Q2_K, 256, 84, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_q3_k", Q3_K, 256, 110, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_q5_k", Q5_K, 256, 176, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_iq4_xs", IQ4_XS, 256, 136, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_tq1_0", TQ1_0, 256, 54, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_tq2_0", TQ2_0, 256, 66, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_bf16", BF16, 1, 2, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_f32", F32, 0, LOWBIT_VK_GEMM_CPU_MIN_N_F32),
+    GEMM_KERNEL("gemm_f16", F16, 0, LOWBIT_VK_GEMM_CPU_MIN_N_F16),
+    GEMM_KERNEL("gemm_q4_0", Q4_0, 0, LOWBIT_VK_GEMM_CPU_MIN_N_Q4_0),
+    GEMM_KERNEL("gemm_q8_0", Q8_0, 0, LOWBIT_VK_GEMM_CPU_MIN_N_Q8_0),
+    GEMM_KERNEL("gemm_q4_k", Q4_K, 1, LOWBIT_VK_GEMM_CPU_MIN_N_Q4_K),
+    GEMM_KERNEL("gemm_q6_k", Q6_K, 1, LOWBIT_VK_GEMM_CPU_MIN_N_Q6_K),
+    GEMM_KERNEL("gemm_q4_1", Q4_1, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_q5_0", Q5_0, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_q5_1", Q5_1, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_iq4_nl", IQ4_NL, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_q2_k", Q2_K, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_q3_k", Q3_K, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_q5_k", Q5_K, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_iq4_xs", IQ4_XS, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_tq1_0", TQ1_0, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_tq2_0", TQ2_0, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_mxfp4", MXFP4, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_nvfp4", NVFP4, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_q1_0", Q1_0, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_KERNEL("gemm_q2_0", Q2_0, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    GEMM_GRID_KERNEL("gemm_iq2_xxs", IQ2_XXS),
+    GEMM_GRID_KERNEL("gemm_iq2_xs", IQ2_XS),
+    GEMM_GRID_KERNEL("gemm_iq2_s", IQ2_S),
+    GEMM_GRID_KERNEL("gemm_iq3_xxs", IQ3_XXS),
+    GEMM_GRID_KERNEL("gemm_iq3_s", IQ3_S),
+    GEMM_GRID_KERNEL("gemm_iq1_s", IQ1_S),
+    GEMM_GRID_KERNEL("gemm_iq1_m", IQ1_M),
+    GEMM_KERNEL("gemm_bf16", BF16, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
 };
 
 const vk_kernel *vk_gemm_kernel_for_format(lowbit_format format)

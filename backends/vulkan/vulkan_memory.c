@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backends/common/repack.h"
+#include "shaders/common/lowbit_grids.h"
 
 typedef enum memory_kind {
     MEMORY_WEIGHTS, /* device-local preferred, host-visible welcome */
@@ -145,17 +146,40 @@ lowbit_status vk_scratch_reserve(vk_device *d, VkDeviceSize size)
 
 /* --- weights ------------------------------------------------------------------------------------------ */
 
+/* The codebook a grid format's decoder reads (lowbit_grids.h), NULL for other formats. It travels at the end of
+ * every part's weight buffer, after the padding (decode_raw.glsl finds it there from the part's rows and cols):
+ * as a constant array in the shader it made every pipeline's translation on lavapipe take seconds. */
+static const uint32_t grid_iq2xxs[] = {LOWBIT_GRID_IQ2XXS_WORDS}, grid_iq2xs[] = {LOWBIT_GRID_IQ2XS_WORDS},
+                      grid_iq2s[] = {LOWBIT_GRID_IQ2S_WORDS}, grid_iq3xxs[] = {LOWBIT_GRID_IQ3XXS_WORDS},
+                      grid_iq3s[] = {LOWBIT_GRID_IQ3S_WORDS}, grid_iq1s[] = {LOWBIT_GRID_IQ1S_WORDS};
+static const uint32_t *grid_for(lowbit_format format, size_t *bytes)
+{
+#define GRID(table) (*bytes = sizeof table, table)
+    switch (format) {
+    case LOWBIT_FORMAT_IQ2_XXS: return GRID(grid_iq2xxs);
+    case LOWBIT_FORMAT_IQ2_XS: return GRID(grid_iq2xs);
+    case LOWBIT_FORMAT_IQ2_S: return GRID(grid_iq2s);
+    case LOWBIT_FORMAT_IQ3_XXS: return GRID(grid_iq3xxs);
+    case LOWBIT_FORMAT_IQ3_S: return GRID(grid_iq3s);
+    case LOWBIT_FORMAT_IQ1_S:
+    case LOWBIT_FORMAT_IQ1_M: return GRID(grid_iq1s);
+    default: *bytes = 0; return NULL;
+    }
+#undef GRID
+}
+
 /* Buffer sizes for `rows` rows: the split layout (repack), or for raw kernels the stored rows back to back,
- * padded to whole 16-byte texels plus 128 bytes, so the shader's word runs (up to 68 bytes past a group) stay inside.
- * Returns 0, or -1 for a shape the layout cannot hold. */
+ * padded to whole 16-byte texels plus 128 bytes, so the shader's word runs (up to 68 bytes past a group) stay
+ * inside, then a grid format's codebook. Returns 0, or -1 for a shape the layout cannot hold. */
 static int weight_sizes(const vk_kernel *kernel, const lowbit_backend_tensor *tensor, size_t rows, size_t *quant_bytes,
                         size_t *scale_bytes)
 {
     if (!kernel->raw) return lowbit_repack_sizes(tensor->format, rows, tensor->cols, quant_bytes, scale_bytes);
     if (tensor->cols % kernel->block_elems != 0) return -1;
-    size_t row_bytes = tensor->cols / kernel->block_elems * kernel->block_bytes;
-    if (rows && row_bytes > (SIZE_MAX - 256) / rows) return -1;
-    *quant_bytes = (rows * row_bytes + 15) / 16 * 16 + 128;
+    size_t row_bytes = tensor->cols / kernel->block_elems * kernel->block_bytes, grid_bytes = 0;
+    grid_for(tensor->format, &grid_bytes);
+    if (rows && row_bytes > (SIZE_MAX - 256 - grid_bytes) / rows) return -1;
+    *quant_bytes = (rows * row_bytes + 15) / 16 * 16 + 128 + grid_bytes;
     *scale_bytes = 0;
     return 0;
 }
@@ -197,10 +221,12 @@ static lowbit_status fill_part(vk_device *d, const vk_kernel *kernel, const lowb
         quants = &staging[0];
         if (scales) scales = &staging[1];
     }
-    if (kernel->raw) { /* the stored bytes as they are, then zero padding */
-        size_t row_bytes = raw_row_bytes(kernel, tensor), bytes = part->rows * row_bytes;
+    if (kernel->raw) { /* the stored bytes as they are, then zero padding, then the codebook (grid formats) */
+        size_t row_bytes = raw_row_bytes(kernel, tensor), bytes = part->rows * row_bytes, grid_bytes = 0;
+        const uint32_t *grid = grid_for(tensor->format, &grid_bytes);
         memcpy(quants->mapped, (const unsigned char *)tensor->data + part->row_begin * row_bytes, bytes);
-        memset((unsigned char *)quants->mapped + bytes, 0, quant_bytes - bytes);
+        memset((unsigned char *)quants->mapped + bytes, 0, quant_bytes - grid_bytes - bytes);
+        if (grid) memcpy((unsigned char *)quants->mapped + quant_bytes - grid_bytes, grid, grid_bytes);
     } else if (lowbit_repack_split(tensor->format, tensor->cols, tensor->data, part->row_begin,
                                    part->row_begin + part->rows, quants->mapped, scales ? scales->mapped : NULL) != 0) {
         status = vk_error(d->backend, LOWBIT_ERROR_INTERNAL, "vulkan: repack of format %d failed", (int)tensor->format);

@@ -6,7 +6,7 @@
 //
 // A row is walked in groups of 32 elements (a whole legacy block, one 32-element sub-block of a 256-element
 // super-block, or 32 BF16 values): dequant32() decodes one group into 8 vec4 in registers (element order of
-// the reference: shared/reference/quantization.md §1.2) and every activation row takes its dot product; what
+// the reference: docs/formats.md §3) and every activation row takes its dot product; what
 // the groups of a block share (scales, mins, d, high-bit planes) is read once per block (block_header).
 // CPU_LAYOUT=1: each invocation walks ROWS whole rows (first + k*wg) one after the other, except Q4_K/Q5_K/
 // Q6_K at BATCH 1, whose rows advance together (packed_cpu_rows); 0: a workgroup shares a row and reduces it
