@@ -27,6 +27,16 @@ static void test_not_multiple_of_256(void **state)
     assert_int_equal(lowbit_format_fallback(LOWBIT_FORMAT_Q3_K, 4128), LOWBIT_FORMAT_Q4_0);
     assert_int_equal(lowbit_format_fallback(LOWBIT_FORMAT_TQ1_0, 4128), LOWBIT_FORMAT_Q4_0);
     assert_int_equal(lowbit_format_fallback(LOWBIT_FORMAT_TQ2_0, 4128), LOWBIT_FORMAT_Q4_0);
+    /* the grid formats fall back like IQ4_XS; Q2_0 (64-element blocks) like the other 2-bit formats */
+    const lowbit_format grids[] = {LOWBIT_FORMAT_IQ1_S,  LOWBIT_FORMAT_IQ1_M, LOWBIT_FORMAT_IQ2_XXS,
+                                   LOWBIT_FORMAT_IQ2_XS, LOWBIT_FORMAT_IQ2_S, LOWBIT_FORMAT_IQ3_XXS,
+                                   LOWBIT_FORMAT_IQ3_S};
+    for (size_t i = 0; i < sizeof grids / sizeof grids[0]; ++i) {
+        assert_int_equal(lowbit_format_fallback(grids[i], 4096), grids[i]);
+        assert_int_equal(lowbit_format_fallback(grids[i], 4128), LOWBIT_FORMAT_IQ4_NL);
+    }
+    assert_int_equal(lowbit_format_fallback(LOWBIT_FORMAT_Q2_0, 4128), LOWBIT_FORMAT_Q4_0);
+    assert_int_equal(lowbit_format_fallback(LOWBIT_FORMAT_Q2_0, 4160), LOWBIT_FORMAT_Q2_0);
     assert_int_equal(lowbit_format_fallback(LOWBIT_FORMAT_Q4_K, 4128), LOWBIT_FORMAT_Q5_0);
     assert_int_equal(lowbit_format_fallback(LOWBIT_FORMAT_Q5_K, 4128), LOWBIT_FORMAT_Q5_1);
     assert_int_equal(lowbit_format_fallback(LOWBIT_FORMAT_Q6_K, 4128), LOWBIT_FORMAT_Q8_0);

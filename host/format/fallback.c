@@ -1,6 +1,6 @@
 /* fallback.c — llama.cpp's shape-fallback rule: the format to use when a row length does not fit the
- * wanted format's block (256 for K/IQ4_XS/ternary, 64 for Q2_0, 32 for the legacy formats). Q1_0, NVFP4 and
- * MXFP4 have no replacement in that rule (llama-quantize stops there); lowbit answers F16. */
+ * wanted format's block (256 for K/IQ/ternary, 64 for Q2_0, 32 for the legacy formats); docs/formats.md §4.9. Q1_0,
+ * NVFP4 and MXFP4 have no replacement in that rule (llama-quantize stops there); lowbit answers F16. */
 #include "lowbit/lowbit_format.h"
 
 lowbit_format lowbit_format_fallback(lowbit_format wanted, size_t cols)
@@ -10,6 +10,13 @@ lowbit_format lowbit_format_fallback(lowbit_format wanted, size_t cols)
     if (cols % traits->block_size == 0) return wanted;
     lowbit_format next;
     switch (wanted) {
+    case LOWBIT_FORMAT_IQ1_S:
+    case LOWBIT_FORMAT_IQ1_M:
+    case LOWBIT_FORMAT_IQ2_XXS:
+    case LOWBIT_FORMAT_IQ2_XS:
+    case LOWBIT_FORMAT_IQ2_S:
+    case LOWBIT_FORMAT_IQ3_XXS:
+    case LOWBIT_FORMAT_IQ3_S:
     case LOWBIT_FORMAT_IQ4_XS: next = LOWBIT_FORMAT_IQ4_NL; break;
     case LOWBIT_FORMAT_Q2_K:
     case LOWBIT_FORMAT_Q3_K:
