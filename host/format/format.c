@@ -20,12 +20,11 @@
 
 /* Geometry of every format lowbit names; can_quantize/can_dequantize are filled from format_ops. */
 static lowbit_format_traits format_traits[FORMAT_TRAITS_COUNT] = {
-    TRAITS(F32, 0),   TRAITS(F16, 0),   TRAITS(Q4_0, 0),   TRAITS(Q4_1, 0),   TRAITS(Q5_0, 0), TRAITS(Q5_1, 0),
-    TRAITS(Q8_0, 0),  TRAITS(Q8_1, 1),  TRAITS(Q2_K, 0),   TRAITS(Q3_K, 0),   TRAITS(Q4_K, 0), TRAITS(Q5_K, 0),
-    TRAITS(Q6_K, 0),  TRAITS(Q8_K, 1),  TRAITS(IQ4_NL, 0), TRAITS(IQ4_XS, 0), TRAITS(BF16, 0), TRAITS(TQ1_0, 0),
-    TRAITS(TQ2_0, 0), TRAITS(MXFP4, 0), TRAITS(NVFP4, 0),  TRAITS(Q1_0, 0),   TRAITS(Q2_0, 0),
-    TRAITS(IQ2_XXS, 0), TRAITS(IQ2_XS, 0), TRAITS(IQ2_S, 0), TRAITS(IQ3_XXS, 0), TRAITS(IQ3_S, 0), TRAITS(IQ1_S, 0),
-    TRAITS(IQ1_M, 0),
+    TRAITS(F32, 0),    TRAITS(F16, 0),   TRAITS(Q4_0, 0),    TRAITS(Q4_1, 0),   TRAITS(Q5_0, 0),  TRAITS(Q5_1, 0),
+    TRAITS(Q8_0, 0),   TRAITS(Q8_1, 1),  TRAITS(Q2_K, 0),    TRAITS(Q3_K, 0),   TRAITS(Q4_K, 0),  TRAITS(Q5_K, 0),
+    TRAITS(Q6_K, 0),   TRAITS(Q8_K, 1),  TRAITS(IQ4_NL, 0),  TRAITS(IQ4_XS, 0), TRAITS(BF16, 0),  TRAITS(TQ1_0, 0),
+    TRAITS(TQ2_0, 0),  TRAITS(MXFP4, 0), TRAITS(NVFP4, 0),   TRAITS(Q1_0, 0),   TRAITS(Q2_0, 0),  TRAITS(IQ2_XXS, 0),
+    TRAITS(IQ2_XS, 0), TRAITS(IQ2_S, 0), TRAITS(IQ3_XXS, 0), TRAITS(IQ3_S, 0),  TRAITS(IQ1_S, 0), TRAITS(IQ1_M, 0),
 };
 
 /* The public enum is written out (it is installed without the kernels' header); both must agree. */
@@ -78,9 +77,9 @@ FIELD_FIRST(IQ3_S, D) FIELD_AT(IQ3_S, D, 2, QS) FIELD_AT(IQ3_S, QS, 64, QH) FIEL
 FIELD_AT(IQ3_S, SIGNS, 32, SCALES) FIELD_END(IQ3_S, SCALES, 4)
 FIELD_FIRST(IQ1_S, D) FIELD_AT(IQ1_S, D, 2, QS) FIELD_AT(IQ1_S, QS, 32, QH) FIELD_END(IQ1_S, QH, 16)
 FIELD_FIRST(IQ1_M, QS) FIELD_AT(IQ1_M, QS, 32, QH) FIELD_AT(IQ1_M, QH, 16, SCALES) FIELD_END(IQ1_M, SCALES, 8)
-/* clang-format on */
+    /* clang-format on */
 
-/* The row kernels each family file provides; a family registers here when it is implemented. */
+    /* The row kernels each family file provides; a family registers here when it is implemented. */
     static const struct {
     lowbit_format format;
     lowbit_format_ops ops;

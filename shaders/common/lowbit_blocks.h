@@ -22,8 +22,7 @@
 #define LOWBIT_QK8_0 LOWBIT_Q8_0_BLOCK
 #define LOWBIT_Q8_0_QS_WORDS 8
 
-#define LOWBIT_SPLIT_QWORD(row, block, blocks_per_row, qs_words) \
-    (((row) * (blocks_per_row) + (block)) * (qs_words))
+#define LOWBIT_SPLIT_QWORD(row, block, blocks_per_row, qs_words) (((row) * (blocks_per_row) + (block)) * (qs_words))
 #define LOWBIT_SPLIT_SCALE(row, block, blocks_per_row) ((row) * (blocks_per_row) + (block))
 
 #endif
