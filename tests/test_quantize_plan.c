@@ -67,7 +67,13 @@ static void test_q4_k_m_32_layers(void **state)
     assert_int_equal(q6, 16);
     assert_int_equal(plan_for(&rules, "output.weight", 4096, 32000).target, LOWBIT_FORMAT_Q6_K);
     assert_int_equal(plan_for(&rules, "token_embd.weight", 4096, 32000).target, LOWBIT_FORMAT_Q4_K);
-    assert_int_equal(plan_for(&rules, "blk.0.attn_qkv.weight", 4096, 4096).target, LOWBIT_FORMAT_Q5_K);
+    /* the fused qkv (and MLA's kv_b) matrix follows the attn_v rules in the pinned llama-quantize */
+    assert_int_equal(plan_for(&rules, "blk.0.attn_qkv.weight", 4096, 4096).target, LOWBIT_FORMAT_Q6_K);
+    assert_int_equal(plan_for(&rules, "blk.5.attn_qkv.weight", 4096, 4096).target, LOWBIT_FORMAT_Q4_K);
+    assert_int_equal(plan_for(&rules, "blk.0.attn_kv_b.weight", 512, 4096).target, LOWBIT_FORMAT_Q6_K);
+    /* the feed-forward roles match their expert variants too */
+    assert_int_equal(plan_for(&rules, "blk.0.ffn_down_exps.weight", 14336, 4096).target, LOWBIT_FORMAT_Q6_K);
+    assert_int_equal(plan_for(&rules, "blk.5.ffn_down_exps.weight", 14336, 4096).target, LOWBIT_FORMAT_Q4_K);
     /* an output row that 256 does not divide gets Q8_0 by rule, not as a fallback */
     quantize_tensor_plan plan = plan_for(&rules, "output.weight", 4128, 100);
     assert_int_equal(plan.target, LOWBIT_FORMAT_Q8_0);
@@ -137,6 +143,143 @@ static void test_other_presets(void **state)
     rules = rules_for("F16", 32);
     assert_int_equal(plan_for(&rules, "output.weight", 4096, 32000).target, LOWBIT_FORMAT_F16);
     assert_int_equal(plan_for(&rules, "blk.0.attn_v.weight", 4096, 1024).target, LOWBIT_FORMAT_F16);
+}
+
+static quantize_tensor_plan plan_at(const quantize_rules *rules, int layer, const char *role, uint64_t cols,
+                                    uint64_t rows)
+{
+    char name[96];
+    snprintf(name, sizeof name, "blk.%d.%s.weight", layer, role);
+    return plan_for(rules, name, cols, rows);
+}
+
+#define TARGET(rules, layer, role) plan_at(&(rules), layer, role, 4096, 4096).target
+
+/* The grid presets (llama-quantize's IQ1_S … IQ3_M and Q2_K_S), 32 layers, GQA 1 unless set. */
+static void test_grid_presets(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        int file_type;
+        lowbit_format base;
+    } presets[] = {{"IQ2_XXS", 19, LOWBIT_FORMAT_IQ2_XXS}, {"IQ2_XS", 20, LOWBIT_FORMAT_IQ2_XS},
+                   {"Q2_K_S", 21, LOWBIT_FORMAT_Q2_K},     {"IQ3_XS", 22, LOWBIT_FORMAT_IQ3_S},
+                   {"IQ3_XXS", 23, LOWBIT_FORMAT_IQ3_XXS}, {"IQ1_S", 24, LOWBIT_FORMAT_IQ1_S},
+                   {"IQ3_S", 26, LOWBIT_FORMAT_IQ3_S},     {"IQ3_M", 27, LOWBIT_FORMAT_IQ3_S},
+                   {"IQ2_S", 28, LOWBIT_FORMAT_IQ2_XS},    {"IQ2_M", 29, LOWBIT_FORMAT_IQ2_S},
+                   {"IQ1_M", 31, LOWBIT_FORMAT_IQ1_M}};
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; ++i) {
+        const quantize_preset *preset = quantize_preset_find(presets[i].name);
+        assert_non_null(preset);
+        assert_int_equal(preset->file_type, presets[i].file_type);
+        assert_int_equal(preset->base, presets[i].base);
+        quantize_rules rules = rules_for(presets[i].name, 32);
+        rules.pure = 1;
+        assert_int_equal(TARGET(rules, 9, "attn_q"), presets[i].base);
+    }
+    /* IQ2_XXS / IQ2_XS / IQ1_S / IQ1_M: Q2_K for attn_v, the first eighth of ffn_down and the embeddings, Q5_K
+     * for the output; IQ1_* also give attn_output IQ2_XXS */
+    quantize_rules rules = rules_for("IQ2_XXS", 32);
+    assert_int_equal(TARGET(rules, 9, "attn_v"), LOWBIT_FORMAT_Q2_K);
+    assert_int_equal(TARGET(rules, 3, "ffn_down"), LOWBIT_FORMAT_Q2_K);
+    assert_int_equal(TARGET(rules, 4, "ffn_down"), LOWBIT_FORMAT_IQ2_XXS);
+    assert_int_equal(TARGET(rules, 9, "attn_output"), LOWBIT_FORMAT_IQ2_XXS);
+    assert_int_equal(TARGET(rules, 9, "ffn_up"), LOWBIT_FORMAT_IQ2_XXS);
+    assert_int_equal(plan_for(&rules, "output.weight", 4096, 32000).target, LOWBIT_FORMAT_Q5_K);
+    assert_int_equal(plan_for(&rules, "token_embd.weight", 4096, 32000).target, LOWBIT_FORMAT_Q2_K);
+    rules.n_gqa = 4;
+    assert_int_equal(TARGET(rules, 9, "attn_v"), LOWBIT_FORMAT_Q4_K);
+    rules = rules_for("IQ1_S", 32);
+    assert_int_equal(TARGET(rules, 9, "attn_output"), LOWBIT_FORMAT_IQ2_XXS);
+    assert_int_equal(TARGET(rules, 9, "attn_k"), LOWBIT_FORMAT_IQ1_S);
+    rules.n_expert = 8; /* experts: attn_k Q4_K, attn_output Q5_K, attn_v Q4_K (not the Q8_0 of other presets) */
+    assert_int_equal(TARGET(rules, 9, "attn_k"), LOWBIT_FORMAT_Q4_K);
+    assert_int_equal(TARGET(rules, 9, "attn_output"), LOWBIT_FORMAT_Q5_K);
+    assert_int_equal(TARGET(rules, 9, "attn_v"), LOWBIT_FORMAT_Q4_K);
+    /* IQ2_S / IQ2_M step up to IQ3_S instead */
+    rules = rules_for("IQ2_M", 32);
+    assert_int_equal(TARGET(rules, 9, "attn_v"), LOWBIT_FORMAT_IQ3_S);
+    assert_int_equal(TARGET(rules, 0, "ffn_down"), LOWBIT_FORMAT_IQ3_S);
+    assert_int_equal(TARGET(rules, 9, "attn_output"), LOWBIT_FORMAT_IQ3_S);
+    assert_int_equal(TARGET(rules, 9, "ffn_gate"), LOWBIT_FORMAT_IQ2_S);
+    assert_int_equal(plan_for(&rules, "token_embd.weight", 4096, 32000).target, LOWBIT_FORMAT_IQ3_S);
+    /* IQ3_XXS: attn_q/attn_k IQ2_S, attn_output IQ3_S; without an imatrix attn_v IQ3_S and ffn_down Q4_K/Q3_K */
+    rules = rules_for("IQ3_XXS", 32);
+    assert_int_equal(TARGET(rules, 9, "attn_q"), LOWBIT_FORMAT_IQ2_S);
+    assert_int_equal(TARGET(rules, 9, "attn_k"), LOWBIT_FORMAT_IQ2_S);
+    assert_int_equal(TARGET(rules, 9, "attn_output"), LOWBIT_FORMAT_IQ3_S);
+    assert_int_equal(TARGET(rules, 9, "attn_v"), LOWBIT_FORMAT_IQ3_S);
+    assert_int_equal(TARGET(rules, 3, "ffn_down"), LOWBIT_FORMAT_Q4_K);
+    assert_int_equal(TARGET(rules, 9, "ffn_down"), LOWBIT_FORMAT_Q3_K);
+    assert_int_equal(TARGET(rules, 9, "ffn_up"), LOWBIT_FORMAT_IQ3_XXS);
+    assert_int_equal(plan_for(&rules, "output.weight", 4096, 32000).target, LOWBIT_FORMAT_Q5_K);
+    rules.has_imatrix = 1;
+    assert_int_equal(TARGET(rules, 9, "attn_v"), LOWBIT_FORMAT_IQ3_XXS);
+    assert_int_equal(TARGET(rules, 3, "ffn_down"), LOWBIT_FORMAT_IQ3_XXS);
+    /* IQ3_XS: IQ3_XXS for attn_q/attn_k and the middle three quarters of ffn_gate/ffn_up */
+    rules = rules_for("IQ3_XS", 32);
+    assert_int_equal(TARGET(rules, 9, "attn_q"), LOWBIT_FORMAT_IQ3_XXS);
+    assert_int_equal(TARGET(rules, 9, "attn_k"), LOWBIT_FORMAT_IQ3_XXS);
+    assert_int_equal(TARGET(rules, 3, "ffn_gate"), LOWBIT_FORMAT_IQ3_S);
+    assert_int_equal(TARGET(rules, 4, "ffn_gate"), LOWBIT_FORMAT_IQ3_XXS);
+    assert_int_equal(TARGET(rules, 27, "ffn_up"), LOWBIT_FORMAT_IQ3_XXS);
+    assert_int_equal(TARGET(rules, 28, "ffn_up"), LOWBIT_FORMAT_IQ3_S);
+    assert_int_equal(TARGET(rules, 9, "attn_v"), LOWBIT_FORMAT_IQ3_S);
+    assert_int_equal(plan_for(&rules, "output.weight", 4096, 32000).target, LOWBIT_FORMAT_Q6_K);
+    rules.n_gqa = 4;
+    assert_int_equal(TARGET(rules, 9, "attn_v"), LOWBIT_FORMAT_Q4_K);
+    /* IQ3_M: Q4_K for attn_v, attn_output, attn_qkv and the first eighth of ffn_down */
+    rules = rules_for("IQ3_M", 32);
+    assert_int_equal(TARGET(rules, 9, "attn_v"), LOWBIT_FORMAT_Q4_K);
+    assert_int_equal(TARGET(rules, 9, "attn_qkv"), LOWBIT_FORMAT_Q4_K);
+    assert_int_equal(TARGET(rules, 9, "attn_output"), LOWBIT_FORMAT_Q4_K);
+    assert_int_equal(TARGET(rules, 3, "ffn_down"), LOWBIT_FORMAT_Q4_K);
+    assert_int_equal(TARGET(rules, 4, "ffn_down"), LOWBIT_FORMAT_IQ3_S);
+    /* Q2_K_S: Q4_K for the first eighth of ffn_down, and attn_v when GQA >= 4 */
+    rules = rules_for("Q2_K_S", 32);
+    assert_int_equal(TARGET(rules, 3, "ffn_down"), LOWBIT_FORMAT_Q4_K);
+    assert_int_equal(TARGET(rules, 4, "ffn_down"), LOWBIT_FORMAT_Q2_K);
+    assert_int_equal(TARGET(rules, 9, "attn_v"), LOWBIT_FORMAT_Q2_K);
+    rules.n_gqa = 4;
+    assert_int_equal(TARGET(rules, 9, "attn_v"), LOWBIT_FORMAT_Q4_K);
+    /* a Hugging Face name gets the same role */
+    rules = rules_for("IQ2_M", 32);
+    assert_int_equal(plan_for(&rules, "model.layers.9.self_attn.o_proj.weight", 4096, 4096).target,
+                     LOWBIT_FORMAT_IQ3_S);
+    /* a row no 256-block fits falls back to IQ4_NL */
+    assert_int_equal(plan_at(&rules, 9, "ffn_up", 4128, 64).target, LOWBIT_FORMAT_IQ4_NL);
+}
+
+/* Which tensors llama-quantize would refuse to make without importance data. */
+static void test_needs_imatrix(void **state)
+{
+    (void)state;
+    quantize_rules rules = rules_for("IQ2_XXS", 32);
+    assert_int_equal(plan_at(&rules, 9, "attn_q", 4096, 4096).needs_imatrix, 1);
+    assert_int_equal(plan_at(&rules, 9, "attn_v", 4096, 1024).needs_imatrix, 0); /* Q2_K outside Q2_K_S */
+    assert_int_equal(plan_for(&rules, "output.weight", 4096, 32000).needs_imatrix, 0);
+    assert_int_equal(plan_at(&rules, 9, "attn_q", 4128, 64).needs_imatrix, 0); /* fell back to IQ4_NL */
+    rules.has_output_tensor = 0;                                               /* tied: the embeddings are exempt too */
+    assert_int_equal(plan_for(&rules, "token_embd.weight", 4096, 32000).needs_imatrix, 0);
+    rules = rules_for("IQ3_XXS", 32);
+    assert_int_equal(plan_at(&rules, 9, "ffn_up", 4096, 4096).needs_imatrix, 1);
+    assert_int_equal(plan_at(&rules, 9, "attn_output", 4096, 4096).needs_imatrix, 0); /* IQ3_S */
+    rules = rules_for("Q2_K_S", 32);
+    assert_int_equal(plan_at(&rules, 9, "ffn_up", 4096, 4096).needs_imatrix, 1);
+    rules = rules_for("Q2_K", 32);
+    assert_int_equal(plan_at(&rules, 9, "ffn_up", 4096, 4096).needs_imatrix, 0);
+    rules = rules_for("IQ3_S", 32);
+    assert_int_equal(plan_at(&rules, 9, "ffn_up", 4096, 4096).needs_imatrix, 0);
+    /* --tensor-type into a grid format needs one as well */
+    rules = rules_for("Q4_K_M", 32);
+    quantize_override override;
+    char error[256];
+    assert_int_equal(quantize_override_parse("ffn_up=IQ2_XS", &override, error, sizeof error), 0);
+    rules.overrides = &override;
+    rules.override_count = 1;
+    assert_int_equal(plan_at(&rules, 9, "ffn_up", 4096, 4096).needs_imatrix, 1);
+    quantize_override_free(&override);
 }
 
 static void test_overrides(void **state)
@@ -330,6 +473,8 @@ int main(void)
         cmocka_unit_test(test_presets),
         cmocka_unit_test(test_q4_k_m_32_layers),
         cmocka_unit_test(test_other_presets),
+        cmocka_unit_test(test_grid_presets),
+        cmocka_unit_test(test_needs_imatrix),
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_fallbacks_and_kept),
         cmocka_unit_test(test_requantize),

@@ -28,12 +28,16 @@ FAILURES = []
 # llama_ftype numbers (general.file_type) the presets must write
 FILE_TYPES = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10, "Q3_K_S": 11, "Q3_K_M": 12,
               "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "Q6_K": 18, "IQ4_NL": 25,
-              "IQ4_XS": 30, "TQ1_0": 36, "TQ2_0": 37}
+              "IQ4_XS": 30, "TQ1_0": 36, "TQ2_0": 37, "IQ2_XXS": 19, "IQ2_XS": 20, "Q2_K_S": 21, "IQ3_XS": 22,
+              "IQ3_XXS": 23, "IQ1_S": 24, "IQ3_S": 26, "IQ3_M": 27, "IQ2_S": 28, "IQ2_M": 29, "IQ1_M": 31}
+GRID_PRESETS = ["IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M", "IQ1_S", "IQ1_M",
+                "Q2_K_S"]
 # RMSE bound relative to the tensor's standard deviation, per produced type (loose: catches broken
 # bytes or wrong layouts, not small quality changes)
 REL_RMSE = {T.F32: 1e-7, T.F16: 1e-3, T.Q8_0: 0.01, T.Q6_K: 0.03, T.Q5_0: 0.06, T.Q5_1: 0.06, T.Q5_K: 0.06,
             T.Q4_0: 0.12, T.Q4_1: 0.12, T.Q4_K: 0.12, T.IQ4_NL: 0.12, T.IQ4_XS: 0.12, T.Q3_K: 0.25,
-            T.Q2_K: 0.5, T.TQ2_0: 1.0, T.TQ1_0: 1.0}
+            T.Q2_K: 0.5, T.TQ2_0: 1.0, T.TQ1_0: 1.0, T.IQ3_S: 0.3, T.IQ3_XXS: 0.3, T.IQ2_S: 0.5, T.IQ2_XS: 0.55,
+            T.IQ2_XXS: 0.6, T.IQ1_M: 0.85, T.IQ1_S: 0.9}
 # §1.5 shape fallback
 FALLBACK = {T.Q2_K: T.Q4_0, T.Q3_K: T.Q4_0, T.Q4_K: T.Q5_0, T.Q5_K: T.Q5_1, T.Q6_K: T.Q8_0, T.IQ4_XS: T.IQ4_NL,
             T.TQ1_0: T.Q4_0, T.TQ2_0: T.Q4_0}
@@ -183,6 +187,59 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
+def write_imatrix_gguf(path, tensors, rng):
+    """A GGUF imatrix with an entry for every matrix but the output: in_sum2 [n_per_row × n_mat], counts [1 × n_mat]."""
+    writer = gguf.GGUFWriter(path, "imatrix")
+    for name, array in tensors.items():
+        if array.ndim < 2 or name == "output.weight":
+            continue
+        n_mat = array.shape[0] if array.ndim == 3 else 1
+        writer.add_tensor(f"{name}.in_sum2", (rng.random((n_mat, array.shape[-1])) * 50).astype(np.float32))
+        writer.add_tensor(f"{name}.counts", np.full((n_mat, 1), 50.0, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def check_grid_presets(tmp, model, tensors, rng):
+    """IQ1_S … IQ3_M and Q2_K_S: like llama-quantize, refused without importance data unless --allow-no-imatrix;
+    a --dry-run only reports it; with an imatrix every tensor that needs one uses it."""
+    out = os.path.join(tmp, "model-IQ2_XXS.gguf")
+    result = run([model, out, "IQ2_XXS"], expect_ok=False)
+    check(result.returncode != 0 and "importance matrix" in result.stderr and "--allow-no-imatrix" in result.stderr,
+          f"IQ2_XXS without an imatrix: status {result.returncode}, {result.stderr.strip()!r}")
+    check(not os.path.exists(out), "a refused run left an output file")
+    result = run(["--json", "--dry-run", model, out, "IQ2_XXS"])
+    if result.returncode == 0:
+        report = json.loads(result.stdout)
+        needing = [t["name"] for t in report["tensors"] if t["needs_imatrix"]]
+        check(report["missing_imatrix_count"] == len(needing) > 0, f"dry run: missing imatrix {needing}")
+        check("importance matrix" in result.stderr, "dry run: no warning about the missing imatrix")
+    imatrix = os.path.join(tmp, "imatrix-all.gguf")
+    write_imatrix_gguf(imatrix, tensors, rng)
+    for preset in GRID_PRESETS:
+        out = os.path.join(tmp, f"model-{preset}.gguf")
+        result = run(["--json", "--threads", "2", "--imatrix", imatrix, model, out, preset])
+        if result.returncode != 0:
+            continue
+        report = json.loads(result.stdout)
+        written = {t.name: t.tensor_type for t in gguf.GGUFReader(out).tensors}
+        check_output(preset, model, out, tensors, report, written)
+        check(report["missing_imatrix_count"] == 0, f"{preset}: imatrix missing for some tensor")
+        unused = [t["name"] for t in report["tensors"] if t["needs_imatrix"] and not t["imatrix"]]
+        check(not unused, f"{preset}: imatrix not used for {unused}")
+        print(f"ok: {preset} with an imatrix (types: {sorted({t.name for t in written.values()})})")
+    out = os.path.join(tmp, "model-IQ1_S-noimat.gguf")
+    result = run(["--json", "--allow-no-imatrix", model, out, "IQ1_S"])
+    if result.returncode == 0:
+        report = json.loads(result.stdout)
+        written = {t.name: t.tensor_type for t in gguf.GGUFReader(out).tensors}
+        check_output("IQ1_S", model, out, tensors, report, written)
+        check(report["missing_imatrix_count"] > 0 and "warning" in result.stderr, "IQ1_S --allow-no-imatrix: no warning")
+        print("ok: IQ1_S --allow-no-imatrix")
+
+
 def main():
     rng = np.random.default_rng(1234)
     tensors = make_tensors(rng)
@@ -242,6 +299,7 @@ def main():
             used = [t["name"] for t in json.loads(result.stdout)["tensors"] if t["imatrix"]]
             check(used == [f"blk.{i}.attn_v.weight" for i in range(N_LAYER)], f"GGUF imatrix used for {used}")
             print("ok: imatrix (GGUF)")
+        check_grid_presets(tmp, model, tensors, rng)
         write_dat(dat, [("blk.0.attn_q.weight", 1, np.ones(128))])
         bad_out = os.path.join(tmp, "model-badimat.gguf")
         result = run(["--imatrix", dat, model, bad_out, "Q4_K_M"], expect_ok=False)

@@ -20,7 +20,9 @@ void quantize_options_usage(FILE *out)
                  "  --output-tensor-type TYPE    format of output.weight\n"
                  "  --token-embedding-type TYPE  format of token_embd.weight\n"
                  "  --pure                    no mix rules: every quantizable tensor gets the base format\n"
-                 "  --imatrix FILE            importance matrix (llama.cpp GGUF or legacy .dat)\n"
+                 "  --imatrix FILE            importance matrix (llama.cpp GGUF or legacy .dat); IQ1_S, IQ1_M,\n"
+                 "                            IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS tensors and Q2_K_S need one\n"
+                 "  --allow-no-imatrix        make those without one (built-in weights, far worse)\n"
                  "  --allow-requantize        allow quantizing tensors that are already quantized\n"
                  "  --arch NAME               general.architecture for a safetensors input (default safetensors)\n"
                  "  --threads N               worker threads (default: all cores)\n"
@@ -64,6 +66,8 @@ int quantize_options_parse(int argc, char **argv, quantize_options *options, cha
             options->dry_run = 1;
         else if (strcmp(arg, "--allow-requantize") == 0)
             options->allow_requantize = 1;
+        else if (strcmp(arg, "--allow-no-imatrix") == 0)
+            options->allow_no_imatrix = 1;
         else if (strcmp(arg, "--tensor-type") == 0) {
             if (take_value(argc, argv, &i, &value, error, error_size) != 0) return -1;
             quantize_override *grown = realloc(options->overrides, (options->override_count + 1) * sizeof *grown);

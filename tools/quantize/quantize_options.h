@@ -14,7 +14,7 @@ typedef struct quantize_options {
     size_t override_count;
     int has_output_type, has_embedding_type;
     lowbit_format output_type, embedding_type;
-    int pure, json, dry_run, allow_requantize, help;
+    int pure, json, dry_run, allow_requantize, allow_no_imatrix, help;
     int threads; /* 0: all cores */
     const char *imatrix_path;
     const char *arch; /* general.architecture for safetensors input */

@@ -185,6 +185,7 @@ static int plan_one(const quantize_rules *rules, const quantize_tensor_desc *des
     r->target_type = plan.target;
     r->wanted_type = plan.wanted;
     r->fallback = plan.fallback;
+    r->needs_imatrix = plan.needs_imatrix;
     r->reason = plan.reason;
     if (plan.quantize)
         r->target_bytes = lowbit_format_row_size(plan.target, (size_t)desc->ne[0]) * (r->elements / desc->ne[0]);
@@ -208,6 +209,22 @@ static int attach_importance(const quantize_imatrix *imatrix, quantize_tensor_re
     job->importance_count = entry->count;
     r->used_imatrix = 1;
     return 0;
+}
+
+/* A tensor that llama-quantize would refuse to make without importance data is refused here too, unless
+ * --allow-no-imatrix says to quantize it with the library's built-in weights (docs/formats.md §4.8); a
+ * --dry-run only marks it. */
+static int check_importance(const pipeline *p, quantize_tensor_result *r, char *error, size_t error_size)
+{
+    if (!r->quantized || !r->needs_imatrix || r->used_imatrix) return 0;
+    r->missing_imatrix = 1;
+    if (p->options->allow_no_imatrix || p->options->dry_run) return 0;
+    snprintf(error, error_size,
+             "tensor '%s' would be %s, which needs an importance matrix%s: pass --imatrix FILE (llama-imatrix "
+             "writes one), or --allow-no-imatrix to use built-in weights (far less accurate at this width)",
+             r->name, lowbit_format_name(r->target_type),
+             p->options->imatrix_path ? ", and the imatrix has no entry for it" : "");
+    return -1;
 }
 
 static int count_and_start_progress(pipeline *p, FILE *progress_out)
@@ -312,7 +329,9 @@ static int run_gguf(pipeline *p, const quantize_imatrix *imatrix, FILE *progress
         p->summary->tensor_count = i + 1;
         if (plan_one(&rules, &desc, info.size, &p->summary->tensors[i], error, error_size) != 0) goto done;
         p->jobs[i] = (tensor_job){p, i, info.data, info.type, NULL, 0};
-        if (attach_importance(imatrix, &p->summary->tensors[i], &p->jobs[i], error, error_size) != 0) goto done;
+        if (attach_importance(imatrix, &p->summary->tensors[i], &p->jobs[i], error, error_size) != 0 ||
+            check_importance(p, &p->summary->tensors[i], error, error_size) != 0)
+            goto done;
     }
     if (o->dry_run) {
         rc = 0;
@@ -418,7 +437,9 @@ static int run_safetensors(pipeline *p, const quantize_imatrix *imatrix, FILE *p
         } else if (plan_one(&rules, &desc, info.size, r, error, error_size) != 0)
             goto done;
         p->jobs[kept] = (tensor_job){p, kept, info.data, type, NULL, 0};
-        if (attach_importance(imatrix, r, &p->jobs[kept], error, error_size) != 0) goto done;
+        if (attach_importance(imatrix, r, &p->jobs[kept], error, error_size) != 0 ||
+            check_importance(p, r, error, error_size) != 0)
+            goto done;
         lowbit_status status =
             r->quantized ? lowbit_gguf_writer_add_tensor_stream(writer, info.name, r->target_type, desc.n_dims, desc.ne,
                                                                 produce_tensor, &p->jobs[kept])

@@ -35,7 +35,18 @@ typedef enum quantize_preset_id {
     QUANTIZE_PRESET_MXFP4_MOE,
     QUANTIZE_PRESET_NVFP4,
     QUANTIZE_PRESET_Q1_0,
-    QUANTIZE_PRESET_Q2_0
+    QUANTIZE_PRESET_Q2_0,
+    QUANTIZE_PRESET_Q2_K_S,
+    QUANTIZE_PRESET_IQ1_S,
+    QUANTIZE_PRESET_IQ1_M,
+    QUANTIZE_PRESET_IQ2_XXS,
+    QUANTIZE_PRESET_IQ2_XS,
+    QUANTIZE_PRESET_IQ2_S,
+    QUANTIZE_PRESET_IQ2_M,
+    QUANTIZE_PRESET_IQ3_XXS,
+    QUANTIZE_PRESET_IQ3_XS,
+    QUANTIZE_PRESET_IQ3_S,
+    QUANTIZE_PRESET_IQ3_M
 } quantize_preset_id;
 
 typedef struct quantize_preset {
@@ -88,6 +99,7 @@ typedef struct quantize_tensor_plan {
     int target;         /* format written (the source type when copied) */
     int wanted;         /* what the rules asked for before the shape fallback */
     int fallback;       /* 1 when target != wanted because the row length does not fit */
+    int needs_imatrix;  /* 1: the target is one llama-quantize refuses to make without importance data */
     const char *reason; /* why: "preset", "mix rule", "--tensor-type", "1-D", ... (static text) */
 } quantize_tensor_plan;
 
@@ -96,7 +108,8 @@ int quantize_use_more_bits(int layer, int n_layer);
 /* Layer index from "blk.N.…" (or "layers.N."); -1 when the name has none. */
 int quantize_layer_index(const char *name);
 
-/* "output.weight" / "lm_head.weight" and "token_embd.weight" / "*embed_tokens.weight". */
+/* "output.weight" / "lm_head.weight" and "token_embd.weight" / "per_layer_token_embd.weight" /
+ * "*embed_tokens.weight". */
 int quantize_is_output_name(const char *name);
 int quantize_is_embedding_name(const char *name);
 

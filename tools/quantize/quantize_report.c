@@ -110,6 +110,14 @@ static totals sum_up(const quantize_summary *summary)
     return sum;
 }
 
+size_t quantize_report_missing_imatrix(const quantize_summary *summary)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < summary->tensor_count; ++i)
+        count += (size_t)summary->tensors[i].missing_imatrix;
+    return count;
+}
+
 void quantize_report_text(FILE *out, const quantize_summary *summary)
 {
     totals sum = sum_up(summary);
@@ -131,6 +139,7 @@ void quantize_report_text(FILE *out, const quantize_summary *summary)
             fprintf(out, "; fallback %s -> %s (row of %llu)", type_name(t->wanted_type), type_name(t->target_type),
                     (unsigned long long)t->ne[0]);
         if (t->used_imatrix) fprintf(out, "; imatrix");
+        if (t->missing_imatrix) fprintf(out, "; NO imatrix (needs one)");
         fputc('\n', out);
     }
     double bpw_before = sum.elements ? (double)sum.before * 8.0 / (double)sum.elements : 0.0;
@@ -164,12 +173,13 @@ void quantize_report_json(FILE *out, const quantize_summary *summary)
             ",\n  \"tensor_count\": %zu,\n  \"quantized_count\": %zu,\n  \"fallback_count\": %zu,\n"
             "  \"elements\": %llu,\n  \"bytes_before\": %llu,\n  \"bytes_after\": %llu,\n"
             "  \"mib_before\": %.4f,\n  \"mib_after\": %.4f,\n  \"bpw_before\": %.4f,\n  \"bpw_after\": %.4f,\n"
-            "  \"output_file_bytes\": %llu,\n  \"seconds\": %.4f,\n  \"tensors\": [\n",
+            "  \"missing_imatrix_count\": %zu,\n  \"output_file_bytes\": %llu,\n  \"seconds\": %.4f,\n"
+            "  \"tensors\": [\n",
             summary->tensor_count, sum.quantized, sum.fallbacks, (unsigned long long)sum.elements,
             (unsigned long long)sum.before, (unsigned long long)sum.after, (double)sum.before / MIB,
             (double)sum.after / MIB, sum.elements ? (double)sum.before * 8.0 / (double)sum.elements : 0.0,
             sum.elements ? (double)sum.after * 8.0 / (double)sum.elements : 0.0,
-            (unsigned long long)summary->output_file_bytes, summary->seconds);
+            quantize_report_missing_imatrix(summary), (unsigned long long)summary->output_file_bytes, summary->seconds);
     for (size_t i = 0; i < summary->tensor_count; ++i) {
         const quantize_tensor_result *t = &summary->tensors[i];
         fprintf(out, "    {\"name\": ");
@@ -179,9 +189,10 @@ void quantize_report_json(FILE *out, const quantize_summary *summary)
             fprintf(out, "%s%llu", d ? ", " : "", (unsigned long long)t->ne[d]);
         fprintf(out,
                 "], \"old_type\": \"%s\", \"new_type\": \"%s\", \"wanted_type\": \"%s\", \"quantized\": %s, "
-                "\"fallback\": %s, \"imatrix\": %s, \"reason\": ",
+                "\"fallback\": %s, \"imatrix\": %s, \"needs_imatrix\": %s, \"reason\": ",
                 type_name(t->source_type), type_name(t->target_type), type_name(t->wanted_type),
-                t->quantized ? "true" : "false", t->fallback ? "true" : "false", t->used_imatrix ? "true" : "false");
+                t->quantized ? "true" : "false", t->fallback ? "true" : "false", t->used_imatrix ? "true" : "false",
+                t->needs_imatrix ? "true" : "false");
         tool_json_string(out, t->reason ? t->reason : "");
         fprintf(out, ", \"bytes_before\": %llu, \"bytes_after\": %llu, \"rmse\": ", (unsigned long long)t->source_bytes,
                 (unsigned long long)t->target_bytes);

@@ -12,6 +12,8 @@ typedef struct quantize_tensor_result {
     uint64_t ne[4];
     int source_type, target_type, wanted_type;
     int quantized, fallback, used_imatrix;
+    int needs_imatrix;   /* the target is one llama-quantize makes only with importance data */
+    int missing_imatrix; /* ... and it had none (allowed by --allow-no-imatrix, or only planned) */
     const char *reason;
     uint64_t elements, source_bytes, target_bytes;
     double rmse; /* of the round trip; negative when not measured (copied or dry run) */
@@ -45,6 +47,8 @@ void quantize_progress_end(quantize_progress *progress, const quantize_tensor_re
 void quantize_progress_finish(quantize_progress *progress);
 
 void quantize_report_text(FILE *out, const quantize_summary *summary);
+/* How many tensors that need importance data had none. */
+size_t quantize_report_missing_imatrix(const quantize_summary *summary);
 void quantize_report_json(FILE *out, const quantize_summary *summary);
 
 #endif
