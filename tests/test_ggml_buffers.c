@@ -189,9 +189,11 @@ static void test_supports_op_refuses_what_does_not_run(void **state)
     struct ggml_tensor *x = ggml_new_tensor_2d(context, GGML_TYPE_F32, K, N);
     struct ggml_tensor *q4 = ggml_new_tensor_2d(context, GGML_TYPE_Q4_0, K, M);
     struct ggml_tensor *iq2 = ggml_new_tensor_2d(context, GGML_TYPE_IQ2_XXS, K, M);
+    struct ggml_tensor *q8_1 = ggml_new_tensor_2d(context, GGML_TYPE_Q8_1, K, M);
     struct ggml_tensor *x_bf16 = ggml_new_tensor_2d(context, GGML_TYPE_BF16, K, N);
     assert_true(ggml_backend_dev_supports_op(dev, ggml_mul_mat(context, q4, x)));
-    assert_false(ggml_backend_dev_supports_op(dev, ggml_mul_mat(context, iq2, x)));     /* not a lowbit format */
+    assert_true(ggml_backend_dev_supports_op(dev, ggml_mul_mat(context, iq2, x)));      /* a grid format */
+    assert_false(ggml_backend_dev_supports_op(dev, ggml_mul_mat(context, q8_1, x)));    /* activation-only */
     assert_false(ggml_backend_dev_supports_op(dev, ggml_mul_mat(context, q4, x_bf16))); /* bf16 activations */
     assert_false(ggml_backend_dev_supports_op(dev, ggml_add(context, x, x)));
     ggml_free(context);
