@@ -1,4 +1,4 @@
-/* test_support.c — deterministic data, the f64 reference and NMSE for every test. */
+/* test_support.c — deterministic data, hashes, the f64 reference and NMSE for every test. */
 #include "test_support.h"
 
 #include <dirent.h>
@@ -22,6 +22,17 @@ void test_fill_random(float *values, size_t count, uint64_t seed, float scale)
         double unit = (double)(splitmix64(&state) >> 11) * (1.0 / 9007199254740992.0);
         values[i] = (float)((unit * 2.0 - 1.0) * scale);
     }
+}
+
+uint64_t test_fnv1a(const void *data, size_t size)
+{
+    const unsigned char *bytes = data;
+    uint64_t hash = 14695981039346656037ull;
+    for (size_t i = 0; i < size; ++i) {
+        hash ^= bytes[i];
+        hash *= 1099511628211ull;
+    }
+    return hash;
 }
 
 void *test_make_weights(lowbit_format format, size_t rows, size_t cols, uint64_t seed, size_t *size)

@@ -1,4 +1,4 @@
-/* test_support.h — shared test helpers: deterministic data, the f64 reference matmul over dequantized
+/* test_support.h — shared test helpers: deterministic data, byte hashes, the f64 reference matmul over dequantized
  * weights, NMSE, and the rule that CI must see PoCL and lavapipe. cmocka is included by the tests. */
 #ifndef LOWBIT_TEST_SUPPORT_H
 #define LOWBIT_TEST_SUPPORT_H
@@ -13,6 +13,8 @@
 
 /* Deterministic pseudo-random floats in [-scale, scale) from a 64-bit seed (splitmix64). */
 void test_fill_random(float *values, size_t count, uint64_t seed, float scale);
+/* 64-bit FNV-1a of `size` bytes (the golden hashes of quantized bytes). */
+uint64_t test_fnv1a(const void *data, size_t size);
 /* Quantizes rows×cols random values into a freshly allocated buffer (caller frees); *size gets its bytes. */
 void *test_make_weights(lowbit_format format, size_t rows, size_t cols, uint64_t seed, size_t *size);
 /* Y[n×rows] = X[n×cols]·Wᵀ in f64 over the CPU-dequantized weights. */
