@@ -60,7 +60,14 @@ LOWBIT_VK_SPIRV_SUBGROUPS(gemv_raw_grid)
             LOWBIT_##format##_BLOCK, LOWBIT_##format##_BYTES, SUBGROUPS_SPIRV_OF(module)                               \
     }
 #define RAW_KERNEL(name, format) RAW_KERNEL_IN(gemv_raw, name, format)
-#define GRID_KERNEL(name, format) RAW_KERNEL_IN(gemv_raw_grid, name, format)
+/* The formats of LOWBIT_BLOCK_FORMATS (shaders/common/lowbit_formats.h), one row each, in the module its `vk`
+ * column names (MODULE_* below expands it before SPIRV_OF pastes). */
+#define GEMV_MODULE_raw gemv_raw
+#define GEMV_MODULE_grid gemv_raw_grid
+#define GEMM_MODULE_raw gemm
+#define GEMM_MODULE_grid gemm_grid
+#define KERNEL_IN_MODULE(KIND, module, ...) KIND(module, __VA_ARGS__)
+#define VK_BLOCK_GEMV(F, f, cl, vk) KERNEL_IN_MODULE(RAW_KERNEL_IN, GEMV_MODULE_##vk, "gemv_" #f, F),
 
 static const vk_kernel kernels[] = {
     {"gemv_f32",
@@ -94,30 +101,7 @@ static const vk_kernel kernels[] = {
     /* gemv_raw.comp, one specialization per format over the stored block bytes: every invocation (CPU) or
      * workgroup (GPU) decodes 32-element groups into registers; on the CPU layout at n = 1, Q4_K/Q5_K/Q6_K
      * advance the invocation's rows together, sharing each activation load (the "packed" path). */
-    RAW_KERNEL("gemv_q4_1", Q4_1),
-    RAW_KERNEL("gemv_q5_0", Q5_0),
-    RAW_KERNEL("gemv_q5_1", Q5_1),
-    RAW_KERNEL("gemv_iq4_nl", IQ4_NL),
-    RAW_KERNEL("gemv_q2_k", Q2_K),
-    RAW_KERNEL("gemv_q3_k", Q3_K),
-    RAW_KERNEL("gemv_q4_k", Q4_K),
-    RAW_KERNEL("gemv_q5_k", Q5_K),
-    RAW_KERNEL("gemv_q6_k", Q6_K),
-    RAW_KERNEL("gemv_iq4_xs", IQ4_XS),
-    RAW_KERNEL("gemv_tq1_0", TQ1_0),
-    RAW_KERNEL("gemv_tq2_0", TQ2_0),
-    RAW_KERNEL("gemv_mxfp4", MXFP4),
-    RAW_KERNEL("gemv_nvfp4", NVFP4),
-    RAW_KERNEL("gemv_q1_0", Q1_0),
-    RAW_KERNEL("gemv_q2_0", Q2_0),
-    GRID_KERNEL("gemv_iq2_xxs", IQ2_XXS),
-    GRID_KERNEL("gemv_iq2_xs", IQ2_XS),
-    GRID_KERNEL("gemv_iq2_s", IQ2_S),
-    GRID_KERNEL("gemv_iq3_xxs", IQ3_XXS),
-    GRID_KERNEL("gemv_iq3_s", IQ3_S),
-    GRID_KERNEL("gemv_iq1_s", IQ1_S),
-    GRID_KERNEL("gemv_iq1_m", IQ1_M),
-    RAW_KERNEL("gemv_bf16", BF16),
+    LOWBIT_BLOCK_FORMATS(VK_BLOCK_GEMV) RAW_KERNEL("gemv_bf16", BF16),
 };
 
 /* CPU-class thresholds; 0: the looped GEMV stays for every n. Measured on lavapipe (llvmpipe, LLVM 15, 256-bit,
@@ -149,11 +133,16 @@ static const vk_kernel kernels[] = {
     }
 
 #define GEMM_KERNEL(name, format, raw, cpu_min_n) GEMM_KERNEL_IN(gemm, name, format, raw, cpu_min_n)
-/* the grid formats: gemm.comp built with only their decoders (gemm_grid) */
-#define GEMM_GRID_KERNEL(name, format) GEMM_KERNEL_IN(gemm_grid, name, format, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW)
-
 /* Not measured on lavapipe: the raw formats decode at least as much per element as Q4_K, where the GEMV won. */
 #define LOWBIT_VK_GEMM_CPU_MIN_N_RAW 0
+/* The formats of LOWBIT_BLOCK_FORMATS, one row each (the grid formats: gemm.comp built with only their decoders,
+ * gemm_grid); Q4_K and Q6_K have measured thresholds of their own. */
+#define GEMM_CPU_MIN_N(F)                                                                                              \
+    (LOWBIT_FORMAT_##F == LOWBIT_FORMAT_Q4_K   ? LOWBIT_VK_GEMM_CPU_MIN_N_Q4_K                                         \
+     : LOWBIT_FORMAT_##F == LOWBIT_FORMAT_Q6_K ? LOWBIT_VK_GEMM_CPU_MIN_N_Q6_K                                         \
+                                               : LOWBIT_VK_GEMM_CPU_MIN_N_RAW)
+#define VK_BLOCK_GEMM(F, f, cl, vk)                                                                                    \
+    KERNEL_IN_MODULE(GEMM_KERNEL_IN, GEMM_MODULE_##vk, "gemm_" #f, F, 1, GEMM_CPU_MIN_N(F)),
 
 /* Every weight format; `raw` as in the GEMV table (the weights are uploaded for the GEMV kernel, so the GEMM
  * reads the same layout: split for F32/F16/Q4_0/Q8_0, the stored block bytes otherwise). */
@@ -162,30 +151,7 @@ static const vk_kernel gemm_kernels[] = {
     GEMM_KERNEL("gemm_f16", F16, 0, LOWBIT_VK_GEMM_CPU_MIN_N_F16),
     GEMM_KERNEL("gemm_q4_0", Q4_0, 0, LOWBIT_VK_GEMM_CPU_MIN_N_Q4_0),
     GEMM_KERNEL("gemm_q8_0", Q8_0, 0, LOWBIT_VK_GEMM_CPU_MIN_N_Q8_0),
-    GEMM_KERNEL("gemm_q4_k", Q4_K, 1, LOWBIT_VK_GEMM_CPU_MIN_N_Q4_K),
-    GEMM_KERNEL("gemm_q6_k", Q6_K, 1, LOWBIT_VK_GEMM_CPU_MIN_N_Q6_K),
-    GEMM_KERNEL("gemm_q4_1", Q4_1, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_q5_0", Q5_0, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_q5_1", Q5_1, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_iq4_nl", IQ4_NL, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_q2_k", Q2_K, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_q3_k", Q3_K, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_q5_k", Q5_K, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_iq4_xs", IQ4_XS, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_tq1_0", TQ1_0, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_tq2_0", TQ2_0, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_mxfp4", MXFP4, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_nvfp4", NVFP4, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_q1_0", Q1_0, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_KERNEL("gemm_q2_0", Q2_0, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
-    GEMM_GRID_KERNEL("gemm_iq2_xxs", IQ2_XXS),
-    GEMM_GRID_KERNEL("gemm_iq2_xs", IQ2_XS),
-    GEMM_GRID_KERNEL("gemm_iq2_s", IQ2_S),
-    GEMM_GRID_KERNEL("gemm_iq3_xxs", IQ3_XXS),
-    GEMM_GRID_KERNEL("gemm_iq3_s", IQ3_S),
-    GEMM_GRID_KERNEL("gemm_iq1_s", IQ1_S),
-    GEMM_GRID_KERNEL("gemm_iq1_m", IQ1_M),
-    GEMM_KERNEL("gemm_bf16", BF16, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
+    LOWBIT_BLOCK_FORMATS(VK_BLOCK_GEMM) GEMM_KERNEL("gemm_bf16", BF16, 1, LOWBIT_VK_GEMM_CPU_MIN_N_RAW),
 };
 
 const vk_kernel *vk_gemm_kernel_for_format(lowbit_format format)

@@ -64,6 +64,14 @@ LOWBIT_DECODE_INLINE void lowbit_decode_q5(const unsigned char *restrict in, flo
         }
     }
 }
+LOWBIT_DECODE_INLINE void lowbit_decode_q5_0(const unsigned char *restrict in, float *restrict y)
+{
+    lowbit_decode_q5(in, y, 0);
+}
+LOWBIT_DECODE_INLINE void lowbit_decode_q5_1(const unsigned char *restrict in, float *restrict y)
+{
+    lowbit_decode_q5(in, y, 1);
+}
 
 LOWBIT_DECODE_INLINE void lowbit_decode_iq4_nl(const unsigned char *restrict in, float *restrict y)
 {
@@ -139,6 +147,14 @@ LOWBIT_DECODE_INLINE void lowbit_decode_k4(const unsigned char *restrict in, flo
             y[32 * j + l] = p - ml;
         }
     }
+}
+LOWBIT_DECODE_INLINE void lowbit_decode_q4_k(const unsigned char *restrict in, float *restrict y)
+{
+    lowbit_decode_k4(in, y, 0);
+}
+LOWBIT_DECODE_INLINE void lowbit_decode_q5_k(const unsigned char *restrict in, float *restrict y)
+{
+    lowbit_decode_k4(in, y, 1);
 }
 
 /* Q6_K: ql[128], qh[64], int8 scales[16], f16 d. Element 128h + 32k + l: low nibble plane k / 2 of

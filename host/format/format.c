@@ -16,16 +16,15 @@
     {                                                                                                                  \
         LOWBIT_FORMAT_##id, #id, LOWBIT_##id##_BLOCK, LOWBIT_##id##_BYTES, 0, 0, activation                            \
     }
-#define FORMAT_TRAITS_COUNT 30
+#define BLOCK_TRAITS(F, f, cl, vk) TRAITS(F, 0),
 
-/* Geometry of every format lowbit names; can_quantize/can_dequantize are filled from format_ops. */
-static lowbit_format_traits format_traits[FORMAT_TRAITS_COUNT] = {
-    TRAITS(F32, 0),    TRAITS(F16, 0),   TRAITS(Q4_0, 0),    TRAITS(Q4_1, 0),   TRAITS(Q5_0, 0),  TRAITS(Q5_1, 0),
-    TRAITS(Q8_0, 0),   TRAITS(Q8_1, 1),  TRAITS(Q2_K, 0),    TRAITS(Q3_K, 0),   TRAITS(Q4_K, 0),  TRAITS(Q5_K, 0),
-    TRAITS(Q6_K, 0),   TRAITS(Q8_K, 1),  TRAITS(IQ4_NL, 0),  TRAITS(IQ4_XS, 0), TRAITS(BF16, 0),  TRAITS(TQ1_0, 0),
-    TRAITS(TQ2_0, 0),  TRAITS(MXFP4, 0), TRAITS(NVFP4, 0),   TRAITS(Q1_0, 0),   TRAITS(Q2_0, 0),  TRAITS(IQ2_XXS, 0),
-    TRAITS(IQ2_XS, 0), TRAITS(IQ2_S, 0), TRAITS(IQ3_XXS, 0), TRAITS(IQ3_S, 0),  TRAITS(IQ1_S, 0), TRAITS(IQ1_M, 0),
-};
+/* Geometry of every format lowbit names: the floats, Q4_0 and Q8_0 (their own kernels everywhere), the
+ * activation-only Q8_1 and Q8_K, then every format of LOWBIT_BLOCK_FORMATS. can_quantize/can_dequantize are
+ * filled from format_ops. */
+static lowbit_format_traits format_traits[] = {
+    TRAITS(F32, 0),  TRAITS(F16, 0),  TRAITS(BF16, 0), TRAITS(Q4_0, 0),
+    TRAITS(Q8_0, 0), TRAITS(Q8_1, 1), TRAITS(Q8_K, 1), LOWBIT_BLOCK_FORMATS(BLOCK_TRAITS)};
+#define FORMAT_TRAITS_COUNT (sizeof format_traits / sizeof format_traits[0])
 
 /* The public enum is written out (it is installed without the kernels' header); both must agree. */
 #define SAME_ID(id) _Static_assert((int)LOWBIT_FORMAT_##id == LOWBIT_##id##_ID, "lowbit_format." #id " id");
@@ -35,11 +34,9 @@ static lowbit_format_traits format_traits[FORMAT_TRAITS_COUNT] = {
 #define FIELD_AT(F, a, n, b) _Static_assert(LOWBIT_##F##_##a + (n) == LOWBIT_##F##_##b, #F "." #a " ends at " #b);
 #define FIELD_END(F, a, n) _Static_assert(LOWBIT_##F##_##a + (n) == LOWBIT_##F##_BYTES, #F "." #a " ends the block");
 /* clang-format off */
-SAME_ID(F32) SAME_ID(F16) SAME_ID(Q4_0) SAME_ID(Q4_1) SAME_ID(Q5_0) SAME_ID(Q5_1) SAME_ID(Q8_0) SAME_ID(Q8_1)
-SAME_ID(Q2_K) SAME_ID(Q3_K) SAME_ID(Q4_K) SAME_ID(Q5_K) SAME_ID(Q6_K) SAME_ID(Q8_K) SAME_ID(IQ4_NL) SAME_ID(IQ4_XS)
-SAME_ID(BF16) SAME_ID(TQ1_0) SAME_ID(TQ2_0) SAME_ID(MXFP4) SAME_ID(NVFP4) SAME_ID(Q1_0) SAME_ID(Q2_0)
-SAME_ID(IQ2_XXS) SAME_ID(IQ2_XS) SAME_ID(IQ2_S) SAME_ID(IQ3_XXS) SAME_ID(IQ3_S) SAME_ID(IQ1_S) SAME_ID(IQ1_M)
-_Static_assert(LOWBIT_FORMAT_COUNT == LOWBIT_Q2_0_ID + 1, "LOWBIT_FORMAT_COUNT is one past the largest id");
+#define BLOCK_SAME_ID(F, f, cl, vk) SAME_ID(F)
+SAME_ID(F32) SAME_ID(F16) SAME_ID(BF16) SAME_ID(Q4_0) SAME_ID(Q8_0) SAME_ID(Q8_1) SAME_ID(Q8_K)
+LOWBIT_BLOCK_FORMATS(BLOCK_SAME_ID)
 
 FIELD_FIRST(Q4_0, D) FIELD_AT(Q4_0, D, 2, QS) FIELD_END(Q4_0, QS, LOWBIT_Q4_0_BLOCK / 2)
 FIELD_FIRST(Q4_1, D) FIELD_AT(Q4_1, D, 2, M) FIELD_AT(Q4_1, M, 2, QS) FIELD_END(Q4_1, QS, 16)
@@ -77,44 +74,24 @@ FIELD_FIRST(IQ3_S, D) FIELD_AT(IQ3_S, D, 2, QS) FIELD_AT(IQ3_S, QS, 64, QH) FIEL
 FIELD_AT(IQ3_S, SIGNS, 32, SCALES) FIELD_END(IQ3_S, SCALES, 4)
 FIELD_FIRST(IQ1_S, D) FIELD_AT(IQ1_S, D, 2, QS) FIELD_AT(IQ1_S, QS, 32, QH) FIELD_END(IQ1_S, QH, 16)
 FIELD_FIRST(IQ1_M, QS) FIELD_AT(IQ1_M, QS, 32, QH) FIELD_AT(IQ1_M, QH, 16, SCALES) FIELD_END(IQ1_M, SCALES, 8)
-    /* clang-format on */
+_Static_assert(LOWBIT_FORMAT_COUNT == LOWBIT_Q2_0_ID + 1, "LOWBIT_FORMAT_COUNT is one past the largest id");
+/* clang-format on */
 
-    /* The row kernels each family file provides; a family registers here when it is implemented. */
-    static const struct {
+/* The row kernels each family file provides: lowbit_{quantize,dequantize}_row_<name> for every format of
+ * LOWBIT_BLOCK_FORMATS (declared in format_internal.h). */
+#define BLOCK_OPS(F, f, cl, vk) {LOWBIT_FORMAT_##F, {lowbit_quantize_row_##f, lowbit_dequantize_row_##f}},
+
+static const struct {
     lowbit_format format;
     lowbit_format_ops ops;
-} format_ops[] = {
-    {LOWBIT_FORMAT_F32, {lowbit_quantize_row_f32, lowbit_dequantize_row_f32}},
-    {LOWBIT_FORMAT_F16, {lowbit_quantize_row_f16, lowbit_dequantize_row_f16}},
-    {LOWBIT_FORMAT_Q4_0, {lowbit_quantize_row_q4_0, lowbit_dequantize_row_q4_0}},
-    {LOWBIT_FORMAT_Q8_0, {lowbit_quantize_row_q8_0, lowbit_dequantize_row_q8_0}},
-    {LOWBIT_FORMAT_BF16, {lowbit_quantize_row_bf16, lowbit_dequantize_row_bf16}},
-    {LOWBIT_FORMAT_Q4_1, {lowbit_quantize_row_q4_1, lowbit_dequantize_row_q4_1}},
-    {LOWBIT_FORMAT_Q5_0, {lowbit_quantize_row_q5_0, lowbit_dequantize_row_q5_0}},
-    {LOWBIT_FORMAT_Q5_1, {lowbit_quantize_row_q5_1, lowbit_dequantize_row_q5_1}},
-    {LOWBIT_FORMAT_Q8_1, {lowbit_quantize_row_q8_1, NULL}}, /* activation-only: quantize side only */
-    {LOWBIT_FORMAT_Q2_K, {lowbit_quantize_row_q2_k, lowbit_dequantize_row_q2_k}},
-    {LOWBIT_FORMAT_Q3_K, {lowbit_quantize_row_q3_k, lowbit_dequantize_row_q3_k}},
-    {LOWBIT_FORMAT_Q4_K, {lowbit_quantize_row_q4_k, lowbit_dequantize_row_q4_k}},
-    {LOWBIT_FORMAT_Q5_K, {lowbit_quantize_row_q5_k, lowbit_dequantize_row_q5_k}},
-    {LOWBIT_FORMAT_Q6_K, {lowbit_quantize_row_q6_k, lowbit_dequantize_row_q6_k}},
-    {LOWBIT_FORMAT_Q8_K, {lowbit_quantize_row_q8_k, NULL}}, /* activation-only: quantize side only */
-    {LOWBIT_FORMAT_IQ4_NL, {lowbit_quantize_row_iq4_nl, lowbit_dequantize_row_iq4_nl}},
-    {LOWBIT_FORMAT_IQ4_XS, {lowbit_quantize_row_iq4_xs, lowbit_dequantize_row_iq4_xs}},
-    {LOWBIT_FORMAT_TQ1_0, {lowbit_quantize_row_tq1_0, lowbit_dequantize_row_tq1_0}},
-    {LOWBIT_FORMAT_TQ2_0, {lowbit_quantize_row_tq2_0, lowbit_dequantize_row_tq2_0}},
-    {LOWBIT_FORMAT_MXFP4, {lowbit_quantize_row_mxfp4, lowbit_dequantize_row_mxfp4}},
-    {LOWBIT_FORMAT_NVFP4, {lowbit_quantize_row_nvfp4, lowbit_dequantize_row_nvfp4}},
-    {LOWBIT_FORMAT_Q1_0, {lowbit_quantize_row_q1_0, lowbit_dequantize_row_q1_0}},
-    {LOWBIT_FORMAT_Q2_0, {lowbit_quantize_row_q2_0, lowbit_dequantize_row_q2_0}},
-    {LOWBIT_FORMAT_IQ2_XXS, {lowbit_quantize_row_iq2_xxs, lowbit_dequantize_row_iq2_xxs}},
-    {LOWBIT_FORMAT_IQ2_XS, {lowbit_quantize_row_iq2_xs, lowbit_dequantize_row_iq2_xs}},
-    {LOWBIT_FORMAT_IQ2_S, {lowbit_quantize_row_iq2_s, lowbit_dequantize_row_iq2_s}},
-    {LOWBIT_FORMAT_IQ3_XXS, {lowbit_quantize_row_iq3_xxs, lowbit_dequantize_row_iq3_xxs}},
-    {LOWBIT_FORMAT_IQ3_S, {lowbit_quantize_row_iq3_s, lowbit_dequantize_row_iq3_s}},
-    {LOWBIT_FORMAT_IQ1_S, {lowbit_quantize_row_iq1_s, lowbit_dequantize_row_iq1_s}},
-    {LOWBIT_FORMAT_IQ1_M, {lowbit_quantize_row_iq1_m, lowbit_dequantize_row_iq1_m}},
-};
+} format_ops[] = {{LOWBIT_FORMAT_F32, {lowbit_quantize_row_f32, lowbit_dequantize_row_f32}},
+                  {LOWBIT_FORMAT_F16, {lowbit_quantize_row_f16, lowbit_dequantize_row_f16}},
+                  {LOWBIT_FORMAT_Q4_0, {lowbit_quantize_row_q4_0, lowbit_dequantize_row_q4_0}},
+                  {LOWBIT_FORMAT_Q8_0, {lowbit_quantize_row_q8_0, lowbit_dequantize_row_q8_0}},
+                  {LOWBIT_FORMAT_BF16, {lowbit_quantize_row_bf16, lowbit_dequantize_row_bf16}},
+                  {LOWBIT_FORMAT_Q8_1, {lowbit_quantize_row_q8_1, NULL}}, /* activation-only: quantize side only */
+                  {LOWBIT_FORMAT_Q8_K, {lowbit_quantize_row_q8_k, NULL}}, /* activation-only: quantize side only */
+                  LOWBIT_BLOCK_FORMATS(BLOCK_OPS)};
 
 const lowbit_format_ops *lowbit_format_ops_get(int format)
 {

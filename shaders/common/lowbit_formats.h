@@ -226,4 +226,25 @@
         X(IQ2_XS) X(IQ3_XXS) X(IQ1_S) X(IQ4_NL) X(IQ3_S) X(IQ2_S) X(IQ4_XS) X(I8) X(I16) X(I32) X(I64) X(F64) X(IQ1_M) \
             X(BF16) X(TQ1_0) X(TQ2_0) X(MXFP4) X(NVFP4) X(Q1_0) X(Q2_0)
 
+/* The block formats that every backend runs through its generic stored-block path, one row each:
+ * X(NAME, name, cl, vk) — NAME as in LOWBIT_<NAME>_*, `name` the lower-case suffix of its kernels' names
+ * (gemv_<name>, gemm_<name>, cpu_gemv_<name>) and of its block decoder lowbit_decode_<name>
+ * (host/format/block_decode.h); `cl` the OpenCL family file that holds its load_chunk
+ * (shaders/opencl/gemv_<cl>.cl); `vk` which Vulkan modules decode it: `raw` (gemv_raw, gemm) or `grid` (their
+ * *_grid builds, with the codebooks). The CPU backend's block kernels and the OpenCL and Vulkan kernel tables
+ * are generated from this list. */
+/* clang-format off */
+#define LOWBIT_BLOCK_FORMATS(X)                                                                                        \
+    X(Q4_1, q4_1, legacy, raw) X(Q5_0, q5_0, legacy, raw) X(Q5_1, q5_1, legacy, raw)                                  \
+    X(IQ4_NL, iq4_nl, legacy, raw)                                                                                     \
+    X(Q2_K, q2_k, kquants, raw) X(Q3_K, q3_k, kquants, raw) X(Q4_K, q4_k, kquants, raw)                               \
+    X(Q5_K, q5_k, kquants, raw) X(Q6_K, q6_k, kquants, raw) X(IQ4_XS, iq4_xs, kquants, raw)                           \
+    X(TQ1_0, tq1_0, kquants, raw) X(TQ2_0, tq2_0, kquants, raw)                                                        \
+    X(MXFP4, mxfp4, fp4, raw) X(NVFP4, nvfp4, fp4, raw)                                                                \
+    X(Q1_0, q1_0, q1q2, raw) X(Q2_0, q2_0, q1q2, raw)                                                                  \
+    X(IQ2_XXS, iq2_xxs, grid, grid) X(IQ2_XS, iq2_xs, grid, grid) X(IQ2_S, iq2_s, grid, grid)                         \
+    X(IQ3_XXS, iq3_xxs, grid, grid) X(IQ3_S, iq3_s, grid, grid) X(IQ1_S, iq1_s, grid, grid)                           \
+    X(IQ1_M, iq1_m, grid, grid)
+/* clang-format on */
+
 #endif

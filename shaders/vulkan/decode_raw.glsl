@@ -11,15 +11,10 @@
 #define LOWBIT_RAW_GRID 0 // 1: the *_grid modules, which decode the grid formats (and only those)
 #endif
 
-// lowbit_format ids
-const uint F_Q4_1 = LOWBIT_Q4_1_ID, F_Q5_0 = LOWBIT_Q5_0_ID, F_Q5_1 = LOWBIT_Q5_1_ID, F_Q2_K = LOWBIT_Q2_K_ID,
-           F_Q3_K = LOWBIT_Q3_K_ID, F_Q4_K = LOWBIT_Q4_K_ID, F_Q5_K = LOWBIT_Q5_K_ID, F_Q6_K = LOWBIT_Q6_K_ID,
-           F_IQ4_NL = LOWBIT_IQ4_NL_ID, F_IQ4_XS = LOWBIT_IQ4_XS_ID, F_BF16 = LOWBIT_BF16_ID,
-           F_TQ1_0 = LOWBIT_TQ1_0_ID, F_TQ2_0 = LOWBIT_TQ2_0_ID, F_MXFP4 = LOWBIT_MXFP4_ID,
-           F_NVFP4 = LOWBIT_NVFP4_ID, F_Q1_0 = LOWBIT_Q1_0_ID, F_Q2_0 = LOWBIT_Q2_0_ID,
-           F_IQ2_XXS = LOWBIT_IQ2_XXS_ID, F_IQ2_XS = LOWBIT_IQ2_XS_ID, F_IQ2_S = LOWBIT_IQ2_S_ID,
-           F_IQ3_XXS = LOWBIT_IQ3_XXS_ID, F_IQ3_S = LOWBIT_IQ3_S_ID, F_IQ1_S = LOWBIT_IQ1_S_ID,
-           F_IQ1_M = LOWBIT_IQ1_M_ID;
+// lowbit_format ids: F_<NAME> for BF16 and every format of LOWBIT_BLOCK_FORMATS
+#define FORMAT_ID_CONST(F, f, cl, vk) const uint F_##F = LOWBIT_##F##_ID;
+LOWBIT_BLOCK_FORMATS(FORMAT_ID_CONST)
+const uint F_BF16 = LOWBIT_BF16_ID;
 
 // kvalues_iq4nl {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113} as int8 bytes,
 // four per word: looked up with selects and shifts (vector ALU) instead of an indexed table (a gather per
@@ -32,23 +27,12 @@ vec4 kvalues4(uvec4 q)
     return vec4(ivec4(word << (24u - 8u * (q & 3u))) >> 24);
 }
 
-// A format's facts as a function of the specialization constant (folded once FORMAT is known).
-#define FORMAT_FACT(what)                                                                                         \
-    (FORMAT == F_Q4_1 ? LOWBIT_Q4_1_##what : FORMAT == F_Q5_0 ? LOWBIT_Q5_0_##what                             \
-     : FORMAT == F_Q5_1 ? LOWBIT_Q5_1_##what : FORMAT == F_IQ4_NL ? LOWBIT_IQ4_NL_##what                       \
-     : FORMAT == F_Q2_K ? LOWBIT_Q2_K_##what : FORMAT == F_Q3_K ? LOWBIT_Q3_K_##what                           \
-     : FORMAT == F_Q4_K ? LOWBIT_Q4_K_##what : FORMAT == F_Q5_K ? LOWBIT_Q5_K_##what                           \
-     : FORMAT == F_Q6_K ? LOWBIT_Q6_K_##what : FORMAT == F_IQ4_XS ? LOWBIT_IQ4_XS_##what                       \
-     : FORMAT == F_TQ1_0 ? LOWBIT_TQ1_0_##what : FORMAT == F_TQ2_0 ? LOWBIT_TQ2_0_##what                       \
-     : FORMAT == F_MXFP4 ? LOWBIT_MXFP4_##what : FORMAT == F_NVFP4 ? LOWBIT_NVFP4_##what                       \
-     : FORMAT == F_Q1_0 ? LOWBIT_Q1_0_##what : FORMAT == F_Q2_0 ? LOWBIT_Q2_0_##what                           \
-     : FORMAT == F_IQ2_XXS ? LOWBIT_IQ2_XXS_##what : FORMAT == F_IQ2_XS ? LOWBIT_IQ2_XS_##what                 \
-     : FORMAT == F_IQ2_S ? LOWBIT_IQ2_S_##what : FORMAT == F_IQ3_XXS ? LOWBIT_IQ3_XXS_##what                   \
-     : FORMAT == F_IQ3_S ? LOWBIT_IQ3_S_##what : FORMAT == F_IQ1_S ? LOWBIT_IQ1_S_##what                       \
-     : FORMAT == F_IQ1_M ? LOWBIT_IQ1_M_##what : LOWBIT_BF16_##what)
-
-uint block_elems() { return uint(FORMAT_FACT(BLOCK)); }
-uint block_bytes() { return uint(FORMAT_FACT(BYTES)); } // BF16: one element
+// A format's facts as a function of the specialization constant (folded once FORMAT is known): a chain of
+// selects over LOWBIT_BLOCK_FORMATS that ends in BF16's.
+#define BLOCK_ELEMS_ARM(F, f, cl, vk) FORMAT == F_##F ? LOWBIT_##F##_BLOCK :
+#define BLOCK_BYTES_ARM(F, f, cl, vk) FORMAT == F_##F ? LOWBIT_##F##_BYTES :
+uint block_elems() { return uint(LOWBIT_BLOCK_FORMATS(BLOCK_ELEMS_ARM) LOWBIT_BF16_BLOCK); }
+uint block_bytes() { return uint(LOWBIT_BLOCK_FORMATS(BLOCK_BYTES_ARM) LOWBIT_BF16_BYTES); } // BF16: one element
 
 // --- byte access at any offset (the buffer carries 128 bytes of padding past the last row) ----------------
 
