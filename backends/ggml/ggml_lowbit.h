@@ -52,6 +52,9 @@ typedef struct ggml_lowbit_backend {
     ggml_lowbit_device *device;
     void *scratch_x, *scratch_y, *scratch_w; /* gathered activations, outputs and weights; grown on demand */
     size_t scratch_x_size, scratch_y_size, scratch_w_size;
+    /* what this backend ran, logged when it is freed: nodes per op (MUL_MAT, MUL_MAT_ID, GET_ROWS), lowbit
+     * matmul calls, and the calls a device fault moved to lowbit's CPU backend */
+    unsigned long long nodes[3], calls, fallbacks;
 } ggml_lowbit_backend;
 
 /* --- logging (ggml_lowbit_registry.c): through ggml's log callback, like the engine's own messages ------ */

@@ -11,6 +11,13 @@ static const char *backend_get_name(ggml_backend_t backend) { return backend_sta
 static void backend_free(ggml_backend_t backend)
 {
     ggml_lowbit_backend *state = backend_state(backend);
+    /* one line per backend that did work: how a user (and the real-model tests) see that lowbit ran the graph */
+    if (state->nodes[0] + state->nodes[1] + state->nodes[2])
+        ggml_lowbit_log(GGML_LOG_LEVEL_INFO,
+                        "%s: ran %llu MUL_MAT, %llu MUL_MAT_ID and %llu GET_ROWS nodes (%llu lowbit matmul calls, "
+                        "%llu of them on lowbit's CPU backend after a device fault)",
+                        state->device->name, state->nodes[0], state->nodes[1], state->nodes[2], state->calls,
+                        state->fallbacks);
     free(state->scratch_x);
     free(state->scratch_y);
     free(state->scratch_w);

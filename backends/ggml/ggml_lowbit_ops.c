@@ -128,6 +128,7 @@ static void note_fallback(ggml_lowbit_backend *backend)
     if (device->info.api == LOWBIT_API_CPU) return;
     lowbit_run_info run = {.struct_size = sizeof run};
     if (lowbit_last_run(device->lowbit, &run) != LOWBIT_OK || !run.fell_back) return;
+    backend->fallbacks++;
     enum ggml_log_level level =
         atomic_exchange(&device->fallback_logged, 1) ? GGML_LOG_LEVEL_DEBUG : GGML_LOG_LEVEL_WARN;
     ggml_lowbit_log(level, "%s: a matmul ran on lowbit's CPU backend instead: %s", device->name, run.fallback_reason);
@@ -138,6 +139,7 @@ static lowbit_status run_matmul(ggml_lowbit_backend *backend, const lowbit_weigh
 {
     lowbit_activation activation = x_type == GGML_TYPE_F16 ? LOWBIT_ACTIVATION_F16 : LOWBIT_ACTIVATION_F32;
     lowbit_status status = lowbit_matmul_ex(backend->device->lowbit, weights, x, activation, y, n);
+    backend->calls++;
     if (status == LOWBIT_OK) note_fallback(backend);
     return status;
 }
@@ -278,6 +280,12 @@ static enum ggml_status compute_get_rows(ggml_lowbit_backend *backend, struct gg
     return GGML_STATUS_SUCCESS;
 }
 
+static enum ggml_status counted(ggml_lowbit_backend *backend, int op, enum ggml_status status)
+{
+    if (status == GGML_STATUS_SUCCESS) backend->nodes[op]++;
+    return status;
+}
+
 enum ggml_status ggml_lowbit_compute_node(ggml_lowbit_backend *backend, struct ggml_tensor *node)
 {
     if (ggml_is_empty(node)) return GGML_STATUS_SUCCESS;
@@ -287,9 +295,9 @@ enum ggml_status ggml_lowbit_compute_node(ggml_lowbit_backend *backend, struct g
     case GGML_OP_VIEW:
     case GGML_OP_PERMUTE:
     case GGML_OP_TRANSPOSE: return GGML_STATUS_SUCCESS;
-    case GGML_OP_MUL_MAT: return compute_mul_mat(backend, node);
-    case GGML_OP_MUL_MAT_ID: return compute_mul_mat_id(backend, node);
-    case GGML_OP_GET_ROWS: return compute_get_rows(backend, node);
+    case GGML_OP_MUL_MAT: return counted(backend, 0, compute_mul_mat(backend, node));
+    case GGML_OP_MUL_MAT_ID: return counted(backend, 1, compute_mul_mat_id(backend, node));
+    case GGML_OP_GET_ROWS: return counted(backend, 2, compute_get_rows(backend, node));
     default: return failed(backend, node, "op not claimed by supports_op");
     }
 }
