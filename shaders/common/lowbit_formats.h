@@ -220,11 +220,12 @@
 
 /* Every GGUF type, for C tables: X(NAME) per type, in id order; LOWBIT_##NAME##_ID etc. give its facts.
  * (Ids 4, 5 and 31–33 were removed from ggml and belong to no format.) */
+/* clang-format off */
 #define LOWBIT_GGUF_TYPES(X)                                                                                           \
-    X(F32)                                                                                                             \
-    X(F16) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q8_0) X(Q8_1) X(Q2_K) X(Q3_K) X(Q4_K) X(Q5_K) X(Q6_K) X(Q8_K) X(IQ2_XXS)  \
-        X(IQ2_XS) X(IQ3_XXS) X(IQ1_S) X(IQ4_NL) X(IQ3_S) X(IQ2_S) X(IQ4_XS) X(I8) X(I16) X(I32) X(I64) X(F64) X(IQ1_M) \
-            X(BF16) X(TQ1_0) X(TQ2_0) X(MXFP4) X(NVFP4) X(Q1_0) X(Q2_0)
+    X(F32) X(F16) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q8_0) X(Q8_1) X(Q2_K) X(Q3_K) X(Q4_K) X(Q5_K)                      \
+    X(Q6_K) X(Q8_K) X(IQ2_XXS) X(IQ2_XS) X(IQ3_XXS) X(IQ1_S) X(IQ4_NL) X(IQ3_S) X(IQ2_S) X(IQ4_XS) X(I8) X(I16)        \
+    X(I32) X(I64) X(F64) X(IQ1_M) X(BF16) X(TQ1_0) X(TQ2_0) X(MXFP4) X(NVFP4) X(Q1_0) X(Q2_0)
+/* clang-format on */
 
 /* The block formats that every backend runs through its generic stored-block path, one row each:
  * X(NAME, name, cl, vk) — NAME as in LOWBIT_<NAME>_*, `name` the lower-case suffix of its kernels' names

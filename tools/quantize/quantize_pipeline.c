@@ -192,31 +192,29 @@ static int plan_one(const quantize_rules *rules, const quantize_tensor_desc *des
     return 0;
 }
 
-/* Attaches the imatrix entry of a quantized tensor, refusing one of the wrong length. */
-static int attach_importance(const quantize_imatrix *imatrix, quantize_tensor_result *r, tensor_job *job, char *error,
-                             size_t error_size)
+/* Attaches the imatrix entry of a quantized tensor, refusing one of the wrong length. A tensor that
+ * llama-quantize would refuse to make without importance data (no imatrix, or no entry for it) is refused
+ * here too, unless --allow-no-imatrix says to quantize it with the library's built-in weights
+ * (docs/formats.md §4.8); a --dry-run only marks it. */
+static int attach_importance(const pipeline *p, const quantize_imatrix *imatrix, quantize_tensor_result *r,
+                             tensor_job *job, char *error, size_t error_size)
 {
-    if (!imatrix || !r->quantized || quantize_is_output_name(r->name)) return 0;
-    const quantize_imatrix_entry *entry = quantize_imatrix_find(imatrix, r->name);
-    if (!entry) return 0;
-    uint64_t experts = r->n_dims >= 3 ? r->ne[2] : 1;
-    if (entry->count != r->ne[0] && !(experts > 1 && r->n_dims == 3 && entry->count == r->ne[0] * experts)) {
-        snprintf(error, error_size, "imatrix entry '%s' has %zu values, but the tensor has rows of %llu%s", r->name,
-                 entry->count, (unsigned long long)r->ne[0], experts > 1 ? " (per expert)" : "");
-        return -1;
+    if (!r->quantized) return 0;
+    const quantize_imatrix_entry *entry =
+        imatrix && !quantize_is_output_name(r->name) ? quantize_imatrix_find(imatrix, r->name) : NULL;
+    if (entry) {
+        uint64_t experts = r->n_dims >= 3 ? r->ne[2] : 1;
+        if (entry->count != r->ne[0] && !(experts > 1 && r->n_dims == 3 && entry->count == r->ne[0] * experts)) {
+            snprintf(error, error_size, "imatrix entry '%s' has %zu values, but the tensor has rows of %llu%s", r->name,
+                     entry->count, (unsigned long long)r->ne[0], experts > 1 ? " (per expert)" : "");
+            return -1;
+        }
+        job->importance = entry->values;
+        job->importance_count = entry->count;
+        r->used_imatrix = 1;
+        return 0;
     }
-    job->importance = entry->values;
-    job->importance_count = entry->count;
-    r->used_imatrix = 1;
-    return 0;
-}
-
-/* A tensor that llama-quantize would refuse to make without importance data is refused here too, unless
- * --allow-no-imatrix says to quantize it with the library's built-in weights (docs/formats.md §4.8); a
- * --dry-run only marks it. */
-static int check_importance(const pipeline *p, quantize_tensor_result *r, char *error, size_t error_size)
-{
-    if (!r->quantized || !r->needs_imatrix || r->used_imatrix) return 0;
+    if (!r->needs_imatrix) return 0;
     r->missing_imatrix = 1;
     if (p->options->allow_no_imatrix || p->options->dry_run) return 0;
     snprintf(error, error_size,
@@ -329,9 +327,7 @@ static int run_gguf(pipeline *p, const quantize_imatrix *imatrix, FILE *progress
         p->summary->tensor_count = i + 1;
         if (plan_one(&rules, &desc, info.size, &p->summary->tensors[i], error, error_size) != 0) goto done;
         p->jobs[i] = (tensor_job){p, i, info.data, info.type, NULL, 0};
-        if (attach_importance(imatrix, &p->summary->tensors[i], &p->jobs[i], error, error_size) != 0 ||
-            check_importance(p, &p->summary->tensors[i], error, error_size) != 0)
-            goto done;
+        if (attach_importance(p, imatrix, &p->summary->tensors[i], &p->jobs[i], error, error_size) != 0) goto done;
     }
     if (o->dry_run) {
         rc = 0;
@@ -437,9 +433,7 @@ static int run_safetensors(pipeline *p, const quantize_imatrix *imatrix, FILE *p
         } else if (plan_one(&rules, &desc, info.size, r, error, error_size) != 0)
             goto done;
         p->jobs[kept] = (tensor_job){p, kept, info.data, type, NULL, 0};
-        if (attach_importance(imatrix, r, &p->jobs[kept], error, error_size) != 0 ||
-            check_importance(p, r, error, error_size) != 0)
-            goto done;
+        if (attach_importance(p, imatrix, r, &p->jobs[kept], error, error_size) != 0) goto done;
         lowbit_status status =
             r->quantized ? lowbit_gguf_writer_add_tensor_stream(writer, info.name, r->target_type, desc.n_dims, desc.ne,
                                                                 produce_tensor, &p->jobs[kept])

@@ -93,7 +93,7 @@ static void shape_text(const quantize_tensor_result *t, char *buffer, size_t siz
 
 typedef struct totals {
     uint64_t elements, before, after;
-    size_t quantized, fallbacks;
+    size_t quantized, fallbacks, missing_imatrix;
 } totals;
 
 static totals sum_up(const quantize_summary *summary)
@@ -106,17 +106,12 @@ static totals sum_up(const quantize_summary *summary)
         sum.after += t->target_bytes;
         sum.quantized += (size_t)t->quantized;
         sum.fallbacks += (size_t)t->fallback;
+        sum.missing_imatrix += (size_t)t->missing_imatrix;
     }
     return sum;
 }
 
-size_t quantize_report_missing_imatrix(const quantize_summary *summary)
-{
-    size_t count = 0;
-    for (size_t i = 0; i < summary->tensor_count; ++i)
-        count += (size_t)summary->tensors[i].missing_imatrix;
-    return count;
-}
+size_t quantize_report_missing_imatrix(const quantize_summary *summary) { return sum_up(summary).missing_imatrix; }
 
 void quantize_report_text(FILE *out, const quantize_summary *summary)
 {
@@ -178,8 +173,8 @@ void quantize_report_json(FILE *out, const quantize_summary *summary)
             summary->tensor_count, sum.quantized, sum.fallbacks, (unsigned long long)sum.elements,
             (unsigned long long)sum.before, (unsigned long long)sum.after, (double)sum.before / MIB,
             (double)sum.after / MIB, sum.elements ? (double)sum.before * 8.0 / (double)sum.elements : 0.0,
-            sum.elements ? (double)sum.after * 8.0 / (double)sum.elements : 0.0,
-            quantize_report_missing_imatrix(summary), (unsigned long long)summary->output_file_bytes, summary->seconds);
+            sum.elements ? (double)sum.after * 8.0 / (double)sum.elements : 0.0, sum.missing_imatrix,
+            (unsigned long long)summary->output_file_bytes, summary->seconds);
     for (size_t i = 0; i < summary->tensor_count; ++i) {
         const quantize_tensor_result *t = &summary->tensors[i];
         fprintf(out, "    {\"name\": ");
