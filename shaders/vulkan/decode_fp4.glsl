@@ -26,7 +26,6 @@ float ue4m3_half(uint x)
 // Returns false when FORMAT is not one of this family's (a constant once FORMAT is specialized).
 bool dequant32_fp4(uint block, uint s, uint h[16], out vec4 w[8])
 {
-    uvec4 q[8];
     uint b[16];
     if (FORMAT == F_MXFP4) {
         load_words(block, 5u, b); // e, qs[16] (17 bytes at any byte offset)

@@ -55,7 +55,6 @@ uint word_at_byte(uint byte)
 
 void dequant32_grid(uint block, uint s, uint h[16], out vec4 w[8])
 {
-    uvec4 q[8];
     uint b[16];
     if (FORMAT == F_IQ2_XXS) {
         // group s: 4 grid indices (bytes), then a word of four 7-bit sign sets and a 4-bit scale

@@ -5,7 +5,6 @@
 // Returns false when FORMAT is not one of this family's (a constant once FORMAT is specialized).
 bool dequant32_q1q2(uint block, uint s, uint h[16], out vec4 w[8])
 {
-    uvec4 q[8];
     uint b[16];
     if (FORMAT == F_Q1_0) {
         // group s is qs[4s..4s+3]: element 32s + j is bit j of that little-endian word; set +d, clear -d
