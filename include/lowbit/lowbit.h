@@ -15,7 +15,7 @@ extern "C" {
 #endif
 
 #define LOWBIT_VERSION_MAJOR 0
-#define LOWBIT_VERSION_MINOR 1
+#define LOWBIT_VERSION_MINOR 2
 #define LOWBIT_VERSION_PATCH 0
 
 typedef enum lowbit_status {
@@ -51,6 +51,9 @@ typedef enum lowbit_activation {
 
 typedef struct lowbit_context lowbit_context;
 typedef struct lowbit_weights lowbit_weights;
+typedef struct lowbit_buffer lowbit_buffer;
+typedef struct lowbit_queue lowbit_queue;
+typedef struct lowbit_event lowbit_event;
 
 /* --- version, errors, logging ----------------------------------------------------------------- */
 LOWBIT_API void lowbit_version(int *major, int *minor, int *patch);
@@ -163,6 +166,102 @@ typedef struct lowbit_run_info {
 } lowbit_run_info;
 
 LOWBIT_API lowbit_status lowbit_last_run(lowbit_context *context, lowbit_run_info *info);
+
+/* --- device-resident activations: buffers, queues, events (API 0.2) ----------------------------- */
+/* An engine keeps X and Y in device buffers and queues many matmuls without a host round trip each.
+ * A queue runs its operations in the order they were enqueued (each sees the results of the ones before).
+ * Enqueue calls return once the work is queued: nothing has necessarily run until lowbit_queue_flush,
+ * lowbit_event_wait or lowbit_queue_finish. One thread at a time may use a queue (calls on one queue are
+ * serialized by a lock); separate queues may be used from separate threads. On the CPU backend every
+ * operation is complete when its enqueue call returns.
+ *
+ * A device fault while a matmul is being queued (a failed launch) does not fail the chain: lowbit waits
+ * for the queue, reads X back, computes on its CPU backend and writes Y into the buffer, logs a warning and
+ * counts it in lowbit_queue_info. Weights whose upload fell back to the CPU run the same way. A fault the
+ * device reports only later (a lost device) is returned by lowbit_event_wait / lowbit_queue_finish. */
+
+enum {
+    /* Memory the host can address directly (lowbit_buffer_map): zero-copy where the device shares the host's
+     * memory (PoCL, lavapipe, integrated GPUs, the CPU backend). LOWBIT_ERROR_UNSUPPORTED where it has none. */
+    LOWBIT_BUFFER_HOST_VISIBLE = 1u << 0
+};
+
+/* A `size`-byte buffer on `device` (an index as in lowbit_device_get_info). Its content starts undefined. */
+LOWBIT_API lowbit_status lowbit_buffer_create(lowbit_context *context, size_t device, size_t size, unsigned flags,
+                                              lowbit_buffer **out);
+/* Waits for every queued operation that uses the buffer, then frees it. NULL is ignored. */
+LOWBIT_API void lowbit_buffer_destroy(lowbit_buffer *buffer);
+
+typedef struct lowbit_buffer_info {
+    size_t struct_size; /* set by the caller */
+    size_t device;
+    size_t size;
+    int host_visible; /* lowbit_buffer_map works (even without LOWBIT_BUFFER_HOST_VISIBLE on such devices) */
+} lowbit_buffer_info;
+LOWBIT_API lowbit_status lowbit_buffer_get_info(const lowbit_buffer *buffer, lowbit_buffer_info *info);
+
+/* The host address of a host-visible buffer, valid until lowbit_buffer_destroy. The host may read or write
+ * through it only while no queued operation uses the buffer (after lowbit_queue_finish, say). */
+LOWBIT_API lowbit_status lowbit_buffer_map(lowbit_buffer *buffer, void **host_pointer);
+
+LOWBIT_API lowbit_status lowbit_queue_create(lowbit_context *context, size_t device, lowbit_queue **out);
+/* Finishes the queue's work, then frees it; its events stay valid until released. NULL is ignored. */
+LOWBIT_API void lowbit_queue_destroy(lowbit_queue *queue);
+
+/* Every enqueue call takes an optional wait list (events of this or any other queue of the context that must
+ * complete first; NULL/0 for none) and an optional `event` out (NULL when not wanted), which the caller
+ * releases with lowbit_event_release. Waiting on another queue's event blocks the calling thread until that
+ * event completes; this queue's own events are ordered already. */
+
+/* Copies `size` bytes from host memory `src` to `dst` at `offset`. `src` must stay valid and unchanged until
+ * the operation completes. */
+LOWBIT_API lowbit_status lowbit_enqueue_write(lowbit_queue *queue, lowbit_buffer *dst, size_t offset, const void *src,
+                                              size_t size, lowbit_event *const *wait, size_t wait_count,
+                                              lowbit_event **event);
+/* Copies `size` bytes of `src` at `offset` to host memory `dst`, which holds them once lowbit_event_wait on
+ * this operation's event (or on a later one of the same queue) or lowbit_queue_finish has returned. */
+LOWBIT_API lowbit_status lowbit_enqueue_read(lowbit_queue *queue, lowbit_buffer *src, size_t offset, void *dst,
+                                             size_t size, lowbit_event *const *wait, size_t wait_count,
+                                             lowbit_event **event);
+
+/* A matmul on device buffers: Y[n×rows] f32 at y_offset of `y` = X[n×cols] (x_type) at x_offset of `x` · Wᵀ.
+ * The weights, both buffers and the queue must be on the same device; offsets are multiples of the element
+ * size; X and Y must not overlap. */
+typedef struct lowbit_matmul_buffers {
+    size_t struct_size; /* sizeof(lowbit_matmul_buffers) */
+    const lowbit_weights *weights;
+    lowbit_buffer *x;
+    size_t x_offset; /* bytes */
+    lowbit_activation x_type;
+    lowbit_buffer *y;
+    size_t y_offset; /* bytes */
+    size_t n;        /* activation rows, ≥ 1 */
+} lowbit_matmul_buffers;
+LOWBIT_API lowbit_status lowbit_enqueue_matmul(lowbit_queue *queue, const lowbit_matmul_buffers *matmul,
+                                               lowbit_event *const *wait, size_t wait_count, lowbit_event **event);
+
+/* Starts the queued work without waiting for it. */
+LOWBIT_API lowbit_status lowbit_queue_flush(lowbit_queue *queue);
+/* Waits for all queued work; returns the first device error any of it met since the last finish. */
+LOWBIT_API lowbit_status lowbit_queue_finish(lowbit_queue *queue);
+
+/* Waits for the operation (and everything queued before it on its queue). */
+LOWBIT_API lowbit_status lowbit_event_wait(lowbit_event *event);
+/* *complete = 1 once the operation has finished, without waiting. */
+LOWBIT_API lowbit_status lowbit_event_query(lowbit_event *event, int *complete);
+LOWBIT_API void lowbit_event_release(lowbit_event *event);
+
+/* What a queue has done since it was created. */
+typedef struct lowbit_queue_info {
+    size_t struct_size; /* set by the caller */
+    size_t device;
+    uint64_t operations;           /* writes, reads and matmuls enqueued */
+    uint64_t matmuls;
+    uint64_t fallbacks;            /* matmuls lowbit's CPU backend computed instead of the device */
+    char last_kernel[96];          /* the kernel of the last matmul, as in lowbit_run_info */
+    char last_fallback_reason[256];
+} lowbit_queue_info;
+LOWBIT_API lowbit_status lowbit_queue_get_info(lowbit_queue *queue, lowbit_queue_info *info);
 
 #ifdef __cplusplus
 }

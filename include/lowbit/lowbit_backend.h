@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define LOWBIT_BACKEND_ABI_MAJOR 1u
-#define LOWBIT_BACKEND_ABI_MINOR 1u
+#define LOWBIT_BACKEND_ABI_MINOR 2u
 #define LOWBIT_BACKEND_ENTRY_SYMBOL "lowbit_backend_entry"
 
 /* Services the host gives a backend. */
@@ -64,6 +64,33 @@ typedef struct lowbit_backend_matmul_args {
     double device_seconds;
 } lowbit_backend_matmul_args;
 
+/* --- ABI 1.2: queued work on device buffers --- */
+/* A copy between host memory and a device buffer. The host has checked that offset + size fits the buffer
+ * and that size > 0. */
+typedef struct lowbit_backend_copy_args {
+    size_t struct_size;
+    void *buffer; /* what buffer_create returned */
+    size_t offset;
+    void *host;   /* write: the source (valid until the copy completes); read: the destination */
+    size_t size;
+    void *event;  /* out: a handle for event_wait/event_query/event_release, or NULL when already complete */
+} lowbit_backend_copy_args;
+
+/* A matmul on device buffers. The host has checked: weights, buffers and queue are this backend's on one
+ * device; both ranges fit their buffers; offsets are multiples of the element size; X and Y do not overlap. */
+typedef struct lowbit_backend_queued_matmul_args {
+    size_t struct_size;
+    void *weights; /* what weights_upload returned */
+    void *x;       /* buffer_create handles */
+    size_t x_offset;
+    lowbit_activation x_type;
+    void *y;
+    size_t y_offset;
+    size_t n;
+    char kernel[96]; /* out, as in lowbit_backend_matmul_args */
+    void *event;     /* out, as in lowbit_backend_copy_args */
+} lowbit_backend_queued_matmul_args;
+
 typedef struct lowbit_backend lowbit_backend;
 
 /* One instance per lowbit context. Device indices are the backend's own (0..device_count-1). */
@@ -90,6 +117,35 @@ struct lowbit_backend {
     /* Streaming-read probe: reads a `bytes`-sized device buffer with the backend's fastest plain read
      * kernel and reports the best of a few runs in bytes per second of device time. */
     lowbit_status (*measure_bandwidth)(void *self, size_t device, size_t bytes, double *bytes_per_second);
+    /* --- ABI 1.2 (NULL or beyond struct_size in older plugins: the host then refuses buffers and queues on
+     * the backend's devices with LOWBIT_ERROR_UNSUPPORTED) --- */
+    /* A device buffer of `size` bytes. LOWBIT_BUFFER_HOST_VISIBLE in `flags`: *host_pointer must be set to
+     * memory the host reads and writes directly (persistently mapped, coherent), else the call fails with
+     * LOWBIT_ERROR_UNSUPPORTED. Without it *host_pointer may still be set when that costs nothing. */
+    lowbit_status (*buffer_create)(void *self, size_t device, size_t size, unsigned flags, void **buffer,
+                                   void **host_pointer);
+    /* The host has finished every queue that used the buffer. */
+    void (*buffer_release)(void *self, void *buffer);
+    /* An in-order queue: each operation sees the results of every earlier one on it. The host serializes the
+     * calls on one queue; different queues may be driven from different threads at once. */
+    lowbit_status (*queue_create)(void *self, size_t device, void **queue);
+    /* The host has finished the queue; events from it may still be alive and must stay usable. */
+    void (*queue_release)(void *self, void *queue);
+    /* Enqueue calls must not wait for the device (except to reclaim their own resources). A failure at enqueue
+     * time leaves the queue usable and the buffers as they were; the host then computes the matmul on the
+     * CPU. Fault sites: "<name>.run" at each matmul launch, "<name>.copy" at each write/read. */
+    lowbit_status (*enqueue_write)(void *self, void *queue, lowbit_backend_copy_args *args);
+    lowbit_status (*enqueue_read)(void *self, void *queue, lowbit_backend_copy_args *args);
+    lowbit_status (*enqueue_matmul)(void *self, void *queue, lowbit_backend_queued_matmul_args *args);
+    lowbit_status (*queue_flush)(void *self, void *queue);
+    /* Waits for everything queued; returns the first error the device reported since the last finish. After
+     * it, every read's host destination holds its bytes. */
+    lowbit_status (*queue_finish)(void *self, void *queue);
+    /* Waits for the operation and everything before it on its queue (their reads' destinations are filled). */
+    lowbit_status (*event_wait)(void *self, void *event);
+    lowbit_status (*event_query)(void *self, void *event, int *complete);
+    /* Called once per event the backend returned, possibly after queue_release. */
+    void (*event_release)(void *self, void *event);
 };
 
 /* The one exported symbol. The host passes its ABI version; a plugin whose major differs returns
