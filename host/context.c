@@ -78,6 +78,7 @@ void lowbit_context_destroy(lowbit_context *context)
 /* Frees a context that is not (or no longer) registered: the end of destroy, and create's failure paths. */
 static void context_free(lowbit_context *context)
 {
+    lowbit_queues_release_all(context);
     lowbit_weights_release_all(context);
     for (size_t i = context->plugin_count; i-- > 0;) {
         if (context->plugins[i].library) {

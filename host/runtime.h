@@ -67,6 +67,11 @@ lowbit_status lowbit_context_probe(lowbit_context *context);
 /* weights.c: releases every weights handle of a context being destroyed */
 void lowbit_weights_release_all(lowbit_context *context);
 
+/* queue.c: finishes every open queue of `context` on `device` (SIZE_MAX: every device), so memory they may
+ * use can be freed; releases every queue and buffer of a context being destroyed */
+void lowbit_queues_drain(const lowbit_context *context, size_t device);
+void lowbit_queues_release_all(lowbit_context *context);
+
 /* backends/cpu: the built-in backend */
 lowbit_status lowbit_cpu_backend_create(const lowbit_host_api *host, lowbit_backend **out);
 

@@ -64,6 +64,7 @@ static lowbit_backend *backend_of(const lowbit_context *context, size_t device)
 static void weights_free(lowbit_weights *weights)
 {
     lowbit_context *context = weights->context;
+    lowbit_queues_drain(context, weights->device); /* a queued matmul may still read them */
     if (weights->device_weights) {
         lowbit_backend *backend = backend_of(context, weights->device);
         backend->weights_release(backend->self, weights->device_weights);

@@ -66,7 +66,8 @@ static void read_cpu_name(char *name, size_t size, char *vendor, size_t vendor_s
         char *colon = strchr(line, ':');
         if (!colon) continue;
         char *value = colon + 1;
-        while (*value == ' ' || *value == '\t') ++value;
+        while (*value == ' ' || *value == '\t')
+            ++value;
         value[strcspn(value, "\n")] = '\0';
         if (!have_name && strncmp(line, "model name", 10) == 0) {
             snprintf(name, size, "%s", value);
@@ -141,7 +142,8 @@ static void *pool_worker(void *arg)
     cpu_pool *pool = self->pool;
     pthread_mutex_lock(&pool->lock);
     for (;;) {
-        while (!pool->quit && pool->generation == self->seen) pthread_cond_wait(&pool->wake, &pool->lock);
+        while (!pool->quit && pool->generation == self->seen)
+            pthread_cond_wait(&pool->wake, &pool->lock);
         if (pool->quit) break;
         self->seen = pool->generation;
         row_range_job *job = self->index < pool->job_count ? &pool->jobs[self->index] : NULL;
@@ -179,7 +181,8 @@ static int pool_run(cpu_pool *pool, row_range_job *jobs, int count)
     pthread_mutex_unlock(&pool->lock);
     row_range_run(&jobs[0]);
     pthread_mutex_lock(&pool->lock);
-    while (pool->remaining > 0) pthread_cond_wait(&pool->done, &pool->lock);
+    while (pool->remaining > 0)
+        pthread_cond_wait(&pool->done, &pool->lock);
     pool->jobs = NULL;
     pthread_mutex_unlock(&pool->lock);
     pthread_mutex_unlock(&pool->owner);
@@ -202,7 +205,8 @@ static void pool_destroy(cpu_pool *pool)
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
     if (pool->pid == getpid())
-        for (int t = 1; t <= pool->started; ++t) pthread_join(pool->handles[t], NULL);
+        for (int t = 1; t <= pool->started; ++t)
+            pthread_join(pool->handles[t], NULL);
     pthread_cond_destroy(&pool->done);
     pthread_cond_destroy(&pool->wake);
     pthread_mutex_destroy(&pool->lock);
@@ -214,7 +218,8 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
     cpu_backend *cpu = self;
     const cpu_weights *weights = args->weights;
     if (args->x_type != LOWBIT_ACTIVATION_F32 && args->x_type != LOWBIT_ACTIVATION_F16)
-        return lowbit_error(LOWBIT_ERROR_UNSUPPORTED, "cpu backend: activation type %d not supported", (int)args->x_type);
+        return lowbit_error(LOWBIT_ERROR_UNSUPPORTED, "cpu backend: activation type %d not supported",
+                            (int)args->x_type);
     if (lowbit_fault_injected("cpu.run"))
         return lowbit_error(LOWBIT_ERROR_DEVICE, "cpu backend: injected fault (LOWBIT_FAULT=cpu.run)");
     /* f16 activations are converted once per call (n·cols values, small beside the weights), so every
@@ -226,7 +231,8 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
         x_wide = malloc(count * sizeof(float));
         if (!x_wide) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: no memory for f16 activations");
         const uint16_t *x16 = args->x;
-        for (size_t i = 0; i < count; ++i) x_wide[i] = lowbit_fp16_to_fp32(x16[i]);
+        for (size_t i = 0; i < count; ++i)
+            x_wide[i] = lowbit_fp16_to_fp32(x16[i]);
         x = x_wide;
     }
     /* one thread per ~256k weights, so small calls do not pay for thread start-up */
@@ -243,9 +249,14 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
     row_range_job jobs[CPU_MAX_THREADS];
     pthread_t handles[CPU_MAX_THREADS];
     for (int t = 0; t < threads; ++t) {
-        jobs[t] = (row_range_job){weights, x, args->y, args->n, weights->rows * (size_t)t / (size_t)threads,
+        jobs[t] = (row_range_job){weights,
+                                  x,
+                                  args->y,
+                                  args->n,
+                                  weights->rows * (size_t)t / (size_t)threads,
                                   weights->rows * (size_t)(t + 1) / (size_t)threads,
-                                  scratch + (size_t)t * weights->cols, NULL};
+                                  scratch + (size_t)t * weights->cols,
+                                  NULL};
     }
     if (threads == 1) {
         row_range_run(&jobs[0]);
@@ -255,12 +266,13 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
             if (pthread_create(&handles[t], NULL, row_range_run, &jobs[t]) != 0) break;
             started = t;
         }
-        for (int t = started + 1; t < threads; ++t) row_range_run(&jobs[t]); /* threads that did not start */
+        for (int t = started + 1; t < threads; ++t)
+            row_range_run(&jobs[t]); /* threads that did not start */
         row_range_run(&jobs[0]);
-        for (int t = 1; t <= started; ++t) pthread_join(handles[t], NULL);
+        for (int t = 1; t <= started; ++t)
+            pthread_join(handles[t], NULL);
     }
-    snprintf(args->kernel, sizeof args->kernel, "%s threads=%d%s", jobs[0].kernel, threads,
-             x_wide ? " x=f16" : "");
+    snprintf(args->kernel, sizeof args->kernel, "%s threads=%d%s", jobs[0].kernel, threads, x_wide ? " x=f16" : "");
     free(scratch);
     free(x_wide);
     return LOWBIT_OK;
@@ -280,9 +292,11 @@ LOWBIT_MULTIVERSION static float stream_sum(const float *data, size_t count)
     float lanes[64] = {0};
     size_t body = count - count % 64;
     for (size_t i = 0; i < body; i += 64)
-        for (int k = 0; k < 64; ++k) lanes[k] += data[i + k];
+        for (int k = 0; k < 64; ++k)
+            lanes[k] += data[i + k];
     float sum = 0.0f;
-    for (int k = 0; k < 64; ++k) sum += lanes[k];
+    for (int k = 0; k < 64; ++k)
+        sum += lanes[k];
     return sum;
 }
 
@@ -301,7 +315,8 @@ static lowbit_status cpu_measure_bandwidth(void *self, size_t device, size_t byt
     size_t count = bytes / sizeof(float);
     float *data = malloc(count * sizeof(float));
     if (!data) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu bandwidth probe: no %zu-byte buffer", bytes);
-    for (size_t i = 0; i < count; ++i) data[i] = (float)(i & 1023); /* touch every page */
+    for (size_t i = 0; i < count; ++i)
+        data[i] = (float)(i & 1023); /* touch every page */
     double best = 0.0;
     for (int run = 0; run < 5; ++run) {
         stream_job jobs[CPU_MAX_THREADS];
@@ -316,9 +331,11 @@ static lowbit_status cpu_measure_bandwidth(void *self, size_t device, size_t byt
             if (pthread_create(&handles[t], NULL, stream_read, &jobs[t]) != 0) break;
             started = t;
         }
-        for (int t = started + 1; t < threads; ++t) stream_read(&jobs[t]);
+        for (int t = started + 1; t < threads; ++t)
+            stream_read(&jobs[t]);
         stream_read(&jobs[0]);
-        for (int t = 1; t <= started; ++t) pthread_join(handles[t], NULL);
+        for (int t = 1; t <= started; ++t)
+            pthread_join(handles[t], NULL);
         double elapsed = lowbit_now_seconds() - start;
         volatile float sink = jobs[0].sum; /* keeps the reads */
         (void)sink;
@@ -329,6 +346,101 @@ static lowbit_status cpu_measure_bandwidth(void *self, size_t device, size_t byt
     *bytes_per_second = best;
     return LOWBIT_OK;
 }
+
+/* --- ABI 1.2: buffers are host memory and every queued operation runs when it is enqueued ---------- */
+static lowbit_status cpu_buffer_create(void *self, size_t device, size_t size, unsigned flags, void **buffer,
+                                       void **host_pointer)
+{
+    (void)self, (void)device, (void)flags;
+    if (lowbit_fault_injected("cpu.alloc"))
+        return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: injected fault (LOWBIT_FAULT=cpu.alloc)");
+    /* 64-byte aligned like the kernels' own rows, so a buffer at offset 0 reads as fast as any array */
+    void *memory = NULL;
+    if (posix_memalign(&memory, 64, size) != 0 || !memory)
+        return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: no host memory for a %zu-byte buffer", size);
+    *buffer = memory;
+    *host_pointer = memory;
+    return LOWBIT_OK;
+}
+
+static void cpu_buffer_release(void *self, void *buffer)
+{
+    (void)self;
+    free(buffer);
+}
+
+static lowbit_status cpu_queue_create(void *self, size_t device, void **queue)
+{
+    (void)device;
+    *queue = self; /* nothing to hold: operations complete at enqueue */
+    return LOWBIT_OK;
+}
+
+static void cpu_queue_release(void *self, void *queue) { (void)self, (void)queue; }
+
+static lowbit_status cpu_copy(lowbit_backend_copy_args *args, int to_buffer)
+{
+    if (lowbit_fault_injected("cpu.copy"))
+        return lowbit_error(LOWBIT_ERROR_DEVICE, "cpu backend: injected fault (LOWBIT_FAULT=cpu.copy)");
+    unsigned char *memory = (unsigned char *)args->buffer + args->offset;
+    if (to_buffer)
+        memcpy(memory, args->host, args->size);
+    else
+        memcpy(args->host, memory, args->size);
+    args->event = NULL;
+    return LOWBIT_OK;
+}
+
+static lowbit_status cpu_enqueue_write(void *self, void *queue, lowbit_backend_copy_args *args)
+{
+    (void)self, (void)queue;
+    return cpu_copy(args, 1);
+}
+
+static lowbit_status cpu_enqueue_read(void *self, void *queue, lowbit_backend_copy_args *args)
+{
+    (void)self, (void)queue;
+    return cpu_copy(args, 0);
+}
+
+static lowbit_status cpu_enqueue_matmul(void *self, void *queue, lowbit_backend_queued_matmul_args *args)
+{
+    (void)queue;
+    lowbit_backend_matmul_args call = {sizeof call,
+                                       args->weights,
+                                       (const unsigned char *)args->x + args->x_offset,
+                                       args->x_type,
+                                       (float *)(void *)((unsigned char *)args->y + args->y_offset),
+                                       args->n,
+                                       "",
+                                       0.0};
+    lowbit_status status = cpu_matmul(self, &call);
+    memcpy(args->kernel, call.kernel, sizeof args->kernel);
+    args->event = NULL;
+    return status;
+}
+
+static lowbit_status cpu_queue_noop(void *self, void *queue)
+{
+    (void)self, (void)queue;
+    return LOWBIT_OK;
+}
+
+/* The CPU backend never returns an event (every operation is complete), so these see none. */
+static lowbit_status cpu_event_wait(void *self, void *event)
+{
+    (void)self, (void)event;
+    return LOWBIT_OK;
+}
+
+static lowbit_status cpu_event_query(void *self, void *event, int *complete)
+{
+    (void)self, (void)event;
+    *complete = 1;
+    return LOWBIT_OK;
+}
+
+static void cpu_event_release(void *self, void *event) { (void)self, (void)event; }
 
 static void cpu_destroy(void *self)
 {
@@ -363,9 +475,31 @@ lowbit_status lowbit_cpu_backend_create(const lowbit_host_api *host, lowbit_back
         const lowbit_format_traits *traits = lowbit_format_get(f);
         if (traits && traits->can_dequantize && !traits->is_activation_only) info->formats |= 1ull << f;
     }
-    cpu->backend = (lowbit_backend){sizeof(lowbit_backend), LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, "cpu",
-                                    LOWBIT_API_CPU, cpu, cpu_device_count, cpu_device_info, cpu_weights_upload,
-                                    cpu_weights_release, cpu_matmul, cpu_destroy, cpu_measure_bandwidth};
+    cpu->backend = (lowbit_backend){.struct_size = sizeof(lowbit_backend),
+                                    .abi_major = LOWBIT_BACKEND_ABI_MAJOR,
+                                    .abi_minor = LOWBIT_BACKEND_ABI_MINOR,
+                                    .name = "cpu",
+                                    .api = LOWBIT_API_CPU,
+                                    .self = cpu,
+                                    .device_count = cpu_device_count,
+                                    .device_info = cpu_device_info,
+                                    .weights_upload = cpu_weights_upload,
+                                    .weights_release = cpu_weights_release,
+                                    .matmul = cpu_matmul,
+                                    .destroy = cpu_destroy,
+                                    .measure_bandwidth = cpu_measure_bandwidth,
+                                    .buffer_create = cpu_buffer_create,
+                                    .buffer_release = cpu_buffer_release,
+                                    .queue_create = cpu_queue_create,
+                                    .queue_release = cpu_queue_release,
+                                    .enqueue_write = cpu_enqueue_write,
+                                    .enqueue_read = cpu_enqueue_read,
+                                    .enqueue_matmul = cpu_enqueue_matmul,
+                                    .queue_flush = cpu_queue_noop,
+                                    .queue_finish = cpu_queue_noop,
+                                    .event_wait = cpu_event_wait,
+                                    .event_query = cpu_event_query,
+                                    .event_release = cpu_event_release};
     *out = &cpu->backend;
     return LOWBIT_OK;
 }
