@@ -170,6 +170,24 @@ static void test_no_fallback_reports_the_device_error(void **state)
     lowbit_context_destroy(context);
 }
 
+/* A plugin built for ABI 1.1 has no buffers or queues: the host refuses them on its device, naming why. */
+static void test_old_plugin_has_no_queues(void **state)
+{
+    (void)state;
+    lowbit_context *context = NULL;
+    assert_int_equal(create_with(plugin("faulty"), &context), LOWBIT_OK);
+    size_t device = 0;
+    assert_int_equal(lowbit_device_find(context, "faulty:0", &device), LOWBIT_OK);
+    lowbit_buffer *buffer = NULL;
+    lowbit_queue *queue = NULL;
+    assert_int_equal(lowbit_buffer_create(context, device, 64, 0, &buffer), LOWBIT_ERROR_UNSUPPORTED);
+    assert_non_null(strstr(lowbit_last_error(), "ABI 1.2"));
+    assert_null(buffer);
+    assert_int_equal(lowbit_queue_create(context, device, &queue), LOWBIT_ERROR_UNSUPPORTED);
+    assert_null(queue);
+    lowbit_context_destroy(context);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_fallback_with_copy),
         cmocka_unit_test(test_fallback_with_borrowed_bytes),
         cmocka_unit_test(test_no_fallback_reports_the_device_error),
+        cmocka_unit_test(test_old_plugin_has_no_queues),
     };
     setenv("LOWBIT_LOG", "error", 1); /* the skipped-plugin and fallback warnings are expected here */
     return cmocka_run_group_tests(tests, NULL, NULL);

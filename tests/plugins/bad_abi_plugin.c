@@ -12,8 +12,12 @@ static lowbit_status no_devices(void *self, size_t *count)
 
 static void destroy(void *self) { (void)self; }
 
-static lowbit_backend backend = {sizeof(lowbit_backend), 99u, 0u, "future", LOWBIT_API_OPENCL, NULL, no_devices,
-                                 NULL, NULL, NULL, NULL, destroy, NULL};
+static lowbit_backend backend = {.struct_size = sizeof(lowbit_backend),
+                                 .abi_major = 99u,
+                                 .name = "future",
+                                 .api = LOWBIT_API_OPENCL,
+                                 .device_count = no_devices,
+                                 .destroy = destroy};
 
 LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t major, uint32_t minor, const lowbit_host_api *host,
                                                          lowbit_backend **out);

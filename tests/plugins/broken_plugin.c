@@ -81,9 +81,17 @@ static lowbit_status matmul(void *self, lowbit_backend_matmul_args *args)
 
 static void destroy(void *self) { (void)self; }
 
-static lowbit_backend backend = {sizeof(lowbit_backend), LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, "broken",
-                                 LOWBIT_API_OPENCL, NULL, device_count, device_info, weights_upload, weights_release,
-                                 matmul, destroy, NULL};
+static lowbit_backend backend = {.struct_size = sizeof(lowbit_backend),
+                                 .abi_major = LOWBIT_BACKEND_ABI_MAJOR,
+                                 .abi_minor = LOWBIT_BACKEND_ABI_MINOR,
+                                 .name = "broken",
+                                 .api = LOWBIT_API_OPENCL,
+                                 .device_count = device_count,
+                                 .device_info = device_info,
+                                 .weights_upload = weights_upload,
+                                 .weights_release = weights_release,
+                                 .matmul = matmul,
+                                 .destroy = destroy};
 
 LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t major, uint32_t minor, const lowbit_host_api *host,
                                                          lowbit_backend **out);

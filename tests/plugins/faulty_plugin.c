@@ -1,6 +1,7 @@
 /* faulty_plugin.c — a test backend with one device ("faulty:0") that accepts Q4_0/Q8_0/F32/F16 weights
  * and fails every matmul as a lost device would, so the host's CPU fallback can be checked on any
  * machine. With FAULTY_PLUGIN_REFUSE_ABI=1 its entry refuses the host like a plugin from another major. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,9 +60,19 @@ static lowbit_status matmul(void *self, lowbit_backend_matmul_args *args)
 
 static void destroy(void *self) { (void)self; }
 
-static lowbit_backend backend = {sizeof(lowbit_backend), LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, "faulty",
-                                 LOWBIT_API_OPENCL, NULL, device_count, device_info, weights_upload, weights_release,
-                                 matmul, destroy, NULL};
+/* Built as an ABI 1.1 plugin (its struct ends before the 1.2 members): the host must refuse buffers and queues
+ * on its device instead of reading past the struct. */
+static lowbit_backend backend = {.struct_size = offsetof(lowbit_backend, buffer_create),
+                                 .abi_major = LOWBIT_BACKEND_ABI_MAJOR,
+                                 .abi_minor = 1,
+                                 .name = "faulty",
+                                 .api = LOWBIT_API_OPENCL,
+                                 .device_count = device_count,
+                                 .device_info = device_info,
+                                 .weights_upload = weights_upload,
+                                 .weights_release = weights_release,
+                                 .matmul = matmul,
+                                 .destroy = destroy};
 
 LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t major, uint32_t minor, const lowbit_host_api *host,
                                                          lowbit_backend **out);
