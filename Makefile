@@ -6,6 +6,10 @@ TSAN_BUILD ?= build-tsan
 CLANG_BUILD ?= build-clang
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+# The ggml adapter (lowbit inside llama.cpp) and its tests: the first configure builds the pinned engine once per
+# machine (tools/install-engine.sh, ~10-35 min on 2 cores, cached outside the clone). GGML=OFF leaves it out.
+GGML ?= ON
+GGML_FLAGS = -DLOWBIT_GGML=$(GGML) -DLOWBIT_GGML_INSTALL_ENGINE=$(GGML)
 # CI builds with warnings as errors and refuses to build without the OpenCL and Vulkan plugins.
 ifeq ($(CI),true)
 CMAKE_FLAGS += -DLOWBIT_WERROR=ON -DLOWBIT_REQUIRE_BACKENDS=ON
@@ -19,12 +23,17 @@ deps:
 	@sh tools/install-deps.sh
 
 configure: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(GGML_FLAGS) $(CMAKE_FLAGS)
 
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
+# Gemma 3 270M generating text through llama.cpp, stock and with lowbit on each device (tokens/s side by side),
+# then the synthetic GEMV table.
 demo: build
+ifeq ($(GGML),ON)
+	sh tools/demo-engine.sh $(BUILD)
+endif
 	$(BUILD)/bin/lowbit-demo
 
 test: build
