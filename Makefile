@@ -15,7 +15,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DLOWBIT_WERROR=ON -DLOWBIT_REQUIRE_BACKENDS=ON
 endif
 
-.PHONY: all deps configure build demo test test-sanitize test-tsan test-clang bench conform install clean format
+.PHONY: all deps configure build demo test test-sanitize test-tsan test-clang bench bench-engine conform install clean format
 
 all: build
 
@@ -65,6 +65,14 @@ test-clang: deps
 bench: build
 	$(BUILD)/bin/lowbit-bench --json $(BUILD)/bench.json --plot $(BUILD)/bench.png
 	@echo "wrote $(BUILD)/bench.json and $(BUILD)/bench.png"
+
+# llama-bench through the pinned llama.cpp: stock, with lowbit on each device, and the ggml-vulkan peer (built
+# once by tools/install-peer.sh, ~25 min on 2 cores); a Markdown table on stdout, records in build/bench-engine.json
+bench-engine: build
+	sh tools/install-peer.sh
+	venv=$$(sed -n 's/^LOWBIT_VENV:PATH=//p' $(BUILD)/CMakeCache.txt) && \
+	flock "$$venv.lock" sh tests/oracle/make-venv.sh python3 "$$venv" tests/oracle/requirements.txt >/dev/null && \
+	"$$venv/bin/python" tools/bench-engine.py $(BUILD) --json $(BUILD)/bench-engine.json
 
 # the full conformance suite on every device, with JUnit and JSON reports in build/
 conform: build

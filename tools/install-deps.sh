@@ -1,12 +1,14 @@
 #!/bin/sh
 # install-deps.sh — installs the Debian packages lowbit builds, tests and benchmarks with, only when one
 # is missing (idempotent: a second run changes nothing and needs no network). clang and its runtimes
-# (libFuzzer, sanitizers) are for `make test-clang`.
+# (libFuzzer, sanitizers) are for `make test-clang`; glslang-tools and spirv-headers for the ggml-vulkan peer
+# of the engine benchmarks (tools/install-peer.sh).
 set -eu
 
 PACKAGES="build-essential cmake pkg-config python3 python3-venv \
 pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo \
 libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools glslc spirv-tools \
+glslang-tools spirv-headers \
 libcmocka-dev gnuplot-nox \
 clang libclang-rt-14-dev"
 
