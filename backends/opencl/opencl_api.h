@@ -22,6 +22,7 @@
     X(clReleaseCommandQueue, cl_int, (cl_command_queue))                                                               \
     X(clCreateBuffer, cl_mem, (cl_context, cl_mem_flags, size_t, void *, cl_int *))                                    \
     X(clReleaseMemObject, cl_int, (cl_mem))                                                                            \
+    X(clSetMemObjectDestructorCallback, cl_int, (cl_mem, void(CL_CALLBACK *)(cl_mem, void *), void *))                 \
     X(clCreateProgramWithSource, cl_program, (cl_context, cl_uint, const char **, const size_t *, cl_int *))           \
     X(clCreateProgramWithBinary, cl_program,                                                                           \
       (cl_context, cl_uint, const cl_device_id *, const size_t *, const unsigned char **, cl_int *, cl_int *))         \
@@ -42,8 +43,15 @@
        const cl_event *, cl_event *))                                                                                  \
     X(clEnqueueFillBuffer, cl_int,                                                                                     \
       (cl_command_queue, cl_mem, const void *, size_t, size_t, size_t, cl_uint, const cl_event *, cl_event *))         \
+    X(clEnqueueCopyBuffer, cl_int,                                                                                     \
+      (cl_command_queue, cl_mem, cl_mem, size_t, size_t, size_t, cl_uint, const cl_event *, cl_event *))               \
+    X(clFlush, cl_int, (cl_command_queue))                                                                             \
     X(clFinish, cl_int, (cl_command_queue))                                                                            \
+    X(clRetainCommandQueue, cl_int, (cl_command_queue))                                                                \
+    X(clWaitForEvents, cl_int, (cl_uint, const cl_event *))                                                            \
+    X(clGetEventInfo, cl_int, (cl_event, cl_event_info, size_t, void *, size_t *))                                     \
     X(clGetEventProfilingInfo, cl_int, (cl_event, cl_profiling_info, size_t, void *, size_t *))                        \
+    X(clRetainEvent, cl_int, (cl_event))                                                                               \
     X(clReleaseEvent, cl_int, (cl_event))
 
 #define OPENCL_API_MEMBER(name, ret, params) ret(CL_API_CALL *name) params;

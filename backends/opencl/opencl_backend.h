@@ -28,6 +28,12 @@ typedef struct opencl_device {
     /* The -cl-std (20 or 30) under which kernels may call the subgroup built-ins (sub_group_reduce_add),
      * 0 when the device has none: cl_khr_subgroups, or OpenCL 3.0's __opencl_c_subgroups feature. */
     uint32_t subgroup_std;
+    /* Host and device share memory (a CPU device, or CL_DEVICE_HOST_UNIFIED_MEMORY): buffers can live in
+     * host memory the caller addresses directly (CL_MEM_USE_HOST_PTR, zero-copy). */
+    int host_shared;
+    /* CL_DEVICE_MAX_MEM_ALLOC_SIZE as the device reports it: ABI 1.2 buffers are never split, so the test cap
+     * LOWBIT_MAX_ALLOC (already in info.max_allocation) does not bound them. */
+    uint64_t device_max_allocation;
     /* Everything below is created on first use and guarded by `lock`: the queue, the program cache and
      * the activation/output scratch buffers are shared by every thread calling matmul. */
     pthread_mutex_t lock;
@@ -42,6 +48,9 @@ typedef struct opencl_device {
     cl_kernel stream_kernel;
     cl_mem stream_buffer, stream_sink;
     size_t stream_bytes;
+    /* The queued matmul's block sums of x on the device (x_block_sums.cl), per activation type {f32, f16}. */
+    cl_program x_sums_program[2];
+    cl_kernel x_sums_kernel[2];
 } opencl_device;
 
 typedef struct opencl_backend {
@@ -85,12 +94,20 @@ lowbit_status opencl_devices_probe(opencl_backend *backend);
 void opencl_devices_release(opencl_backend *backend);
 /* Creates the device's context and queue when missing. Call with device->lock held. */
 lowbit_status opencl_device_open(opencl_backend *backend, opencl_device *device);
+/* clCreateBuffer on the open device's context, behind the fault site "opencl.alloc". */
+lowbit_status opencl_device_buffer(opencl_backend *backend, opencl_device *device, cl_mem_flags flags, size_t bytes,
+                                   void *host, cl_mem *out);
 
 /* --- opencl_programs.c ------------------------------------------------------------------------ */
 /* Creates and builds a program from source with `options`, through the on-disk binary cache. Call with
  * device->lock held (the context must be open). */
 lowbit_status opencl_program_build(opencl_backend *backend, opencl_device *device, const char *source,
                                    size_t source_size, const char *options, cl_program *out);
+/* Builds a helper program (fault site "opencl.build") and creates its kernel `name`. Call with device->lock
+ * held. */
+lowbit_status opencl_program_kernel(opencl_backend *backend, opencl_device *device, const char *source,
+                                    size_t source_size, const char *options, const char *name, cl_program *program,
+                                    cl_kernel *kernel);
 /* The kernel for `config` on `device`, building it on first use. Call with device->lock held. */
 lowbit_status opencl_program_get(opencl_backend *backend, opencl_device *device, const opencl_kernel_config *config,
                                  cl_kernel *kernel);
@@ -100,6 +117,49 @@ void opencl_programs_release(opencl_backend *backend, opencl_device *device);
 lowbit_status opencl_weights_upload(void *self, size_t device, const lowbit_backend_tensor *tensor, void **weights);
 void opencl_weights_release(void *self, void *weights);
 lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args);
+
+/* How a matmul of n activation rows runs, shared by the synchronous path (opencl_matmul) and the queued one
+ * (opencl_queue.c): chunks of `chunk` rows (the GEMM's, or the looped GEMV's), each one dispatch per weight
+ * part; a shorter last chunk runs `last`. */
+typedef struct opencl_matmul_plan {
+    opencl_kernel_config full, last;
+    cl_kernel full_kernel, last_kernel; /* set by opencl_matmul_plan_kernels */
+    size_t n, chunk, chunks;
+    size_t x_row_bytes, y_row_bytes; /* one activation row of x (f32 or f16), one output row of y (f32) */
+} opencl_matmul_plan;
+
+/* Chooses the kernels and chunking for n rows of f32 or f16 (x_f16) activations. */
+lowbit_status opencl_matmul_plan_make(opencl_backend *backend, const opencl_weights *weights, size_t n, int x_f16,
+                                      opencl_matmul_plan *plan);
+/* Builds (or finds) the plan's kernels. Call with device->lock held. */
+lowbit_status opencl_matmul_plan_kernels(opencl_backend *backend, opencl_device *device, opencl_matmul_plan *plan);
+/* Enqueues one chunk of `count` activation rows on `queue`, non-blocking: a dispatch per weight part reading x
+ * from index 0 of `x` (and its block sums from `sums` when the chunk's kernel takes them) and writing output row
+ * j, weight row r at element y_first + j·rows + r of `y`. Checks the fault site "opencl.run" first. `events`,
+ * when not NULL, receives one event per part. Call with device->lock held (the kernels are shared). */
+lowbit_status opencl_matmul_dispatch(opencl_backend *backend, const opencl_weights *weights, cl_command_queue queue,
+                                     const opencl_matmul_plan *plan, size_t count, cl_mem x, cl_mem sums, cl_mem y,
+                                     size_t y_first, cl_event *events);
+/* Grows a scratch buffer to `bytes` (fault site "opencl.alloc"). The context must be open. */
+lowbit_status opencl_scratch_ensure(opencl_backend *backend, opencl_device *device, cl_mem *buffer, size_t *capacity,
+                                    size_t bytes, cl_mem_flags flags);
+
+/* --- opencl_queue.c: ABI 1.2 device buffers, in-order queues, events ------------------------- */
+lowbit_status opencl_buffer_create(void *self, size_t device, size_t size, unsigned flags, void **buffer,
+                                   void **host_pointer);
+void opencl_buffer_release(void *self, void *buffer);
+lowbit_status opencl_queue_create(void *self, size_t device, void **queue);
+void opencl_queue_release(void *self, void *queue);
+lowbit_status opencl_enqueue_write(void *self, void *queue, lowbit_backend_copy_args *args);
+lowbit_status opencl_enqueue_read(void *self, void *queue, lowbit_backend_copy_args *args);
+lowbit_status opencl_enqueue_matmul(void *self, void *queue, lowbit_backend_queued_matmul_args *args);
+lowbit_status opencl_queue_flush(void *self, void *queue);
+lowbit_status opencl_queue_finish(void *self, void *queue);
+lowbit_status opencl_event_wait(void *self, void *event);
+lowbit_status opencl_event_query(void *self, void *event, int *complete);
+void opencl_event_release(void *self, void *event);
+/* Releases the device's block-sums programs. */
+void opencl_queue_device_release(opencl_backend *backend, opencl_device *device);
 
 /* --- opencl_bandwidth.c: ABI 1.1 streaming-read probe ------------------------------------------ */
 lowbit_status opencl_measure_bandwidth(void *self, size_t device, size_t bytes, double *bytes_per_second);

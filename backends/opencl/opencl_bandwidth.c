@@ -78,24 +78,10 @@ static lowbit_status ensure_buffers(opencl_backend *backend, opencl_device *devi
 static lowbit_status ensure_kernel(opencl_backend *backend, opencl_device *device)
 {
     if (device->stream_kernel != NULL) return LOWBIT_OK;
-    if (opencl_fault(backend, "opencl.build"))
-        return opencl_fail(backend, LOWBIT_ERROR_DEVICE,
-                           "clBuildProgram failed: CL_BUILD_PROGRAM_FAILURE (-11) for stream_read "
-                           "(fault injected: opencl.build)");
-    lowbit_status status =
-        opencl_program_build(backend, device, (const char *)lowbit_opencl_stream_source,
-                             (size_t)lowbit_opencl_stream_source_size, "-cl-std=CL1.2", &device->stream_program);
-    if (status != LOWBIT_OK) return status;
     const char *name = device->device_class == OPENCL_DEVICE_CPU ? "stream_read_row" : "stream_read_coop";
-    cl_int error = CL_SUCCESS;
-    device->stream_kernel = backend->cl->clCreateKernel(device->stream_program, name, &error);
-    if (device->stream_kernel == NULL || error != CL_SUCCESS) {
-        device->stream_kernel = NULL;
-        backend->cl->clReleaseProgram(device->stream_program);
-        device->stream_program = NULL;
-        return opencl_fail_call(backend, "clCreateKernel", error, 0);
-    }
-    return LOWBIT_OK;
+    return opencl_program_kernel(backend, device, (const char *)lowbit_opencl_stream_source,
+                                 (size_t)lowbit_opencl_stream_source_size, "-cl-std=CL1.2", name,
+                                 &device->stream_program, &device->stream_kernel);
 }
 
 /* One dispatch; its kernel time in seconds, or 0 when neither events nor the clock could tell. */

@@ -140,9 +140,14 @@ static void fill_info(const opencl_backend *backend, opencl_device *device, size
     cl->clGetDeviceInfo(device->id, CL_DEVICE_TYPE, sizeof type, &type, NULL);
     info->is_cpu_device = (type & CL_DEVICE_TYPE_CPU) != 0;
     device->device_class = info->is_cpu_device ? OPENCL_DEVICE_CPU : OPENCL_DEVICE_GPU;
+    cl_bool unified = CL_FALSE;
+    if (cl->clGetDeviceInfo(device->id, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL) != CL_SUCCESS)
+        unified = CL_FALSE;
+    device->host_shared = info->is_cpu_device || unified == CL_TRUE;
 
     info->global_memory = query_ulong(cl, device->id, CL_DEVICE_GLOBAL_MEM_SIZE);
     uint64_t max_allocation = query_ulong(cl, device->id, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+    device->device_max_allocation = max_allocation;
     uint64_t cap = opencl_max_alloc_override(backend);
     if (cap != 0 && (max_allocation == 0 || cap < max_allocation)) max_allocation = cap;
     info->max_allocation = max_allocation;
@@ -275,12 +280,32 @@ lowbit_status opencl_device_open(opencl_backend *backend, opencl_device *device)
     return LOWBIT_OK;
 }
 
+lowbit_status opencl_device_buffer(opencl_backend *backend, opencl_device *device, cl_mem_flags flags, size_t bytes,
+                                   void *host, cl_mem *out)
+{
+    *out = NULL;
+    if (opencl_fault(backend, "opencl.alloc"))
+        return opencl_fail(backend, LOWBIT_ERROR_DEVICE,
+                           "clCreateBuffer failed: CL_MEM_OBJECT_ALLOCATION_FAILURE (-4) for %zu bytes "
+                           "(fault injected: opencl.alloc)",
+                           bytes);
+    cl_int error = CL_SUCCESS;
+    cl_mem memory = backend->cl->clCreateBuffer(device->context, flags, bytes, host, &error);
+    if (memory == NULL || error != CL_SUCCESS) {
+        if (memory != NULL) backend->cl->clReleaseMemObject(memory);
+        return opencl_fail_call(backend, "clCreateBuffer", error, 1);
+    }
+    *out = memory;
+    return LOWBIT_OK;
+}
+
 void opencl_devices_release(opencl_backend *backend)
 {
     for (size_t i = 0; i < backend->device_count; ++i) {
         opencl_device *device = &backend->devices[i];
         opencl_programs_release(backend, device);
         opencl_bandwidth_release(backend, device);
+        opencl_queue_device_release(backend, device);
         if (device->x_scratch) backend->cl->clReleaseMemObject(device->x_scratch);
         if (device->y_scratch) backend->cl->clReleaseMemObject(device->y_scratch);
         if (device->sums_scratch) backend->cl->clReleaseMemObject(device->sums_scratch);

@@ -1,32 +1,23 @@
 /* opencl_matmul.c — runs Y = X·Wᵀ on an OpenCL device: activations in chunks of up to
  * OPENCL_MAX_ACTIVATION_ROWS rows for the GEMV (decode), or up to OPENCL_MAX_GEMM_ROWS for the tiled GEMM
- * (prefill, n at or above the kernel table's threshold), one dispatch per chunk and weight part,
- * serialized per device. */
+ * (prefill, n at or above the kernel table's threshold), one dispatch per chunk and weight part. The plan and
+ * the dispatches serve the queued matmul too (opencl_queue.c); the synchronous path here runs on the device's
+ * own queue, serialized per device. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "opencl_backend.h"
 
-/* Grows a device scratch buffer; call with device->lock held. */
-static lowbit_status ensure_scratch(opencl_backend *backend, opencl_device *device, cl_mem *buffer, size_t *capacity,
+lowbit_status opencl_scratch_ensure(opencl_backend *backend, opencl_device *device, cl_mem *buffer, size_t *capacity,
                                     size_t bytes, cl_mem_flags flags)
 {
     if (*capacity >= bytes) return LOWBIT_OK;
     if (*buffer != NULL) backend->cl->clReleaseMemObject(*buffer);
     *buffer = NULL;
     *capacity = 0;
-    if (opencl_fault(backend, "opencl.alloc"))
-        return opencl_fail(backend, LOWBIT_ERROR_DEVICE,
-                           "clCreateBuffer failed: CL_MEM_OBJECT_ALLOCATION_FAILURE (-4) for %zu bytes "
-                           "(fault injected: opencl.alloc)",
-                           bytes);
-    cl_int error = CL_SUCCESS;
-    *buffer = backend->cl->clCreateBuffer(device->context, flags, bytes, NULL, &error);
-    if (*buffer == NULL || error != CL_SUCCESS) {
-        *buffer = NULL;
-        return opencl_fail_call(backend, "clCreateBuffer", error, 1);
-    }
+    lowbit_status status = opencl_device_buffer(backend, device, flags, bytes, NULL, buffer);
+    if (status != LOWBIT_OK) return status;
     *capacity = bytes;
     return LOWBIT_OK;
 }
@@ -92,59 +83,122 @@ static void block_sums(const void *x, int x_f16, size_t cols, float *sums)
     }
 }
 
-/* Enqueues one chunk: X (and its block sums when the kernel takes them) in, a dispatch per weight part,
- * Y out, all non-blocking on the in-order queue. `events`, when not NULL, receives one profiling event
- * per part. */
-static lowbit_status enqueue_chunk(opencl_backend *backend, const opencl_weights *weights, cl_kernel kernel,
-                                   const opencl_kernel_config *config, const void *x, const float *sums, float *y,
-                                   size_t n, cl_event *events)
+lowbit_status opencl_matmul_plan_make(opencl_backend *backend, const opencl_weights *weights, size_t n, int x_f16,
+                                      opencl_matmul_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    const opencl_device *device = weights->device;
+    /* f16 activations go to the device as they are (X_F16 kernels read them with vload_half*): half the
+     * upload, and no widened copy on the host. */
+    const size_t x_element = x_f16 ? sizeof(uint16_t) : sizeof(float);
+    plan->n = n;
+    plan->x_row_bytes = weights->cols * x_element;
+    plan->y_row_bytes = weights->rows * sizeof(float);
+    /* Activation rows per dispatch: up to OPENCL_MAX_ACTIVATION_ROWS, fewer when that many rows of x or
+     * of y would not fit one scratch buffer (upload checked that one row does). */
+    uint64_t max_allocation = device->info.max_allocation;
+    opencl_kernel_config gemm;
+    char why[256];
+    const lowbit_device_info *info = &device->info;
+    int use_gemm =
+        opencl_kernel_choose_gemm(opencl_kernel_for_format(weights->format), device->device_class, n, weights->cols,
+                                  x_f16, info->max_workgroup_size, info->local_memory, &gemm, why, sizeof why);
+    if (use_gemm < 0) return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: %s", why);
+    /* The GEMM takes the whole batch in one dispatch (per weight part), up to OPENCL_MAX_GEMM_ROWS. */
+    size_t fit = use_gemm ? OPENCL_MAX_GEMM_ROWS : OPENCL_MAX_ACTIVATION_ROWS;
+    if (max_allocation != 0) {
+        uint64_t by_x = max_allocation / plan->x_row_bytes;
+        uint64_t by_y = max_allocation / plan->y_row_bytes;
+        if (by_x < fit) fit = (size_t)by_x;
+        if (by_y < fit) fit = (size_t)by_y;
+        if (fit == 0) fit = 1;
+    }
+    plan->chunk = n < fit ? n : fit;
+    plan->chunks = (n + plan->chunk - 1) / plan->chunk;
+    size_t tail = n % plan->chunk;
+    lowbit_status status = LOWBIT_OK;
+    if (use_gemm) {
+        plan->full = plan->last = gemm; /* n is an argument of the GEMM: one program for every chunk */
+    } else {
+        status = choose(backend, weights, plan->chunk, x_f16, &plan->full);
+        if (status == LOWBIT_OK) status = choose(backend, weights, tail ? tail : plan->chunk, x_f16, &plan->last);
+    }
+    return status;
+}
+
+lowbit_status opencl_matmul_plan_kernels(opencl_backend *backend, opencl_device *device, opencl_matmul_plan *plan)
+{
+    lowbit_status status = get_kernel(backend, device, &plan->full, &plan->full_kernel);
+    if (status == LOWBIT_OK) status = get_kernel(backend, device, &plan->last, &plan->last_kernel);
+    return status;
+}
+
+lowbit_status opencl_matmul_dispatch(opencl_backend *backend, const opencl_weights *weights, cl_command_queue queue,
+                                     const opencl_matmul_plan *plan, size_t count, cl_mem x, cl_mem sums, cl_mem y,
+                                     size_t y_first, cl_event *events)
 {
     const opencl_api *cl = backend->cl;
-    opencl_device *device = weights->device;
     if (opencl_fault(backend, "opencl.run"))
         return opencl_fail(backend, LOWBIT_ERROR_DEVICE,
                            "clEnqueueNDRangeKernel failed: CL_OUT_OF_RESOURCES (-5) (fault injected: opencl.run)");
-    const size_t x_element = config->x_f16 ? sizeof(uint16_t) : sizeof(float);
-    cl_int error = cl->clEnqueueWriteBuffer(device->queue, device->x_scratch, CL_FALSE, 0,
-                                            n * weights->cols * x_element, x, 0, NULL, NULL);
-    if (error == CL_SUCCESS && config->block_sums)
-        error = cl->clEnqueueWriteBuffer(device->queue, device->sums_scratch, CL_FALSE, 0,
-                                         weights->cols / 32 * sizeof(float), sums, 0, NULL, NULL);
-    if (error != CL_SUCCESS) return opencl_fail_call(backend, "clEnqueueWriteBuffer", error, 0);
-    cl_mem x_sums = config->block_sums ? device->sums_scratch : device->x_scratch; /* else unused */
+    const int is_full = count == plan->chunk;
+    const opencl_kernel_config *config = is_full ? &plan->full : &plan->last;
+    cl_kernel kernel = is_full ? plan->full_kernel : plan->last_kernel;
+    cl_mem x_sums = config->block_sums ? sums : x; /* else unused */
     for (size_t i = 0; i < weights->part_count; ++i) {
         const opencl_weights_part *part = &weights->parts[i];
         cl_mem scales = part->scales ? part->scales : part->quants; /* unused by F32/F16 kernels */
-        cl_uint rows = (cl_uint)part->rows, cols = (cl_uint)weights->cols, count = (cl_uint)n;
-        cl_uint y_offset = (cl_uint)part->row_begin, y_stride = (cl_uint)weights->rows;
+        cl_uint rows = (cl_uint)part->rows, cols = (cl_uint)weights->cols, n = (cl_uint)count;
+        cl_uint y_offset = (cl_uint)(y_first + part->row_begin), y_stride = (cl_uint)weights->rows;
         const struct {
             size_t size;
             const void *value;
         } arguments[] = {{sizeof(cl_mem), &part->quants},
                          {sizeof(cl_mem), &scales},
-                         {sizeof(cl_mem), &device->x_scratch},
-                         {sizeof(cl_mem), &device->y_scratch},
+                         {sizeof(cl_mem), &x},
+                         {sizeof(cl_mem), &y},
                          {sizeof rows, &rows},
                          {sizeof cols, &cols},
-                         {sizeof count, &count},
+                         {sizeof n, &n},
                          {sizeof y_offset, &y_offset},
                          {sizeof y_stride, &y_stride},
                          {sizeof(cl_mem), &x_sums}};
         for (cl_uint a = 0; a < sizeof arguments / sizeof arguments[0]; ++a) {
-            error = cl->clSetKernelArg(kernel, a, arguments[a].size, arguments[a].value);
+            cl_int error = cl->clSetKernelArg(kernel, a, arguments[a].size, arguments[a].value);
             if (error != CL_SUCCESS) return opencl_fail_call(backend, "clSetKernelArg", error, 0);
         }
         size_t local[2] = {config->params.wg_size, 1}, global[2] = {0, 1};
         if (config->gemm)
-            opencl_kernel_gemm_sizes(config, part->rows, n, global, local);
+            opencl_kernel_gemm_sizes(config, part->rows, count, global, local);
         else
             global[0] = opencl_kernel_global_size(config, part->rows);
-        error = cl->clEnqueueNDRangeKernel(device->queue, kernel, config->gemm ? 2 : 1, NULL, global, local, 0, NULL,
-                                           events ? &events[i] : NULL);
+        cl_int error = cl->clEnqueueNDRangeKernel(queue, kernel, config->gemm ? 2 : 1, NULL, global, local, 0, NULL,
+                                                  events ? &events[i] : NULL);
         if (error != CL_SUCCESS) return opencl_fail_call(backend, "clEnqueueNDRangeKernel", error, 0);
     }
-    error = cl->clEnqueueReadBuffer(device->queue, device->y_scratch, CL_FALSE, 0, n * weights->rows * sizeof(float), y,
-                                    0, NULL, NULL);
+    return LOWBIT_OK;
+}
+
+/* Enqueues one chunk on the device's own queue: X (and its block sums when the kernel takes them) in from
+ * the host, the dispatches, Y out to the host, all non-blocking on the in-order queue. */
+static lowbit_status enqueue_chunk(opencl_backend *backend, const opencl_weights *weights,
+                                   const opencl_matmul_plan *plan, const void *x, const float *sums, float *y,
+                                   size_t count, cl_event *events)
+{
+    const opencl_api *cl = backend->cl;
+    opencl_device *device = weights->device;
+    const opencl_kernel_config *config = count == plan->chunk ? &plan->full : &plan->last;
+    cl_int error = cl->clEnqueueWriteBuffer(device->queue, device->x_scratch, CL_FALSE, 0, count * plan->x_row_bytes, x,
+                                            0, NULL, NULL);
+    if (error == CL_SUCCESS && config->block_sums)
+        error = cl->clEnqueueWriteBuffer(device->queue, device->sums_scratch, CL_FALSE, 0,
+                                         weights->cols / 32 * sizeof(float), sums, 0, NULL, NULL);
+    if (error != CL_SUCCESS) return opencl_fail_call(backend, "clEnqueueWriteBuffer", error, 0);
+    lowbit_status status = opencl_matmul_dispatch(backend, weights, device->queue, plan, count, device->x_scratch,
+                                                  device->sums_scratch, device->y_scratch, 0, events);
+    if (status != LOWBIT_OK) return status;
+    error = cl->clEnqueueReadBuffer(device->queue, device->y_scratch, CL_FALSE, 0, count * plan->y_row_bytes, y, 0,
+                                    NULL, NULL);
     if (error != CL_SUCCESS) return opencl_fail_call(backend, "clEnqueueReadBuffer", error, 0);
     return LOWBIT_OK;
 }
@@ -162,79 +216,45 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
                            (int)args->x_type);
     const opencl_weights *weights = args->weights;
     opencl_device *device = weights->device;
-    /* f16 activations go to the device as they are (X_F16 kernels read them with vload_half*): half the
-     * upload, and no widened copy on the host. */
     const int x_f16 = args->x_type == LOWBIT_ACTIVATION_F16;
-    const size_t x_element = x_f16 ? sizeof(uint16_t) : sizeof(float);
     const unsigned char *x = args->x;
-    /* Activation rows per dispatch: up to OPENCL_MAX_ACTIVATION_ROWS, fewer when that many rows of x or
-     * of y would not fit one scratch buffer (upload checked that one row does). */
-    uint64_t max_allocation = device->info.max_allocation;
-    opencl_kernel_config gemm;
-    char why[256];
-    const lowbit_device_info *info = &device->info;
-    int use_gemm = opencl_kernel_choose_gemm(opencl_kernel_for_format(weights->format), device->device_class, args->n,
-                                             weights->cols, x_f16, info->max_workgroup_size, info->local_memory, &gemm,
-                                             why, sizeof why);
-    if (use_gemm < 0) return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: %s", why);
-    /* The GEMM takes the whole batch in one dispatch (per weight part), up to OPENCL_MAX_GEMM_ROWS. */
-    size_t fit = use_gemm ? OPENCL_MAX_GEMM_ROWS : OPENCL_MAX_ACTIVATION_ROWS;
-    if (max_allocation != 0) {
-        uint64_t by_x = max_allocation / (weights->cols * x_element);
-        uint64_t by_y = max_allocation / (weights->rows * sizeof(float));
-        if (by_x < fit) fit = (size_t)by_x;
-        if (by_y < fit) fit = (size_t)by_y;
-        if (fit == 0) fit = 1;
-    }
-    size_t n = args->n, chunk = n < fit ? n : fit;
-
-    opencl_kernel_config full, last;
-    size_t tail = n % chunk;
-    lowbit_status status = LOWBIT_OK;
-    if (use_gemm) {
-        full = last = gemm; /* n is an argument of the GEMM: one program for every chunk */
-    } else {
-        status = choose(backend, weights, chunk, x_f16, &full);
-        if (status == LOWBIT_OK) status = choose(backend, weights, tail ? tail : chunk, x_f16, &last);
-    }
+    const size_t n = args->n;
+    opencl_matmul_plan plan;
+    lowbit_status status = opencl_matmul_plan_make(backend, weights, n, x_f16, &plan);
     if (status != LOWBIT_OK) return status;
 
     pthread_mutex_lock(&device->lock);
-    cl_kernel full_kernel = NULL, last_kernel = NULL;
-    status = ensure_scratch(backend, device, &device->x_scratch, &device->x_capacity, chunk * weights->cols * x_element,
-                            CL_MEM_READ_ONLY);
+    status = opencl_scratch_ensure(backend, device, &device->x_scratch, &device->x_capacity,
+                                   plan.chunk * plan.x_row_bytes, CL_MEM_READ_ONLY);
     if (status == LOWBIT_OK)
-        status = ensure_scratch(backend, device, &device->y_scratch, &device->y_capacity,
-                                chunk * weights->rows * sizeof(float), CL_MEM_WRITE_ONLY);
+        status = opencl_scratch_ensure(backend, device, &device->y_scratch, &device->y_capacity,
+                                       plan.chunk * plan.y_row_bytes, CL_MEM_WRITE_ONLY);
     /* Only one-row dispatches take block sums: the last row (n == 1, or the tail), or every row when the
      * allocation cap leaves one row per dispatch. Each row's sums keep their own host memory, since the
      * writes are non-blocking. */
     float *sums = NULL;
     const size_t sums_per_row = weights->cols / 32;
-    if (status == LOWBIT_OK && (full.block_sums || last.block_sums)) {
-        status = ensure_scratch(backend, device, &device->sums_scratch, &device->sums_capacity,
-                                sums_per_row * sizeof(float), CL_MEM_READ_ONLY);
+    if (status == LOWBIT_OK && (plan.full.block_sums || plan.last.block_sums)) {
+        status = opencl_scratch_ensure(backend, device, &device->sums_scratch, &device->sums_capacity,
+                                       sums_per_row * sizeof(float), CL_MEM_READ_ONLY);
         sums = status == LOWBIT_OK ? malloc(n * sums_per_row * sizeof(float)) : NULL;
         if (status == LOWBIT_OK && sums == NULL)
             status = opencl_fail(backend, LOWBIT_ERROR_OUT_OF_MEMORY, "opencl: out of host memory");
-        for (size_t row = full.block_sums ? 0 : n - 1; sums != NULL && row < n; ++row)
-            block_sums(x + row * weights->cols * x_element, x_f16, weights->cols, sums + row * sums_per_row);
+        for (size_t row = plan.full.block_sums ? 0 : n - 1; sums != NULL && row < n; ++row)
+            block_sums(x + row * plan.x_row_bytes, x_f16, weights->cols, sums + row * sums_per_row);
     }
-    if (status == LOWBIT_OK) status = get_kernel(backend, device, &full, &full_kernel);
-    if (status == LOWBIT_OK) status = get_kernel(backend, device, &last, &last_kernel);
+    if (status == LOWBIT_OK) status = opencl_matmul_plan_kernels(backend, device, &plan);
     /* Kernel time is reported only to callers whose args know the ABI 1.1 member. */
     int reports_time =
         args->struct_size >= offsetof(lowbit_backend_matmul_args, device_seconds) + sizeof args->device_seconds;
-    size_t chunks = (n + chunk - 1) / chunk, event_count = chunks * weights->part_count;
+    size_t event_count = plan.chunks * weights->part_count;
     cl_event *events = reports_time && device->profiling ? calloc(event_count, sizeof *events) : NULL;
     int enqueued = 0;
-    for (size_t c = 0; c < chunks && status == LOWBIT_OK; ++c) {
-        size_t start = c * chunk, count = n - start < chunk ? n - start : chunk;
-        int is_full = count == chunk;
-        status =
-            enqueue_chunk(backend, weights, is_full ? full_kernel : last_kernel, is_full ? &full : &last,
-                          x + start * weights->cols * x_element, sums ? sums + start * sums_per_row : NULL,
-                          args->y + start * weights->rows, count, events ? events + c * weights->part_count : NULL);
+    for (size_t c = 0; c < plan.chunks && status == LOWBIT_OK; ++c) {
+        size_t start = c * plan.chunk, count = n - start < plan.chunk ? n - start : plan.chunk;
+        status = enqueue_chunk(backend, weights, &plan, x + start * plan.x_row_bytes,
+                               sums ? sums + start * sums_per_row : NULL, args->y + start * weights->rows, count,
+                               events ? events + c * weights->part_count : NULL);
         enqueued = 1;
     }
     /* Even after a failure the queue must drain: it may still read x or write y. */
@@ -258,6 +278,6 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
     }
     free(events);
     if (reports_time) args->device_seconds = status == LOWBIT_OK ? seconds : 0.0;
-    if (status == LOWBIT_OK && reports_kernel) opencl_kernel_describe(&full, args->kernel, sizeof args->kernel);
+    if (status == LOWBIT_OK && reports_kernel) opencl_kernel_describe(&plan.full, args->kernel, sizeof args->kernel);
     return status;
 }

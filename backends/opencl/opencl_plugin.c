@@ -139,6 +139,18 @@ LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t host_abi_major
     vtable->matmul = opencl_matmul;
     vtable->destroy = backend_destroy;
     vtable->measure_bandwidth = opencl_measure_bandwidth;
+    vtable->buffer_create = opencl_buffer_create;
+    vtable->buffer_release = opencl_buffer_release;
+    vtable->queue_create = opencl_queue_create;
+    vtable->queue_release = opencl_queue_release;
+    vtable->enqueue_write = opencl_enqueue_write;
+    vtable->enqueue_read = opencl_enqueue_read;
+    vtable->enqueue_matmul = opencl_enqueue_matmul;
+    vtable->queue_flush = opencl_queue_flush;
+    vtable->queue_finish = opencl_queue_finish;
+    vtable->event_wait = opencl_event_wait;
+    vtable->event_query = opencl_event_query;
+    vtable->event_release = opencl_event_release;
     *out = vtable;
     return LOWBIT_OK;
 }

@@ -64,6 +64,30 @@ lowbit_status opencl_program_build(opencl_backend *backend, opencl_device *devic
     return LOWBIT_OK;
 }
 
+lowbit_status opencl_program_kernel(opencl_backend *backend, opencl_device *device, const char *source,
+                                    size_t source_size, const char *options, const char *name, cl_program *program,
+                                    cl_kernel *kernel)
+{
+    *program = NULL;
+    *kernel = NULL;
+    if (opencl_fault(backend, "opencl.build"))
+        return opencl_fail(
+            backend, LOWBIT_ERROR_DEVICE,
+            "clBuildProgram failed: CL_BUILD_PROGRAM_FAILURE (-11) for %s (fault injected: opencl.build)", name);
+    cl_program built = NULL;
+    lowbit_status status = opencl_program_build(backend, device, source, source_size, options, &built);
+    if (status != LOWBIT_OK) return status;
+    cl_int error = CL_SUCCESS;
+    cl_kernel created = backend->cl->clCreateKernel(built, name, &error);
+    if (created == NULL || error != CL_SUCCESS) {
+        backend->cl->clReleaseProgram(built);
+        return opencl_fail_call(backend, "clCreateKernel", error, 0);
+    }
+    *program = built;
+    *kernel = created;
+    return LOWBIT_OK;
+}
+
 lowbit_status opencl_program_get(opencl_backend *backend, opencl_device *device, const opencl_kernel_config *config,
                                  cl_kernel *kernel)
 {

@@ -29,18 +29,7 @@ static void release_parts(const opencl_api *cl, opencl_weights *weights)
  * free one matrix's memory on its own. */
 static lowbit_status create_buffer(opencl_backend *backend, opencl_device *device, size_t bytes, cl_mem *out)
 {
-    if (opencl_fault(backend, "opencl.alloc"))
-        return opencl_fail(backend, LOWBIT_ERROR_DEVICE,
-                           "clCreateBuffer failed: CL_MEM_OBJECT_ALLOCATION_FAILURE (-4) for %zu bytes "
-                           "(fault injected: opencl.alloc)",
-                           bytes);
-    cl_int error = CL_SUCCESS;
-    *out = backend->cl->clCreateBuffer(device->context, CL_MEM_READ_ONLY, bytes, NULL, &error);
-    if (*out == NULL || error != CL_SUCCESS) {
-        *out = NULL;
-        return opencl_fail_call(backend, "clCreateBuffer", error, 1);
-    }
-    return LOWBIT_OK;
+    return opencl_device_buffer(backend, device, CL_MEM_READ_ONLY, bytes, NULL, out);
 }
 
 /* Repacks the part's rows slab by slab and writes them at their offsets in the part's buffers. */
