@@ -62,8 +62,8 @@ static lowbit_status measure_locked(vk_device *d, VkDeviceSize bytes, double *by
     if (params.workgroup_size > d->info.max_workgroup_size) params.workgroup_size = d->info.max_workgroup_size;
 
     /* the probe's buffers live only for this call (the source may be a good part of device memory) */
-    status = vk_buffer_create(d, bytes, 0, &d->probe);
-    if (status == LOWBIT_OK) status = vk_buffer_create(d, PROBE_SINK_BYTES, 0, &d->probe_sink);
+    status = vk_buffer_create(d, bytes, LOWBIT_VK_MEMORY_DEVICE, &d->probe);
+    if (status == LOWBIT_OK) status = vk_buffer_create(d, PROBE_SINK_BYTES, LOWBIT_VK_MEMORY_DEVICE, &d->probe_sink);
     if (status != LOWBIT_OK) return status;
     probe_run run = {.fill = 1};
     status = vk_pipeline_get(d, kernel, &params, 1, &run.pipeline);

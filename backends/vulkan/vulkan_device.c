@@ -60,15 +60,21 @@ const char *vk_result_name(VkResult result)
     }
 }
 
-lowbit_status vk_fail(vk_backend *backend, const char *call, VkResult result)
+lowbit_status vk_fail_kept(vk_backend *backend, const char *call, VkResult result, char *message, size_t size)
 {
     lowbit_status status = LOWBIT_ERROR_DEVICE;
     const char *detail = "";
     if (result == VK_ERROR_OUT_OF_HOST_MEMORY || result == VK_ERROR_OUT_OF_DEVICE_MEMORY)
         status = LOWBIT_ERROR_OUT_OF_MEMORY;
     if (result == VK_ERROR_DEVICE_LOST) detail = ": device lost";
-    return vk_error(backend, status, "vulkan: %s failed with %s (%d)%s", call, vk_result_name(result), (int)result,
-                    detail);
+    snprintf(message, size, "vulkan: %s failed with %s (%d)%s", call, vk_result_name(result), (int)result, detail);
+    return vk_error(backend, status, "%s", message);
+}
+
+lowbit_status vk_fail(vk_backend *backend, const char *call, VkResult result)
+{
+    char message[256];
+    return vk_fail_kept(backend, call, result, message, sizeof message);
 }
 
 /* --- instance -------------------------------------------------------------------------------------- */
@@ -304,7 +310,7 @@ lowbit_status vk_device_submit(vk_device *d, lowbit_status (*record)(vk_device *
     if (status != LOWBIT_OK) return status;
     if (result != VK_SUCCESS) return vk_fail(backend, "vkEndCommandBuffer", result);
     if (backend->host->fault_injected && backend->host->fault_injected("vulkan.run"))
-        return vk_error(backend, LOWBIT_ERROR_DEVICE, "vulkan: vkQueueSubmit failed (injected fault vulkan.run)");
+        return vk_error(backend, LOWBIT_ERROR_DEVICE, "vulkan: vkQueueSubmit failed (fault injected: vulkan.run)");
     VkSubmitInfo submit = {
         .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
         .commandBufferCount = 1,

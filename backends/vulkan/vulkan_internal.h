@@ -84,6 +84,8 @@
     X(vkDestroyFence)                                                                                                  \
     X(vkResetFences)                                                                                                   \
     X(vkWaitForFences)                                                                                                 \
+    X(vkGetFenceStatus)                                                                                                \
+    X(vkFreeCommandBuffers)                                                                                            \
     X(vkQueueSubmit)                                                                                                   \
     X(vkDeviceWaitIdle)                                                                                                \
     X(vkCreateQueryPool)                                                                                               \
@@ -245,6 +247,8 @@ void vk_loader_close(vk_backend *backend);
 /* vulkan_device.c */
 void vk_log(vk_backend *backend, lowbit_log_level level, const char *format, ...) __attribute__((format(printf, 3, 4)));
 lowbit_status vk_fail(vk_backend *backend, const char *call, VkResult result);
+/* vk_fail that also keeps its message in message[size] (errors a queue reports again later). */
+lowbit_status vk_fail_kept(vk_backend *backend, const char *call, VkResult result, char *message, size_t size);
 lowbit_status vk_error(vk_backend *backend, lowbit_status status, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 const char *vk_result_name(VkResult result);
@@ -273,7 +277,13 @@ VkResult vk_memory_flush(vk_device *device, const vk_allocation *allocation, int
 void vk_memory_pool_release(vk_device *device); /* every block, before the device goes */
 
 /* vulkan_memory.c */
-lowbit_status vk_buffer_create(vk_device *device, VkDeviceSize size, int host_visible, vk_buffer *out);
+typedef enum vk_memory_kind {
+    LOWBIT_VK_MEMORY_DEVICE,     /* device-local preferred; mapped when host-visible (not under FORCE_STAGING) */
+    LOWBIT_VK_MEMORY_HOST,       /* host-visible required (scratch, staging), coherent preferred */
+    LOWBIT_VK_MEMORY_HOST_SHARED /* host-visible and coherent required, device-local preferred: buffers the
+                                    host maps (LOWBIT_BUFFER_HOST_VISIBLE); LOWBIT_ERROR_UNSUPPORTED if none */
+} vk_memory_kind;
+lowbit_status vk_buffer_create(vk_device *device, VkDeviceSize size, vk_memory_kind kind, vk_buffer *out);
 void vk_buffer_destroy(vk_device *device, vk_buffer *buffer);
 /* Host writes to a mapped buffer made visible to the device (flush), or device writes to the host
  * (invalidate); nothing for coherent memory. */
@@ -294,6 +304,8 @@ void vk_pipelines_destroy(vk_device *device);
 lowbit_status vk_layouts_create(vk_device *device);
 /* Makes the descriptor pool hold at least `sets` sets (recreating it; caller holds device->mutex). */
 lowbit_status vk_descriptor_pool_reserve(vk_device *device, uint32_t sets);
+/* A pool of `sets` matmul descriptor sets (every binding of the set layout each). */
+lowbit_status vk_descriptor_pool_create(vk_device *device, uint32_t sets, VkDescriptorPool *out);
 
 /* vulkan_settings.c: the tuning variables of one matmul (LOWBIT_VULKAN_PARAMS, LOWBIT_VULKAN_GEMM). */
 typedef enum vk_gemm_setting {
@@ -319,8 +331,59 @@ lowbit_status vk_settings_refuse(vk_backend *backend, const char *format, ...) _
 /* LOWBIT_VULKAN_SUBGROUPS at probe time: 0 or 1, -1 when unset or malformed (then device->setting_error). */
 int vk_settings_probe_subgroups(vk_device *device);
 
-/* vulkan_matmul.c */
+/* vulkan_matmul.c: how one matmul runs, shared by the synchronous matmul and the queued one (vulkan_queue.c).
+ * Activation rows are cut into chunks of `batch` rows; chunk c has an X region at c·chunk_bytes of a scratch
+ * buffer (rows of x_stride elements, zero-padded past cols) and its Y region y_region bytes further (rows of
+ * `weights->rows` floats); one dispatch per (weight part, chunk). */
+typedef struct vk_matmul_plan {
+    vk_weights *weights;
+    const vk_kernel *kernel;          /* the format's GEMV kernel, or its GEMM kernel (gemm.comp) for prefill */
+    int gemm;                         /* one tiled GEMM per (part, chunk); chunks then hold as many rows as fit */
+    vk_kernel_params params;          /* the table's (or LOWBIT_VULKAN_PARAMS') parameters, tuned for n = 1 */
+    vk_kernel_params chunk_params[2]; /* what full chunks and the remainder chunk run with */
+    size_t n, batch, chunks;          /* chunks of `batch` (≤ LOWBIT_VK_MAX_BATCH) activation rows */
+    int x_f16;                        /* X uploaded as the caller's f16 bits (activations.glsl widens it) */
+    size_t x_element;                 /* bytes per activation element in the scratch: 4, or 2 for f16 X */
+    uint32_t x_stride;                /* elements per activation row in the scratch (cols rounded up to 4) */
+    VkDeviceSize chunk_bytes;         /* scratch bytes per chunk: X region, then Y region, both aligned */
+    VkDeviceSize y_region;            /* offset of Y within a chunk's bytes */
+    VkDeviceSize alignment;           /* of every region: storage and texel offset alignments */
+    VkPipeline pipelines[2];          /* full chunks of LOWBIT_VK_MAX_BATCH, then the remainder */
+    VkDescriptorSet *sets;            /* [part * chunks + chunk] */
+    VkBufferView *x_views;            /* [chunk]: X as RGBA32UI (f16 X: RG32UI) texels for the texel modules */
+    double device_seconds;            /* between the timestamps around the dispatches (synchronous path) */
+} vk_matmul_plan;
 lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args);
+/* Kernel, parameters and chunking for n rows of x_type; allocates the sets / views arrays (plan_release). */
+lowbit_status vk_matmul_plan_init(vk_weights *weights, lowbit_activation x_type, size_t n, vk_matmul_plan *plan);
+void vk_matmul_plan_release(vk_matmul_plan *plan);
+size_t vk_matmul_chunk_rows(const vk_matmul_plan *plan, size_t chunk);
+/* The plan's pipelines (built on first use); caller holds device->mutex. */
+lowbit_status vk_matmul_pipelines_get(vk_device *device, vk_matmul_plan *plan);
+/* Allocates part_count · chunks sets from `pool` (which must have room) and X views into `scratch` from `base`
+ * (plan->x_views: the caller destroys them after the work). */
+lowbit_status vk_matmul_descriptors_write(vk_device *device, vk_matmul_plan *plan, VkDescriptorPool pool,
+                                          VkBuffer scratch, VkDeviceSize base);
+/* Refuses a plan whose dispatches exceed the device's workgroup counts; dispatches_record then cannot fail. */
+lowbit_status vk_matmul_dispatches_check(vk_device *device, const vk_matmul_plan *plan);
+void vk_matmul_dispatches_record(vk_device *device, VkCommandBuffer cb, const vk_matmul_plan *plan);
+/* The description lowbit_run_info shows ("gemv_q4_0 wg=64 rows=2 batch=1 gpu-layout"). */
+void vk_matmul_describe(const vk_matmul_plan *plan, char *kernel, size_t size);
+
+/* vulkan_queue.c: ABI 1.2, device buffers and in-order queues (lowbit_backend.h). */
+lowbit_status vk_queue_buffer_create(void *self, size_t device, size_t size, unsigned flags, void **buffer,
+                                     void **host_pointer);
+void vk_queue_buffer_release(void *self, void *buffer);
+lowbit_status vk_queue_create(void *self, size_t device, void **queue);
+void vk_queue_release(void *self, void *queue);
+lowbit_status vk_enqueue_write(void *self, void *queue, lowbit_backend_copy_args *args);
+lowbit_status vk_enqueue_read(void *self, void *queue, lowbit_backend_copy_args *args);
+lowbit_status vk_enqueue_matmul(void *self, void *queue, lowbit_backend_queued_matmul_args *args);
+lowbit_status vk_queue_flush(void *self, void *queue);
+lowbit_status vk_queue_finish(void *self, void *queue);
+lowbit_status vk_event_wait(void *self, void *event);
+lowbit_status vk_event_query(void *self, void *event, int *complete);
+void vk_event_release(void *self, void *event);
 
 /* vulkan_bandwidth.c */
 lowbit_status vk_measure_bandwidth(void *self, size_t device, size_t bytes, double *bytes_per_second);

@@ -220,13 +220,8 @@ lowbit_status vk_layouts_create(vk_device *d)
     return vk_pipeline_cache_open(d);
 }
 
-lowbit_status vk_descriptor_pool_reserve(vk_device *d, uint32_t sets)
+lowbit_status vk_descriptor_pool_create(vk_device *d, uint32_t sets, VkDescriptorPool *out)
 {
-    if (d->descriptor_pool && d->descriptor_sets >= sets) return LOWBIT_OK;
-    if (d->descriptor_pool) d->vk.vkDestroyDescriptorPool(d->device, d->descriptor_pool, NULL);
-    d->descriptor_pool = VK_NULL_HANDLE;
-    d->descriptor_sets = 0;
-    /* One set per weight part of a matmul; the pool is reset after each matmul. */
     VkDescriptorPoolSize pool_sizes[2] = {
         {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = LOWBIT_VK_STORAGE_BINDING_COUNT * sets},
         {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
@@ -238,8 +233,23 @@ lowbit_status vk_descriptor_pool_reserve(vk_device *d, uint32_t sets)
         .poolSizeCount = 2,
         .pPoolSizes = pool_sizes,
     };
-    VkResult result = d->vk.vkCreateDescriptorPool(d->device, &pool_info, NULL, &d->descriptor_pool);
-    if (result != VK_SUCCESS) return vk_fail(d->backend, "vkCreateDescriptorPool", result);
+    VkResult result = d->vk.vkCreateDescriptorPool(d->device, &pool_info, NULL, out);
+    if (result != VK_SUCCESS) {
+        *out = VK_NULL_HANDLE;
+        return vk_fail(d->backend, "vkCreateDescriptorPool", result);
+    }
+    return LOWBIT_OK;
+}
+
+lowbit_status vk_descriptor_pool_reserve(vk_device *d, uint32_t sets)
+{
+    if (d->descriptor_pool && d->descriptor_sets >= sets) return LOWBIT_OK;
+    if (d->descriptor_pool) d->vk.vkDestroyDescriptorPool(d->device, d->descriptor_pool, NULL);
+    d->descriptor_pool = VK_NULL_HANDLE;
+    d->descriptor_sets = 0;
+    /* One set per weight part of a matmul; the pool is reset after each matmul. */
+    lowbit_status status = vk_descriptor_pool_create(d, sets, &d->descriptor_pool);
+    if (status != LOWBIT_OK) return status;
     d->descriptor_sets = sets;
     return LOWBIT_OK;
 }
@@ -251,7 +261,7 @@ static lowbit_status pipeline_create(vk_device *d, const vk_kernel *kernel, cons
     vk_device_table *vk = &d->vk;
     if (backend->host->fault_injected && backend->host->fault_injected("vulkan.build"))
         return vk_error(backend, LOWBIT_ERROR_DEVICE,
-                        "vulkan: vkCreateComputePipelines failed for %s (injected fault vulkan.build)", kernel->name);
+                        "vulkan: vkCreateComputePipelines failed for %s (fault injected: vulkan.build)", kernel->name);
     /* vkCreateShaderModule wants 4-byte aligned words; the embedded array is only byte-aligned. The
      * subgroup module only for the storage-buffer GPU layout (the host sets `subgroups` nowhere else). */
     int texels = params->texel_weights, subgroups = params->subgroups && !texels && kernel->spirv_subgroups;

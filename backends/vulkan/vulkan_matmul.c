@@ -1,8 +1,9 @@
-/* vulkan_matmul.c — one synchronous matmul: activations into the host-visible scratch, one dispatch per
- * (weight part, chunk of up to LOWBIT_VK_MAX_BATCH activation rows) in a single command buffer, results read
- * back. Each chunk has its own aligned X and Y regions, so no binding exceeds the device's range. From the
- * kernel table's threshold n (prefill) a tiled GEMM (gemm.comp) runs instead: one dispatch per (weight part,
- * chunk), a chunk then holding every activation row that fits one binding. f16 activations are uploaded as
+/* vulkan_matmul.c — how a matmul runs (the plan: kernel, chunks, pipelines, descriptor sets, dispatches), shared
+ * with the queued matmul of vulkan_queue.c, and the synchronous matmul: activations into the host-visible scratch,
+ * one dispatch per (weight part, chunk of up to LOWBIT_VK_MAX_BATCH activation rows) in a single command buffer,
+ * results read back. Each chunk has its own aligned X and Y regions, so no binding exceeds the device's range.
+ * From the kernel table's threshold n (prefill) a tiled GEMM (gemm.comp) runs instead: one dispatch per (weight
+ * part, chunk), a chunk then holding every activation row that fits one binding. f16 activations are uploaded as
  * they came and widened by the shaders (X_F16), so the host never converts them. */
 #include "vulkan_internal.h"
 
@@ -11,25 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct matmul_plan {
-    vk_weights *weights;
-    const vk_kernel *kernel;          /* the format's GEMV kernel, or its GEMM kernel (gemm.comp) for prefill */
-    int gemm;                         /* one tiled GEMM per (part, chunk); chunks then hold as many rows as fit */
-    vk_kernel_params params;          /* the table's (or LOWBIT_VULKAN_PARAMS') parameters, tuned for n = 1 */
-    vk_kernel_params chunk_params[2]; /* what full chunks and the remainder chunk run with */
-    size_t n, batch, chunks;          /* chunks of `batch` (≤ LOWBIT_VK_MAX_BATCH) activation rows */
-    int x_f16;                        /* X uploaded as the caller's f16 bits (activations.glsl widens it) */
-    size_t x_element;                 /* bytes per activation element in the scratch: 4, or 2 for f16 X */
-    uint32_t x_stride;                /* elements per activation row in the scratch (cols rounded up to 4) */
-    VkDeviceSize chunk_bytes;         /* scratch bytes per chunk: X region, then Y region, both aligned */
-    VkDeviceSize y_region;            /* offset of Y within a chunk's bytes */
-    VkPipeline pipelines[2];          /* full chunks of LOWBIT_VK_MAX_BATCH, then the remainder */
-    VkDescriptorSet *sets;            /* [part * chunks + chunk] */
-    VkBufferView *x_views;            /* [chunk]: X as RGBA32UI (f16 X: RG32UI) texels for the texel modules */
-    double device_seconds;            /* between the timestamps around the dispatches */
-} matmul_plan;
-
-static size_t chunk_rows(const matmul_plan *plan, size_t chunk)
+size_t vk_matmul_chunk_rows(const vk_matmul_plan *plan, size_t chunk)
 {
     size_t first = chunk * plan->batch;
     return plan->n - first < plan->batch ? plan->n - first : plan->batch;
@@ -132,32 +115,52 @@ static uint32_t group_count(const vk_kernel_params *params, size_t rows)
     return (uint32_t)((rows + rows_per_group - 1) / rows_per_group);
 }
 
-static lowbit_status record_matmul(vk_device *d, VkCommandBuffer cb, void *user)
+/* The workgroup grid of one (part, chunk) dispatch. */
+static lowbit_status dispatch_groups(vk_device *d, const vk_matmul_plan *plan, size_t part_index, size_t chunk,
+                                     uint32_t *groups_x, uint32_t *groups_y)
 {
-    matmul_plan *plan = user;
+    const vk_weight_part *part = &plan->weights->parts[part_index];
+    int full = vk_matmul_chunk_rows(plan, chunk) == plan->batch;
+    uint32_t max_x = d->properties.limits.maxComputeWorkGroupCount[0];
+    if (!plan->gemm) {
+        uint32_t groups = group_count(&plan->chunk_params[full ? 0 : 1], part->rows);
+        *groups_x = groups < max_x ? groups : max_x;
+        *groups_y = (groups + *groups_x - 1) / *groups_x;
+    } else { /* x: tiles of BM weight rows, y: tiles of BN activation rows */
+        *groups_x = (uint32_t)((part->rows + plan->params.bm - 1) / plan->params.bm);
+        *groups_y = (uint32_t)((vk_matmul_chunk_rows(plan, chunk) + plan->params.bn - 1) / plan->params.bn);
+        if (*groups_x > max_x)
+            return vk_error(d->backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: %zu rows need too many workgroups",
+                            part->rows);
+    }
+    if (*groups_y > d->properties.limits.maxComputeWorkGroupCount[1])
+        return vk_error(d->backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: %zu rows need too many workgroups", part->rows);
+    return LOWBIT_OK;
+}
+
+lowbit_status vk_matmul_dispatches_check(vk_device *d, const vk_matmul_plan *plan)
+{
+    uint32_t groups_x, groups_y;
+    for (size_t part_index = 0; part_index < plan->weights->part_count; ++part_index)
+        for (size_t chunk = 0; chunk < plan->chunks; ++chunk) {
+            lowbit_status status = dispatch_groups(d, plan, part_index, chunk, &groups_x, &groups_y);
+            if (status != LOWBIT_OK) return status;
+        }
+    return LOWBIT_OK;
+}
+
+void vk_matmul_dispatches_record(vk_device *d, VkCommandBuffer cb, const vk_matmul_plan *plan)
+{
     vk_device_table *vk = &d->vk;
     const vk_weights *w = plan->weights;
     VkPipeline bound = VK_NULL_HANDLE;
-    vk_timestamp_write(d, cb, 0);
     for (size_t part_index = 0; part_index < w->part_count; ++part_index) {
         const vk_weight_part *part = &w->parts[part_index];
         for (size_t chunk = 0; chunk < plan->chunks; ++chunk) {
-            int full = chunk_rows(plan, chunk) == plan->batch;
-            uint32_t max_x = d->properties.limits.maxComputeWorkGroupCount[0], groups_x, groups_y;
-            if (!plan->gemm) {
-                uint32_t groups = group_count(&plan->chunk_params[full ? 0 : 1], part->rows);
-                groups_x = groups < max_x ? groups : max_x;
-                groups_y = (groups + groups_x - 1) / groups_x;
-            } else { /* x: tiles of BM weight rows, y: tiles of BN activation rows */
-                groups_x = (uint32_t)((part->rows + plan->params.bm - 1) / plan->params.bm);
-                groups_y = (uint32_t)((chunk_rows(plan, chunk) + plan->params.bn - 1) / plan->params.bn);
-                if (groups_x > max_x)
-                    return vk_error(d->backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: %zu rows need too many workgroups",
-                                    part->rows);
-            }
-            if (groups_y > d->properties.limits.maxComputeWorkGroupCount[1])
-                return vk_error(d->backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: %zu rows need too many workgroups",
-                                part->rows);
+            int full = vk_matmul_chunk_rows(plan, chunk) == plan->batch;
+            uint32_t groups_x = 0, groups_y = 0;
+            if (dispatch_groups(d, plan, part_index, chunk, &groups_x, &groups_y) != LOWBIT_OK)
+                continue; /* vk_matmul_dispatches_check refused the plan before */
             vk->vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline_layout, LOWBIT_VK_SET, 1,
                                         &plan->sets[part_index * plan->chunks + chunk], 0, NULL);
             VkPipeline pipeline = plan->pipelines[full ? 0 : 1];
@@ -170,36 +173,44 @@ static lowbit_status record_matmul(vk_device *d, VkCommandBuffer cb, void *user)
                 .x_stride = plan->x_stride,
                 .y_offset = (uint32_t)part->row_begin,
                 .y_stride = (uint32_t)w->rows,
-                .batch = (uint32_t)chunk_rows(plan, chunk),
+                .batch = (uint32_t)vk_matmul_chunk_rows(plan, chunk),
             };
             vk->vkCmdPushConstants(cb, d->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof push, &push);
             vk->vkCmdDispatch(cb, groups_x, groups_y, 1);
         }
     }
+}
+
+static lowbit_status record_matmul(vk_device *d, VkCommandBuffer cb, void *user)
+{
+    vk_matmul_plan *plan = user;
+    lowbit_status status = vk_matmul_dispatches_check(d, plan);
+    if (status != LOWBIT_OK) return status;
+    vk_timestamp_write(d, cb, 0);
+    vk_matmul_dispatches_record(d, cb, plan);
     vk_timestamp_write(d, cb, 1);
     VkMemoryBarrier barrier = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
         .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
     };
-    vk->vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0,
-                             NULL, 0, NULL);
+    d->vk.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0,
+                               NULL, 0, NULL);
     return LOWBIT_OK;
 }
 
-static lowbit_status descriptors_write(vk_device *d, matmul_plan *plan)
+lowbit_status vk_matmul_descriptors_write(vk_device *d, vk_matmul_plan *plan, VkDescriptorPool pool, VkBuffer scratch,
+                                          VkDeviceSize scratch_base)
 {
     const vk_weights *w = plan->weights;
     size_t set_count = w->part_count * plan->chunks;
-    lowbit_status status = vk_descriptor_pool_reserve(d, (uint32_t)set_count);
-    if (status != LOWBIT_OK) return status;
     for (size_t chunk = 0; chunk < plan->chunks && plan->params.texel_weights; ++chunk) {
         VkBufferViewCreateInfo info = {
             .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
-            .buffer = d->scratch.buffer,
+            .buffer = scratch,
             .format = plan->x_f16 ? VK_FORMAT_R32G32_UINT : VK_FORMAT_R32G32B32A32_UINT, /* activations.glsl */
-            .offset = chunk * plan->chunk_bytes,
-            .range = chunk_rows(plan, chunk) * plan->x_stride * plan->x_element,
+            .offset = scratch_base + chunk * plan->chunk_bytes,
+            .range = vk_matmul_chunk_rows(plan, chunk) * plan->x_stride * plan->x_element,
         };
         VkResult result = d->vk.vkCreateBufferView(d->device, &info, NULL, &plan->x_views[chunk]);
         if (result != VK_SUCCESS) return vk_fail(d->backend, "vkCreateBufferView", result);
@@ -207,21 +218,21 @@ static lowbit_status descriptors_write(vk_device *d, matmul_plan *plan)
     for (size_t i = 0; i < set_count; ++i) {
         VkDescriptorSetAllocateInfo allocate = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-            .descriptorPool = d->descriptor_pool,
+            .descriptorPool = pool,
             .descriptorSetCount = 1,
             .pSetLayouts = &d->set_layout,
         };
         VkResult result = d->vk.vkAllocateDescriptorSets(d->device, &allocate, &plan->sets[i]);
         if (result != VK_SUCCESS) return vk_fail(d->backend, "vkAllocateDescriptorSets", result);
         const vk_weight_part *part = &w->parts[i / plan->chunks];
-        size_t chunk = i % plan->chunks, rows = chunk_rows(plan, chunk);
-        VkDeviceSize base = chunk * plan->chunk_bytes;
+        size_t chunk = i % plan->chunks, rows = vk_matmul_chunk_rows(plan, chunk);
+        VkDeviceSize base = scratch_base + chunk * plan->chunk_bytes;
         VkBuffer scales = part->scales.buffer ? part->scales.buffer : part->quants.buffer; /* F32/F16: none */
         VkDescriptorBufferInfo buffers[LOWBIT_VK_STORAGE_BINDING_COUNT] = {
             [LOWBIT_VK_BINDING_WEIGHTS] = {part->quants.buffer, 0, VK_WHOLE_SIZE},
             [LOWBIT_VK_BINDING_SCALES] = {scales, 0, VK_WHOLE_SIZE},
-            [LOWBIT_VK_BINDING_X] = {d->scratch.buffer, base, rows * plan->x_stride * plan->x_element},
-            [LOWBIT_VK_BINDING_Y] = {d->scratch.buffer, base + plan->y_region, rows * w->rows * sizeof(float)},
+            [LOWBIT_VK_BINDING_X] = {scratch, base, rows * plan->x_stride * plan->x_element},
+            [LOWBIT_VK_BINDING_Y] = {scratch, base + plan->y_region, rows * w->rows * sizeof(float)},
         };
         VkWriteDescriptorSet writes[LOWBIT_VK_BINDING_COUNT];
         for (uint32_t b = 0; b < LOWBIT_VK_STORAGE_BINDING_COUNT; ++b)
@@ -258,7 +269,8 @@ static lowbit_status descriptors_write(vk_device *d, matmul_plan *plan)
 
 /* X rows into the chunks' regions as they came (f32, or the caller's f16 bits: the shaders widen them),
  * each zero-padded to the stride (+0.0 in both encodings), so quads past cols read 0. */
-static void activations_write(const lowbit_backend_matmul_args *args, const matmul_plan *plan, unsigned char *scratch)
+static void activations_write(const lowbit_backend_matmul_args *args, const vk_matmul_plan *plan,
+                              unsigned char *scratch)
 {
     size_t cols = plan->weights->cols, element = plan->x_element;
     for (size_t j = 0; j < plan->n; ++j) {
@@ -269,12 +281,9 @@ static void activations_write(const lowbit_backend_matmul_args *args, const matm
     }
 }
 
-/* Everything between locking the device and reading Y back; the caller holds d->mutex. */
-static lowbit_status matmul_locked(vk_device *d, lowbit_backend_matmul_args *args, matmul_plan *plan)
+lowbit_status vk_matmul_pipelines_get(vk_device *d, vk_matmul_plan *plan)
 {
-    vk_backend *backend = d->backend;
-    lowbit_status status = vk_device_ensure(d);
-    if (status != LOWBIT_OK) return status;
+    lowbit_status status = LOWBIT_OK;
     const vk_kernel *kernel = plan->kernel;
     uint32_t full = (uint32_t)plan->batch, rest = (uint32_t)(plan->n % plan->batch);
     if (plan->gemm) { /* one pipeline for every chunk: its row count is a push constant */
@@ -289,14 +298,23 @@ static lowbit_status matmul_locked(vk_device *d, lowbit_backend_matmul_args *arg
         if (status == LOWBIT_OK && rest)
             status = vk_pipeline_get(d, kernel, &plan->chunk_params[1], rest, &plan->pipelines[1]);
     }
-    if (status != LOWBIT_OK) return status;
+    return status;
+}
 
-    status = vk_scratch_reserve(d, plan->chunks * plan->chunk_bytes);
+/* Everything between locking the device and reading Y back; the caller holds d->mutex. */
+static lowbit_status matmul_locked(vk_device *d, lowbit_backend_matmul_args *args, vk_matmul_plan *plan)
+{
+    vk_backend *backend = d->backend;
+    lowbit_status status = vk_device_ensure(d);
+    if (status == LOWBIT_OK) status = vk_matmul_pipelines_get(d, plan);
+    if (status == LOWBIT_OK) status = vk_scratch_reserve(d, plan->chunks * plan->chunk_bytes);
     if (status != LOWBIT_OK) return status;
     activations_write(args, plan, d->scratch.mapped);
     status = vk_buffer_flush(d, &d->scratch, 0);
+    if (status == LOWBIT_OK)
+        status = vk_descriptor_pool_reserve(d, (uint32_t)(plan->weights->part_count * plan->chunks));
     if (status != LOWBIT_OK) return status;
-    status = descriptors_write(d, plan);
+    status = vk_matmul_descriptors_write(d, plan, d->descriptor_pool, d->scratch.buffer, 0);
     if (status == LOWBIT_OK) status = vk_device_submit(d, record_matmul, plan);
     if (status == LOWBIT_OK) plan->device_seconds = vk_timestamps_read(d);
     VkResult reset = d->vk.vkResetDescriptorPool(d->device, d->descriptor_pool, 0);
@@ -310,8 +328,88 @@ static lowbit_status matmul_locked(vk_device *d, lowbit_backend_matmul_args *arg
     for (size_t chunk = 0; chunk < plan->chunks; ++chunk)
         memcpy(args->y + chunk * plan->batch * rows,
                (const unsigned char *)d->scratch.mapped + chunk * plan->chunk_bytes + plan->y_region,
-               chunk_rows(plan, chunk) * rows * sizeof(float));
+               vk_matmul_chunk_rows(plan, chunk) * rows * sizeof(float));
     return LOWBIT_OK;
+}
+
+lowbit_status vk_matmul_plan_init(vk_weights *weights, lowbit_activation x_type, size_t n, vk_matmul_plan *plan)
+{
+    vk_device *d = weights->device;
+    vk_backend *backend = d->backend;
+    memset(plan, 0, sizeof *plan);
+    if (x_type != LOWBIT_ACTIVATION_F32 && x_type != LOWBIT_ACTIVATION_F16)
+        return vk_error(backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: activation type %d", (int)x_type);
+    if (n == 0) return vk_error(backend, LOWBIT_ERROR_INVALID_ARGUMENT, "vulkan: a matmul of 0 activation rows");
+    plan->weights = weights;
+    plan->n = n;
+    plan->kernel = weights->kernel;
+    vk_settings settings;
+    lowbit_status status = vk_settings_read(d, &settings);
+    if (status != LOWBIT_OK) return status;
+    plan->params = kernel_params(d, &settings, weights->kernel);
+    plan->x_f16 = x_type == LOWBIT_ACTIVATION_F16;
+    plan->x_element = plan->x_f16 ? sizeof(uint16_t) : sizeof(float);
+    /* The CPU layout reads weights through texel views where the upload made them (all parts or none). */
+    plan->params.texel_weights = d->texel_weights && plan->params.layout == LOWBIT_VK_LAYOUT_CPU &&
+                                 weights->parts[0].quant_texels != VK_NULL_HANDLE;
+    const vk_kernel *gemm = NULL;
+    status = gemm_choice(d, &settings, weights->kernel, weights->cols, n, &plan->params, &gemm);
+    if (status != LOWBIT_OK) return status;
+    if (gemm) plan->kernel = gemm, plan->gemm = 1;
+    plan->params.x_f16 = (uint32_t)plan->x_f16;
+    /* chunk regions serve as storage bindings and as texel views: both offset alignments (powers of two) */
+    VkDeviceSize alignment = d->properties.limits.minStorageBufferOffsetAlignment;
+    if (d->properties.limits.minTexelBufferOffsetAlignment > alignment)
+        alignment = d->properties.limits.minTexelBufferOffsetAlignment;
+    plan->alignment = alignment;
+    plan->x_stride = (uint32_t)((weights->cols + 3) & ~(size_t)3);
+    /* Up to LOWBIT_VK_MAX_BATCH activation rows per dispatch, fewer when their X or Y would exceed a binding. */
+    size_t batch = n < LOWBIT_VK_MAX_BATCH || plan->gemm ? n : LOWBIT_VK_MAX_BATCH;
+    while (batch > 1 && ((VkDeviceSize)batch * plan->x_stride * plan->x_element > d->max_storage_range ||
+                         (VkDeviceSize)batch * weights->rows * sizeof(float) > d->max_storage_range))
+        --batch;
+    plan->batch = batch;
+    plan->chunks = (n + batch - 1) / batch;
+    VkDeviceSize x_bytes = (VkDeviceSize)batch * plan->x_stride * plan->x_element;
+    VkDeviceSize y_bytes = (VkDeviceSize)batch * weights->rows * sizeof(float);
+    plan->y_region = align_up(x_bytes, alignment);
+    plan->chunk_bytes = align_up(plan->y_region + y_bytes, alignment);
+    if (x_bytes > d->max_storage_range || y_bytes > d->max_storage_range ||
+        (uint64_t)batch * weights->rows > UINT32_MAX)
+        return vk_error(backend, LOWBIT_ERROR_UNSUPPORTED,
+                        "vulkan: %zu activation rows of %zu exceed one binding's range on %s", batch, weights->cols,
+                        d->info.id);
+
+    if (plan->params.texel_weights &&
+        (uint64_t)batch * plan->x_stride / 4u > d->properties.limits.maxTexelBufferElements)
+        plan->params.texel_weights = 0; /* X too long for one texel view: storage-buffer module */
+    plan->sets = calloc(weights->part_count * plan->chunks, sizeof *plan->sets);
+    plan->x_views = calloc(plan->chunks, sizeof *plan->x_views);
+    if (!plan->sets || !plan->x_views) {
+        vk_matmul_plan_release(plan);
+        return vk_error(backend, LOWBIT_ERROR_OUT_OF_MEMORY, "vulkan: out of host memory");
+    }
+    return LOWBIT_OK;
+}
+
+void vk_matmul_plan_release(vk_matmul_plan *plan)
+{
+    free(plan->sets);
+    free(plan->x_views);
+    plan->sets = NULL;
+    plan->x_views = NULL;
+}
+
+void vk_matmul_describe(const vk_matmul_plan *plan, char *kernel, size_t size)
+{
+    const vk_kernel_params *ran = &plan->chunk_params[0]; /* the first chunk's (all full but the last) */
+    if (plan->gemm)
+        snprintf(kernel, size, "%s bm=%u bn=%u bk=%u tm=%u tn=%u wg=%u batch=%zu%s", plan->kernel->name, ran->bm,
+                 ran->bn, ran->bk, ran->tm, ran->tn, ran->workgroup_size, plan->batch, plan->x_f16 ? " x=f16" : "");
+    else /* " sg": the GPU layout reduced through subgroupAdd */
+        snprintf(kernel, size, "%s wg=%u rows=%u batch=%zu %s-layout%s%s%s", plan->weights->kernel->name,
+                 ran->workgroup_size, ran->rows, plan->batch, ran->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu",
+                 ran->texel_weights ? " texel" : "", ran->subgroups ? " sg" : "", plan->x_f16 ? " x=f16" : "");
 }
 
 lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
@@ -319,74 +417,18 @@ lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
     vk_backend *backend = self;
     if (!args || !args->weights || !args->x || !args->y || args->n == 0)
         return vk_error(backend, LOWBIT_ERROR_INVALID_ARGUMENT, "vulkan: matmul got a NULL or empty argument");
-    if (args->x_type != LOWBIT_ACTIVATION_F32 && args->x_type != LOWBIT_ACTIVATION_F16)
-        return vk_error(backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: activation type %d", (int)args->x_type);
-    matmul_plan plan = {.weights = args->weights, .n = args->n};
-    plan.kernel = plan.weights->kernel;
+    vk_matmul_plan plan;
+    lowbit_status status = vk_matmul_plan_init(args->weights, args->x_type, args->n, &plan);
+    if (status != LOWBIT_OK) return status;
     vk_device *d = plan.weights->device;
-    vk_settings settings;
-    lowbit_status status = vk_settings_read(d, &settings);
-    if (status != LOWBIT_OK) return status;
-    plan.params = kernel_params(d, &settings, plan.weights->kernel);
-    plan.x_f16 = args->x_type == LOWBIT_ACTIVATION_F16;
-    plan.x_element = plan.x_f16 ? sizeof(uint16_t) : sizeof(float);
-    /* The CPU layout reads weights through texel views where the upload made them (all parts or none). */
-    plan.params.texel_weights = d->texel_weights && plan.params.layout == LOWBIT_VK_LAYOUT_CPU &&
-                                plan.weights->parts[0].quant_texels != VK_NULL_HANDLE;
-    const vk_kernel *gemm = NULL;
-    status = gemm_choice(d, &settings, plan.weights->kernel, plan.weights->cols, args->n, &plan.params, &gemm);
-    if (status != LOWBIT_OK) return status;
-    if (gemm) plan.kernel = gemm, plan.gemm = 1;
-    plan.params.x_f16 = (uint32_t)plan.x_f16;
-    /* chunk regions serve as storage bindings and as texel views: both offset alignments (powers of two) */
-    VkDeviceSize alignment = d->properties.limits.minStorageBufferOffsetAlignment;
-    if (d->properties.limits.minTexelBufferOffsetAlignment > alignment)
-        alignment = d->properties.limits.minTexelBufferOffsetAlignment;
-    plan.x_stride = (uint32_t)((plan.weights->cols + 3) & ~(size_t)3);
-    /* Up to LOWBIT_VK_MAX_BATCH activation rows per dispatch, fewer when their X or Y would exceed a binding. */
-    size_t batch = args->n < LOWBIT_VK_MAX_BATCH || plan.gemm ? args->n : LOWBIT_VK_MAX_BATCH;
-    while (batch > 1 && ((VkDeviceSize)batch * plan.x_stride * plan.x_element > d->max_storage_range ||
-                         (VkDeviceSize)batch * plan.weights->rows * sizeof(float) > d->max_storage_range))
-        --batch;
-    plan.batch = batch;
-    plan.chunks = (args->n + batch - 1) / batch;
-    VkDeviceSize x_bytes = (VkDeviceSize)batch * plan.x_stride * plan.x_element;
-    VkDeviceSize y_bytes = (VkDeviceSize)batch * plan.weights->rows * sizeof(float);
-    plan.y_region = align_up(x_bytes, alignment);
-    plan.chunk_bytes = align_up(plan.y_region + y_bytes, alignment);
-    if (x_bytes > d->max_storage_range || y_bytes > d->max_storage_range ||
-        (uint64_t)batch * plan.weights->rows > UINT32_MAX)
-        return vk_error(backend, LOWBIT_ERROR_UNSUPPORTED,
-                        "vulkan: %zu activation rows of %zu exceed one binding's range on %s", batch,
-                        plan.weights->cols, d->info.id);
-
-    if (plan.params.texel_weights && (uint64_t)batch * plan.x_stride / 4u > d->properties.limits.maxTexelBufferElements)
-        plan.params.texel_weights = 0; /* X too long for one texel view: storage-buffer module */
-    plan.sets = calloc(plan.weights->part_count * plan.chunks, sizeof *plan.sets);
-    plan.x_views = calloc(plan.chunks, sizeof *plan.x_views);
-    if (!plan.sets || !plan.x_views) {
-        free(plan.sets);
-        free(plan.x_views);
-        return vk_error(backend, LOWBIT_ERROR_OUT_OF_MEMORY, "vulkan: out of host memory");
-    }
     pthread_mutex_lock(&d->mutex);
     status = matmul_locked(d, args, &plan);
     pthread_mutex_unlock(&d->mutex);
-    free(plan.sets);
-    free(plan.x_views);
-    const vk_kernel_params *ran = &plan.chunk_params[0]; /* the first chunk's (all full but the last) */
+    vk_matmul_plan_release(&plan);
+    if (status != LOWBIT_OK) return status;
     /* ABI 1.1: only a host whose args reach device_seconds gets it */
-    if (status == LOWBIT_OK &&
-        args->struct_size >= offsetof(lowbit_backend_matmul_args, device_seconds) + sizeof args->device_seconds)
+    if (args->struct_size >= offsetof(lowbit_backend_matmul_args, device_seconds) + sizeof args->device_seconds)
         args->device_seconds = plan.device_seconds;
-    if (status == LOWBIT_OK && plan.gemm)
-        snprintf(args->kernel, sizeof args->kernel, "%s bm=%u bn=%u bk=%u tm=%u tn=%u wg=%u batch=%zu%s",
-                 plan.kernel->name, ran->bm, ran->bn, ran->bk, ran->tm, ran->tn, ran->workgroup_size, plan.batch,
-                 plan.x_f16 ? " x=f16" : "");
-    else if (status == LOWBIT_OK) /* " sg": the GPU layout reduced through subgroupAdd */
-        snprintf(args->kernel, sizeof args->kernel, "%s wg=%u rows=%u batch=%zu %s-layout%s%s%s",
-                 plan.weights->kernel->name, ran->workgroup_size, ran->rows, plan.batch,
-                 ran->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu", ran->texel_weights ? " texel" : "",
-                 ran->subgroups ? " sg" : "", plan.x_f16 ? " x=f16" : "");
-    return status;
+    vk_matmul_describe(&plan, args->kernel, sizeof args->kernel);
+    return LOWBIT_OK;
 }

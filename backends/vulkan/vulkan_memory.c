@@ -10,11 +10,6 @@
 #include "backends/common/repack.h"
 #include "shaders/common/lowbit_grids.h"
 
-typedef enum memory_kind {
-    MEMORY_WEIGHTS, /* device-local preferred, host-visible welcome */
-    MEMORY_HOST     /* host-visible required (scratch, staging) */
-} memory_kind;
-
 static uint32_t find_memory_type(const vk_device *d, uint32_t type_bits, VkMemoryPropertyFlags required,
                                  VkMemoryPropertyFlags preferred)
 {
@@ -28,13 +23,13 @@ static uint32_t find_memory_type(const vk_device *d, uint32_t type_bits, VkMemor
     return fallback;
 }
 
-static lowbit_status buffer_create(vk_device *d, VkDeviceSize size, memory_kind kind, vk_buffer *out)
+lowbit_status vk_buffer_create(vk_device *d, VkDeviceSize size, vk_memory_kind kind, vk_buffer *out)
 {
     vk_backend *backend = d->backend;
     vk_device_table *vk = &d->vk;
     memset(out, 0, sizeof *out);
     if (backend->host->fault_injected && backend->host->fault_injected("vulkan.alloc"))
-        return vk_error(backend, LOWBIT_ERROR_DEVICE, "vulkan: vkAllocateMemory failed (injected fault vulkan.alloc)");
+        return vk_error(backend, LOWBIT_ERROR_DEVICE, "vulkan: vkAllocateMemory failed (fault injected: vulkan.alloc)");
     if (size < 4) size = 4;
     VkBufferCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
@@ -48,10 +43,13 @@ static lowbit_status buffer_create(vk_device *d, VkDeviceSize size, memory_kind 
     VkMemoryRequirements requirements;
     vk->vkGetBufferMemoryRequirements(d->device, out->buffer, &requirements);
     uint32_t type;
-    if (kind == MEMORY_WEIGHTS) {
+    const VkMemoryPropertyFlags shared = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    if (kind == LOWBIT_VK_MEMORY_DEVICE) {
         type = find_memory_type(d, requirements.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
                                 VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
         if (type == UINT32_MAX) type = find_memory_type(d, requirements.memoryTypeBits, 0, 0);
+    } else if (kind == LOWBIT_VK_MEMORY_HOST_SHARED) {
+        type = find_memory_type(d, requirements.memoryTypeBits, shared, shared | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
     } else {
         type = find_memory_type(d, requirements.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
                                 VK_MEMORY_PROPERTY_HOST_COHERENT_BIT | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
@@ -65,8 +63,12 @@ static lowbit_status buffer_create(vk_device *d, VkDeviceSize size, memory_kind 
     }
     if (type == UINT32_MAX) {
         vk_buffer_destroy(d, out);
-        return vk_error(backend, LOWBIT_ERROR_DEVICE, "vulkan: no memory type fits a %s buffer",
-                        kind == MEMORY_WEIGHTS ? "weight" : "host-visible");
+        return vk_error(backend, kind == LOWBIT_VK_MEMORY_HOST_SHARED ? LOWBIT_ERROR_UNSUPPORTED : LOWBIT_ERROR_DEVICE,
+                        "vulkan: no memory type of %s fits a %s buffer of %llu bytes", d->info.id,
+                        kind == LOWBIT_VK_MEMORY_DEVICE ? "device"
+                        : kind == LOWBIT_VK_MEMORY_HOST ? "host-visible"
+                                                        : "host-visible coherent",
+                        (unsigned long long)size);
     }
     /* the spec already makes buffer alignments meet the descriptor offset limits of their usage; a driver
      * that reports less must not get a storage or texel binding at a misaligned offset of a shared block */
@@ -106,17 +108,12 @@ static lowbit_status buffer_create(vk_device *d, VkDeviceSize size, memory_kind 
     /* LOWBIT_VULKAN_FORCE_STAGING=1 leaves weights unmapped so tests reach the staging path on
      * devices whose memory is all host-visible (lavapipe). */
     const char *force_staging = getenv("LOWBIT_VULKAN_FORCE_STAGING");
-    int may_map = kind == MEMORY_HOST || !(force_staging && strcmp(force_staging, "1") == 0);
+    int may_map = kind != LOWBIT_VK_MEMORY_DEVICE || !(force_staging && strcmp(force_staging, "1") == 0);
     if (may_map && out->allocation.mapped) { /* host-visible: the block is mapped once, this is our window */
         out->mapped = out->allocation.mapped;
         out->coherent = out->allocation.coherent;
     }
     return LOWBIT_OK;
-}
-
-lowbit_status vk_buffer_create(vk_device *d, VkDeviceSize size, int host_visible, vk_buffer *out)
-{
-    return buffer_create(d, size, host_visible ? MEMORY_HOST : MEMORY_WEIGHTS, out);
 }
 
 void vk_buffer_destroy(vk_device *d, vk_buffer *buffer)
@@ -141,7 +138,7 @@ lowbit_status vk_scratch_reserve(vk_device *d, VkDeviceSize size)
     while (grown < size)
         grown *= 2;
     vk_buffer_destroy(d, &d->scratch);
-    return buffer_create(d, grown, MEMORY_HOST, &d->scratch);
+    return vk_buffer_create(d, grown, LOWBIT_VK_MEMORY_HOST, &d->scratch);
 }
 
 /* --- weights ------------------------------------------------------------------------------------------ */
@@ -215,8 +212,9 @@ static lowbit_status fill_part(vk_device *d, const vk_kernel *kernel, const lowb
     int staged = !quants->mapped || (scales && !scales->mapped);
     lowbit_status status = LOWBIT_OK;
     if (staged) {
-        status = buffer_create(d, quant_bytes, MEMORY_HOST, &staging[0]);
-        if (status == LOWBIT_OK && scales) status = buffer_create(d, scale_bytes, MEMORY_HOST, &staging[1]);
+        status = vk_buffer_create(d, quant_bytes, LOWBIT_VK_MEMORY_HOST, &staging[0]);
+        if (status == LOWBIT_OK && scales)
+            status = vk_buffer_create(d, scale_bytes, LOWBIT_VK_MEMORY_HOST, &staging[1]);
         if (status != LOWBIT_OK) goto done;
         quants = &staging[0];
         if (scales) scales = &staging[1];
@@ -361,8 +359,9 @@ lowbit_status vk_weights_upload(void *self, size_t device, const lowbit_backend_
         part->rows = tensor->rows - part->row_begin < part_rows ? tensor->rows - part->row_begin : part_rows;
         w->part_count = i + 1;
         weight_sizes(kernel, tensor, part->rows, &quant_bytes, &scale_bytes);
-        status = buffer_create(d, quant_bytes, MEMORY_WEIGHTS, &part->quants);
-        if (status == LOWBIT_OK && scale_bytes) status = buffer_create(d, scale_bytes, MEMORY_WEIGHTS, &part->scales);
+        status = vk_buffer_create(d, quant_bytes, LOWBIT_VK_MEMORY_DEVICE, &part->quants);
+        if (status == LOWBIT_OK && scale_bytes)
+            status = vk_buffer_create(d, scale_bytes, LOWBIT_VK_MEMORY_DEVICE, &part->scales);
         if (status == LOWBIT_OK) status = fill_part(d, kernel, tensor, part, quant_bytes, scale_bytes);
         /* texel views for the CPU-layout modules: quants or whole rows of 4 elements, and scales */
         if (status == LOWBIT_OK && d->texel_weights && texel_format(kernel, tensor) != VK_FORMAT_UNDEFINED)

@@ -128,6 +128,18 @@ LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t host_abi_major
         .matmul = vk_matmul,
         .destroy = backend_destroy,
         .measure_bandwidth = vk_measure_bandwidth,
+        .buffer_create = vk_queue_buffer_create,
+        .buffer_release = vk_queue_buffer_release,
+        .queue_create = vk_queue_create,
+        .queue_release = vk_queue_release,
+        .enqueue_write = vk_enqueue_write,
+        .enqueue_read = vk_enqueue_read,
+        .enqueue_matmul = vk_enqueue_matmul,
+        .queue_flush = vk_queue_flush,
+        .queue_finish = vk_queue_finish,
+        .event_wait = vk_event_wait,
+        .event_query = vk_event_query,
+        .event_release = vk_event_release,
     };
     *out = &backend->vtable;
     return LOWBIT_OK;
