@@ -1,7 +1,7 @@
 # validation.cmake — the Vulkan plugin under the Khronos validation layer, synchronization validation included
 # (tests/ci/vulkan-validation.sh fails on any validation message): lowbit-conform --quick on vulkan:0, every
-# Vulkan test that opens a device, and test_concurrency (eight threads on one device: the layer's thread-safety
-# checks), plus a self-test that the layer really reports errors and hazards. One ctest test each, so they run
+# Vulkan test that opens a device, test_concurrency (eight threads on one device: the layer's thread-safety
+# checks) and test_queue (queued chains, events across queues, a fault mid-chain), plus a self-test that the layer really reports errors and hazards. One ctest test each, so they run
 # side by side. Not in sanitizer builds: there the layer adds time and nothing they check.
 if(TARGET lowbit-vulkan AND NOT LOWBIT_SANITIZE)
   set(validation_dir ${CMAKE_BINARY_DIR}/vulkan-validation)
@@ -10,7 +10,7 @@ if(TARGET lowbit-vulkan AND NOT LOWBIT_SANITIZE)
   set(validated vulkan_validation_conform)
   # test_backend_vulkan_abi and _suballoc never open a device
   file(GLOB vulkan_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/test_backend_vulkan*.c
-    ${CMAKE_CURRENT_SOURCE_DIR}/test_concurrency.c)
+    ${CMAKE_CURRENT_SOURCE_DIR}/test_concurrency.c ${CMAKE_CURRENT_SOURCE_DIR}/test_queue.c)
   foreach(test_source ${vulkan_tests})
     get_filename_component(test_name ${test_source} NAME_WE)
     if(test_name MATCHES "_(abi|suballoc)$")

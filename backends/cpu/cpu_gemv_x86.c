@@ -1,7 +1,8 @@
 /* cpu_gemv_x86.c — x86-64 SIMD kernels for the CPU backend, chosen at run time by what the CPU has: AVX2/FMA/F16C
- * for Q4_0, Q8_0, F16 and F32; AVX-512 for every 32-element block format and for Q4_K and Q6_K. Four activation
- * rows share each unpacked block, with accumulators in registers; the portable kernels (cpu_gemv.c,
- * cpu_gemv_blocks.c) remain the fallback and the reference. */
+ * and AVX-512 versions of every 32-element block format (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL), Q4_K and Q6_K, and
+ * AVX2 F16/F32. Both widths share the byte-domain unpacking; four activation rows share each unpacked block, with
+ * accumulators in registers; the portable kernels (cpu_gemv.c, cpu_gemv_blocks.c) remain the fallback and the
+ * reference. */
 #include "cpu_gemv.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -28,67 +29,6 @@ X86_TARGET static inline float load_half(const unsigned char *p)
     return _cvtsh_ss(bits);
 }
 
-/* The 32 quants of one block as four vectors of (q − offset); the scale d is applied per block sum. */
-X86_TARGET static inline void unpack_q4_0(const unsigned char *block, __m256 w[4])
-{
-    const __m256i eight = _mm256_set1_epi32(8);
-    const __m128i mask = _mm_set1_epi8(0x0F);
-    __m128i q = _mm_loadu_si128((const __m128i *)(block + 2));
-    __m128i lo = _mm_and_si128(q, mask), hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
-    __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
-    for (int k = 0; k < 4; ++k)
-        w[k] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(parts[k]), eight));
-}
-
-X86_TARGET static inline void unpack_q8_0(const unsigned char *block, __m256 w[4])
-{
-    for (int k = 0; k < 4; ++k) {
-        __m128i q = _mm_loadl_epi64((const __m128i *)(block + 2 + 8 * k));
-        w[k] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
-    }
-}
-
-/* acc += d · Σ q·x over one block */
-X86_TARGET static inline __m256 dot_block(const __m256 w[4], __m256 d, const float *x, __m256 acc)
-{
-    __m256 sum = _mm256_mul_ps(w[0], _mm256_loadu_ps(x));
-    for (int k = 1; k < 4; ++k)
-        sum = _mm256_fmadd_ps(w[k], _mm256_loadu_ps(x + 8 * k), sum);
-    return _mm256_fmadd_ps(d, sum, acc);
-}
-
-/* Rows [row_begin, row_end) × activation rows in groups of four: one unpack per block per group. */
-X86_TARGET static void gemv_block32(int is_q4, const unsigned char *w, size_t cols, const float *x, size_t n, float *y,
-                                    size_t rows, size_t row_begin, size_t row_end)
-{
-    const size_t block_bytes = is_q4 ? LOWBIT_Q4_0_BYTES : LOWBIT_Q8_0_BYTES, blocks = cols / 32;
-    for (size_t r = row_begin; r < row_end; ++r) {
-        const unsigned char *row = w + r * blocks * block_bytes;
-        for (size_t i0 = 0; i0 < n; i0 += 4) {
-            const size_t count = n - i0 < 4 ? n - i0 : 4;
-            const float *x0 = x + i0 * cols;
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (size_t b = 0; b < blocks; ++b) {
-                __m256 v[4];
-                const unsigned char *block = row + b * block_bytes;
-                const __m256 d = _mm256_set1_ps(load_half(block));
-                if (is_q4)
-                    unpack_q4_0(block, v);
-                else
-                    unpack_q8_0(block, v);
-                const float *xb = x0 + b * 32;
-                a0 = dot_block(v, d, xb, a0);
-                if (count > 1) a1 = dot_block(v, d, xb + cols, a1);
-                if (count > 2) a2 = dot_block(v, d, xb + 2 * cols, a2);
-                if (count > 3) a3 = dot_block(v, d, xb + 3 * cols, a3);
-            }
-            __m256 sums[4] = {a0, a1, a2, a3};
-            for (size_t i = 0; i < count; ++i)
-                y[(i0 + i) * rows + r] = horizontal_sum(sums[i]);
-        }
-    }
-}
-
 /* AVX-512, the 32-element block formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL): a block's 32 quants are two
  * 16-lane vectors. Zero points, fifth bits and IQ4_NL's level table are applied in the byte domain (one
  * operation per 16 quants instead of one per 8 after widening), the scale once per block, and the affine
@@ -97,7 +37,7 @@ X86_TARGET static void gemv_block32(int is_q4, const unsigned char *w, size_t co
 #define X86_TARGET_512 __attribute__((target("avx512f,avx2,fma,f16c")))
 
 /* The 16 bits of `bits` as bytes of 0x10 (set) or 0 (clear), element j from bit j. */
-X86_TARGET_512 static inline __m128i fifth_bits(uint32_t bits)
+X86_TARGET static inline __m128i fifth_bits(uint32_t bits)
 {
     const __m128i spread = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     const __m128i bit = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
@@ -105,26 +45,27 @@ X86_TARGET_512 static inline __m128i fifth_bits(uint32_t bits)
     return _mm_and_si128(_mm_cmpeq_epi8(v, bit), _mm_set1_epi8(0x10));
 }
 
-typedef struct block32_512 {
+typedef struct block32_kind {
     size_t bytes; /* block size */
     int affine;   /* x = d·q + m (an f16 m after d) instead of x = d·q */
-} block32_512;
+} block32_kind;
 
-static block32_512 block32_512_of(lowbit_format format)
+static block32_kind block32_of(lowbit_format format)
 {
     switch (format) {
-    case LOWBIT_FORMAT_Q4_0: return (block32_512){LOWBIT_Q4_0_BYTES, 0};
-    case LOWBIT_FORMAT_Q4_1: return (block32_512){20, 1};
-    case LOWBIT_FORMAT_Q5_0: return (block32_512){22, 0};
-    case LOWBIT_FORMAT_Q5_1: return (block32_512){24, 1};
-    case LOWBIT_FORMAT_IQ4_NL: return (block32_512){18, 0};
-    default: return (block32_512){LOWBIT_Q8_0_BYTES, 0}; /* Q8_0 */
+    case LOWBIT_FORMAT_Q4_0: return (block32_kind){LOWBIT_Q4_0_BYTES, 0};
+    case LOWBIT_FORMAT_Q4_1: return (block32_kind){20, 1};
+    case LOWBIT_FORMAT_Q5_0: return (block32_kind){22, 0};
+    case LOWBIT_FORMAT_Q5_1: return (block32_kind){24, 1};
+    case LOWBIT_FORMAT_IQ4_NL: return (block32_kind){18, 0};
+    default: return (block32_kind){LOWBIT_Q8_0_BYTES, 0}; /* Q8_0 */
     }
 }
 
-/* Elements 0..15 and 16..31 of a block as signed bytes (the quant less its zero point; unsigned q for the
- * affine formats), widened to floats. */
-X86_TARGET_512 static inline void unpack_512(lowbit_format format, const unsigned char *block, __m512 w[2])
+/* Elements 0..15 (*lo) and 16..31 (*hi) of a block as signed bytes: the quant less its zero point, IQ4_NL's
+ * level, or the unsigned q of the affine formats (every one fits a signed byte). */
+X86_TARGET static inline void unpack_bytes(lowbit_format format, const unsigned char *block, __m128i *out_lo,
+                                           __m128i *out_hi)
 {
     const __m128i mask = _mm_set1_epi8(0x0F);
     __m128i lo, hi;
@@ -156,7 +97,16 @@ X86_TARGET_512 static inline void unpack_512(lowbit_format format, const unsigne
             hi = _mm_sub_epi8(hi, zero);
         }
     }
-    w[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)); /* every q here fits a signed byte */
+    *out_lo = lo;
+    *out_hi = hi;
+}
+
+/* The block's 32 quants as two 16-lane float vectors. */
+X86_TARGET_512 static inline void unpack_512(lowbit_format format, const unsigned char *block, __m512 w[2])
+{
+    __m128i lo, hi;
+    unpack_bytes(format, block, &lo, &hi);
+    w[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo));
     w[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi));
 }
 
@@ -165,7 +115,7 @@ X86_TARGET_512 __attribute__((always_inline)) static inline void
 gemv_block32_512(lowbit_format format, const unsigned char *w, size_t cols, const float *x, size_t n, float *y,
                  size_t rows, size_t row_begin, size_t row_end)
 {
-    const block32_512 kind = block32_512_of(format);
+    const block32_kind kind = block32_of(format);
     const size_t blocks = cols / 32;
     for (size_t r = row_begin; r < row_end; ++r) {
         const unsigned char *row = w + r * blocks * kind.bytes;
@@ -321,6 +271,180 @@ X86_TARGET_512 static void gemv_q6_k_512(const unsigned char *w, size_t cols, co
     }
 }
 
+/* The AVX2 kernels: the same schemes as the AVX-512 ones above, each 16 quants as two 8-lane vectors. */
+
+/* 16 signed bytes as two 8-lane float vectors. */
+X86_TARGET static inline void widen16(__m128i bytes, __m256 w[2])
+{
+    w[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+    w[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(bytes, 8)));
+}
+
+/* Σ v[k]·x[8k..8k+7] over the four vectors of 32 quants. */
+X86_TARGET static inline __m256 dot32(const __m256 v[4], const float *x)
+{
+    __m256 sum = _mm256_mul_ps(v[0], _mm256_loadu_ps(x));
+    for (int k = 1; k < 4; ++k)
+        sum = _mm256_fmadd_ps(v[k], _mm256_loadu_ps(x + 8 * k), sum);
+    return sum;
+}
+
+X86_TARGET static inline __m256 sum32(const float *x)
+{
+    return _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)),
+                         _mm256_add_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)));
+}
+
+X86_TARGET __attribute__((always_inline)) static inline void
+gemv_block32_256(lowbit_format format, const unsigned char *w, size_t cols, const float *x, size_t n, float *y,
+                 size_t rows, size_t row_begin, size_t row_end)
+{
+    const block32_kind kind = block32_of(format);
+    const size_t blocks = cols / 32;
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * kind.bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            const float *x0 = x + i0 * cols;
+            __m256 acc[4], offsets[4];
+            for (int i = 0; i < 4; ++i)
+                acc[i] = offsets[i] = _mm256_setzero_ps();
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *block = row + b * kind.bytes;
+                const __m256 d = _mm256_set1_ps(load_half(block));
+                __m128i lo, hi;
+                unpack_bytes(format, block, &lo, &hi);
+                __m256 v[4];
+                widen16(lo, v);
+                widen16(hi, v + 2);
+#define BLOCK32_ROW(i)                                                                                                 \
+    if (count > i) {                                                                                                   \
+        const float *xb = x0 + i * cols + b * 32;                                                                      \
+        acc[i] = _mm256_fmadd_ps(d, dot32(v, xb), acc[i]);                                                             \
+        if (kind.affine) offsets[i] = _mm256_fmadd_ps(_mm256_set1_ps(load_half(block + 2)), sum32(xb), offsets[i]);    \
+    }
+                BLOCK32_ROW(0) BLOCK32_ROW(1) BLOCK32_ROW(2) BLOCK32_ROW(3)
+#undef BLOCK32_ROW
+            }
+            for (size_t i = 0; i < count; ++i)
+                y[(i0 + i) * rows + r] = horizontal_sum(acc[i]) + (kind.affine ? horizontal_sum(offsets[i]) : 0.0f);
+        }
+    }
+}
+
+#define BLOCK32_256_KERNEL(name, format)                                                                               \
+    X86_TARGET static void name(const unsigned char *w, size_t cols, const float *x, size_t n, float *y, size_t rows,  \
+                                size_t row_begin, size_t row_end)                                                      \
+    {                                                                                                                  \
+        gemv_block32_256(format, w, cols, x, n, y, rows, row_begin, row_end);                                          \
+    }
+BLOCK32_256_KERNEL(gemv_q4_0_256, LOWBIT_FORMAT_Q4_0)
+BLOCK32_256_KERNEL(gemv_q4_1_256, LOWBIT_FORMAT_Q4_1)
+BLOCK32_256_KERNEL(gemv_q5_0_256, LOWBIT_FORMAT_Q5_0)
+BLOCK32_256_KERNEL(gemv_q5_1_256, LOWBIT_FORMAT_Q5_1)
+BLOCK32_256_KERNEL(gemv_q8_0_256, LOWBIT_FORMAT_Q8_0)
+BLOCK32_256_KERNEL(gemv_iq4_nl_256, LOWBIT_FORMAT_IQ4_NL)
+#undef BLOCK32_256_KERNEL
+
+/* Q4_K as gemv_q4_k_512: per 32-element sub-block, d·sc·Σq·x − dmin·m·Σx. */
+X86_TARGET static void gemv_q4_k_256(const unsigned char *w, size_t cols, const float *x, size_t n, float *y,
+                                     size_t rows, size_t row_begin, size_t row_end)
+{
+    const size_t blocks = cols / 256, block_bytes = 144;
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            const float *x0 = x + i0 * cols;
+            __m256 acc[4], mins[4];
+            for (int i = 0; i < 4; ++i)
+                acc[i] = mins[i] = _mm256_setzero_ps();
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *in = row + b * block_bytes, *s = in + 4;
+                const float d = load_half(in), dmin = load_half(in + 2);
+                for (int j = 0; j < 8; ++j) {
+                    /* sub-block j: nibble plane j % 2 of qs[32·(j/2)..+32] */
+                    const unsigned char *qs = in + 16 + 32 * (j / 2);
+                    __m128i lo = _mm_loadu_si128((const __m128i *)qs), hi = _mm_loadu_si128((const __m128i *)(qs + 16));
+                    if (j % 2) {
+                        lo = _mm_srli_epi16(lo, 4);
+                        hi = _mm_srli_epi16(hi, 4);
+                    }
+                    lo = _mm_and_si128(lo, mask);
+                    hi = _mm_and_si128(hi, mask);
+                    const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+                    const int m = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+                    const __m256 dl = _mm256_set1_ps(d * (float)sc), ml = _mm256_set1_ps(dmin * (float)m);
+                    __m256 v[4];
+                    widen16(lo, v);
+                    widen16(hi, v + 2);
+#define Q4_K_ROW(i)                                                                                                    \
+    if (count > i) {                                                                                                   \
+        const float *xs = x0 + i * cols + b * 256 + 32 * j;                                                            \
+        acc[i] = _mm256_fmadd_ps(dl, dot32(v, xs), acc[i]);                                                            \
+        mins[i] = _mm256_fmadd_ps(ml, sum32(xs), mins[i]);                                                             \
+    }
+                    Q4_K_ROW(0) Q4_K_ROW(1) Q4_K_ROW(2) Q4_K_ROW(3)
+#undef Q4_K_ROW
+                }
+            }
+            for (size_t i = 0; i < count; ++i)
+                y[(i0 + i) * rows + r] = horizontal_sum(acc[i]) - horizontal_sum(mins[i]);
+        }
+    }
+}
+
+/* Q6_K as gemv_q6_k_512: q − 32 formed in the byte domain, each 16-element half scaled by d·sc. */
+X86_TARGET static void gemv_q6_k_256(const unsigned char *w, size_t cols, const float *x, size_t n, float *y,
+                                     size_t rows, size_t row_begin, size_t row_end)
+{
+    const size_t blocks = cols / 256, block_bytes = 210;
+    const __m256i low_mask = _mm256_set1_epi8(0x0F), high_mask = _mm256_set1_epi8(0x03), bias = _mm256_set1_epi8(32);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            const float *x0 = x + i0 * cols;
+            __m256 acc[4];
+            for (int i = 0; i < 4; ++i)
+                acc[i] = _mm256_setzero_ps();
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *in = row + b * block_bytes;
+                const float d = load_half(in + 208);
+                for (int h = 0; h < 2; ++h) {
+                    const __m256i ql[2] = {_mm256_loadu_si256((const __m256i *)(in + 64 * h)),
+                                           _mm256_loadu_si256((const __m256i *)(in + 64 * h + 32))};
+                    const __m256i qh = _mm256_loadu_si256((const __m256i *)(in + 128 + 32 * h));
+                    for (int k = 0; k < 4; ++k) {
+                        __m256i low = ql[k % 2];
+                        if (k >= 2) low = _mm256_srli_epi16(low, 4);
+                        low = _mm256_and_si256(low, low_mask);
+                        __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), high_mask);
+                        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), bias);
+                        const int j = 8 * h + 2 * k;
+                        const __m256 s0 = _mm256_set1_ps(d * (float)(signed char)in[192 + j]);
+                        const __m256 s1 = _mm256_set1_ps(d * (float)(signed char)in[192 + j + 1]);
+                        __m256 v[4];
+                        widen16(_mm256_castsi256_si128(q), v);
+                        widen16(_mm256_extracti128_si256(q, 1), v + 2);
+                        v[0] = _mm256_mul_ps(v[0], s0);
+                        v[1] = _mm256_mul_ps(v[1], s0);
+                        v[2] = _mm256_mul_ps(v[2], s1);
+                        v[3] = _mm256_mul_ps(v[3], s1);
+#define Q6_K_ROW(i)                                                                                                    \
+    if (count > i) acc[i] = _mm256_add_ps(acc[i], dot32(v, x0 + i * cols + b * 256 + 128 * h + 32 * k));
+                        Q6_K_ROW(0) Q6_K_ROW(1) Q6_K_ROW(2) Q6_K_ROW(3)
+#undef Q6_K_ROW
+                    }
+                }
+            }
+            for (size_t i = 0; i < count; ++i)
+                y[(i0 + i) * rows + r] = horizontal_sum(acc[i]);
+        }
+    }
+}
+
 /* F32 / F16 rows (F16 widened eight at a time by F16C), four activation rows per pass, scalar tail. */
 X86_TARGET static inline __m256 load_weights(int is_f16, const unsigned char *row, size_t c)
 {
@@ -386,15 +510,26 @@ static const struct {
     lowbit_format format;
     x86_kernel_fn *run;
     const char *name;
-} avx512_kernels[] = {
-    {LOWBIT_FORMAT_Q4_0, gemv_q4_0_512, "cpu_gemv_q4_0 avx512"},
-    {LOWBIT_FORMAT_Q4_1, gemv_q4_1_512, "cpu_gemv_q4_1 avx512"},
-    {LOWBIT_FORMAT_Q5_0, gemv_q5_0_512, "cpu_gemv_q5_0 avx512"},
-    {LOWBIT_FORMAT_Q5_1, gemv_q5_1_512, "cpu_gemv_q5_1 avx512"},
-    {LOWBIT_FORMAT_Q8_0, gemv_q8_0_512, "cpu_gemv_q8_0 avx512"},
-    {LOWBIT_FORMAT_IQ4_NL, gemv_iq4_nl_512, "cpu_gemv_iq4_nl avx512"},
-    {LOWBIT_FORMAT_Q4_K, gemv_q4_k_512, "cpu_gemv_q4_k avx512"},
-    {LOWBIT_FORMAT_Q6_K, gemv_q6_k_512, "cpu_gemv_q6_k avx512"},
+} avx512_kernels[] =
+    {
+        {LOWBIT_FORMAT_Q4_0, gemv_q4_0_512, "cpu_gemv_q4_0 avx512"},
+        {LOWBIT_FORMAT_Q4_1, gemv_q4_1_512, "cpu_gemv_q4_1 avx512"},
+        {LOWBIT_FORMAT_Q5_0, gemv_q5_0_512, "cpu_gemv_q5_0 avx512"},
+        {LOWBIT_FORMAT_Q5_1, gemv_q5_1_512, "cpu_gemv_q5_1 avx512"},
+        {LOWBIT_FORMAT_Q8_0, gemv_q8_0_512, "cpu_gemv_q8_0 avx512"},
+        {LOWBIT_FORMAT_IQ4_NL, gemv_iq4_nl_512, "cpu_gemv_iq4_nl avx512"},
+        {LOWBIT_FORMAT_Q4_K, gemv_q4_k_512, "cpu_gemv_q4_k avx512"},
+        {LOWBIT_FORMAT_Q6_K, gemv_q6_k_512, "cpu_gemv_q6_k avx512"},
+},
+  avx2_kernels[] = {
+      {LOWBIT_FORMAT_Q4_0, gemv_q4_0_256, "cpu_gemv_q4_0 avx2"},
+      {LOWBIT_FORMAT_Q4_1, gemv_q4_1_256, "cpu_gemv_q4_1 avx2"},
+      {LOWBIT_FORMAT_Q5_0, gemv_q5_0_256, "cpu_gemv_q5_0 avx2"},
+      {LOWBIT_FORMAT_Q5_1, gemv_q5_1_256, "cpu_gemv_q5_1 avx2"},
+      {LOWBIT_FORMAT_Q8_0, gemv_q8_0_256, "cpu_gemv_q8_0 avx2"},
+      {LOWBIT_FORMAT_IQ4_NL, gemv_iq4_nl_256, "cpu_gemv_iq4_nl avx2"},
+      {LOWBIT_FORMAT_Q4_K, gemv_q4_k_256, "cpu_gemv_q4_k avx2"},
+      {LOWBIT_FORMAT_Q6_K, gemv_q6_k_256, "cpu_gemv_q6_k avx2"},
 };
 
 const char *lowbit_cpu_gemv_x86(int level, lowbit_format format, const void *weights, size_t cols, const float *x,
@@ -405,11 +540,12 @@ const char *lowbit_cpu_gemv_x86(int level, lowbit_format format, const void *wei
             avx512_kernels[k].run(weights, cols, x, n, y, rows, row_begin, row_end);
             return avx512_kernels[k].name;
         }
+    for (size_t k = 0; k < sizeof avx2_kernels / sizeof avx2_kernels[0]; ++k)
+        if (avx2_kernels[k].format == format) {
+            avx2_kernels[k].run(weights, cols, x, n, y, rows, row_begin, row_end);
+            return avx2_kernels[k].name;
+        }
     switch (format) {
-    case LOWBIT_FORMAT_Q4_0:
-    case LOWBIT_FORMAT_Q8_0:
-        gemv_block32(format == LOWBIT_FORMAT_Q4_0, weights, cols, x, n, y, rows, row_begin, row_end);
-        return format == LOWBIT_FORMAT_Q4_0 ? "cpu_gemv_q4_0 avx2" : "cpu_gemv_q8_0 avx2";
     case LOWBIT_FORMAT_F16:
     case LOWBIT_FORMAT_F32:
         gemv_float(format == LOWBIT_FORMAT_F16, weights, cols, x, n, y, rows, row_begin, row_end);
