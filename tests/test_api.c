@@ -252,6 +252,47 @@ static void test_quantize_arguments(void **state)
     assert_int_equal(lowbit_format_row_size(LOWBIT_FORMAT_Q4_0, 64), 36);
 }
 
+/* LOWBIT_CPU_THREADS caps the CPU backend's threads per matmul (the kernel name says how many ran); a value out of
+ * range is ignored. Read when a context's CPU backend starts. */
+static void check_cpu_threads(const char *value, int expect_one)
+{
+    setenv("LOWBIT_CPU_THREADS", value, 1);
+    lowbit_context *ctx = NULL;
+    assert_int_equal(lowbit_context_create(&(lowbit_context_options){.struct_size = sizeof(lowbit_context_options),
+                                                                     .flags = LOWBIT_CONTEXT_NO_PLUGINS},
+                                           &ctx),
+                     LOWBIT_OK);
+    unsetenv("LOWBIT_CPU_THREADS");
+    size_t size = 0;
+    void *packed = test_make_weights(LOWBIT_FORMAT_Q8_0, 1024, 1024, 3, &size);
+    lowbit_weights *weights = NULL;
+    assert_int_equal(lowbit_weights_upload(ctx, 0, LOWBIT_FORMAT_Q8_0, 1024, 1024, packed, size, 0, &weights),
+                     LOWBIT_OK);
+    float *x = calloc(1024, sizeof *x), *y = calloc(1024, sizeof *y);
+    assert_true(x && y);
+    assert_int_equal(lowbit_matmul(ctx, weights, x, y, 1), LOWBIT_OK);
+    lowbit_run_info run = {.struct_size = sizeof run};
+    assert_int_equal(lowbit_last_run(ctx, &run), LOWBIT_OK);
+    if (expect_one)
+        assert_non_null(strstr(run.kernel, "threads=1"));
+    else
+        assert_null(strstr(run.kernel, "threads=0"));
+    free(x);
+    free(y);
+    free(packed);
+    lowbit_weights_destroy(weights);
+    lowbit_context_destroy(ctx);
+}
+
+static void test_cpu_threads_variable(void **state)
+{
+    (void)state;
+    check_cpu_threads("1", 1);
+    check_cpu_threads("0", 0);
+    check_cpu_threads("12x", 0);
+    check_cpu_threads("65", 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_context_destroy_twice_and_foreign),
         cmocka_unit_test(test_log_callback),
         cmocka_unit_test(test_quantize_arguments),
+        cmocka_unit_test(test_cpu_threads_variable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

