@@ -115,9 +115,9 @@ static void check_fallback(unsigned flags)
     test_fill_random(x, n * cols, 8, 1.0f);
     test_reference_matmul(LOWBIT_FORMAT_Q4_0, packed, size, rows, cols, x, n, reference);
     lowbit_weights *weights = NULL;
-    assert_int_equal(lowbit_weights_upload(context, device, LOWBIT_FORMAT_Q4_0, rows, cols, packed, size, flags,
-                                           &weights),
-                     LOWBIT_OK);
+    assert_int_equal(
+        lowbit_weights_upload(context, device, LOWBIT_FORMAT_Q4_0, rows, cols, packed, size, flags, &weights),
+        LOWBIT_OK);
     if (flags & LOWBIT_UPLOAD_BORROW_HOST) {
         /* borrowed bytes are read at fallback time: they must still be the caller's */
     } else {

@@ -113,8 +113,8 @@ lowbit_status opencl_program_get(opencl_backend *backend, opencl_device *device,
         return status;
     }
     cl_int error = CL_SUCCESS;
-    entry->kernel = backend->cl->clCreateKernel(
-        entry->program, config->gemm ? config->spec->gemm_name : config->spec->name, &error);
+    entry->kernel = backend->cl->clCreateKernel(entry->program,
+                                                config->gemm ? config->spec->gemm_name : config->spec->name, &error);
     if (entry->kernel == NULL || error != CL_SUCCESS) {
         backend->cl->clReleaseProgram(entry->program);
         free(entry);

@@ -72,7 +72,8 @@ static lowbit_status matmul(void *self, lowbit_backend_matmul_args *args)
     for (size_t i = 0; i < args->n; ++i)
         for (size_t r = 0; r < w->rows; ++r) {
             float sum = 0.0f;
-            for (size_t c = 0; c + 1 < w->cols; ++c) sum += w->values[r * w->cols + c] * x[i * w->cols + c];
+            for (size_t c = 0; c + 1 < w->cols; ++c)
+                sum += w->values[r * w->cols + c] * x[i * w->cols + c];
             args->y[i * w->rows + r] = sum; /* the bug: column cols-1 is never added */
         }
     strcpy(args->kernel, "broken_gemv_q8_0");

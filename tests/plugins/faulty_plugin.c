@@ -53,7 +53,8 @@ static lowbit_status matmul(void *self, lowbit_backend_matmul_args *args)
 {
     (void)self;
     /* scribble over Y so a host that trusted a failed call would return garbage */
-    for (size_t i = 0; i < args->n; ++i) args->y[i] = 12345.0f;
+    for (size_t i = 0; i < args->n; ++i)
+        args->y[i] = 12345.0f;
     host_api->set_error("faulty device lost (VK_ERROR_DEVICE_LOST, simulated)");
     return LOWBIT_ERROR_DEVICE;
 }
