@@ -10,6 +10,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "../../host/format/block_decode.h"
 #include "../../shaders/common/lowbit_blocks.h"
 
 #define X86_TARGET __attribute__((target("avx2,fma,f16c")))
@@ -196,8 +197,8 @@ X86_TARGET_512 static void gemv_q4_k_512(const unsigned char *w, size_t cols, co
                                                _mm256_and_si256(_mm256_srli_epi16(q, 4), mask)};
                     for (int plane = 0; plane < 2; ++plane) {
                         const int j = 2 * pair + plane;
-                        const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-                        const int m = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+                        int sc, m;
+                        lowbit_decode_k4_scale_min(s, j, &sc, &m);
                         const __m512 dl = _mm512_set1_ps(d * (float)sc), ml = _mm512_set1_ps(dmin * (float)m);
                         __m512 v[2];
                         widen32_512(planes[plane], 0, v);
@@ -220,6 +221,17 @@ X86_TARGET_512 static void gemv_q4_k_512(const unsigned char *w, size_t cols, co
     }
 }
 
+/* Q6_K's 32 quants k (0..3) of a 128-element half as signed bytes q − 32: low nibble plane k / 2 of ql[k % 2],
+ * high bits 2k of qh. Shared by the AVX2 and AVX-512 kernels. */
+X86_TARGET static inline __m256i q6_k_bytes(const __m256i ql[2], __m256i qh, int k)
+{
+    __m256i low = ql[k % 2];
+    if (k >= 2) low = _mm256_srli_epi16(low, 4);
+    low = _mm256_and_si256(low, _mm256_set1_epi8(0x0F));
+    const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), _mm256_set1_epi8(0x03));
+    return _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), _mm256_set1_epi8(32));
+}
+
 /* Q6_K: ql[128], qh[64], int8 scales[16], f16 d. Element 128h + 32k + l: low nibble plane k / 2 of
  * ql[64h + 32·(k%2) + l], high bits 2k of qh[32h + l]; q − 32 formed in the byte domain, then each
  * 16-element half scaled once by d·sc before the activation rows use it. */
@@ -227,7 +239,6 @@ X86_TARGET_512 static void gemv_q6_k_512(const unsigned char *w, size_t cols, co
                                          size_t rows, size_t row_begin, size_t row_end)
 {
     const size_t blocks = cols / 256, block_bytes = 210;
-    const __m256i low_mask = _mm256_set1_epi8(0x0F), high_mask = _mm256_set1_epi8(0x03), bias = _mm256_set1_epi8(32);
     for (size_t r = row_begin; r < row_end; ++r) {
         const unsigned char *row = w + r * blocks * block_bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
@@ -244,12 +255,7 @@ X86_TARGET_512 static void gemv_q6_k_512(const unsigned char *w, size_t cols, co
                                            _mm256_loadu_si256((const __m256i *)(in + 64 * h + 32))};
                     const __m256i qh = _mm256_loadu_si256((const __m256i *)(in + 128 + 32 * h));
                     for (int k = 0; k < 4; ++k) {
-                        __m256i low = ql[k % 2];
-                        if (k >= 2) low = _mm256_srli_epi16(low, 4);
-                        low = _mm256_and_si256(low, low_mask);
-                        __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), high_mask);
-                        high = _mm256_slli_epi16(high, 4);
-                        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, high), bias);
+                        const __m256i q = q6_k_bytes(ql, qh, k);
                         const int j = 8 * h + 2 * k;
                         __m512 v[2];
                         widen32_512(q, 1, v);
@@ -373,8 +379,8 @@ X86_TARGET static void gemv_q4_k_256(const unsigned char *w, size_t cols, const 
                     }
                     lo = _mm_and_si128(lo, mask);
                     hi = _mm_and_si128(hi, mask);
-                    const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-                    const int m = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+                    int sc, m;
+                    lowbit_decode_k4_scale_min(s, j, &sc, &m);
                     const __m256 dl = _mm256_set1_ps(d * (float)sc), ml = _mm256_set1_ps(dmin * (float)m);
                     __m256 v[4];
                     widen16(lo, v);
@@ -400,7 +406,6 @@ X86_TARGET static void gemv_q6_k_256(const unsigned char *w, size_t cols, const 
                                      size_t rows, size_t row_begin, size_t row_end)
 {
     const size_t blocks = cols / 256, block_bytes = 210;
-    const __m256i low_mask = _mm256_set1_epi8(0x0F), high_mask = _mm256_set1_epi8(0x03), bias = _mm256_set1_epi8(32);
     for (size_t r = row_begin; r < row_end; ++r) {
         const unsigned char *row = w + r * blocks * block_bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
@@ -417,11 +422,7 @@ X86_TARGET static void gemv_q6_k_256(const unsigned char *w, size_t cols, const 
                                            _mm256_loadu_si256((const __m256i *)(in + 64 * h + 32))};
                     const __m256i qh = _mm256_loadu_si256((const __m256i *)(in + 128 + 32 * h));
                     for (int k = 0; k < 4; ++k) {
-                        __m256i low = ql[k % 2];
-                        if (k >= 2) low = _mm256_srli_epi16(low, 4);
-                        low = _mm256_and_si256(low, low_mask);
-                        __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), high_mask);
-                        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), bias);
+                        const __m256i q = q6_k_bytes(ql, qh, k);
                         const int j = 8 * h + 2 * k;
                         const __m256 s0 = _mm256_set1_ps(d * (float)(signed char)in[192 + j]);
                         const __m256 s1 = _mm256_set1_ps(d * (float)(signed char)in[192 + j + 1]);

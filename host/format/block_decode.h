@@ -122,6 +122,18 @@ LOWBIT_DECODE_INLINE void lowbit_decode_q3_k(const unsigned char *restrict in, f
             }
 }
 
+/* Q4_K / Q5_K: sub-block j's 6-bit scale and min from the 12 packed bytes at s. */
+LOWBIT_DECODE_INLINE void lowbit_decode_k4_scale_min(const unsigned char *s, int j, int *sc, int *m)
+{
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
 /* Q4_K / Q5_K: f16 d, f16 dmin, scales[12] (8 × 6-bit scale and min), [qh[32]], qs[128]. Sub-block j
  * (32 elements) is nibble plane j % 2 of qs[32·(j/2)..]; Q5_K's fifth bit is bit j of qh[l]. */
 LOWBIT_DECODE_INLINE void lowbit_decode_k4(const unsigned char *restrict in, float *restrict y, int five_bits)
@@ -130,13 +142,7 @@ LOWBIT_DECODE_INLINE void lowbit_decode_k4(const unsigned char *restrict in, flo
     const unsigned char *s = in + 4, *qh = in + 16, *qs = in + (five_bits ? 48 : 16);
     for (int j = 0; j < 8; ++j) {
         int sc, m;
-        if (j < 4) {
-            sc = s[j] & 63;
-            m = s[j + 4] & 63;
-        } else {
-            sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-            m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-        }
+        lowbit_decode_k4_scale_min(s, j, &sc, &m);
         const float dl = d * (float)sc, ml = dmin * (float)m;
         const unsigned char *chunk = qs + 32 * (j / 2);
         const int shift = 4 * (j % 2);

@@ -19,7 +19,6 @@ static int clamp_round(float v, int lo, int hi)
     return (int)((v + 12582912.0f) - 12582912.0f);
 }
 
-
 /* Stores v as f16 rounded away from zero, and returns the stored value. The super-block scale is
  * rounded up in magnitude so that the largest sub-block scale, divided by it, never needs more than
  * the 4/6/8 bits it has; the sub-block scales are then re-derived against the stored value, which
@@ -266,7 +265,8 @@ void lowbit_quantize_row_q2_k(const float *src, void *dst, size_t cols, const fl
 
 void lowbit_dequantize_row_q2_k(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_q2_k((const unsigned char *)src + b * 84, dst + b * 256);
+    for (size_t b = 0; b < cols / 256; ++b)
+        lowbit_decode_q2_k((const unsigned char *)src + b * 84, dst + b * 256);
 }
 
 /* --- Q3_K: hmask[32], qs[64], scales[12] (16 × 6-bit, −32), f16 d; x = d·(sc−32)·(q_lo − 4·!hbit) */
@@ -330,23 +330,13 @@ void lowbit_quantize_row_q3_k(const float *src, void *dst, size_t cols, const fl
 
 void lowbit_dequantize_row_q3_k(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_q3_k((const unsigned char *)src + b * 110, dst + b * 256);
+    for (size_t b = 0; b < cols / 256; ++b)
+        lowbit_decode_q3_k((const unsigned char *)src + b * 110, dst + b * 256);
 }
 
 /* --- Q4_K / Q5_K: f16 d, f16 dmin, scales[12] (8 × 6-bit scale + 8 × 6-bit min), [qh[32]], qs[128] */
 #define Q4_K_BYTES 144
 #define Q5_K_BYTES 176
-
-static void k4_scale_min(const unsigned char *s, int j, int *sc, int *m)
-{
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
 
 /* Shared by Q4_K (nmax 15) and Q5_K (nmax 31): fills d, dmin, scales and L (0..nmax). */
 static void quantize_block_k4(const float *x, const float *imp, int nmax, unsigned char *out, unsigned char *L)
@@ -374,7 +364,7 @@ static void quantize_block_k4(const float *x, const float *imp, int nmax, unsign
     }
     for (int j = 0; j < 8; ++j) {
         int sc, m;
-        k4_scale_min(s, j, &sc, &m);
+        lowbit_decode_k4_scale_min(s, j, &sc, &m);
         const float dl = d * (float)sc, ml = dmin * (float)m;
         for (int i = 0; i < 32; ++i)
             L[32 * j + i] = dl != 0.0f ? (unsigned char)clamp_round((x[32 * j + i] + ml) / dl, 0, nmax) : 0;
@@ -412,12 +402,14 @@ void lowbit_quantize_row_q5_k(const float *src, void *dst, size_t cols, const fl
 
 void lowbit_dequantize_row_q4_k(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_k4((const unsigned char *)src + b * 144, dst + b * 256, 0);
+    for (size_t b = 0; b < cols / 256; ++b)
+        lowbit_decode_k4((const unsigned char *)src + b * 144, dst + b * 256, 0);
 }
 
 void lowbit_dequantize_row_q5_k(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_k4((const unsigned char *)src + b * 176, dst + b * 256, 1);
+    for (size_t b = 0; b < cols / 256; ++b)
+        lowbit_decode_k4((const unsigned char *)src + b * 176, dst + b * 256, 1);
 }
 
 /* --- Q6_K: ql[128], qh[64], int8 scales[16], f16 d; x = d·sc·(q − 32) ------------------------- */
@@ -469,7 +461,8 @@ void lowbit_quantize_row_q6_k(const float *src, void *dst, size_t cols, const fl
 
 void lowbit_dequantize_row_q6_k(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_q6_k((const unsigned char *)src + b * 210, dst + b * 256);
+    for (size_t b = 0; b < cols / 256; ++b)
+        lowbit_decode_q6_k((const unsigned char *)src + b * 210, dst + b * 256);
 }
 
 /* --- Q8_K (activations only): f32 d, int8 qs[256], int16 bsums[16] (sum of each 16 quants) ---- */
