@@ -1,5 +1,6 @@
-/* handles.c — the set of live contexts and weights, so calls with a destroyed or foreign handle
- * return LOWBIT_ERROR_INVALID_ARGUMENT instead of touching freed memory. */
+/* handles.c — the set of live handles (contexts, weights, buffers, queues, events), so calls with a destroyed or
+ * foreign handle return LOWBIT_ERROR_INVALID_ARGUMENT instead of touching freed memory; and the per-kind sets a
+ * destroyed context releases its leftovers from. */
 #include <stdlib.h>
 
 #include "runtime.h"
@@ -50,4 +51,51 @@ int lowbit_handle_is_live(const void *handle)
         live = handles[i] == handle;
     pthread_mutex_unlock(&handles_mutex);
     return live;
+}
+
+int lowbit_handle_set_add(lowbit_handle_set *set, void *item)
+{
+    pthread_mutex_lock(&set->mutex);
+    if (set->count == set->capacity) {
+        size_t capacity = set->capacity ? set->capacity * 2 : 64;
+        void **grown = realloc(set->items, capacity * sizeof *grown);
+        if (grown) {
+            set->items = grown;
+            set->capacity = capacity;
+        }
+    }
+    int added = set->count < set->capacity;
+    if (added) set->items[set->count++] = item;
+    pthread_mutex_unlock(&set->mutex);
+    if (added && !lowbit_handle_register(item)) {
+        lowbit_handle_set_remove(set, item);
+        added = 0;
+    }
+    return added;
+}
+
+int lowbit_handle_set_remove(lowbit_handle_set *set, void *item)
+{
+    lowbit_handle_unregister(item);
+    int claimed = 0;
+    pthread_mutex_lock(&set->mutex);
+    for (size_t i = 0; i < set->count && !claimed; ++i) {
+        if (set->items[i] == item) {
+            set->items[i] = set->items[--set->count];
+            claimed = 1;
+        }
+    }
+    pthread_mutex_unlock(&set->mutex);
+    return claimed;
+}
+
+void *lowbit_handle_set_find(lowbit_handle_set *set, const lowbit_context *context,
+                             const lowbit_context *(*context_of)(const void *item))
+{
+    void *found = NULL;
+    pthread_mutex_lock(&set->mutex);
+    for (size_t i = 0; i < set->count && !found; ++i)
+        if (context_of(set->items[i]) == context) found = set->items[i];
+    pthread_mutex_unlock(&set->mutex);
+    return found;
 }

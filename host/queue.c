@@ -43,8 +43,9 @@ struct lowbit_event {
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 static lowbit_queue *live_queues;
 /* Buffers of every context, so a destroyed context releases them. */
-static lowbit_buffer **all_buffers;
-static size_t all_buffer_count, all_buffer_capacity;
+static lowbit_handle_set all_buffers = LOWBIT_HANDLE_SET_INIT;
+
+static const lowbit_context *context_of_buffer(const void *buffer) { return ((const lowbit_buffer *)buffer)->context; }
 
 static lowbit_backend *device_backend(const lowbit_context *context, size_t device)
 {
@@ -112,27 +113,7 @@ lowbit_status lowbit_buffer_create(lowbit_context *context, size_t device, size_
             return lowbit_error(status, "%s: %s could not allocate %zu bytes", fn, info->id, size);
         return status;
     }
-    pthread_mutex_lock(&registry_mutex);
-    int tracked = 0;
-    if (all_buffer_count == all_buffer_capacity) {
-        size_t capacity = all_buffer_capacity ? all_buffer_capacity * 2 : 64;
-        lowbit_buffer **grown = realloc(all_buffers, capacity * sizeof *grown);
-        if (grown) {
-            all_buffers = grown;
-            all_buffer_capacity = capacity;
-        }
-    }
-    if (all_buffer_count < all_buffer_capacity) {
-        all_buffers[all_buffer_count++] = buffer;
-        tracked = 1;
-    }
-    pthread_mutex_unlock(&registry_mutex);
-    if (!tracked || !lowbit_handle_register(buffer)) {
-        if (tracked) {
-            pthread_mutex_lock(&registry_mutex);
-            all_buffers[--all_buffer_count] = NULL;
-            pthread_mutex_unlock(&registry_mutex);
-        }
+    if (!lowbit_handle_set_add(&all_buffers, buffer)) {
         backend->buffer_release(backend->self, buffer->handle);
         free(buffer);
         return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "%s: out of host memory", fn);
@@ -155,20 +136,6 @@ void lowbit_queues_drain(const lowbit_context *context, size_t device)
     pthread_mutex_unlock(&registry_mutex);
 }
 
-static int buffer_untrack(lowbit_buffer *buffer)
-{
-    if (!lowbit_handle_unregister(buffer)) return 0;
-    pthread_mutex_lock(&registry_mutex);
-    for (size_t i = 0; i < all_buffer_count; ++i) {
-        if (all_buffers[i] == buffer) {
-            all_buffers[i] = all_buffers[--all_buffer_count];
-            break;
-        }
-    }
-    pthread_mutex_unlock(&registry_mutex);
-    return 1;
-}
-
 static void buffer_free(lowbit_buffer *buffer)
 {
     lowbit_queues_drain(buffer->context, buffer->device);
@@ -180,7 +147,7 @@ static void buffer_free(lowbit_buffer *buffer)
 void lowbit_buffer_destroy(lowbit_buffer *buffer)
 {
     if (!buffer) return;
-    if (!buffer_untrack(buffer)) {
+    if (!lowbit_handle_set_remove(&all_buffers, buffer)) {
         lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_buffer_destroy: buffer was already destroyed");
         lowbit_log(LOWBIT_LOG_ERROR, "lowbit_buffer_destroy: handle %p is not a live buffer (ignored)", (void *)buffer);
         return;
@@ -329,14 +296,9 @@ void lowbit_queues_release_all(lowbit_context *context)
         }
         queue_unref(found);
     }
-    for (;;) {
-        lowbit_buffer *found = NULL;
-        pthread_mutex_lock(&registry_mutex);
-        for (size_t i = 0; i < all_buffer_count && !found; ++i)
-            if (all_buffers[i]->context == context) found = all_buffers[i];
-        pthread_mutex_unlock(&registry_mutex);
-        if (!found) return;
-        if (!buffer_untrack(found)) continue; /* its own destroy got there first */
+    lowbit_buffer *found;
+    while ((found = lowbit_handle_set_find(&all_buffers, context, context_of_buffer)) != NULL) {
+        if (!lowbit_handle_set_remove(&all_buffers, found)) continue; /* its own destroy got there first */
         lowbit_log(LOWBIT_LOG_DEBUG, "context destroyed with a live %zu-byte buffer: released", found->size);
         buffer_free(found);
     }

@@ -61,6 +61,26 @@ int lowbit_handle_register(const void *handle);
 int lowbit_handle_unregister(const void *handle);
 int lowbit_handle_is_live(const void *handle);
 
+/* The live handles of one kind that belong to contexts (weights, buffers), so a destroyed context can release
+ * what its caller forgot. */
+typedef struct lowbit_handle_set {
+    pthread_mutex_t mutex;
+    void **items;
+    size_t count, capacity;
+} lowbit_handle_set;
+#define LOWBIT_HANDLE_SET_INIT                                                                                         \
+    {                                                                                                                  \
+        PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0                                                                          \
+    }
+/* Adds `item` to the set and registers it as a live handle; 0 (and neither) when out of host memory. */
+int lowbit_handle_set_add(lowbit_handle_set *set, void *item);
+/* Unregisters the handle and takes it out of the set: 1 for the one caller that did, who may free it (when two
+ * threads destroy the same handle, or a context's destroy races the handle's own, exactly one gets 1). */
+int lowbit_handle_set_remove(lowbit_handle_set *set, void *item);
+/* An item of the set that belongs to `context` (`context_of` says whose an item is), or NULL. */
+void *lowbit_handle_set_find(lowbit_handle_set *set, const lowbit_context *context,
+                             const lowbit_context *(*context_of)(const void *item));
+
 /* context.c */
 lowbit_status lowbit_context_probe(lowbit_context *context);
 

@@ -16,44 +16,11 @@ static _Thread_local struct {
 } last_run;
 
 /* Weights of every context, so a destroyed context releases what the caller forgot. */
-static pthread_mutex_t weights_mutex = PTHREAD_MUTEX_INITIALIZER;
-static lowbit_weights **all_weights;
-static size_t all_weights_count, all_weights_capacity;
+static lowbit_handle_set all_weights = LOWBIT_HANDLE_SET_INIT;
 
-static int weights_track(lowbit_weights *weights)
+static const lowbit_context *context_of_weights(const void *weights)
 {
-    pthread_mutex_lock(&weights_mutex);
-    int ok = 1;
-    if (all_weights_count == all_weights_capacity) {
-        size_t capacity = all_weights_capacity ? all_weights_capacity * 2 : 64;
-        lowbit_weights **grown = realloc(all_weights, capacity * sizeof *grown);
-        if (grown) {
-            all_weights = grown;
-            all_weights_capacity = capacity;
-        } else {
-            ok = 0;
-        }
-    }
-    if (ok) all_weights[all_weights_count++] = weights;
-    pthread_mutex_unlock(&weights_mutex);
-    return ok && lowbit_handle_register(weights);
-}
-
-/* Removes weights from the live set; returns 1 for the one caller that did, so when two threads destroy
- * the same weights (or a context's destroy races the weights' own) exactly one frees them. */
-static int weights_untrack(lowbit_weights *weights)
-{
-    lowbit_handle_unregister(weights);
-    int claimed = 0;
-    pthread_mutex_lock(&weights_mutex);
-    for (size_t i = 0; i < all_weights_count && !claimed; ++i) {
-        if (all_weights[i] == weights) {
-            all_weights[i] = all_weights[--all_weights_count];
-            claimed = 1;
-        }
-    }
-    pthread_mutex_unlock(&weights_mutex);
-    return claimed;
+    return ((const lowbit_weights *)weights)->context;
 }
 
 static lowbit_backend *backend_of(const lowbit_context *context, size_t device)
@@ -79,14 +46,9 @@ static void weights_free(lowbit_weights *weights)
 
 void lowbit_weights_release_all(lowbit_context *context)
 {
-    for (;;) {
-        lowbit_weights *found = NULL;
-        pthread_mutex_lock(&weights_mutex);
-        for (size_t i = 0; i < all_weights_count && !found; ++i)
-            if (all_weights[i]->context == context) found = all_weights[i];
-        pthread_mutex_unlock(&weights_mutex);
-        if (!found) return;
-        if (!weights_untrack(found)) continue; /* its own destroy got there first */
+    lowbit_weights *found;
+    while ((found = lowbit_handle_set_find(&all_weights, context, context_of_weights)) != NULL) {
+        if (!lowbit_handle_set_remove(&all_weights, found)) continue; /* its own destroy got there first */
         lowbit_log(LOWBIT_LOG_DEBUG, "context destroyed with live weights (%zu x %zu %s): released", found->rows,
                    found->cols, lowbit_format_name(found->format));
         weights_free(found);
@@ -192,8 +154,7 @@ lowbit_status lowbit_weights_upload(lowbit_context *context, size_t device, lowb
             return status;
         }
     }
-    if (!weights_track(weights)) {
-        weights_untrack(weights);
+    if (!lowbit_handle_set_add(&all_weights, weights)) {
         weights_free(weights);
         return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_weights_upload: out of host memory");
     }
@@ -204,7 +165,7 @@ lowbit_status lowbit_weights_upload(lowbit_context *context, size_t device, lowb
 void lowbit_weights_destroy(lowbit_weights *weights)
 {
     if (!weights) return;
-    if (!weights_untrack(weights)) {
+    if (!lowbit_handle_set_remove(&all_weights, weights)) {
         lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_weights_destroy: weights were already destroyed");
         lowbit_log(LOWBIT_LOG_ERROR, "lowbit_weights_destroy: handle %p was already destroyed (ignored)",
                    (void *)weights);

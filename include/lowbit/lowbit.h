@@ -255,10 +255,10 @@ LOWBIT_API void lowbit_event_release(lowbit_event *event);
 typedef struct lowbit_queue_info {
     size_t struct_size; /* set by the caller */
     size_t device;
-    uint64_t operations;           /* writes, reads and matmuls enqueued */
+    uint64_t operations; /* writes, reads and matmuls enqueued */
     uint64_t matmuls;
-    uint64_t fallbacks;            /* matmuls lowbit's CPU backend computed instead of the device */
-    char last_kernel[96];          /* the kernel of the last matmul, as in lowbit_run_info */
+    uint64_t fallbacks;   /* matmuls lowbit's CPU backend computed instead of the device */
+    char last_kernel[96]; /* the kernel of the last matmul, as in lowbit_run_info */
     char last_fallback_reason[256];
 } lowbit_queue_info;
 LOWBIT_API lowbit_status lowbit_queue_get_info(lowbit_queue *queue, lowbit_queue_info *info);

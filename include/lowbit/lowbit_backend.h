@@ -71,9 +71,9 @@ typedef struct lowbit_backend_copy_args {
     size_t struct_size;
     void *buffer; /* what buffer_create returned */
     size_t offset;
-    void *host;   /* write: the source (valid until the copy completes); read: the destination */
+    void *host; /* write: the source (valid until the copy completes); read: the destination */
     size_t size;
-    void *event;  /* out: a handle for event_wait/event_query/event_release, or NULL when already complete */
+    void *event; /* out: a handle for event_wait/event_query/event_release, or NULL when already complete */
 } lowbit_backend_copy_args;
 
 /* A matmul on device buffers. The host has checked: weights, buffers and queue are this backend's on one
