@@ -579,7 +579,6 @@ lowbit_status lowbit_enqueue_matmul(lowbit_queue *queue, const lowbit_matmul_buf
     const lowbit_backend *cpu = queue->context->plugins[0].backend;
     void *weights = w->device_weights ? w->device_weights : queue->backend == cpu ? w->cpu_weights : NULL;
     char reason[256];
-    snprintf(reason, sizeof reason, "%s", w->upload_fallback_reason);
 
     pthread_mutex_lock(&queue->lock);
     queue->info.operations++;
@@ -607,6 +606,8 @@ lowbit_status lowbit_enqueue_matmul(lowbit_queue *queue, const lowbit_matmul_buf
             pthread_mutex_unlock(&queue->lock);
             return lowbit_error(status, "%s", reason);
         }
+    } else {
+        snprintf(reason, sizeof reason, "%s", w->upload_fallback_reason);
     }
     status = matmul_on_cpu(queue, matmul, reason);
     if (status == LOWBIT_OK) status = make_event(queue, NULL, event, fn);
