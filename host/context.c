@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../backends/common/params.h"
 #include "error.h"
 #include "runtime.h"
 
@@ -14,7 +15,7 @@ lowbit_status lowbit_context_create(const lowbit_context_options *options, lowbi
 {
     if (!out) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_context_create: out is NULL");
     *out = NULL;
-    lowbit_context_options defaults = {sizeof defaults, 0, NULL, NULL, 0};
+    lowbit_context_options defaults = {sizeof defaults, 0, NULL, NULL, 0, NULL};
     if (options) {
         if (options->struct_size < offsetof(lowbit_context_options, plugin_file_count) + sizeof(size_t) ||
             options->struct_size > 4096)
@@ -29,21 +30,41 @@ lowbit_status lowbit_context_create(const lowbit_context_options *options, lowbi
         if (options->plugin_file_count > LOWBIT_MAX_BACKENDS - 1)
             return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_context_create: at most %d plugin files",
                                 LOWBIT_MAX_BACKENDS - 1);
-        defaults = *options;
+        /* an older caller's struct is shorter: members beyond its struct_size keep their defaults */
+        memcpy(&defaults, options, options->struct_size < sizeof defaults ? options->struct_size : sizeof defaults);
+        defaults.struct_size = sizeof defaults;
+    }
+    /* the parameter string: the options' (an error when bad), else LOWBIT_PARAMS (a bad one is logged and ignored) */
+    const char *params = defaults.params;
+    char why[160];
+    lowbit_params parsed;
+    if (params && lowbit_params_parse(params, &parsed, why, sizeof why) != 0)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_context_create: options->params: %s", why);
+    if (!params && (params = getenv("LOWBIT_PARAMS")) && lowbit_params_parse(params, &parsed, why, sizeof why) != 0) {
+        lowbit_log(LOWBIT_LOG_WARN, "LOWBIT_PARAMS ignored: %s", why);
+        params = NULL;
     }
     lowbit_context *context = calloc(1, sizeof *context);
     if (!context) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_context_create: out of host memory");
     pthread_mutex_init(&context->mutex, NULL);
-    lowbit_status status = lowbit_cpu_backend_create(lowbit_host_api_get(), &context->plugins[0].backend);
+    context->host_api = *lowbit_host_api_get();
+    if (params && *params) {
+        if (!(context->params = strdup(params))) {
+            context_free(context);
+            return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_context_create: out of host memory");
+        }
+        context->host_api.params = context->params;
+    }
+    lowbit_status status = lowbit_cpu_backend_create(&context->host_api, &context->plugins[0].backend);
     if (status != LOWBIT_OK) {
-        free(context);
+        context_free(context);
         return status;
     }
     snprintf(context->plugins[0].path, sizeof context->plugins[0].path, "(built in)");
     context->plugin_count = 1;
     for (size_t i = 0; i < defaults.plugin_file_count; ++i) {
         lowbit_plugin plugin;
-        status = lowbit_plugin_load(defaults.plugin_files[i], &plugin);
+        status = lowbit_plugin_load(defaults.plugin_files[i], &context->host_api, &plugin);
         if (status != LOWBIT_OK) {
             context_free(context);
             return status; /* the loader's message names the file and the problem */
@@ -88,6 +109,7 @@ static void context_free(lowbit_context *context)
         }
     }
     free(context->devices);
+    free(context->params);
     pthread_mutex_destroy(&context->mutex);
     free(context);
 }

@@ -31,8 +31,8 @@ int lowbit_fault_injected(const char *site)
         if (!is_cpu && length >= 2 && list[0] == '*' && list[1] == '.' && length - 2 == strlen(step) &&
             strncmp(list + 2, step, length - 2) == 0)
             return 1;
-        if (!is_cpu && length == backend_length + 2 && strncmp(list, site, backend_length) == 0 && list[backend_length] == '.' &&
-            list[backend_length + 1] == '*')
+        if (!is_cpu && length == backend_length + 2 && strncmp(list, site, backend_length) == 0 &&
+            list[backend_length] == '.' && list[backend_length + 1] == '*')
             return 1;
         list += length;
         if (*list == ',') ++list;
@@ -49,9 +49,12 @@ static uint64_t host_max_alloc_override(void)
     errno = 0;
     unsigned long long bytes = strtoull(value, &end, 10);
     uint64_t scale = 1;
-    if (end && (*end == 'K' || *end == 'k')) scale = 1024u, ++end;
-    else if (end && (*end == 'M' || *end == 'm')) scale = 1024u * 1024u, ++end;
-    else if (end && (*end == 'G' || *end == 'g')) scale = 1024u * 1024u * 1024u, ++end;
+    if (end && (*end == 'K' || *end == 'k'))
+        scale = 1024u, ++end;
+    else if (end && (*end == 'M' || *end == 'm'))
+        scale = 1024u * 1024u, ++end;
+    else if (end && (*end == 'G' || *end == 'g'))
+        scale = 1024u * 1024u * 1024u, ++end;
     if (errno || end == value || *end != '\0' || bytes == 0 || bytes > UINT64_MAX / scale) {
         lowbit_log(LOWBIT_LOG_WARN, "LOWBIT_MAX_ALLOC=%s is not a byte count like 64M; ignored", value);
         return 0;
@@ -79,10 +82,14 @@ static const char *host_cache_dir(void)
     const char *xdg = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
     int n;
-    if (explicit_dir && *explicit_dir) n = snprintf(path, sizeof path, "%s", explicit_dir);
-    else if (xdg && *xdg) n = snprintf(path, sizeof path, "%s/lowbit", xdg);
-    else if (home && *home) n = snprintf(path, sizeof path, "%s/.cache/lowbit", home);
-    else return NULL;
+    if (explicit_dir && *explicit_dir)
+        n = snprintf(path, sizeof path, "%s", explicit_dir);
+    else if (xdg && *xdg)
+        n = snprintf(path, sizeof path, "%s/lowbit", xdg);
+    else if (home && *home)
+        n = snprintf(path, sizeof path, "%s/.cache/lowbit", home);
+    else
+        return NULL;
     if (n <= 0 || (size_t)n >= sizeof path) return NULL;
     if (make_directories(path) != 0) {
         lowbit_log(LOWBIT_LOG_INFO, "cache folder %s cannot be created (%s): caches stay in memory", path,
@@ -105,7 +112,7 @@ const lowbit_host_api *lowbit_host_api_get(void)
 {
     static const lowbit_host_api api = {
         sizeof(lowbit_host_api), LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, host_log, host_set_error,
-        host_fault_injected, host_max_alloc_override, host_cache_dir,
+        host_fault_injected,     host_max_alloc_override,  host_cache_dir,           NULL,
     };
     return &api;
 }

@@ -18,7 +18,7 @@
 /* The smallest backend struct this host can drive: everything up to and including destroy. */
 #define LOWBIT_BACKEND_MIN_SIZE (offsetof(lowbit_backend, destroy) + sizeof(((lowbit_backend *)0)->destroy))
 
-lowbit_status lowbit_plugin_load(const char *path, lowbit_plugin *out)
+lowbit_status lowbit_plugin_load(const char *path, const lowbit_host_api *host, lowbit_plugin *out)
 {
     if (!path || !*path || !out) return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "plugin path is NULL or empty");
     memset(out, 0, sizeof *out);
@@ -36,17 +36,20 @@ lowbit_status lowbit_plugin_load(const char *path, lowbit_plugin *out)
     memcpy(&entry, &symbol, sizeof entry); /* object → function pointer without a pedantic cast */
     lowbit_backend *backend = NULL;
     lowbit_error_clear();
-    lowbit_status status = entry(LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, lowbit_host_api_get(), &backend);
+    lowbit_status status = entry(LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, host, &backend);
     if (status != LOWBIT_OK || !backend) {
         char reason[512];
-        snprintf(reason, sizeof reason, "%s", *lowbit_last_error() ? lowbit_last_error() : lowbit_status_string(status));
+        snprintf(reason, sizeof reason, "%s",
+                 *lowbit_last_error() ? lowbit_last_error() : lowbit_status_string(status));
         dlclose(library);
         return lowbit_error(LOWBIT_ERROR_PLUGIN, "plugin %s refused to start (host ABI %u.%u): %s", path,
                             LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, reason);
     }
     const char *problem = NULL;
-    if (backend->abi_major != LOWBIT_BACKEND_ABI_MAJOR) problem = "ABI major version differs";
-    else if (backend->struct_size < LOWBIT_BACKEND_MIN_SIZE) problem = "its backend struct is too small";
+    if (backend->abi_major != LOWBIT_BACKEND_ABI_MAJOR)
+        problem = "ABI major version differs";
+    else if (backend->struct_size < LOWBIT_BACKEND_MIN_SIZE)
+        problem = "its backend struct is too small";
     else if (!backend->name || !backend->device_count || !backend->device_info || !backend->weights_upload ||
              !backend->weights_release || !backend->matmul || !backend->destroy)
         problem = "its backend struct has NULL entries";
@@ -123,7 +126,7 @@ static void discover_in(lowbit_context *context, const char *dir)
             continue; /* a truncated path could name another file */
         }
         lowbit_plugin plugin;
-        if (lowbit_plugin_load(path, &plugin) != LOWBIT_OK) {
+        if (lowbit_plugin_load(path, &context->host_api, &plugin) != LOWBIT_OK) {
             lowbit_log(LOWBIT_LOG_WARN, "skipping plugin: %s", lowbit_last_error());
             continue;
         }

@@ -551,7 +551,7 @@ static lowbit_status matmul_on_cpu(lowbit_queue *queue, const lowbit_matmul_buff
     if (!x || !y) status = lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "%s: no host memory for the CPU fallback", fn);
     if (status == LOWBIT_OK && !m->x->host) status = copy_now(queue, m->x, m->x_offset, x, x_bytes, 0);
     if (status == LOWBIT_OK) {
-        lowbit_backend_matmul_args args = {sizeof args, w->cpu_weights, x, m->x_type, y, m->n, "", 0.0};
+        lowbit_backend_matmul_args args = {sizeof args, w->cpu_weights, x, m->x_type, y, m->n, "", 0.0, 0};
         status = cpu->matmul(cpu->self, &args);
         if (status == LOWBIT_OK) snprintf(queue->info.last_kernel, sizeof queue->info.last_kernel, "%s", args.kernel);
     }

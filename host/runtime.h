@@ -28,6 +28,8 @@ struct lowbit_context {
     int devices_probed;
     lowbit_device_entry *devices;
     size_t device_count;
+    char *params;             /* the validated parameter string (options, else LOWBIT_PARAMS); NULL when none */
+    lowbit_host_api host_api; /* the host services with this context's params, handed to its backends */
 };
 
 struct lowbit_weights {
@@ -49,7 +51,7 @@ double lowbit_now_seconds(void);
 int lowbit_fault_injected(const char *site);
 
 /* plugin_loader.c */
-lowbit_status lowbit_plugin_load(const char *path, lowbit_plugin *out);
+lowbit_status lowbit_plugin_load(const char *path, const lowbit_host_api *host, lowbit_plugin *out);
 void lowbit_plugin_unload(lowbit_plugin *plugin);
 /* Loads every liblowbit-*.so found on the search path into context->plugins, skipping (with a
  * warning) any that fails; `first_dirs` (may be NULL) is searched before LOWBIT_PLUGIN_PATH. */

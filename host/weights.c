@@ -188,6 +188,7 @@ static void record_run(const lowbit_context *context, const lowbit_weights *weig
              context->devices[weights->device].info.id);
     snprintf(info->kernel, sizeof info->kernel, "%s", kernel);
     info->device_seconds = args->device_seconds;
+    info->activations_quantized = args->activations_quantized;
     info->wall_seconds = lowbit_now_seconds() - started;
     if (fallback_reason) {
         info->fell_back = 1;
@@ -221,6 +222,7 @@ static lowbit_status run_backend(lowbit_backend *backend, lowbit_backend_matmul_
     status = backend->matmul(backend->self, &retry);
     memcpy(args->kernel, retry.kernel, sizeof args->kernel);
     args->device_seconds = retry.device_seconds;
+    args->activations_quantized = retry.activations_quantized;
     free(wide);
     *widened = status == LOWBIT_OK;
     return status;
@@ -256,7 +258,7 @@ lowbit_status lowbit_matmul_ex(lowbit_context *context, const lowbit_weights *we
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: x and y overlap (matmul is never in place)", fn);
 
     const double started = lowbit_now_seconds();
-    lowbit_backend_matmul_args args = {sizeof args, NULL, x, x_type, y, n, "", 0.0};
+    lowbit_backend_matmul_args args = {sizeof args, NULL, x, x_type, y, n, "", 0.0, 0};
     char reason[256] = "";
     int widened = 0;
     if (weights->device_weights) {
@@ -278,7 +280,7 @@ lowbit_status lowbit_matmul_ex(lowbit_context *context, const lowbit_weights *we
         snprintf(reason, sizeof reason, "%s", weights->upload_fallback_reason);
     }
     lowbit_backend *cpu = context->plugins[0].backend;
-    args = (lowbit_backend_matmul_args){sizeof args, weights->cpu_weights, x, x_type, y, n, "", 0.0};
+    args = (lowbit_backend_matmul_args){sizeof args, weights->cpu_weights, x, x_type, y, n, "", 0.0, 0};
     lowbit_status status = run_backend(cpu, &args, weights->cols, &widened);
     if (status != LOWBIT_OK) return status;
     record_run(context, weights, 0, &args, started, reason[0] ? reason : NULL);

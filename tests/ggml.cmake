@@ -48,7 +48,7 @@ elseif(Python3_Interpreter_FOUND AND LOWBIT_GGML_ENGINE_BIN AND EXISTS ${LOWBIT_
   foreach(kind cpu opencl vulkan)
     add_test(NAME ggml_backend_ops_${kind}
       COMMAND ${run_backend_ops} ${kind} MUL_MAT,MUL_MAT_ID,GET_ROWS ${case_filter})
-    set_tests_properties(ggml_backend_ops_${kind} PROPERTIES ENVIRONMENT "${LOWBIT_TEST_ENVIRONMENT}"
+    set_tests_properties(ggml_backend_ops_${kind} PROPERTIES ENVIRONMENT "${LOWBIT_TEST_ENVIRONMENT};LOWBIT_PARAMS=dot=auto"
       SKIP_RETURN_CODE 77 TIMEOUT 3600)
   endforeach()
   foreach(kind opencl vulkan)
@@ -91,6 +91,7 @@ function(lowbit_ggml_register_model_tests)
     lowbit_add_oracle_test(ggml_model_${kind} ${CMAKE_SOURCE_DIR}/tests/ggml/run_model.py
       ${LOWBIT_GGML_ENGINE_BIN} $<TARGET_FILE:ggml-lowbit> ${kind}
       --quantize $<TARGET_FILE:lowbit-quantize> --work ${CMAKE_BINARY_DIR}/ggml-models)
+    set_property(TEST ggml_model_${kind} APPEND PROPERTY ENVIRONMENT "LOWBIT_PARAMS=dot=auto") # lowbit's default path
     set_tests_properties(ggml_model_${kind} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1800
       FIXTURES_REQUIRED "lowbit_python;lowbit_models;lowbit_engine_models" RESOURCE_LOCK ggml_models_work)
   endforeach()

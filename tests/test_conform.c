@@ -31,8 +31,9 @@ static void test_generator_and_filters(void **state)
     int have_one_block = 0, have_ragged = 0, have_nan = 0, have_gemm = 0, have_split = 0;
     for (size_t i = 0; i < full_count; ++i) {
         const conform_case *c = &more[i];
-        for (size_t j = 0; j < i; ++j) assert_string_not_equal(more[j].id, c->id); /* ids unique */
-        assert_true(lowbit_format_row_size(c->format, c->cols) > 0);           /* shapes valid for the format */
+        for (size_t j = 0; j < i; ++j)
+            assert_string_not_equal(more[j].id, c->id);              /* ids unique */
+        assert_true(lowbit_format_row_size(c->format, c->cols) > 0); /* shapes valid for the format */
         assert_true(c->seed == conform_seed(c->id));
         const lowbit_format_traits *t = lowbit_format_get(c->format);
         have_one_block |= c->rows == 1 && c->cols == t->block_size;
@@ -40,17 +41,20 @@ static void test_generator_and_filters(void **state)
         have_nan |= c->variant == CONFORM_VARIANT_NAN;
         have_gemm |= c->kernel == CONFORM_KERNEL_GEMM && c->n >= 64;
         /* a split case's matrix must exceed the cap, or it tests nothing */
-        if (c->variant == CONFORM_VARIANT_SPLIT) have_split = 1, assert_true(c->rows * lowbit_format_row_size(c->format, c->cols) > 16384);
+        if (c->variant == CONFORM_VARIANT_SPLIT)
+            have_split = 1, assert_true(c->rows * lowbit_format_row_size(c->format, c->cols) > 16384);
         if (t->block_size == 32 && c->rows == 67) assert_int_equal(c->cols % 256, 128); /* K % 256 != 0 */
     }
     assert_true(have_one_block && have_ragged && have_nan && have_gemm && have_split);
     free(cases), free(more);
     assert_int_equal(conform_cases_generate(context, &q4, &cases, &count), LOWBIT_OK);
-    for (size_t i = 0; i < count; ++i) assert_int_equal(cases[i].format, LOWBIT_FORMAT_Q4_0);
+    for (size_t i = 0; i < count; ++i)
+        assert_int_equal(cases[i].format, LOWBIT_FORMAT_Q4_0);
     free(cases);
     assert_int_equal(conform_cases_generate(context, &gemm, &cases, &count), LOWBIT_OK);
     assert_true(count > 0);
-    for (size_t i = 0; i < count; ++i) assert_true(cases[i].kernel == CONFORM_KERNEL_GEMM && cases[i].n >= 9);
+    for (size_t i = 0; i < count; ++i)
+        assert_true(cases[i].kernel == CONFORM_KERNEL_GEMM && cases[i].n >= 9);
     /* --case reproduces exactly one case, with the same seed */
     conform_filter one = {.case_id = cases[0].id};
     conform_case *single = NULL;
@@ -119,7 +123,8 @@ static char *read_file(const char *path)
 static size_t count_occurrences(const char *text, const char *needle)
 {
     size_t n = 0;
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) ++n;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        ++n;
     return n;
 }
 
@@ -141,7 +146,7 @@ static void test_broken_kernel_is_reported(void **state)
     assert_true(count > 0);
     conform_result *results = calloc(count, sizeof *results);
     size_t failed = 0, fell_back = 0;
-    conform_contexts contexts = {context, NULL, &options};
+    conform_contexts contexts = {.main = context, .options = &options};
     for (size_t i = 0; i < count; ++i) {
         conform_case_run(&contexts, &cases[i], &results[i]);
         /* NaN/Inf cases cannot expose a dropped column: every output is non-finite either way */
@@ -163,7 +168,8 @@ static void test_broken_kernel_is_reported(void **state)
     }
     assert_true(failed > 0 && fell_back > 0);
     failed = 0; /* a NaN/Inf case may fail too, depending on where the non-finite value sits */
-    for (size_t i = 0; i < count; ++i) failed += results[i].status == CONFORM_FAIL;
+    for (size_t i = 0; i < count; ++i)
+        failed += results[i].status == CONFORM_FAIL;
     char junit[] = "/tmp/lowbit-conform-XXXXXX", json[] = "/tmp/lowbit-conform-XXXXXX";
     close(mkstemp(junit));
     close(mkstemp(json));
@@ -173,11 +179,13 @@ static void test_broken_kernel_is_reported(void **state)
     assert_int_equal(count_occurrences(xml, "<testcase "), count);
     assert_int_equal(count_occurrences(xml, "<failure "), failed);
     size_t skipped = 0;
-    for (size_t i = 0; i < count; ++i) skipped += results[i].status == CONFORM_NOT_SUPPORTED;
+    for (size_t i = 0; i < count; ++i)
+        skipped += results[i].status == CONFORM_NOT_SUPPORTED;
     assert_int_equal(count_occurrences(xml, "<skipped "), skipped); /* NOT SUPPORTED is a JUnit skip */
     assert_int_equal(count_occurrences(js, "\"status\": \"FAIL\""), failed);
     for (size_t i = 0; i < count; ++i)
-        if (results[i].status == CONFORM_FAIL) assert_non_null(strstr(xml, cases[i].id)), assert_non_null(strstr(js, cases[i].id));
+        if (results[i].status == CONFORM_FAIL)
+            assert_non_null(strstr(xml, cases[i].id)), assert_non_null(strstr(js, cases[i].id));
     free(xml), free(js);
     unlink(junit), unlink(json);
     free(cases), free(results);

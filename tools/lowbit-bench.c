@@ -22,6 +22,8 @@ static void usage(FILE *out)
                  "  --quick               a small set for a fast look (4096x4096, n=1, 5 repeats)\n"
                  "  --model FILE.gguf     one decode step over every weight matrix of a model, per device\n"
                  "  --json FILE           write every measurement as JSON\n"
+                 "  --dot P[,P]           matmul paths to compare in one run: float, int, auto (default: the\n"
+                 "                        context default, LOWBIT_PARAMS or auto); xfloat = speed-up over float\n"
                  "  --plot FILE.png       plot %% of measured bandwidth per format and device (gnuplot)\n"
                  "GB/s = (packed weight bytes + activation bytes + output bytes) / device kernel time.\n");
 }
@@ -30,19 +32,28 @@ int main(int argc, char **argv)
 {
     bench_options options;
     int parsed = bench_options_parse(argc, argv, &options), status = 0;
-    lowbit_context *context = NULL;
+    lowbit_context *contexts[3] = {NULL, NULL, NULL};
+    size_t made = 0, wanted = options.dot_count ? options.dot_count : 1;
     /* every path ends below, so the option strings are freed on errors too (leak-checked in CI) */
     if (parsed > 0) {
         usage(stdout);
     } else if (parsed < 0) {
         usage(stderr);
         status = 2;
-    } else if (lowbit_context_create(NULL, &context) != LOWBIT_OK) {
-        fprintf(stderr, "lowbit-bench: %s\n", lowbit_last_error());
-        status = 1;
     } else {
-        status = bench_run(context, &options);
-        lowbit_context_destroy(context);
+        for (; made < wanted; ++made) {
+            char params[16];
+            snprintf(params, sizeof params, "dot=%s", options.dot_count ? options.dots[made] : "auto");
+            lowbit_context_options context_options = {.struct_size = sizeof context_options, .params = params};
+            if (lowbit_context_create(options.dot_count ? &context_options : NULL, &contexts[made]) != LOWBIT_OK) {
+                fprintf(stderr, "lowbit-bench: %s\n", lowbit_last_error());
+                status = 1;
+                break;
+            }
+        }
+        if (status == 0) status = bench_run(contexts, options.dot_count ? options.dots : NULL, made, &options);
+        for (size_t c = 0; c < made; ++c)
+            lowbit_context_destroy(contexts[c]);
     }
     bench_options_free(&options);
     return status;

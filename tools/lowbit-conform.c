@@ -11,15 +11,17 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: lowbit-conform [--quick|--full] [--device ID] [--format NAME] [--kernel gemv|gemm]\n"
+            "usage: lowbit-conform [--quick|--full] [--device ID] [--format NAME] [--kernel KIND]\n"
             "                      [--case ID] [--junit FILE] [--json FILE] [--plugin FILE] [--verbose]\n"
             "  Runs every kernel x format x shape case on every device against an f64 reference.\n"
             "  --quick        the CI set (default): edge shapes, a few batch sizes\n"
             "  --full         every shape and batch size\n"
             "  --case ID      run exactly one case, e.g. opencl:0/gemv/Q4_0/f32/67x128/n3/plain\n"
+            "  --kernel KIND  gemv, gemm (float path, NMSE <= 1e-6), gemv-int, gemm-int (activations quantized\n"
+            "                 to 8-bit blocks, integer dot products, NMSE <= 5e-4)\n"
             "  --plugin FILE  load this backend plugin (instead of discovering plugins); repeatable\n"
             "  --verbose      print every case, not only the ones that did not pass\n"
-            "Statuses: PASS, FAIL (NMSE, max error, worst index), NOT SUPPORTED (device lacks a feature),\n"
+            "Statuses: PASS, FAIL (NMSE, max error, worst index), NOT SUPPORTED (device lacks a feature or kernel),\n"
             "FALLBACK (correct, but the CPU backend ran it: the reason is given). Exit 1 on any FAIL.\n");
 }
 
@@ -42,12 +44,18 @@ int main(int argc, char **argv)
             verbose = 1;
             continue;
         }
-        if (strcmp(arg, "--device") == 0) value = &filter.device;
-        else if (strcmp(arg, "--format") == 0) value = &filter.format;
-        else if (strcmp(arg, "--kernel") == 0) value = &filter.kernel;
-        else if (strcmp(arg, "--case") == 0) value = &filter.case_id;
-        else if (strcmp(arg, "--junit") == 0) value = &junit;
-        else if (strcmp(arg, "--json") == 0) value = &json;
+        if (strcmp(arg, "--device") == 0)
+            value = &filter.device;
+        else if (strcmp(arg, "--format") == 0)
+            value = &filter.format;
+        else if (strcmp(arg, "--kernel") == 0)
+            value = &filter.kernel;
+        else if (strcmp(arg, "--case") == 0)
+            value = &filter.case_id;
+        else if (strcmp(arg, "--junit") == 0)
+            value = &junit;
+        else if (strcmp(arg, "--json") == 0)
+            value = &json;
         else if (strcmp(arg, "--plugin") == 0 && plugin_count < 7 && i + 1 < argc) {
             plugins[plugin_count++] = argv[++i];
             continue;
@@ -62,8 +70,11 @@ int main(int argc, char **argv)
         }
         *value = argv[++i];
     }
-    if (filter.kernel && strcmp(filter.kernel, "gemv") != 0 && strcmp(filter.kernel, "gemm") != 0) {
-        fprintf(stderr, "lowbit-conform: --kernel must be gemv or gemm, not '%s'\n", filter.kernel);
+    int known_kernel = filter.kernel == NULL;
+    for (int k = 0; k < CONFORM_KERNEL_COUNT && !known_kernel; ++k)
+        known_kernel = strcmp(filter.kernel, conform_kernel_name((conform_kernel)k)) == 0;
+    if (!known_kernel) {
+        fprintf(stderr, "lowbit-conform: --kernel must be gemv, gemm, gemv-int or gemm-int, not '%s'\n", filter.kernel);
         return 2;
     }
     lowbit_format format;
@@ -72,9 +83,9 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    lowbit_context_options options = {sizeof options, 0, NULL, plugins, plugin_count};
+    lowbit_context_options options = conform_contexts_options(plugins, plugin_count);
     lowbit_context *context = NULL;
-    if (lowbit_context_create(plugin_count ? &options : NULL, &context) != LOWBIT_OK) {
+    if (lowbit_context_create(&options, &context) != LOWBIT_OK) {
         fprintf(stderr, "lowbit-conform: %s\n", lowbit_last_error());
         return 2;
     }
@@ -105,7 +116,7 @@ int main(int argc, char **argv)
     uint64_t suite_seed = conform_seed("lowbit-conform");
     printf("lowbit-conform %s: %zu cases (%s set); each case's seed is derived from its id\n", lowbit_version_string(),
            count, filter.full ? "full" : "quick");
-    conform_contexts contexts = {context, NULL, plugin_count ? &options : NULL};
+    conform_contexts contexts = {.main = context, .options = &options};
     int interactive = isatty(fileno(stderr));
     size_t totals[4] = {0};
     for (size_t i = 0; i < count; ++i) {
@@ -124,7 +135,8 @@ int main(int argc, char **argv)
     printf("\n%-12s %6s %6s %6s %14s %9s\n", "device", "cases", "pass", "fail", "not supported", "fallback");
     for (size_t i = 0; i < count; ++i) {
         int seen = 0;
-        for (size_t j = 0; j < i && !seen; ++j) seen = strcmp(cases[j].device_id, cases[i].device_id) == 0;
+        for (size_t j = 0; j < i && !seen; ++j)
+            seen = strcmp(cases[j].device_id, cases[i].device_id) == 0;
         if (seen) continue;
         size_t t[5] = {0};
         for (size_t j = i; j < count; ++j) {

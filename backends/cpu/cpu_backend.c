@@ -8,6 +8,7 @@
 
 #include "../../host/error.h"
 #include "../../host/runtime.h"
+#include "../common/params.h"
 #include "cpu_gemv.h"
 #include "cpu_simd.h"
 
@@ -50,6 +51,7 @@ struct cpu_pool {
 typedef struct cpu_backend {
     lowbit_backend backend;
     int threads;
+    lowbit_dot_path dot; /* the context's dot= parameter */
     lowbit_device_info info;
     cpu_pool pool;
 } cpu_backend;
@@ -124,6 +126,7 @@ struct row_range_job {
     float *y;
     size_t n, row_begin, row_end;
     float *scratch;
+    const lowbit_cpu_q8 *q8; /* the quantized activations when the integer path runs, else NULL */
     const char *kernel;
 };
 
@@ -131,8 +134,12 @@ static void *row_range_run(void *arg)
 {
     row_range_job *job = arg;
     const cpu_weights *w = job->weights;
-    job->kernel = lowbit_cpu_gemv_rows(w->format, w->data, w->cols, job->x, job->n, job->y, w->rows, job->row_begin,
-                                       job->row_end, job->scratch);
+    if (job->q8)
+        job->kernel = lowbit_cpu_gemv_int_rows(w->format, w->data, w->cols, job->q8, job->n, job->y, w->rows,
+                                               job->row_begin, job->row_end);
+    else
+        job->kernel = lowbit_cpu_gemv_rows(w->format, w->data, w->cols, job->x, job->n, job->y, w->rows, job->row_begin,
+                                           job->row_end, job->scratch);
     return NULL;
 }
 
@@ -213,6 +220,13 @@ static void pool_destroy(cpu_pool *pool)
     pthread_mutex_destroy(&pool->owner);
 }
 
+/* dot=auto: the integer path where it measured faster than the float path on this backend (docs/integer-dot.md). */
+static int cpu_dot_default(lowbit_format format, size_t n)
+{
+    (void)format, (void)n;
+    return 1;
+}
+
 static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
 {
     cpu_backend *cpu = self;
@@ -246,6 +260,22 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
         free(x_wide);
         return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: no memory for row scratch");
     }
+    /* the integer path: X quantized once here (n·cols values), read by every thread */
+    lowbit_cpu_q8 q8 = {NULL, NULL, NULL};
+    const int use_int =
+        lowbit_cpu_gemv_int_available(weights->format) &&
+        (cpu->dot == LOWBIT_DOT_INT || (cpu->dot == LOWBIT_DOT_AUTO && cpu_dot_default(weights->format, args->n)));
+    if (use_int) {
+        size_t count = args->n * weights->cols, blocks = count / 32;
+        q8.q = malloc(count);
+        q8.d = malloc(2 * blocks * sizeof(float));
+        if (!q8.q || !q8.d) {
+            free(q8.q), free(q8.d), free(scratch), free(x_wide);
+            return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: no memory for quantized activations");
+        }
+        q8.s = q8.d + blocks;
+        lowbit_cpu_quantize_q8(x, args->n, weights->cols, &q8);
+    }
     row_range_job jobs[CPU_MAX_THREADS];
     pthread_t handles[CPU_MAX_THREADS];
     for (int t = 0; t < threads; ++t) {
@@ -256,6 +286,7 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
                                   weights->rows * (size_t)t / (size_t)threads,
                                   weights->rows * (size_t)(t + 1) / (size_t)threads,
                                   scratch + (size_t)t * weights->cols,
+                                  use_int ? &q8 : NULL,
                                   NULL};
     }
     if (threads == 1) {
@@ -273,6 +304,10 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
             pthread_join(handles[t], NULL);
     }
     snprintf(args->kernel, sizeof args->kernel, "%s threads=%d%s", jobs[0].kernel, threads, x_wide ? " x=f16" : "");
+    if (use_int && args->struct_size >= offsetof(lowbit_backend_matmul_args, activations_quantized) + sizeof(int))
+        args->activations_quantized = 1;
+    free(q8.q);
+    free(q8.d);
     free(scratch);
     free(x_wide);
     return LOWBIT_OK;
@@ -413,7 +448,8 @@ static lowbit_status cpu_enqueue_matmul(void *self, void *queue, lowbit_backend_
                                        (float *)(void *)((unsigned char *)args->y + args->y_offset),
                                        args->n,
                                        "",
-                                       0.0};
+                                       0.0,
+                                       0};
     lowbit_status status = cpu_matmul(self, &call);
     memcpy(args->kernel, call.kernel, sizeof args->kernel);
     args->event = NULL;
@@ -451,9 +487,13 @@ static void cpu_destroy(void *self)
 
 lowbit_status lowbit_cpu_backend_create(const lowbit_host_api *host, lowbit_backend **out)
 {
-    (void)host;
     cpu_backend *cpu = calloc(1, sizeof *cpu);
     if (!cpu) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: out of host memory");
+    lowbit_params params;
+    char why[160];
+    if (host && host->struct_size >= offsetof(lowbit_host_api, params) + sizeof host->params &&
+        lowbit_params_parse(host->params, &params, why, sizeof why) == 0)
+        cpu->dot = params.dot; /* the host has validated the string */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cpu->threads = cores < 1 ? 1 : cores > CPU_MAX_THREADS ? CPU_MAX_THREADS : (int)cores;
     /* LOWBIT_CPU_THREADS=N (1..64) caps the threads of one matmul: an engine whose own threads keep cores busy

@@ -3,6 +3,7 @@
  * Eight independent accumulators let the compiler vectorize without reassociating float sums. */
 #include "cpu_gemv.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,16 @@
 /* restrict (and a separate function) lets GCC vectorize the nibble → float widening */
 static inline void unpack_q4_0(const unsigned char *restrict qs, float *restrict q)
 {
-    for (int j = 0; j < 16; ++j) q[j] = (float)((int)(qs[j] & 0x0F) - 8);
-    for (int j = 0; j < 16; ++j) q[j + 16] = (float)((int)(qs[j] >> 4) - 8);
+    for (int j = 0; j < 16; ++j)
+        q[j] = (float)((int)(qs[j] & 0x0F) - 8);
+    for (int j = 0; j < 16; ++j)
+        q[j + 16] = (float)((int)(qs[j] >> 4) - 8);
 }
 
 static inline void unpack_q8_0(const unsigned char *restrict qs, float *restrict q)
 {
-    for (int j = 0; j < 32; ++j) q[j] = (float)(int8_t)qs[j];
+    for (int j = 0; j < 32; ++j)
+        q[j] = (float)(int8_t)qs[j];
 }
 
 /* The shared body of the 32-element {f16 d; quants} formats: each block is unpacked once and dotted
@@ -42,15 +46,19 @@ __attribute__((always_inline)) static inline void gemv_block32(lowbit_format for
                 const unsigned char *block = row + b * block_bytes;
                 const float d = lowbit_fp16_to_fp32((uint16_t)lowbit_load_u16le(block));
                 float q[32];
-                if (format == LOWBIT_FORMAT_Q4_0) unpack_q4_0(block + 2, q);
-                else unpack_q8_0(block + 2, q);
+                if (format == LOWBIT_FORMAT_Q4_0)
+                    unpack_q4_0(block + 2, q);
+                else
+                    unpack_q8_0(block + 2, q);
                 for (size_t i = 0; i < count; ++i) {
                     float part[LANES] = {0};
                     dot_accumulate(part, q, x + (i0 + i) * cols + b * 32, 32);
-                    for (int k = 0; k < LANES; ++k) acc[i][k] += d * part[k];
+                    for (int k = 0; k < LANES; ++k)
+                        acc[i][k] += d * part[k];
                 }
             }
-            for (size_t i = 0; i < count; ++i) y[(i0 + i) * rows + r] = lanes_sum(acc[i]);
+            for (size_t i = 0; i < count; ++i)
+                y[(i0 + i) * rows + r] = lanes_sum(acc[i]);
         }
     }
 }
@@ -94,7 +102,8 @@ static inline float half_to_float(uint16_t h)
 
 static inline void unpack_f16(const unsigned char *restrict in, float *restrict out, size_t count)
 {
-    for (size_t j = 0; j < count; ++j) out[j] = half_to_float((uint16_t)(in[2 * j] | (in[2 * j + 1] << 8)));
+    for (size_t j = 0; j < count; ++j)
+        out[j] = half_to_float((uint16_t)(in[2 * j] | (in[2 * j + 1] << 8)));
 }
 
 /* Rows as f32 (F32 directly, every other format dequantized one row at a time into scratch). */
@@ -107,7 +116,8 @@ static void gemv_float_rows(const float *row, size_t cols, const float *x, size_
         float acc[LANES] = {0};
         dot_accumulate(acc, row, xi, body);
         float sum = lanes_sum(acc);
-        for (size_t c = body; c < cols; ++c) sum += row[c] * xi[c];
+        for (size_t c = body; c < cols; ++c)
+            sum += row[c] * xi[c];
         y[i * rows + r] = sum;
     }
 }
@@ -123,8 +133,10 @@ static void simd_choose(void)
     const char *portable = getenv("LOWBIT_CPU_PORTABLE"), *isa = getenv("LOWBIT_CPU_ISA");
     int cap = 2;
     if (portable && strcmp(portable, "1") == 0) cap = 0;
-    if (isa && strcmp(isa, "portable") == 0) cap = 0;
-    else if (isa && strcmp(isa, "avx2") == 0) cap = 1;
+    if (isa && strcmp(isa, "portable") == 0)
+        cap = 0;
+    else if (isa && strcmp(isa, "avx2") == 0)
+        cap = 1;
     else if (isa && strcmp(isa, "avx512") != 0)
         lowbit_log(LOWBIT_LOG_WARN, "LOWBIT_CPU_ISA='%s' is not portable, avx2 or avx512: ignored", isa);
     if (x86_level > cap) x86_level = cap;
@@ -139,12 +151,8 @@ const char *lowbit_cpu_gemv_rows(lowbit_format format, const void *weights, size
         if (kernel) return kernel;
     }
     switch (format) {
-    case LOWBIT_FORMAT_Q4_0:
-        gemv_q4_0(weights, cols, x, n, y, rows, row_begin, row_end);
-        return "cpu_gemv_q4_0";
-    case LOWBIT_FORMAT_Q8_0:
-        gemv_q8_0(weights, cols, x, n, y, rows, row_begin, row_end);
-        return "cpu_gemv_q8_0";
+    case LOWBIT_FORMAT_Q4_0: gemv_q4_0(weights, cols, x, n, y, rows, row_begin, row_end); return "cpu_gemv_q4_0";
+    case LOWBIT_FORMAT_Q8_0: gemv_q8_0(weights, cols, x, n, y, rows, row_begin, row_end); return "cpu_gemv_q8_0";
     case LOWBIT_FORMAT_F32:
         for (size_t r = row_begin; r < row_end; ++r)
             gemv_float_rows((const float *)weights + r * cols, cols, x, n, y, rows, r);
@@ -168,4 +176,55 @@ const char *lowbit_cpu_gemv_rows(lowbit_format format, const void *weights, size
         return "cpu_gemv_dequant_row";
     }
     }
+}
+
+/* The reference rule of Q8_1 (host/format/legacy.c), element for element, so the quants are Q8_1's bytes. */
+void lowbit_cpu_quantize_q8(const float *x, size_t n, size_t cols, const lowbit_cpu_q8 *out)
+{
+    const size_t blocks = cols / 32;
+    for (size_t i = 0; i < n; ++i)
+        for (size_t b = 0; b < blocks; ++b) {
+            const float *v = x + i * cols + b * 32;
+            int8_t *q = out->q + i * cols + b * 32;
+            float amax = 0.0f;
+            int finite = 1;
+            for (int j = 0; j < 32; ++j) {
+                amax = fmaxf(amax, fabsf(v[j]));
+                finite &= isfinite(v[j]) != 0;
+            }
+            const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+            int sum = 0;
+            for (int j = 0; j < 32; ++j) {
+                const float r = finite ? roundf(v[j] * id) : 0.0f;
+                q[j] = (int8_t)(r >= -127.0f && r <= 127.0f ? (int)r : 0);
+                sum += q[j];
+            }
+            out->d[i * blocks + b] = finite ? d : NAN;
+            out->s[i * blocks + b] = finite ? d * (float)sum : NAN;
+        }
+}
+
+int lowbit_cpu_gemv_int_available(lowbit_format format)
+{
+    pthread_once(&simd_once, simd_choose);
+    switch (format) {
+    case LOWBIT_FORMAT_Q4_0:
+    case LOWBIT_FORMAT_Q4_1:
+    case LOWBIT_FORMAT_Q5_0:
+    case LOWBIT_FORMAT_Q5_1:
+    case LOWBIT_FORMAT_Q8_0:
+    case LOWBIT_FORMAT_IQ4_NL:
+    case LOWBIT_FORMAT_Q4_K:
+    case LOWBIT_FORMAT_Q5_K:
+    case LOWBIT_FORMAT_Q6_K:
+    case LOWBIT_FORMAT_IQ4_XS: return x86_level > 0;
+    default: return 0;
+    }
+}
+
+const char *lowbit_cpu_gemv_int_rows(lowbit_format format, const void *weights, size_t cols, const lowbit_cpu_q8 *x,
+                                     size_t n, float *y, size_t rows, size_t row_begin, size_t row_end)
+{
+    if (!lowbit_cpu_gemv_int_available(format)) return NULL;
+    return lowbit_cpu_gemv_x86_int(format, weights, cols, x, n, y, rows, row_begin, row_end);
 }

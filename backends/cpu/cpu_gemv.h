@@ -3,6 +3,7 @@
 #define LOWBIT_CPU_GEMV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lowbit/lowbit_format.h"
 
@@ -16,10 +17,33 @@ const char *lowbit_cpu_gemv_rows(lowbit_format format, const void *weights, size
 const char *lowbit_cpu_gemv_blocks(lowbit_format format, const void *weights, size_t cols, const float *x, size_t n,
                                    float *y, size_t rows, size_t row_begin, size_t row_end);
 
-/* cpu_gemv_x86.c: SIMD kernels for Q4_0/Q8_0/F16/F32 (and Q4_1/Q5_0/Q5_1/IQ4_NL/Q4_K/Q6_K at level 2); NULL when the format has none (or not on x86-64).
- * Levels: 0 none, 1 AVX2+FMA+F16C, 2 that and AVX-512F; the kernels use at most `level`. */
+/* cpu_gemv_x86.c: SIMD kernels for Q4_0/Q8_0/F16/F32 (and Q4_1/Q5_0/Q5_1/IQ4_NL/Q4_K/Q6_K at level 2); NULL when the
+ * format has none (or not on x86-64). Levels: 0 none, 1 AVX2+FMA+F16C, 2 that and AVX-512F; the kernels use at most
+ * `level`. */
 int lowbit_cpu_gemv_x86_level(void);
 const char *lowbit_cpu_gemv_x86(int level, lowbit_format format, const void *weights, size_t cols, const float *x,
                                 size_t n, float *y, size_t rows, size_t row_begin, size_t row_end);
+
+/* --- the integer-dot path: activations quantized per call --- */
+/* X in 8-bit blocks of 32 elements per row, by Q8_1's rule: d = max|x|/127, q = round(x/d) (half away from zero),
+ * with d kept in f32 (Q8_1 stores it as f16) and s = d·Σq. A block holding NaN or Inf gets d = s = NaN and q = 0,
+ * so the rows it touches come out NaN. */
+typedef struct lowbit_cpu_q8 {
+    int8_t *q;    /* n × cols */
+    float *d, *s; /* n × cols/32 */
+} lowbit_cpu_q8;
+
+void lowbit_cpu_quantize_q8(const float *x, size_t n, size_t cols, const lowbit_cpu_q8 *out);
+
+/* 1 when the CPU (within LOWBIT_CPU_ISA) has an integer-dot kernel for `format`. */
+int lowbit_cpu_gemv_int_available(lowbit_format format);
+
+/* Y rows [row_begin, row_end) from the quantized activations; NULL when there is no integer kernel. */
+const char *lowbit_cpu_gemv_int_rows(lowbit_format format, const void *weights, size_t cols, const lowbit_cpu_q8 *x,
+                                     size_t n, float *y, size_t rows, size_t row_begin, size_t row_end);
+
+/* cpu_gemv_x86_int.c: the AVX2 integer-dot kernels; NULL when the format has none (or not on x86-64). */
+const char *lowbit_cpu_gemv_x86_int(lowbit_format format, const void *weights, size_t cols, const lowbit_cpu_q8 *x,
+                                    size_t n, float *y, size_t rows, size_t row_begin, size_t row_end);
 
 #endif

@@ -78,6 +78,13 @@ typedef struct lowbit_context_options {
     const char *plugin_path;  /* colon-separated folders searched first (before LOWBIT_PLUGIN_PATH) */
     const char *const *plugin_files; /* plugins that must load: any failure fails context creation */
     size_t plugin_file_count;
+    /* --- 0.3 --- */
+    /* Backend parameters, comma-separated key=value ("dot=int"); NULL: the LOWBIT_PARAMS environment variable.
+     * dot=auto|float|int picks the matmul path: float runs the dequantize-fused kernels on f32 activations, int
+     * quantizes X per call to 8-bit blocks and multiplies in integers (NMSE <= 5e-4 against an exact product
+     * instead of 1e-6), auto lets each backend pick per format and batch size. A bad string fails
+     * lowbit_context_create (a bad LOWBIT_PARAMS is logged and ignored). */
+    const char *params;
 } lowbit_context_options;
 
 /* options may be NULL (defaults: CPU + every plugin found on the search path; a plugin that fails
@@ -163,6 +170,8 @@ typedef struct lowbit_run_info {
     double device_seconds;       /* kernel time on the device (profiling events / timestamps); 0 if unknown */
     double wall_seconds;         /* the whole call as the host saw it (upload of X, dispatch, read-back) */
     int activations_widened;     /* 1 when f16 activations were widened to f32 on the host for this backend */
+    /* --- 0.3 --- */
+    int activations_quantized;   /* 1 when X was quantized to 8-bit blocks and an integer-dot kernel ran */
 } lowbit_run_info;
 
 LOWBIT_API lowbit_status lowbit_last_run(lowbit_context *context, lowbit_run_info *info);

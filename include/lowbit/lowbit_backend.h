@@ -37,6 +37,10 @@ typedef struct lowbit_host_api {
     uint64_t (*max_alloc_override)(void);
     /* Folder for on-disk caches (program binaries, pipeline caches); NULL when none is usable. */
     const char *(*cache_dir)(void);
+    /* --- appended in lowbit 0.3 (ABI 1.2 still; read it only when struct_size covers it) --- */
+    /* The context's parameter string (lowbit_context_options.params or LOWBIT_PARAMS), already validated by the
+     * host; NULL when none. Parse it with backends/common/params.h; it lives as long as the context. */
+    const char *params;
 } lowbit_host_api;
 
 /* A weight matrix as the host hands it to a backend. `data` is in the stored (GGUF) layout and is only
@@ -62,6 +66,9 @@ typedef struct lowbit_backend_matmul_args {
     /* Out: seconds the device spent in kernels for this call (OpenCL profiling events, Vulkan timestamp
      * queries), 0 when the backend cannot tell. Host overhead = wall time − this. */
     double device_seconds;
+    /* --- appended in lowbit 0.3: write it only when struct_size covers it --- */
+    /* Out: 1 when X was quantized to 8-bit blocks and an integer-dot kernel ran. */
+    int activations_quantized;
 } lowbit_backend_matmul_args;
 
 /* --- ABI 1.2: queued work on device buffers --- */

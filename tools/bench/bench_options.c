@@ -51,7 +51,8 @@ int bench_options_parse(int argc, char **argv, bench_options *o)
             free(o->device_list);
             o->device_list = strdup(value);
             if (!o->device_list || split_list(o->device_list, items, BENCH_MAX_ITEMS, &count) != 0) goto bad;
-            for (size_t k = 0; k < count; ++k) o->devices[k] = items[k];
+            for (size_t k = 0; k < count; ++k)
+                o->devices[k] = items[k];
             o->device_count = count;
         } else if (strcmp(arg, "--format") == 0 || strcmp(arg, "--shape") == 0 || strcmp(arg, "--n") == 0) {
             char copy[512];
@@ -74,14 +75,39 @@ int bench_options_parse(int argc, char **argv, bench_options *o)
                     return -1;
                 }
             }
-            if (arg[2] == 'f') o->format_count = count;
-            else if (arg[2] == 's') o->shape_count = count;
-            else o->n_count = count;
+            if (arg[2] == 'f')
+                o->format_count = count;
+            else if (arg[2] == 's')
+                o->shape_count = count;
+            else
+                o->n_count = count;
+        } else if (strcmp(arg, "--dot") == 0) {
+            char copy[64];
+            if (strlen(value) >= sizeof copy) goto bad;
+            strcpy(copy, value);
+            if (split_list(copy, items, BENCH_MAX_ITEMS, &count) != 0 || count > 3) goto bad;
+            static const char *const paths[] = {"float", "int", "auto"};
+            o->dot_count = 0;
+            for (size_t k = 0; k < count; ++k) {
+                const char *known = NULL;
+                for (size_t p = 0; p < 3; ++p)
+                    if (strcmp(items[k], paths[p]) == 0) known = paths[p];
+                if (!known) {
+                    fprintf(stderr, "lowbit-bench: --dot takes float, int and auto, not '%s'\n", items[k]);
+                    return -1;
+                }
+                for (size_t j = 0; j < o->dot_count; ++j)
+                    if (o->dots[j] == known) goto bad; /* listed twice */
+                o->dots[o->dot_count++] = known;
+            }
         } else if (strcmp(arg, "--repeat") == 0) {
             if (tool_parse_size(value, &o->repeat) != 0 || o->repeat > 100000) goto bad;
-        } else if (strcmp(arg, "--json") == 0) o->json = value;
-        else if (strcmp(arg, "--plot") == 0) o->plot = value;
-        else if (strcmp(arg, "--model") == 0) o->model = value;
+        } else if (strcmp(arg, "--json") == 0)
+            o->json = value;
+        else if (strcmp(arg, "--plot") == 0)
+            o->plot = value;
+        else if (strcmp(arg, "--model") == 0)
+            o->model = value;
         else {
             fprintf(stderr, "lowbit-bench: unknown argument '%s'\n", arg);
             return -1;

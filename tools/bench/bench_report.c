@@ -9,22 +9,25 @@
 
 void bench_print_table(const bench_measurement *m, size_t count)
 {
-    printf("\n%-10s %-6s %-11s %4s %10s %6s %9s %7s %8s %7s %7s %9s  %s\n", "device", "format", "shape", "n", "us/call",
-           "spread", "GB/s", "% bw", "GFLOP/s", "xF32", "xF16", "host us", "kernel");
+    printf("\n%-10s %-6s %-11s %4s %-5s %10s %6s %9s %7s %8s %7s %7s %7s %9s  %s\n", "device", "format", "shape", "n",
+           "dot", "us/call", "spread", "GB/s", "% bw", "GFLOP/s", "xF32", "xF16", "xfloat", "host us", "kernel");
     for (size_t i = 0; i < count; ++i) {
         const bench_measurement *r = &m[i];
-        char shape[32], f32[16] = "-", f16[16] = "-", percent[16] = "-";
+        char shape[32], f32[16] = "-", f16[16] = "-", percent[16] = "-", to_float[16] = "-";
         snprintf(shape, sizeof shape, "%zux%zu", r->rows, r->cols);
         if (r->ratio_to_f32 > 0.0) snprintf(f32, sizeof f32, "%.2f", r->ratio_to_f32);
         if (r->ratio_to_f16 > 0.0) snprintf(f16, sizeof f16, "%.2f", r->ratio_to_f16);
         if (r->percent_of_bandwidth > 0.0) snprintf(percent, sizeof percent, "%.0f%%", r->percent_of_bandwidth);
-        printf("%-10s %-6s %-11s %4zu %10.1f %5.0f%% %9.2f %7s %8.1f %7s %7s %9.1f  %s%s%s\n", r->device_id,
-               lowbit_format_name(r->format), shape, r->n, r->seconds * 1e6, r->spread * 100.0, r->gbps, percent,
-               r->gflops, f32, f16, r->host_seconds * 1e6, r->kernel, r->timed_on_device ? "" : " (wall time)",
-               r->fell_back ? " [CPU fallback]" : "");
+        if (r->ratio_to_float > 0.0) snprintf(to_float, sizeof to_float, "%.2f", r->ratio_to_float);
+        printf("%-10s %-6s %-11s %4zu %-5s %10.1f %5.0f%% %9.2f %7s %8.1f %7s %7s %7s %9.1f  %s%s%s\n", r->device_id,
+               lowbit_format_name(r->format), shape, r->n, r->dot[0] ? r->dot : "-", r->seconds * 1e6,
+               r->spread * 100.0, r->gbps, percent, r->gflops, f32, f16, to_float, r->host_seconds * 1e6, r->kernel,
+               r->timed_on_device ? "" : " (wall time)", r->fell_back ? " [CPU fallback]" : "");
     }
-    printf("\nus/call: median kernel time; spread: (max-min)/median; xF32/xF16: speed-up over that format on the same\n"
-           "device, shape and n; host us: wall time minus kernel time (dispatch, copies, synchronisation).\n");
+    printf(
+        "\nus/call: median kernel time; spread: (max-min)/median; xF32/xF16: speed-up over that format on the same\n"
+        "device, shape, n and dot path; xfloat: speed-up over the same case with dot=float; host us: wall time minus\n"
+        "kernel time (dispatch, copies, synchronisation).\n");
 }
 
 int bench_write_json(const char *path, const bench_measurement *m, size_t count)
@@ -43,10 +46,11 @@ int bench_write_json(const char *path, const bench_measurement *m, size_t count)
                 ", \"format\": \"%s\", \"rows\": %zu, \"cols\": %zu, \"n\": %zu, \"seconds\": %.9f, \"spread\": %.4f, "
                 "\"host_seconds\": %.9f, \"timed_on_device\": %s, \"gbps\": %.4f, \"device_bandwidth_gbps\": %.4f, "
                 "\"percent_of_bandwidth\": %.2f, \"gflops\": %.3f, \"ratio_to_f32\": %.4f, \"ratio_to_f16\": %.4f, "
-                "\"fell_back\": %s, \"kernel\": ",
+                "\"dot\": \"%s\", \"ratio_to_float\": %.4f, \"fell_back\": %s, \"kernel\": ",
                 lowbit_format_name(r->format), r->rows, r->cols, r->n, r->seconds, r->spread, r->host_seconds,
                 r->timed_on_device ? "true" : "false", r->gbps, r->device_bandwidth / 1e9, r->percent_of_bandwidth,
-                r->gflops, r->ratio_to_f32, r->ratio_to_f16, r->fell_back ? "true" : "false");
+                r->gflops, r->ratio_to_f32, r->ratio_to_f16, r->dot, r->ratio_to_float,
+                r->fell_back ? "true" : "false");
         tool_json_string(out, r->kernel);
         fprintf(out, "}%s\n", i + 1 < count ? "," : "");
     }
@@ -68,11 +72,13 @@ int bench_write_plot(const char *path, const bench_measurement *m, size_t count)
     size_t device_count = 0;
     for (size_t i = 0; i < count && device_count < 8; ++i) {
         int seen = 0;
-        for (size_t d = 0; d < device_count; ++d) seen |= strcmp(devices[d], m[i].device_id) == 0;
+        for (size_t d = 0; d < device_count; ++d)
+            seen |= strcmp(devices[d], m[i].device_id) == 0;
         if (!seen) snprintf(devices[device_count++], sizeof devices[0], "%s", m[i].device_id);
     }
     fprintf(data, "format");
-    for (size_t d = 0; d < device_count; ++d) fprintf(data, " %s", devices[d]);
+    for (size_t d = 0; d < device_count; ++d)
+        fprintf(data, " %s", devices[d]);
     fprintf(data, "\n");
     for (int f = 0; f < LOWBIT_FORMAT_COUNT; ++f) {
         double values[8] = {0};
@@ -84,7 +90,8 @@ int bench_write_plot(const char *path, const bench_measurement *m, size_t count)
         }
         if (!any) continue;
         fprintf(data, "%s", lowbit_format_name(f));
-        for (size_t d = 0; d < device_count; ++d) fprintf(data, " %.2f", values[d]);
+        for (size_t d = 0; d < device_count; ++d)
+            fprintf(data, " %.2f", values[d]);
         fprintf(data, "\n");
     }
     fclose(data);

@@ -23,8 +23,8 @@ static int device_selected(const bench_options *o, const char *id)
 }
 
 /* Times one (device, format, shape, n); returns 0 on success. */
-static int measure(lowbit_context *context, size_t device, lowbit_weights *weights, const float *x, float *y,
-                   size_t n, size_t repeat, bench_measurement *m)
+static int measure(lowbit_context *context, size_t device, lowbit_weights *weights, const float *x, float *y, size_t n,
+                   size_t repeat, bench_measurement *m)
 {
     double *device_times = malloc(repeat * sizeof(double)), *wall_times = malloc(repeat * sizeof(double));
     if (!device_times || !wall_times) return -1;
@@ -61,16 +61,21 @@ static void compute_ratios(bench_measurement *m, size_t count)
             if (strcmp(m[i].device_id, m[j].device_id) != 0 || m[i].rows != m[j].rows || m[i].cols != m[j].cols ||
                 m[i].n != m[j].n || m[i].seconds <= 0.0)
                 continue;
-            if (m[j].format == LOWBIT_FORMAT_F32) m[i].ratio_to_f32 = m[j].seconds / m[i].seconds;
-            if (m[j].format == LOWBIT_FORMAT_F16) m[i].ratio_to_f16 = m[j].seconds / m[i].seconds;
+            if (strcmp(m[i].dot, m[j].dot) == 0) {
+                if (m[j].format == LOWBIT_FORMAT_F32) m[i].ratio_to_f32 = m[j].seconds / m[i].seconds;
+                if (m[j].format == LOWBIT_FORMAT_F16) m[i].ratio_to_f16 = m[j].seconds / m[i].seconds;
+            }
+            if (m[j].format == m[i].format && strcmp(m[j].dot, "float") == 0)
+                m[i].ratio_to_float = m[j].seconds / m[i].seconds;
         }
     }
 }
 
 int bench_model(lowbit_context *context, const bench_options *o);
 
-int bench_run(lowbit_context *context, const bench_options *o)
+int bench_run(lowbit_context *const *contexts, const char *const *dots, size_t context_count, const bench_options *o)
 {
+    lowbit_context *context = contexts[0]; /* devices, probes and --model */
     if (o->model) return bench_model(context, o);
     size_t device_count = 0;
     if (lowbit_device_count(context, &device_count) != LOWBIT_OK) {
@@ -86,7 +91,7 @@ int bench_run(lowbit_context *context, const bench_options *o)
     }
     lowbit_device_info *infos = calloc(device_count, sizeof *infos);
     double *bandwidth = calloc(device_count, sizeof *bandwidth);
-    size_t capacity = device_count * o->format_count * o->shape_count * o->n_count;
+    size_t capacity = device_count * o->format_count * o->shape_count * o->n_count * context_count;
     bench_measurement *results = calloc(capacity ? capacity : 1, sizeof *results);
     if (!infos || !bandwidth || !results) return 1;
     for (size_t d = 0; d < device_count; ++d) {
@@ -104,13 +109,16 @@ int bench_run(lowbit_context *context, const bench_options *o)
     for (size_t s = 0; s < o->shape_count; ++s) {
         const bench_shape shape = o->shapes[s];
         size_t max_n = 0;
-        for (size_t k = 0; k < o->n_count; ++k) max_n = o->ns[k] > max_n ? o->ns[k] : max_n;
+        for (size_t k = 0; k < o->n_count; ++k)
+            max_n = o->ns[k] > max_n ? o->ns[k] : max_n;
         float *values = malloc(shape.rows * shape.cols * sizeof(float));
         float *x = malloc(max_n * shape.cols * sizeof(float));
         float *y = malloc(max_n * shape.rows * sizeof(float));
         if (!values || !x || !y) return 1;
-        for (size_t i = 0; i < shape.rows * shape.cols; ++i) values[i] = 0.02f * sinf((float)i * 0.731f);
-        for (size_t i = 0; i < max_n * shape.cols; ++i) x[i] = cosf((float)i * 0.013f);
+        for (size_t i = 0; i < shape.rows * shape.cols; ++i)
+            values[i] = 0.02f * sinf((float)i * 0.731f);
+        for (size_t i = 0; i < max_n * shape.cols; ++i)
+            x[i] = cosf((float)i * 0.013f);
         for (size_t f = 0; f < o->format_count; ++f) {
             lowbit_format format = o->formats[f];
             size_t row_bytes = lowbit_format_row_size(format, shape.cols);
@@ -123,7 +131,8 @@ int bench_run(lowbit_context *context, const bench_options *o)
             void *packed = malloc(size);
             fprintf(stderr, "lowbit-bench: quantizing %zux%zu to %s...\n", shape.rows, shape.cols,
                     lowbit_format_name(format));
-            if (!packed || lowbit_quantize(format, values, shape.rows, shape.cols, packed, size, NULL, 0) != LOWBIT_OK) {
+            if (!packed ||
+                lowbit_quantize(format, values, shape.rows, shape.cols, packed, size, NULL, 0) != LOWBIT_OK) {
                 fprintf(stderr, "lowbit-bench: %s\n", lowbit_last_error());
                 free(packed);
                 ++failures;
@@ -131,37 +140,46 @@ int bench_run(lowbit_context *context, const bench_options *o)
             }
             for (size_t d = 0; d < device_count; ++d) {
                 if (!device_selected(o, infos[d].id)) continue;
-                lowbit_weights *weights = NULL;
-                if (lowbit_weights_upload(context, d, format, shape.rows, shape.cols, packed, size,
-                                          LOWBIT_UPLOAD_BORROW_HOST, &weights) != LOWBIT_OK) {
-                    fprintf(stderr, "lowbit-bench: %s %s: %s\n", infos[d].id, lowbit_format_name(format),
-                            lowbit_last_error());
-                    ++failures;
-                    continue;
-                }
-                for (size_t k = 0; k < o->n_count; ++k) {
-                    size_t n = o->ns[k];
-                    bench_measurement *m = &results[count];
-                    memset(m, 0, sizeof *m);
-                    snprintf(m->device_id, sizeof m->device_id, "%s", infos[d].id);
-                    snprintf(m->device_name, sizeof m->device_name, "%s", infos[d].name);
-                    m->device_bandwidth = bandwidth[d];
-                    m->format = format, m->rows = shape.rows, m->cols = shape.cols, m->n = n;
-                    fprintf(stderr, "lowbit-bench: %s %s %zux%zu n=%zu\n", infos[d].id, lowbit_format_name(format),
-                            shape.rows, shape.cols, n);
-                    if (measure(context, d, weights, x, y, n, o->repeat, m) != 0) {
-                        fprintf(stderr, "lowbit-bench: %s %s n=%zu failed: %s\n", infos[d].id,
-                                lowbit_format_name(format), n, lowbit_last_error());
+                /* one upload per context; each n then runs in every context in turn, so the paths see the same
+                 * machine state */
+                lowbit_weights *weights[3] = {NULL, NULL, NULL};
+                int uploaded = 1;
+                for (size_t c = 0; c < context_count && uploaded; ++c)
+                    if (lowbit_weights_upload(contexts[c], d, format, shape.rows, shape.cols, packed, size,
+                                              LOWBIT_UPLOAD_BORROW_HOST, &weights[c]) != LOWBIT_OK) {
+                        fprintf(stderr, "lowbit-bench: %s %s: %s\n", infos[d].id, lowbit_format_name(format),
+                                lowbit_last_error());
                         ++failures;
-                        continue;
+                        uploaded = 0;
                     }
-                    double bytes = (double)size + (double)(n * shape.cols * 4) + (double)(n * shape.rows * 4);
-                    m->gbps = bytes / m->seconds / 1e9;
-                    m->percent_of_bandwidth = bandwidth[d] > 0.0 ? 100.0 * bytes / m->seconds / bandwidth[d] : 0.0;
-                    m->gflops = 2.0 * (double)shape.rows * (double)shape.cols * (double)n / m->seconds / 1e9;
-                    ++count;
+                for (size_t k = 0; uploaded && k < o->n_count; ++k) {
+                    for (size_t c = 0; c < context_count; ++c) {
+                        size_t n = o->ns[k];
+                        bench_measurement *m = &results[count];
+                        memset(m, 0, sizeof *m);
+                        snprintf(m->device_id, sizeof m->device_id, "%s", infos[d].id);
+                        snprintf(m->device_name, sizeof m->device_name, "%s", infos[d].name);
+                        snprintf(m->dot, sizeof m->dot, "%s", dots ? dots[c] : "");
+                        m->device_bandwidth = bandwidth[d];
+                        m->format = format, m->rows = shape.rows, m->cols = shape.cols, m->n = n;
+                        fprintf(stderr, "lowbit-bench: %s %s %zux%zu n=%zu%s%s\n", infos[d].id,
+                                lowbit_format_name(format), shape.rows, shape.cols, n, dots ? " dot=" : "",
+                                dots ? dots[c] : "");
+                        if (measure(contexts[c], d, weights[c], x, y, n, o->repeat, m) != 0) {
+                            fprintf(stderr, "lowbit-bench: %s %s n=%zu failed: %s\n", infos[d].id,
+                                    lowbit_format_name(format), n, lowbit_last_error());
+                            ++failures;
+                            continue;
+                        }
+                        double bytes = (double)size + (double)(n * shape.cols * 4) + (double)(n * shape.rows * 4);
+                        m->gbps = bytes / m->seconds / 1e9;
+                        m->percent_of_bandwidth = bandwidth[d] > 0.0 ? 100.0 * bytes / m->seconds / bandwidth[d] : 0.0;
+                        m->gflops = 2.0 * (double)shape.rows * (double)shape.cols * (double)n / m->seconds / 1e9;
+                        ++count;
+                    }
                 }
-                lowbit_weights_destroy(weights);
+                for (size_t c = 0; c < context_count; ++c)
+                    lowbit_weights_destroy(weights[c]);
             }
             free(packed);
         }

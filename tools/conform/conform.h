@@ -10,14 +10,27 @@
 
 #include "lowbit/lowbit.h"
 
-typedef enum conform_kernel { CONFORM_KERNEL_GEMV = 0, CONFORM_KERNEL_GEMM = 1 } conform_kernel;
+/* The integer kinds run in a context made with dot=int (X quantized to 8-bit blocks per call) and are held to
+ * the integer path's bound; the float kinds run with dot=float. */
+typedef enum conform_kernel {
+    CONFORM_KERNEL_GEMV = 0,
+    CONFORM_KERNEL_GEMM = 1,
+    CONFORM_KERNEL_GEMV_INT = 2,
+    CONFORM_KERNEL_GEMM_INT = 3
+} conform_kernel;
+
+#define CONFORM_KERNEL_COUNT 4
+/* 1 for the integer-dot kinds */
+int conform_kernel_is_int(conform_kernel kernel);
 
 typedef enum conform_variant {
     CONFORM_VARIANT_PLAIN = 0,     /* random weights and activations */
     CONFORM_VARIANT_UNALIGNED = 1, /* weight bytes at an odd host address (a sub-buffer of a larger one) */
     CONFORM_VARIANT_NAN = 2,       /* a NaN in the activations must reach every output */
     CONFORM_VARIANT_INF = 3,       /* an Inf in the activations: non-finite where the reference is (Inf may become NaN) */
-    CONFORM_VARIANT_SPLIT = 4      /* device allocations capped (LOWBIT_MAX_ALLOC): the matrix spans several buffers */
+    CONFORM_VARIANT_SPLIT = 4,     /* device allocations capped (LOWBIT_MAX_ALLOC): the matrix spans several buffers */
+    CONFORM_VARIANT_OUTLIER = 5,   /* one activation 1000x the rest: its block's 8-bit grid is coarse */
+    CONFORM_VARIANT_ZERO_BLOCK = 6 /* an all-zero block of activations (scale 0) */
 } conform_variant;
 
 /* The allocation cap split cases run under: far below every matrix of the split shape. */
@@ -55,7 +68,7 @@ typedef struct conform_result {
 typedef struct conform_filter {
     const char *device;  /* device id, NULL = all */
     const char *format;  /* format name, NULL = all */
-    const char *kernel;  /* "gemv" | "gemm", NULL = both */
+    const char *kernel;  /* "gemv" | "gemm" | "gemv-int" | "gemm-int", NULL = all */
     const char *case_id; /* exactly this case */
     int full;            /* the full shape set instead of the quick one */
 } conform_filter;
@@ -64,7 +77,7 @@ const char *conform_kernel_name(conform_kernel kernel);
 const char *conform_status_name(conform_status status);
 const char *conform_variant_name(conform_variant variant);
 /* Tolerance on NMSE for a kernel kind and activation type against the f64 reference (1e-6 for f32
- * activations; the values are in conform_tolerance itself). */
+ * activations, 5e-4 for the integer kinds; the values are in conform_tolerance itself). */
 double conform_tolerance(conform_kernel kernel, lowbit_activation activation);
 /* FNV-1a of the id: the case's seed. */
 uint64_t conform_seed(const char *id);
@@ -81,12 +94,16 @@ void conform_compare(const float *y, const double *reference, size_t count, doub
 /* The contexts cases run in: split cases need one whose devices were probed under the allocation cap.
  * conform_contexts_split() makes it on first use (same plugins as the main context). */
 typedef struct conform_contexts {
-    lowbit_context *main;
+    lowbit_context *main;                   /* made with params "dot=float" (conform_contexts_options) */
     lowbit_context *split;                  /* NULL until a split case needs it */
-    const lowbit_context_options *options;  /* how main was made (NULL = defaults) */
+    const lowbit_context_options *options;  /* how main was made */
+    lowbit_context *integer;                /* params "dot=int"; NULL until an integer case needs it */
 } conform_contexts;
+/* The options for main: `plugins` (may be 0) and params "dot=float". */
+lowbit_context_options conform_contexts_options(const char *const *plugins, size_t plugin_count);
 lowbit_status conform_contexts_split(conform_contexts *contexts);
-void conform_contexts_release(conform_contexts *contexts); /* destroys split (main is the caller's) */
+lowbit_status conform_contexts_integer(conform_contexts *contexts);
+void conform_contexts_release(conform_contexts *contexts); /* destroys split and integer (main is the caller's) */
 
 /* Runs one case: quantizes deterministic data, uploads, runs, compares. */
 void conform_case_run(conform_contexts *contexts, const conform_case *c, conform_result *result);

@@ -8,7 +8,16 @@
 
 #include "conform.h"
 
-const char *conform_kernel_name(conform_kernel kernel) { return kernel == CONFORM_KERNEL_GEMV ? "gemv" : "gemm"; }
+const char *conform_kernel_name(conform_kernel kernel)
+{
+    static const char *const names[CONFORM_KERNEL_COUNT] = {"gemv", "gemm", "gemv-int", "gemm-int"};
+    return names[kernel];
+}
+
+int conform_kernel_is_int(conform_kernel kernel)
+{
+    return kernel == CONFORM_KERNEL_GEMV_INT || kernel == CONFORM_KERNEL_GEMM_INT;
+}
 
 const char *conform_status_name(conform_status status)
 {
@@ -18,20 +27,22 @@ const char *conform_status_name(conform_status status)
 
 const char *conform_variant_name(conform_variant variant)
 {
-    static const char *const names[] = {"plain", "unaligned", "nan", "inf", "split"};
+    static const char *const names[] = {"plain", "unaligned", "nan", "inf", "split", "outlier", "zero-block"};
     return names[variant];
 }
 
 double conform_tolerance(conform_kernel kernel, lowbit_activation activation)
 {
-    (void)kernel; /* GEMV and GEMM share the f32 bound; integer-dot kernels will get 5e-4 */
+    /* GEMV and GEMM share the f32 bound; the integer kinds quantize X to 8 bits per 32 elements (TARGETS: 5e-4) */
+    if (conform_kernel_is_int(kernel)) return 5e-4;
     return activation == LOWBIT_ACTIVATION_F16 ? 1e-3 : 1e-6;
 }
 
 uint64_t conform_seed(const char *id)
 {
     uint64_t hash = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)id; *p; ++p) hash = (hash ^ *p) * 1099511628211ull;
+    for (const unsigned char *p = (const unsigned char *)id; *p; ++p)
+        hash = (hash ^ *p) * 1099511628211ull;
     return hash;
 }
 
@@ -60,13 +71,29 @@ static const shape shapes[] = {
     {33, 2, 0, CONFORM_KERNEL_GEMV, 2, CONFORM_VARIANT_NAN, 1, LOWBIT_ACTIVATION_F32},
     {33, 2, 0, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_INF, 1, LOWBIT_ACTIVATION_F32},
     {1024, 16, 0, CONFORM_KERNEL_GEMV, 1, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
-    {257, 8, 0, CONFORM_KERNEL_GEMV, 2, CONFORM_VARIANT_SPLIT, 1, LOWBIT_ACTIVATION_F32}, /* > 16K in every format: several buffers */
+    {257, 8, 0, CONFORM_KERNEL_GEMV, 2, CONFORM_VARIANT_SPLIT, 1,
+     LOWBIT_ACTIVATION_F32}, /* > 16K in every format: several buffers */
     {67, 3, 32, CONFORM_KERNEL_GEMM, 9, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F32},
     {67, 3, 32, CONFORM_KERNEL_GEMM, 16, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
     {129, 4, 0, CONFORM_KERNEL_GEMM, 64, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
     {65, 2, 0, CONFORM_KERNEL_GEMM, 65, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F32},
     {67, 3, 32, CONFORM_KERNEL_GEMV, 3, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F16},
     {67, 3, 32, CONFORM_KERNEL_GEMM, 16, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F16},
+    /* the integer-dot kinds (integer weight formats only) */
+    {16, 1, 0, CONFORM_KERNEL_GEMV_INT, 1, CONFORM_VARIANT_PLAIN, 1,
+     LOWBIT_ACTIVATION_F32}, /* one block; 16 outputs, as one output's NMSE is noise */
+    {67, 3, 32, CONFORM_KERNEL_GEMV_INT, 1, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV_INT, 3, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV_INT, 8, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F32},
+    {33, 2, 0, CONFORM_KERNEL_GEMV_INT, 2, CONFORM_VARIANT_NAN, 1, LOWBIT_ACTIVATION_F32},
+    {33, 2, 0, CONFORM_KERNEL_GEMV_INT, 1, CONFORM_VARIANT_INF, 1, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV_INT, 2, CONFORM_VARIANT_OUTLIER, 1, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV_INT, 2, CONFORM_VARIANT_ZERO_BLOCK, 1, LOWBIT_ACTIVATION_F32},
+    {1024, 16, 0, CONFORM_KERNEL_GEMV_INT, 1, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMM_INT, 9, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F32},
+    {129, 4, 0, CONFORM_KERNEL_GEMM_INT, 64, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F32},
+    {65, 2, 0, CONFORM_KERNEL_GEMM_INT, 65, CONFORM_VARIANT_PLAIN, 1, LOWBIT_ACTIVATION_F32},
+    {67, 3, 32, CONFORM_KERNEL_GEMV_INT, 3, CONFORM_VARIANT_PLAIN, 0, LOWBIT_ACTIVATION_F16},
 };
 
 static int matches(const char *wanted, const char *value) { return !wanted || strcasecmp(wanted, value) == 0; }
@@ -96,8 +123,13 @@ lowbit_status conform_cases_generate(lowbit_context *context, const conform_filt
                 const shape *sh = &shapes[s];
                 if (!filter->full && !sh->quick && !filter->case_id) continue;
                 if (filter->kernel && strcasecmp(filter->kernel, conform_kernel_name(sh->kernel)) != 0) continue;
-                conform_case c = {.device = d, .kernel = sh->kernel, .format = (lowbit_format)f,
-                                  .activation = sh->activation, .rows = sh->rows, .n = sh->n,
+                if (conform_kernel_is_int(sh->kernel) && traits->block_size == 1) continue; /* float weights */
+                conform_case c = {.device = d,
+                                  .kernel = sh->kernel,
+                                  .format = (lowbit_format)f,
+                                  .activation = sh->activation,
+                                  .rows = sh->rows,
+                                  .n = sh->n,
                                   .variant = sh->variant};
                 /* K not a multiple of 256 only where the block is 32; block-1 formats get odd widths */
                 size_t block = traits->block_size == 1 ? 32 : traits->block_size;

@@ -75,10 +75,30 @@ lowbit_status conform_contexts_split(conform_contexts *contexts)
     return status;
 }
 
+lowbit_context_options conform_contexts_options(const char *const *plugins, size_t plugin_count)
+{
+    lowbit_context_options options = {.struct_size = sizeof options,
+                                      .plugin_files = plugin_count ? plugins : NULL,
+                                      .plugin_file_count = plugin_count,
+                                      .params = "dot=float"};
+    return options;
+}
+
+lowbit_status conform_contexts_integer(conform_contexts *contexts)
+{
+    if (contexts->integer) return LOWBIT_OK;
+    lowbit_context_options options = conform_contexts_options(NULL, 0);
+    if (contexts->options) options = *contexts->options;
+    options.params = "dot=int";
+    return lowbit_context_create(&options, &contexts->integer);
+}
+
 void conform_contexts_release(conform_contexts *contexts)
 {
     lowbit_context_destroy(contexts->split);
+    lowbit_context_destroy(contexts->integer);
     contexts->split = NULL;
+    contexts->integer = NULL;
 }
 
 void conform_case_run(conform_contexts *contexts, const conform_case *c, conform_result *result)
@@ -86,6 +106,15 @@ void conform_case_run(conform_contexts *contexts, const conform_case *c, conform
     memset(result, 0, sizeof *result);
     result->tolerance = conform_tolerance(c->kernel, c->activation);
     lowbit_context *context = contexts->main;
+    if (conform_kernel_is_int(c->kernel)) {
+        if (conform_contexts_integer(contexts) != LOWBIT_OK) {
+            result->status = CONFORM_FAIL;
+            snprintf(result->message, sizeof result->message, "cannot make the dot=int context: %s",
+                     lowbit_last_error());
+            return;
+        }
+        context = contexts->integer;
+    }
     if (c->variant == CONFORM_VARIANT_SPLIT) {
         if (conform_contexts_split(contexts) != LOWBIT_OK) {
             result->status = CONFORM_FAIL;
@@ -121,10 +150,13 @@ void conform_case_run(conform_contexts *contexts, const conform_case *c, conform
             snprintf(result->message, sizeof result->message, "out of host memory");
             goto done;
         }
-        for (size_t i = 0; i < c->n * c->cols; ++i) x[i] = lowbit_fp16_to_fp32(x16[i] = lowbit_fp32_to_fp16(x[i]));
+        for (size_t i = 0; i < c->n * c->cols; ++i)
+            x[i] = lowbit_fp16_to_fp32(x16[i] = lowbit_fp32_to_fp16(x[i]));
     }
     if (c->variant == CONFORM_VARIANT_NAN) x[(c->n - 1) * c->cols + c->cols / 2] = NAN;
     if (c->variant == CONFORM_VARIANT_INF) x[c->cols / 3] = INFINITY;
+    if (c->variant == CONFORM_VARIANT_OUTLIER) x[(c->n - 1) * c->cols + c->cols / 2 + 1] = 1000.0f;
+    if (c->variant == CONFORM_VARIANT_ZERO_BLOCK) memset(x + c->cols - 32, 0, 32 * sizeof *x);
     /* the unaligned variant reads its weights from one byte into a larger buffer */
     unsigned char *packed = storage + (c->variant == CONFORM_VARIANT_UNALIGNED ? 1 : 0);
     if (lowbit_quantize(c->format, values, c->rows, c->cols, packed, size, NULL, 1) != LOWBIT_OK ||
@@ -134,8 +166,8 @@ void conform_case_run(conform_contexts *contexts, const conform_case *c, conform
         goto done;
     }
     tool_reference_matmul(dequantized, c->rows, c->cols, x, c->n, reference);
-    lowbit_status status = lowbit_weights_upload(context, c->device, c->format, c->rows, c->cols, packed, size, 0,
-                                                 &weights);
+    lowbit_status status =
+        lowbit_weights_upload(context, c->device, c->format, c->rows, c->cols, packed, size, 0, &weights);
     if (status == LOWBIT_OK)
         status = x16 ? lowbit_matmul_ex(context, weights, x16, LOWBIT_ACTIVATION_F16, y, c->n)
                      : lowbit_matmul(context, weights, x, y, c->n);
@@ -151,6 +183,13 @@ void conform_case_run(conform_contexts *contexts, const conform_case *c, conform
     if (result->status == CONFORM_PASS && run.fell_back) {
         result->status = CONFORM_FALLBACK;
         snprintf(result->message, sizeof result->message, "ran on the CPU backend: %s", run.fallback_reason);
+    } else if (result->status == CONFORM_PASS && run.activations_quantized && !conform_kernel_is_int(c->kernel)) {
+        result->status = CONFORM_FAIL;
+        snprintf(result->message, sizeof result->message, "a float-kind case ran an integer-dot kernel (dot=float)");
+    } else if (result->status == CONFORM_PASS && conform_kernel_is_int(c->kernel) && !run.activations_quantized) {
+        result->status = CONFORM_NOT_SUPPORTED;
+        snprintf(result->message, sizeof result->message,
+                 "no integer-dot kernel for this format and batch here: the float path ran (result correct)");
     } else if (result->status == CONFORM_PASS && run.activations_widened) {
         result->status = CONFORM_NOT_SUPPORTED;
         snprintf(result->message, sizeof result->message,

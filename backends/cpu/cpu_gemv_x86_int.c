@@ -1,0 +1,282 @@
+/* cpu_gemv_x86_int.c — AVX2 integer-dot kernels: the weights' quants (as bytes, cpu_x86_decode.h) times activations
+ * quantized per call to 8-bit blocks (lowbit_cpu_quantize_q8), multiplied in integers with pmaddubsw/pmaddwd, and one
+ * float multiply-add per 32 elements for the two scales. Signed weights go through pmaddubsw's unsigned operand as
+ * |w| with w's sign moved onto x; unsigned ones (Q4_1, Q5_1, Q4_K, Q5_K) go in directly. No pair sum can overflow
+ * 16 bits: |w| ≤ 128 and |x| ≤ 127 give at most 32512.
+ *
+ * Activation blocks are 32 elements, so a K-quant's sub-block (32, or two 16-element halves for Q6_K) meets
+ * exactly one activation scale; formats with a zero point or min apply it through the block's d·Σq. Four
+ * activation rows share each unpacked weight block, as in the float kernels. */
+#include "cpu_gemv.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include "cpu_x86_decode.h"
+
+/* The activation rows i0..i0+3 of one call. */
+typedef struct q8_rows {
+    const int8_t *q;
+    const float *d, *s;
+    size_t cols, blocks; /* blocks = cols / 32 */
+} q8_rows;
+
+/* Σ w·x over pairs as 8 × int32, w signed (passed as |w| and w), x signed. */
+X86_TARGET static inline __m256i dot_signed(__m256i abs_w, __m256i w, __m256i x, __m256i pair_weights)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(x, w)), pair_weights);
+}
+
+/* Σ w·x over pairs as 8 × int32, w unsigned (0..127). */
+X86_TARGET static inline __m256i dot_unsigned(__m256i w, __m256i x, __m256i pair_weights)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), pair_weights);
+}
+
+X86_TARGET static inline __m256i load_q8(const q8_rows *x, size_t row, size_t element)
+{
+    return _mm256_loadu_si256((const __m256i *)(const void *)(x->q + row * x->cols + element));
+}
+
+/* Store Y for rows i0..i0+count-1: Σ lanes of acc plus the scalar offset term. */
+X86_TARGET static inline void store_rows(float *y, size_t rows, size_t r, size_t i0, size_t count, const __m256 acc[4],
+                                         const float offset[4])
+{
+    for (size_t i = 0; i < count; ++i)
+        y[(i0 + i) * rows + r] = horizontal_sum(acc[i]) + offset[i];
+}
+
+/* The 32-element {f16 d[, f16 m]; quants} formats. Affine ones (x = d·q + m) add m·(d_x·Σq_x) per block. */
+X86_TARGET __attribute__((always_inline)) static inline void gemv_block32_int(lowbit_format format,
+                                                                              const unsigned char *w, const q8_rows *x,
+                                                                              size_t n, float *y, size_t rows,
+                                                                              size_t row_begin, size_t row_end)
+{
+    const block32_kind kind = block32_of(format);
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * x->blocks * kind.bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            __m256 acc[4];
+            float offset[4] = {0};
+            for (int i = 0; i < 4; ++i)
+                acc[i] = _mm256_setzero_ps();
+            for (size_t b = 0; b < x->blocks; ++b) {
+                const unsigned char *block = row + b * kind.bytes;
+                const float dw = load_half(block), m = kind.affine ? load_half(block + 2) : 0.0f;
+                __m128i lo, hi;
+                unpack_bytes(format, block, &lo, &hi);
+                const __m256i q = _mm256_set_m128i(hi, lo), abs_q = _mm256_sign_epi8(q, q);
+#define BLOCK32_INT_ROW(i)                                                                                             \
+    if (count > i) {                                                                                                   \
+        const size_t xr = i0 + i;                                                                                      \
+        const __m256i xq = load_q8(x, xr, b * 32);                                                                     \
+        const __m256i sum = kind.affine ? dot_unsigned(q, xq, ones) : dot_signed(abs_q, q, xq, ones);                  \
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(dw * x->d[xr * x->blocks + b]), acc[i]);      \
+        if (kind.affine) offset[i] += m * x->s[xr * x->blocks + b];                                                    \
+    }
+                BLOCK32_INT_ROW(0) BLOCK32_INT_ROW(1) BLOCK32_INT_ROW(2) BLOCK32_INT_ROW(3)
+#undef BLOCK32_INT_ROW
+            }
+            store_rows(y, rows, r, i0, count, acc, offset);
+        }
+    }
+}
+
+#define BLOCK32_INT_KERNEL(name, format)                                                                               \
+    X86_TARGET static void name(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,             \
+                                size_t row_begin, size_t row_end)                                                      \
+    {                                                                                                                  \
+        gemv_block32_int(format, w, x, n, y, rows, row_begin, row_end);                                                \
+    }
+BLOCK32_INT_KERNEL(gemv_q4_0_int, LOWBIT_FORMAT_Q4_0)
+BLOCK32_INT_KERNEL(gemv_q4_1_int, LOWBIT_FORMAT_Q4_1)
+BLOCK32_INT_KERNEL(gemv_q5_0_int, LOWBIT_FORMAT_Q5_0)
+BLOCK32_INT_KERNEL(gemv_q5_1_int, LOWBIT_FORMAT_Q5_1)
+BLOCK32_INT_KERNEL(gemv_q8_0_int, LOWBIT_FORMAT_Q8_0)
+BLOCK32_INT_KERNEL(gemv_iq4_nl_int, LOWBIT_FORMAT_IQ4_NL)
+#undef BLOCK32_INT_KERNEL
+
+/* Q4_K and Q5_K: per 32-element sub-block j, d·sc_j·Σq·x_q·d_x − dmin·m_j·(d_x·Σx_q); the 6-bit scale multiplies
+ * the 16-bit pair sums inside pmaddwd. Q5_K's fifth bit of element l is bit j of qh[l]. */
+X86_TARGET __attribute__((always_inline)) static inline void gemv_k45_int(int five_bits, const unsigned char *w,
+                                                                          const q8_rows *x, size_t n, float *y,
+                                                                          size_t rows, size_t row_begin, size_t row_end)
+{
+    const size_t blocks = x->cols / 256, block_bytes = five_bits ? 176 : 144;
+    const __m256i mask = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            __m256 acc[4];
+            float mins[4] = {0};
+            for (int i = 0; i < 4; ++i)
+                acc[i] = _mm256_setzero_ps();
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *in = row + b * block_bytes, *s = in + 4, *qs = in + (five_bits ? 48 : 16);
+                const float d = load_half(in), dmin = load_half(in + 2);
+                const __m256i qh = five_bits ? _mm256_loadu_si256((const __m256i *)(in + 16)) : _mm256_setzero_si256();
+                for (int j = 0; j < 8; ++j) {
+                    __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * (j / 2)));
+                    if (j % 2) q = _mm256_srli_epi16(q, 4);
+                    q = _mm256_and_si256(q, mask);
+                    if (five_bits)
+                        q = _mm256_or_si256(q, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, j), one), 4));
+                    int sc, m;
+                    lowbit_decode_k4_scale_min(s, j, &sc, &m);
+                    const __m256i scale = _mm256_set1_epi16((short)sc);
+                    const float dm = dmin * (float)m;
+                    const size_t xb = b * 8 + (size_t)j;
+#define K45_INT_ROW(i)                                                                                                 \
+    if (count > i) {                                                                                                   \
+        const size_t xr = i0 + i;                                                                                      \
+        const __m256i sum = dot_unsigned(q, load_q8(x, xr, xb * 32), scale);                                           \
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i]);      \
+        mins[i] -= dm * x->s[xr * x->blocks + xb];                                                                     \
+    }
+                    K45_INT_ROW(0) K45_INT_ROW(1) K45_INT_ROW(2) K45_INT_ROW(3)
+#undef K45_INT_ROW
+                }
+            }
+            store_rows(y, rows, r, i0, count, acc, mins);
+        }
+    }
+}
+
+X86_TARGET static void gemv_q4_k_int(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
+                                     size_t row_begin, size_t row_end)
+{
+    gemv_k45_int(0, w, x, n, y, rows, row_begin, row_end);
+}
+
+X86_TARGET static void gemv_q5_k_int(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
+                                     size_t row_begin, size_t row_end)
+{
+    gemv_k45_int(1, w, x, n, y, rows, row_begin, row_end);
+}
+
+/* Q6_K: q − 32 formed in the byte domain (signed); the two 16-element halves of each 32 quants carry their own
+ * int8 scale, applied by pmaddwd (low 128-bit lane: elements 0..15, high lane: 16..31). */
+X86_TARGET static void gemv_q6_k_int(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
+                                     size_t row_begin, size_t row_end)
+{
+    const size_t blocks = x->cols / 256, block_bytes = 210;
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            __m256 acc[4];
+            const float none[4] = {0};
+            for (int i = 0; i < 4; ++i)
+                acc[i] = _mm256_setzero_ps();
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *in = row + b * block_bytes;
+                const float d = load_half(in + 208);
+                for (int h = 0; h < 2; ++h) {
+                    const __m256i ql[2] = {_mm256_loadu_si256((const __m256i *)(in + 64 * h)),
+                                           _mm256_loadu_si256((const __m256i *)(in + 64 * h + 32))};
+                    const __m256i qh = _mm256_loadu_si256((const __m256i *)(in + 128 + 32 * h));
+                    for (int k = 0; k < 4; ++k) {
+                        const __m256i q = q6_k_bytes(ql, qh, k), abs_q = _mm256_sign_epi8(q, q);
+                        const int j = 8 * h + 2 * k;
+                        const __m256i scales = _mm256_set_m128i(_mm_set1_epi16((short)(signed char)in[192 + j + 1]),
+                                                                _mm_set1_epi16((short)(signed char)in[192 + j]));
+                        const size_t xb = b * 8 + (size_t)(4 * h + k);
+#define Q6_K_INT_ROW(i)                                                                                                \
+    if (count > i) {                                                                                                   \
+        const size_t xr = i0 + i;                                                                                      \
+        const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), scales);                                     \
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i]);      \
+    }
+                        Q6_K_INT_ROW(0) Q6_K_INT_ROW(1) Q6_K_INT_ROW(2) Q6_K_INT_ROW(3)
+#undef Q6_K_INT_ROW
+                    }
+                }
+            }
+            store_rows(y, rows, r, i0, count, acc, none);
+        }
+    }
+}
+
+/* IQ4_XS: eight 32-element sub-blocks shaped like IQ4_NL blocks (16 bytes of level indices) under one f16 d and
+ * 6-bit scales ls: x = d·(ls − 32)·level. */
+X86_TARGET static void gemv_iq4_xs_int(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
+                                       size_t row_begin, size_t row_end)
+{
+    const size_t blocks = x->cols / 256, block_bytes = 136;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            __m256 acc[4];
+            const float none[4] = {0};
+            for (int i = 0; i < 4; ++i)
+                acc[i] = _mm256_setzero_ps();
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *in = row + b * block_bytes;
+                const float d = load_half(in);
+                const unsigned scales_h = (unsigned)in[2] | ((unsigned)in[3] << 8);
+                for (int j = 0; j < 8; ++j) {
+                    const int ls = ((in[4 + j / 2] >> (4 * (j % 2))) & 0xF) | (int)(((scales_h >> (2 * j)) & 3u) << 4);
+                    const float dl = d * (float)(ls - 32);
+                    __m128i lo, hi;
+                    /* unpack_bytes reads an IQ4_NL block's indices at offset 2 */
+                    unpack_bytes(LOWBIT_FORMAT_IQ4_NL, in + 8 + 16 * j - 2, &lo, &hi);
+                    const __m256i q = _mm256_set_m128i(hi, lo), abs_q = _mm256_sign_epi8(q, q);
+                    const size_t xb = b * 8 + (size_t)j;
+#define IQ4_XS_INT_ROW(i)                                                                                              \
+    if (count > i) {                                                                                                   \
+        const size_t xr = i0 + i;                                                                                      \
+        const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), ones);                                       \
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(dl * x->d[xr * x->blocks + xb]), acc[i]);     \
+    }
+                    IQ4_XS_INT_ROW(0) IQ4_XS_INT_ROW(1) IQ4_XS_INT_ROW(2) IQ4_XS_INT_ROW(3)
+#undef IQ4_XS_INT_ROW
+                }
+            }
+            store_rows(y, rows, r, i0, count, acc, none);
+        }
+    }
+}
+
+typedef void x86_int_kernel_fn(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
+                               size_t row_begin, size_t row_end);
+
+static const struct {
+    lowbit_format format;
+    x86_int_kernel_fn *run;
+    const char *name;
+} int_kernels[] = {
+    {LOWBIT_FORMAT_Q4_0, gemv_q4_0_int, "cpu_gemv_q4_0 avx2 x=q8"},
+    {LOWBIT_FORMAT_Q4_1, gemv_q4_1_int, "cpu_gemv_q4_1 avx2 x=q8"},
+    {LOWBIT_FORMAT_Q5_0, gemv_q5_0_int, "cpu_gemv_q5_0 avx2 x=q8"},
+    {LOWBIT_FORMAT_Q5_1, gemv_q5_1_int, "cpu_gemv_q5_1 avx2 x=q8"},
+    {LOWBIT_FORMAT_Q8_0, gemv_q8_0_int, "cpu_gemv_q8_0 avx2 x=q8"},
+    {LOWBIT_FORMAT_IQ4_NL, gemv_iq4_nl_int, "cpu_gemv_iq4_nl avx2 x=q8"},
+    {LOWBIT_FORMAT_Q4_K, gemv_q4_k_int, "cpu_gemv_q4_k avx2 x=q8"},
+    {LOWBIT_FORMAT_Q5_K, gemv_q5_k_int, "cpu_gemv_q5_k avx2 x=q8"},
+    {LOWBIT_FORMAT_Q6_K, gemv_q6_k_int, "cpu_gemv_q6_k avx2 x=q8"},
+    {LOWBIT_FORMAT_IQ4_XS, gemv_iq4_xs_int, "cpu_gemv_iq4_xs avx2 x=q8"},
+};
+
+const char *lowbit_cpu_gemv_x86_int(lowbit_format format, const void *weights, size_t cols, const lowbit_cpu_q8 *x,
+                                    size_t n, float *y, size_t rows, size_t row_begin, size_t row_end)
+{
+    const q8_rows rows_q8 = {x->q, x->d, x->s, cols, cols / 32};
+    for (size_t k = 0; k < sizeof int_kernels / sizeof int_kernels[0]; ++k)
+        if (int_kernels[k].format == format) {
+            int_kernels[k].run(weights, &rows_q8, n, y, rows, row_begin, row_end);
+            return int_kernels[k].name;
+        }
+    return NULL;
+}
+
+#else
+const char *lowbit_cpu_gemv_x86_int(lowbit_format format, const void *weights, size_t cols, const lowbit_cpu_q8 *x,
+                                    size_t n, float *y, size_t rows, size_t row_begin, size_t row_end)
+{
+    (void)format, (void)weights, (void)cols, (void)x, (void)n, (void)y, (void)rows, (void)row_begin, (void)row_end;
+    return NULL;
+}
+#endif
