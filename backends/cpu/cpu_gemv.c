@@ -217,7 +217,11 @@ int lowbit_cpu_gemv_int_available(lowbit_format format)
     case LOWBIT_FORMAT_Q4_K:
     case LOWBIT_FORMAT_Q5_K:
     case LOWBIT_FORMAT_Q6_K:
-    case LOWBIT_FORMAT_IQ4_XS: return x86_level > 0;
+    case LOWBIT_FORMAT_IQ4_XS:
+    case LOWBIT_FORMAT_Q2_K:
+    case LOWBIT_FORMAT_Q3_K:
+    case LOWBIT_FORMAT_TQ2_0:
+    case LOWBIT_FORMAT_MXFP4: return x86_level > 0;
     default: return 0;
     }
 }

@@ -44,7 +44,27 @@ X86_TARGET static inline void store_rows(float *y, size_t rows, size_t r, size_t
         y[(i0 + i) * rows + r] = horizontal_sum(acc[i]) + offset[i];
 }
 
-/* The 32-element {f16 d[, f16 m]; quants} formats. Affine ones (x = d·q + m) add m·(d_x·Σq_x) per block. */
+/* A 32-element block's quants as one vector of bytes (signed, or unsigned for the affine formats). Nibble formats
+ * unpack at full width: the 16 packed bytes and their copy shifted by 4 fill both lanes, one mask takes both
+ * nibble planes. */
+X86_TARGET static inline __m256i block32_bytes(lowbit_format format, const unsigned char *block)
+{
+    if (format == LOWBIT_FORMAT_Q8_0) return _mm256_loadu_si256((const __m256i *)(block + 2));
+    if (format == LOWBIT_FORMAT_Q5_0 || format == LOWBIT_FORMAT_Q5_1) {
+        __m128i lo, hi;
+        unpack_bytes(format, block, &lo, &hi);
+        return _mm256_set_m128i(hi, lo);
+    }
+    const size_t qs = format == LOWBIT_FORMAT_Q4_1 ? 4 : format == LOWBIT_FORMAT_MXFP4 ? LOWBIT_MXFP4_QS : 2;
+    const __m128i packed = _mm_loadu_si128((const __m128i *)(block + qs));
+    const __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0x0F));
+    if (format == LOWBIT_FORMAT_Q4_0) return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
+    if (format == LOWBIT_FORMAT_Q4_1) return q;
+    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(level_table(format)), q);
+}
+
+/* The 32-element {f16 d[, f16 m]; quants} formats, and MXFP4 (an E8M0 scale at half its value, doubled E2M1 codes).
+ * Affine ones (x = d·q + m) add m·(d_x·Σq_x) per block. */
 X86_TARGET __attribute__((always_inline)) static inline void gemv_block32_int(lowbit_format format,
                                                                               const unsigned char *w, const q8_rows *x,
                                                                               size_t n, float *y, size_t rows,
@@ -62,10 +82,10 @@ X86_TARGET __attribute__((always_inline)) static inline void gemv_block32_int(lo
                 acc[i] = _mm256_setzero_ps();
             for (size_t b = 0; b < x->blocks; ++b) {
                 const unsigned char *block = row + b * kind.bytes;
-                const float dw = load_half(block), m = kind.affine ? load_half(block + 2) : 0.0f;
-                __m128i lo, hi;
-                unpack_bytes(format, block, &lo, &hi);
-                const __m256i q = _mm256_set_m128i(hi, lo), abs_q = _mm256_sign_epi8(q, q);
+                const float dw = format == LOWBIT_FORMAT_MXFP4 ? lowbit_decode_e8m0_half(block[LOWBIT_MXFP4_E])
+                                                               : load_half(block),
+                            m = kind.affine ? load_half(block + 2) : 0.0f;
+                const __m256i q = block32_bytes(format, block), abs_q = _mm256_sign_epi8(q, q);
 #define BLOCK32_INT_ROW(i)                                                                                             \
     if (count > i) {                                                                                                   \
         const size_t xr = i0 + i;                                                                                      \
@@ -94,6 +114,7 @@ BLOCK32_INT_KERNEL(gemv_q5_0_int, LOWBIT_FORMAT_Q5_0)
 BLOCK32_INT_KERNEL(gemv_q5_1_int, LOWBIT_FORMAT_Q5_1)
 BLOCK32_INT_KERNEL(gemv_q8_0_int, LOWBIT_FORMAT_Q8_0)
 BLOCK32_INT_KERNEL(gemv_iq4_nl_int, LOWBIT_FORMAT_IQ4_NL)
+BLOCK32_INT_KERNEL(gemv_mxfp4_int, LOWBIT_FORMAT_MXFP4)
 #undef BLOCK32_INT_KERNEL
 
 /* Q4_K and Q5_K: per 32-element sub-block j, d·sc_j·Σq·x_q·d_x − dmin·m_j·(d_x·Σx_q); the 6-bit scale multiplies
@@ -220,10 +241,9 @@ X86_TARGET static void gemv_iq4_xs_int(const unsigned char *w, const q8_rows *x,
                 for (int j = 0; j < 8; ++j) {
                     const int ls = ((in[4 + j / 2] >> (4 * (j % 2))) & 0xF) | (int)(((scales_h >> (2 * j)) & 3u) << 4);
                     const float dl = d * (float)(ls - 32);
-                    __m128i lo, hi;
-                    /* unpack_bytes reads an IQ4_NL block's indices at offset 2 */
-                    unpack_bytes(LOWBIT_FORMAT_IQ4_NL, in + 8 + 16 * j - 2, &lo, &hi);
-                    const __m256i q = _mm256_set_m128i(hi, lo), abs_q = _mm256_sign_epi8(q, q);
+                    /* an IQ4_NL block's level indices, which block32_bytes reads at offset 2 */
+                    const __m256i q = block32_bytes(LOWBIT_FORMAT_IQ4_NL, in + 8 + 16 * j - 2),
+                                  abs_q = _mm256_sign_epi8(q, q);
                     const size_t xb = b * 8 + (size_t)j;
 #define IQ4_XS_INT_ROW(i)                                                                                              \
     if (count > i) {                                                                                                   \
@@ -233,6 +253,145 @@ X86_TARGET static void gemv_iq4_xs_int(const unsigned char *w, const q8_rows *x,
     }
                     IQ4_XS_INT_ROW(0) IQ4_XS_INT_ROW(1) IQ4_XS_INT_ROW(2) IQ4_XS_INT_ROW(3)
 #undef IQ4_XS_INT_ROW
+                }
+            }
+            store_rows(y, rows, r, i0, count, acc, none);
+        }
+    }
+}
+
+/* Q2_K: 2-bit q (0..3) in 16-element sub-blocks with 4-bit scale and min; element 128h + 32k + l is bits 2k of
+ * qs[32h + l]. Per 32 activations: d·Σ sc·q·x_q and dmin·Σ m·x_q (the activation's per-16 sums from pmaddubsw
+ * with ones), both scaled by d_x. */
+X86_TARGET static void gemv_q2_k_int(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
+                                     size_t row_begin, size_t row_end)
+{
+    const size_t blocks = x->cols / 256, block_bytes = 84;
+    const __m256i three = _mm256_set1_epi8(3), ones = _mm256_set1_epi8(1);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            __m256 acc[4], mins[4];
+            const float none[4] = {0};
+            for (int i = 0; i < 4; ++i)
+                acc[i] = mins[i] = _mm256_setzero_ps();
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *in = row + b * block_bytes;
+                const float d = load_half(in + 80), dmin = load_half(in + 82);
+                for (int h = 0; h < 2; ++h) {
+                    const __m256i qs = _mm256_loadu_si256((const __m256i *)(in + 16 + 32 * h));
+                    for (int k = 0; k < 4; ++k) {
+                        const __m256i q = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), three);
+                        const int j = 8 * h + 2 * k;
+                        const __m256i scales = _mm256_set_m128i(_mm_set1_epi16((short)(in[j + 1] & 0xF)),
+                                                                _mm_set1_epi16((short)(in[j] & 0xF)));
+                        const __m256i min_scales = _mm256_set_m128i(_mm_set1_epi16((short)(in[j + 1] >> 4)),
+                                                                    _mm_set1_epi16((short)(in[j] >> 4)));
+                        const size_t xb = b * 8 + (size_t)(4 * h + k);
+#define Q2_K_INT_ROW(i)                                                                                                \
+    if (count > i) {                                                                                                   \
+        const size_t xr = i0 + i;                                                                                      \
+        const __m256i xq = load_q8(x, xr, xb * 32);                                                                    \
+        const float dx = x->d[xr * x->blocks + xb];                                                                    \
+        const __m256i sum = dot_unsigned(q, xq, scales), sum_x = dot_unsigned(ones, xq, min_scales);                   \
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * dx), acc[i]);                             \
+        mins[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_x), _mm256_set1_ps(dmin * dx), mins[i]);                      \
+    }
+                        Q2_K_INT_ROW(0) Q2_K_INT_ROW(1) Q2_K_INT_ROW(2) Q2_K_INT_ROW(3)
+#undef Q2_K_INT_ROW
+                    }
+                }
+            }
+            for (int i = 0; i < 4; ++i)
+                acc[i] = _mm256_sub_ps(acc[i], mins[i]);
+            store_rows(y, rows, r, i0, count, acc, none);
+        }
+    }
+}
+
+/* Q3_K: q = (2 low bits) − 4·(high bit clear), −4..3, in 16-element sub-blocks with 6-bit scales − 32; element
+ * 128h + 32k + l: bits 2k of qs[32h + l], bit 4h + k of hmask[l]. */
+X86_TARGET static void gemv_q3_k_int(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
+                                     size_t row_begin, size_t row_end)
+{
+    const size_t blocks = x->cols / 256, block_bytes = 110;
+    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            __m256 acc[4];
+            const float none[4] = {0};
+            for (int i = 0; i < 4; ++i)
+                acc[i] = _mm256_setzero_ps();
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *in = row + b * block_bytes, *s = in + 96;
+                const float d = load_half(in + 108);
+                const __m256i hmask = _mm256_loadu_si256((const __m256i *)in);
+                int sc[16];
+                for (int j = 0; j < 16; ++j)
+                    sc[j] = (((s[j % 8] >> (4 * (j / 8))) & 0xF) | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+                for (int h = 0; h < 2; ++h) {
+                    const __m256i qs = _mm256_loadu_si256((const __m256i *)(in + 32 + 32 * h));
+                    for (int k = 0; k < 4; ++k) {
+                        const __m256i low = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), three);
+                        const __m256i high = _mm256_and_si256(_mm256_srli_epi16(hmask, 4 * h + k), one);
+                        const __m256i q = _mm256_sub_epi8(
+                            low, _mm256_and_si256(_mm256_cmpeq_epi8(high, _mm256_setzero_si256()), four));
+                        const __m256i abs_q = _mm256_sign_epi8(q, q);
+                        const int j = 8 * h + 2 * k;
+                        const __m256i scales =
+                            _mm256_set_m128i(_mm_set1_epi16((short)sc[j + 1]), _mm_set1_epi16((short)sc[j]));
+                        const size_t xb = b * 8 + (size_t)(4 * h + k);
+#define Q3_K_INT_ROW(i)                                                                                                \
+    if (count > i) {                                                                                                   \
+        const size_t xr = i0 + i;                                                                                      \
+        const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), scales);                                     \
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i]);      \
+    }
+                        Q3_K_INT_ROW(0) Q3_K_INT_ROW(1) Q3_K_INT_ROW(2) Q3_K_INT_ROW(3)
+#undef Q3_K_INT_ROW
+                    }
+                }
+            }
+            store_rows(y, rows, r, i0, count, acc, none);
+        }
+    }
+}
+
+/* TQ2_0: ternary q − 1 from 2-bit digits, one f16 d per 256; element 128c + 32k + l is bits 2k of qs[32c + l]. */
+X86_TARGET static void gemv_tq2_0_int(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
+                                      size_t row_begin, size_t row_end)
+{
+    const size_t blocks = x->cols / 256, block_bytes = 66;
+    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), pairs = _mm256_set1_epi16(1);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            __m256 acc[4];
+            const float none[4] = {0};
+            for (int i = 0; i < 4; ++i)
+                acc[i] = _mm256_setzero_ps();
+            for (size_t b = 0; b < blocks; ++b) {
+                const unsigned char *in = row + b * block_bytes;
+                const float d = load_half(in + 64);
+                for (int c = 0; c < 2; ++c) {
+                    const __m256i qs = _mm256_loadu_si256((const __m256i *)(in + 32 * c));
+                    for (int k = 0; k < 4; ++k) {
+                        const __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), three), one);
+                        const __m256i abs_q = _mm256_sign_epi8(q, q);
+                        const size_t xb = b * 8 + (size_t)(4 * c + k);
+#define TQ2_0_INT_ROW(i)                                                                                               \
+    if (count > i) {                                                                                                   \
+        const size_t xr = i0 + i;                                                                                      \
+        const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), pairs);                                      \
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i]);      \
+    }
+                        TQ2_0_INT_ROW(0) TQ2_0_INT_ROW(1) TQ2_0_INT_ROW(2) TQ2_0_INT_ROW(3)
+#undef TQ2_0_INT_ROW
+                    }
                 }
             }
             store_rows(y, rows, r, i0, count, acc, none);
@@ -258,6 +417,10 @@ static const struct {
     {LOWBIT_FORMAT_Q5_K, gemv_q5_k_int, "cpu_gemv_q5_k avx2 x=q8"},
     {LOWBIT_FORMAT_Q6_K, gemv_q6_k_int, "cpu_gemv_q6_k avx2 x=q8"},
     {LOWBIT_FORMAT_IQ4_XS, gemv_iq4_xs_int, "cpu_gemv_iq4_xs avx2 x=q8"},
+    {LOWBIT_FORMAT_Q2_K, gemv_q2_k_int, "cpu_gemv_q2_k avx2 x=q8"},
+    {LOWBIT_FORMAT_Q3_K, gemv_q3_k_int, "cpu_gemv_q3_k avx2 x=q8"},
+    {LOWBIT_FORMAT_TQ2_0, gemv_tq2_0_int, "cpu_gemv_tq2_0 avx2 x=q8"},
+    {LOWBIT_FORMAT_MXFP4, gemv_mxfp4_int, "cpu_gemv_mxfp4 avx2 x=q8"},
 };
 
 const char *lowbit_cpu_gemv_x86_int(lowbit_format format, const void *weights, size_t cols, const lowbit_cpu_q8 *x,

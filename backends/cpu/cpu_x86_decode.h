@@ -51,8 +51,17 @@ static inline block32_kind block32_of(lowbit_format format)
     case LOWBIT_FORMAT_Q5_0: return (block32_kind){22, 0};
     case LOWBIT_FORMAT_Q5_1: return (block32_kind){24, 1};
     case LOWBIT_FORMAT_IQ4_NL: return (block32_kind){18, 0};
-    default: return (block32_kind){LOWBIT_Q8_0_BYTES, 0}; /* Q8_0 */
+    case LOWBIT_FORMAT_MXFP4: return (block32_kind){LOWBIT_MXFP4_BYTES, 0}; /* the integer kernel only */
+    default: return (block32_kind){LOWBIT_Q8_0_BYTES, 0};                   /* Q8_0 */
     }
+}
+
+/* The 16 values a 4-bit code stands for, as bytes: IQ4_NL's (and IQ4_XS's) levels, or MXFP4's E2M1 values
+ * doubled (integers −12..12; the scale is decoded at half its value). */
+X86_TARGET static inline __m128i level_table(lowbit_format format)
+{
+    const signed char *table = format == LOWBIT_FORMAT_MXFP4 ? lowbit_fp4_levels : lowbit_iq4_levels;
+    return _mm_loadu_si128((const __m128i *)(const void *)table);
 }
 
 /* Elements 0..15 (*lo) and 16..31 (*hi) of a block as signed bytes: the quant less its zero point, IQ4_NL's
@@ -80,8 +89,7 @@ X86_TARGET static inline void unpack_bytes(lowbit_format format, const unsigned 
             hi = _mm_or_si128(hi, fifth_bits(qh >> 16));
         }
         if (format == LOWBIT_FORMAT_IQ4_NL) {
-            const __m128i levels =
-                _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+            const __m128i levels = level_table(format);
             lo = _mm_shuffle_epi8(levels, lo);
             hi = _mm_shuffle_epi8(levels, hi);
         } else if (format == LOWBIT_FORMAT_Q4_0 || format == LOWBIT_FORMAT_Q5_0) {
