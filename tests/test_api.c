@@ -11,7 +11,7 @@ static lowbit_context *context;
 static int setup(void **state)
 {
     (void)state;
-    lowbit_context_options options = {sizeof options, LOWBIT_CONTEXT_NO_PLUGINS, NULL, NULL, 0};
+    lowbit_context_options options = {sizeof options, LOWBIT_CONTEXT_NO_PLUGINS, NULL, NULL, 0, NULL};
     return lowbit_context_create(&options, &context) == LOWBIT_OK ? 0 : -1;
 }
 
@@ -47,10 +47,10 @@ static void test_context_arguments(void **state)
     (void)state;
     ASSERT_FAILS(lowbit_context_create(NULL, NULL), LOWBIT_ERROR_INVALID_ARGUMENT);
     lowbit_context *other = (lowbit_context *)0x1;
-    lowbit_context_options bad = {0, 0, NULL, NULL, 0};
+    lowbit_context_options bad = {0, 0, NULL, NULL, 0, NULL};
     ASSERT_FAILS(lowbit_context_create(&bad, &other), LOWBIT_ERROR_INVALID_ARGUMENT);
     assert_null(other);
-    lowbit_context_options no_files = {sizeof no_files, 0, NULL, NULL, 2};
+    lowbit_context_options no_files = {sizeof no_files, 0, NULL, NULL, 2, NULL};
     ASSERT_FAILS(lowbit_context_create(&no_files, &other), LOWBIT_ERROR_INVALID_ARGUMENT);
     lowbit_context_destroy(NULL); /* a no-op, like free(NULL) */
 }
@@ -145,7 +145,7 @@ static void test_matmul_arguments_and_destroyed_handles(void **state)
 
     /* weights from another context */
     lowbit_context *other = NULL;
-    lowbit_context_options options = {sizeof options, LOWBIT_CONTEXT_NO_PLUGINS, NULL, NULL, 0};
+    lowbit_context_options options = {sizeof options, LOWBIT_CONTEXT_NO_PLUGINS, NULL, NULL, 0, NULL};
     assert_int_equal(lowbit_context_create(&options, &other), LOWBIT_OK);
     ASSERT_FAILS(lowbit_matmul(other, w, x, y, 1), LOWBIT_ERROR_INVALID_ARGUMENT);
     assert_non_null(strstr(lowbit_last_error(), "another context"));
@@ -171,7 +171,7 @@ static void test_context_destroy_releases_weights(void **state)
 {
     (void)state;
     lowbit_context *own = NULL;
-    lowbit_context_options options = {sizeof options, LOWBIT_CONTEXT_NO_PLUGINS, NULL, NULL, 0};
+    lowbit_context_options options = {sizeof options, LOWBIT_CONTEXT_NO_PLUGINS, NULL, NULL, 0, NULL};
     assert_int_equal(lowbit_context_create(&options, &own), LOWBIT_OK);
     size_t size = 0;
     void *packed = test_make_weights(LOWBIT_FORMAT_F16, 3, 5, 3, &size);
@@ -190,7 +190,7 @@ static void test_context_destroy_twice_and_foreign(void **state)
 {
     (void)state;
     lowbit_context *own = NULL;
-    lowbit_context_options options = {sizeof options, LOWBIT_CONTEXT_NO_PLUGINS, NULL, NULL, 0};
+    lowbit_context_options options = {sizeof options, LOWBIT_CONTEXT_NO_PLUGINS, NULL, NULL, 0, NULL};
     assert_int_equal(lowbit_context_create(&options, &own), LOWBIT_OK);
     lowbit_log_set_callback(NULL, NULL, LOWBIT_LOG_ERROR);
     lowbit_context_destroy(own);

@@ -12,7 +12,7 @@
 
 static lowbit_context *cpu_only(void)
 {
-    lowbit_context_options options = {sizeof options, LOWBIT_CONTEXT_NO_PLUGINS, NULL, NULL, 0};
+    lowbit_context_options options = {sizeof options, LOWBIT_CONTEXT_NO_PLUGINS, NULL, NULL, 0, NULL};
     lowbit_context *context = NULL;
     assert_int_equal(lowbit_context_create(&options, &context), LOWBIT_OK);
     return context;
@@ -135,7 +135,7 @@ static void test_broken_kernel_is_reported(void **state)
     char path[1024];
     snprintf(path, sizeof path, "%s/broken_plugin.so", getenv("LOWBIT_TEST_PLUGIN_DIR"));
     const char *files[1] = {path};
-    lowbit_context_options options = {sizeof options, 0, NULL, files, 1};
+    lowbit_context_options options = {sizeof options, 0, NULL, files, 1, NULL};
     lowbit_context *context = NULL;
     setenv("LOWBIT_LOG", "error", 1);
     assert_int_equal(lowbit_context_create(&options, &context), LOWBIT_OK);

@@ -20,7 +20,7 @@ static const char *plugin(const char *name)
 static lowbit_status create_with(const char *path, lowbit_context **context)
 {
     const char *files[1] = {path};
-    lowbit_context_options options = {sizeof options, 0, NULL, files, 1};
+    lowbit_context_options options = {sizeof options, 0, NULL, files, 1, NULL};
     return lowbit_context_create(&options, context);
 }
 
@@ -89,7 +89,7 @@ static void test_discovery_skips_bad_plugins(void **state)
     snprintf(link_faulty, sizeof link_faulty, "%s/liblowbit-faulty.so", dir);
     assert_int_equal(symlink(plugin("bad_abi"), link_bad), 0);
     assert_int_equal(symlink(plugin("faulty"), link_faulty), 0);
-    lowbit_context_options options = {sizeof options, 0, dir, NULL, 0};
+    lowbit_context_options options = {sizeof options, 0, dir, NULL, 0, NULL};
     lowbit_context *context = NULL;
     assert_int_equal(lowbit_context_create(&options, &context), LOWBIT_OK);
     size_t device = 0;

@@ -4,6 +4,7 @@
  * parameter is validated and obeyed (options over LOWBIT_PARAMS). Also run under LOWBIT_CPU_ISA=portable
  * (cpu.cmake), where no integer kernel exists and dot=int must run the float path. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,15 @@ static void test_params_validated_and_obeyed(void **state)
     assert_int_equal(quantizes(context), integer);
     lowbit_context_destroy(context);
     context = context_with("dot=float"); /* over LOWBIT_PARAMS=dot=int */
+    assert_int_equal(quantizes(context), 0);
+    lowbit_context_destroy(context);
+    unsetenv("LOWBIT_PARAMS");
+    /* a 0.2 caller's options end before params: the member is not read (LOWBIT_PARAMS applies) */
+    lowbit_context_options old = {.struct_size = offsetof(lowbit_context_options, params),
+                                  .flags = LOWBIT_CONTEXT_NO_PLUGINS,
+                                  .params = "dot=bogus"};
+    setenv("LOWBIT_PARAMS", "dot=float", 1);
+    assert_int_equal(lowbit_context_create(&old, &context), LOWBIT_OK);
     assert_int_equal(quantizes(context), 0);
     lowbit_context_destroy(context);
     unsetenv("LOWBIT_PARAMS");
