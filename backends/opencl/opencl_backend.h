@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backends/common/params.h"
 #include "lowbit/lowbit_backend.h"
 #include "opencl_api.h"
 #include "opencl_kernels.h"
@@ -51,12 +52,19 @@ typedef struct opencl_device {
     /* The queued matmul's block sums of x on the device (x_block_sums.cl), per activation type {f32, f16}. */
     cl_program x_sums_program[2];
     cl_kernel x_sums_kernel[2];
+    /* The integer-dot path: x quantized to 8-bit blocks on the device (x_quantize.cl), per activation type, and
+     * the synchronous matmul's scratch for the result (gemv_int.cl's layout: xq int8 rows, xd (d, d·s) per block). */
+    cl_program x_quantize_program[2];
+    cl_kernel x_quantize_kernel[2];
+    cl_mem xq_scratch, xd_scratch;
+    size_t xq_capacity, xd_capacity;
 } opencl_device;
 
 typedef struct opencl_backend {
     lowbit_backend vtable;
     const lowbit_host_api *host;
     const opencl_api *cl; /* NULL until probed, or when no loader */
+    lowbit_params params; /* the context's parameters (host API params), parsed once at creation */
     int probed;
     size_t device_count;
     opencl_device *devices;
@@ -126,6 +134,10 @@ typedef struct opencl_matmul_plan {
     cl_kernel full_kernel, last_kernel; /* set by opencl_matmul_plan_kernels */
     size_t n, chunk, chunks;
     size_t x_row_bytes, y_row_bytes; /* one activation row of x (f32 or f16), one output row of y (f32) */
+    int x_f16;
+    /* The integer-dot path: each chunk's x is first quantized on the device (opencl_quantize_x) and the
+     * kernels (built with LOWBIT_DOT_INT) read the 8-bit blocks. */
+    int dot_int;
 } opencl_matmul_plan;
 
 /* Chooses the kernels and chunking for n rows of f32 or f16 (x_f16) activations. */
@@ -140,6 +152,13 @@ lowbit_status opencl_matmul_plan_kernels(opencl_backend *backend, opencl_device 
 lowbit_status opencl_matmul_dispatch(opencl_backend *backend, const opencl_weights *weights, cl_command_queue queue,
                                      const opencl_matmul_plan *plan, size_t count, cl_mem x, cl_mem sums, cl_mem y,
                                      size_t y_first, cl_event *events);
+/* The integer-dot path: bytes of the quantized rows (xq) and of their block scales (xd) for `count` rows. */
+size_t opencl_quantized_x_bytes(size_t cols, size_t count);
+size_t opencl_quantized_scales_bytes(size_t cols, size_t count);
+/* Enqueues the quantization of `count` activation rows at index 0 of `x` into `xq` and `xd` (x_quantize.cl, the
+ * kernel built on first use) on `queue`. Call with device->lock held (the kernel is shared). */
+lowbit_status opencl_quantize_x(opencl_backend *backend, opencl_device *device, cl_command_queue queue, int x_f16,
+                                cl_mem x, size_t count, size_t cols, cl_mem xq, cl_mem xd, cl_event *event);
 /* Grows a scratch buffer to `bytes` (fault site "opencl.alloc"). The context must be open. */
 lowbit_status opencl_scratch_ensure(opencl_backend *backend, opencl_device *device, cl_mem *buffer, size_t *capacity,
                                     size_t bytes, cl_mem_flags flags);

@@ -309,6 +309,8 @@ void opencl_devices_release(opencl_backend *backend)
         if (device->x_scratch) backend->cl->clReleaseMemObject(device->x_scratch);
         if (device->y_scratch) backend->cl->clReleaseMemObject(device->y_scratch);
         if (device->sums_scratch) backend->cl->clReleaseMemObject(device->sums_scratch);
+        if (device->xq_scratch) backend->cl->clReleaseMemObject(device->xq_scratch);
+        if (device->xd_scratch) backend->cl->clReleaseMemObject(device->xd_scratch);
         if (device->queue) backend->cl->clReleaseCommandQueue(device->queue);
         if (device->context) backend->cl->clReleaseContext(device->context);
         pthread_mutex_destroy(&device->lock);

@@ -65,20 +65,28 @@ extern const unsigned long lowbit_opencl_grid_source_size;
 #define SOURCE_q1q2 Q1Q2_SOURCE
 #define SOURCE_grid GRID_SOURCE
 #define X_SUMS(F) (LOWBIT_FORMAT_##F == LOWBIT_FORMAT_Q4_K || LOWBIT_FORMAT_##F == LOWBIT_FORMAT_Q5_K)
+/* The formats whose family file has an integer decode (load_chunk_int) for gemv_int.cl. */
+#define IS(F, G) (LOWBIT_FORMAT_##F == LOWBIT_FORMAT_##G)
+#define DOT_INT(F)                                                                                                     \
+    (IS(F, Q4_1) || IS(F, Q5_0) || IS(F, Q5_1) || IS(F, IQ4_NL) || IS(F, Q2_K) || IS(F, Q3_K) || IS(F, Q4_K) ||        \
+     IS(F, Q5_K) || IS(F, Q6_K) || IS(F, IQ4_XS))
 #define BLOCK_KERNEL(F, f, cl, vk)                                                                                     \
-    {"gemv_" #f, LOWBIT_FORMAT_##F, "LOWBIT_GEMV_" #F, SOURCE_##cl, X_SUMS(F), 1, DEFAULTS, GEMM("gemm_" #f)},
+    {"gemv_" #f, LOWBIT_FORMAT_##F, "LOWBIT_GEMV_" #F, SOURCE_##cl, X_SUMS(F), 1, DEFAULTS, GEMM("gemm_" #f),      \
+     DOT_INT(F)},
 static const opencl_kernel_spec kernel_table[] = {
     /* kernel, format, build define, source (family file), x sums, stored (GGUF) layout, defaults
-     * ({CPU: single activation row, several}, {GPU: single, several}), GEMM kernel and its defaults */
-    {"gemv_f32", LOWBIT_FORMAT_F32, "LOWBIT_GEMV_F32", GEMV_SOURCE, 0, 0, DEFAULTS, GEMM("gemm_f32")},
-    {"gemv_f16", LOWBIT_FORMAT_F16, "LOWBIT_GEMV_F16", GEMV_SOURCE, 0, 0, DEFAULTS, GEMM("gemm_f16")},
-    {"gemv_q4_0", LOWBIT_FORMAT_Q4_0, "LOWBIT_GEMV_Q4_0", GEMV_SOURCE, 1, 0, Q4_0_DEFAULTS, GEMM("gemm_q4_0")},
-    {"gemv_q8_0", LOWBIT_FORMAT_Q8_0, "LOWBIT_GEMV_Q8_0", GEMV_SOURCE, 0, 0, DEFAULTS, GEMM("gemm_q8_0")},
-    {"gemv_bf16", LOWBIT_FORMAT_BF16, "LOWBIT_GEMV_BF16", LEGACY_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_bf16")},
+     * ({CPU: single activation row, several}, {GPU: single, several}), GEMM kernel and its defaults, integer dot */
+    {"gemv_f32", LOWBIT_FORMAT_F32, "LOWBIT_GEMV_F32", GEMV_SOURCE, 0, 0, DEFAULTS, GEMM("gemm_f32"), 0},
+    {"gemv_f16", LOWBIT_FORMAT_F16, "LOWBIT_GEMV_F16", GEMV_SOURCE, 0, 0, DEFAULTS, GEMM("gemm_f16"), 0},
+    {"gemv_q4_0", LOWBIT_FORMAT_Q4_0, "LOWBIT_GEMV_Q4_0", GEMV_SOURCE, 1, 0, Q4_0_DEFAULTS, GEMM("gemm_q4_0"), 1},
+    {"gemv_q8_0", LOWBIT_FORMAT_Q8_0, "LOWBIT_GEMV_Q8_0", GEMV_SOURCE, 0, 0, DEFAULTS, GEMM("gemm_q8_0"), 1},
+    {"gemv_bf16", LOWBIT_FORMAT_BF16, "LOWBIT_GEMV_BF16", LEGACY_SOURCE, 0, 1, DEFAULTS, GEMM("gemm_bf16"), 0},
     LOWBIT_BLOCK_FORMATS(BLOCK_KERNEL)
 };
 /* clang-format on */
 #undef BLOCK_KERNEL
+#undef DOT_INT
+#undef IS
 #undef X_SUMS
 #undef DEFAULTS
 #undef Q4_0_DEFAULTS
@@ -88,6 +96,28 @@ static const opencl_kernel_spec kernel_table[] = {
 #undef ROW
 #undef COOP
 #undef SG
+
+/* dot=auto's choice per device class: the integer-dot path runs by default for a format with n ≤ max_n activation
+ * rows (max_n 0: never). Empty until measured, so auto is float everywhere; an entry reads e.g.
+ * {LOWBIT_FORMAT_Q4_0, 8} (Q4_0 GEMV, n ≤ 8, on the integer path). Formats without an integer kernel
+ * (opencl_kernel_spec.dot_int 0) and the GEMM's batches run the float path whatever this says. */
+typedef struct opencl_dot_rule {
+    lowbit_format format;
+    size_t max_n;
+} opencl_dot_rule;
+static const opencl_dot_rule dot_int_defaults[OPENCL_DEVICE_CLASS_COUNT][4] = {
+    [OPENCL_DEVICE_CPU] = {{LOWBIT_FORMAT_Q4_0, 0}},
+    [OPENCL_DEVICE_GPU] = {{LOWBIT_FORMAT_Q4_0, 0}},
+};
+
+int opencl_dot_default(lowbit_format format, size_t n, opencl_device_class device_class)
+{
+    if ((unsigned)device_class >= OPENCL_DEVICE_CLASS_COUNT) return 0;
+    const opencl_dot_rule *rules = dot_int_defaults[device_class];
+    for (size_t i = 0; i < sizeof dot_int_defaults[0] / sizeof dot_int_defaults[0][0]; ++i)
+        if (rules[i].max_n != 0 && rules[i].format == format) return n <= rules[i].max_n;
+    return 0;
+}
 
 const opencl_kernel_spec *opencl_kernel_table(size_t *count)
 {
@@ -294,7 +324,8 @@ int opencl_kernel_choose_gemm(const opencl_kernel_spec *spec, opencl_device_clas
 
 int opencl_kernel_config_equal(const opencl_kernel_config *a, const opencl_kernel_config *b)
 {
-    if (a->x_f16 != b->x_f16 || a->subgroups != b->subgroups || a->cl_std != b->cl_std) return 0;
+    if (a->x_f16 != b->x_f16 || a->subgroups != b->subgroups || a->cl_std != b->cl_std || a->dot_int != b->dot_int)
+        return 0;
     if (a->gemm || b->gemm)
         return a->spec == b->spec && a->gemm == b->gemm &&
                memcmp(&a->gemm_params, &b->gemm_params, sizeof a->gemm_params) == 0;
@@ -314,11 +345,12 @@ void opencl_kernel_build_options(const opencl_kernel_config *config, char *optio
                  g->tile_k, g->stream ? " -DGEMM_STREAM=1" : "", config->x_f16 ? " -DX_F16=1" : "");
         return;
     }
-    snprintf(options, size, "-cl-std=CL%u.%u -D%s=1 -DWG_SIZE=%u -DROWS_PER_WG=%u -DN_MAX=%u -D%s=1%s%s%s",
+    snprintf(options, size, "-cl-std=CL%u.%u -D%s=1 -DWG_SIZE=%u -DROWS_PER_WG=%u -DN_MAX=%u -D%s=1%s%s%s%s",
              config->cl_std / 10, config->cl_std % 10, config->spec->define, config->params.wg_size,
              config->params.rows_per_wg, config->activation_rows,
              config->params.layout == OPENCL_LAYOUT_ROW ? "LAYOUT_ROW" : "LAYOUT_COOP",
-             config->block_sums ? " -DX_BLOCK_SUMS=1" : "", config->x_f16 ? " -DX_F16=1" : "",
+             config->dot_int ? " -DLOWBIT_DOT_INT=1" : "", config->block_sums ? " -DX_BLOCK_SUMS=1" : "",
+             config->x_f16 ? " -DX_F16=1" : "",
              config->subgroups == 2   ? " -DLOWBIT_SUBGROUPS=1 -DLOWBIT_SUBGROUPS_EMULATE=1"
              : config->subgroups == 1 ? " -DLOWBIT_SUBGROUPS=1"
                                       : "");
@@ -326,7 +358,7 @@ void opencl_kernel_build_options(const opencl_kernel_config *config, char *optio
 
 void opencl_kernel_describe(const opencl_kernel_config *config, char *text, size_t size)
 {
-    const char *x_type = config->x_f16 ? " x=f16" : "";
+    const char *x_type = config->dot_int ? " x=q8" : config->x_f16 ? " x=f16" : "";
     if (config->gemm) {
         const opencl_gemm_params *g = &config->gemm_params;
         if (g->stream)

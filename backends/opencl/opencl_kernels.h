@@ -69,6 +69,7 @@ typedef struct opencl_kernel_spec {
     opencl_kernel_params defaults[OPENCL_DEVICE_CLASS_COUNT][OPENCL_BATCH_CLASS_COUNT];
     const char *gemm_name; /* the GEMM kernel over the same decode, or NULL (looped GEMV for every n) */
     opencl_gemm_params gemm_defaults[OPENCL_DEVICE_CLASS_COUNT];
+    int dot_int; /* the GEMV also builds as the integer-dot kernel (gemv_int.cl, -DLOWBIT_DOT_INT) */
 } opencl_kernel_spec;
 
 /* Everything a program is compiled from; also the program-cache key. */
@@ -82,6 +83,8 @@ typedef struct opencl_kernel_config {
     uint32_t x_f16;     /* X_F16: x holds IEEE halves (read with vload_half*, accumulated in f32) */
     uint32_t subgroups; /* LOWBIT_SUBGROUPS: 0 off, 1 the device's subgroups, 2 emulated (test hook) */
     uint32_t cl_std;    /* -cl-std: 12 (CL1.2), or 20 / 30 where the subgroup built-ins need it */
+    uint32_t dot_int;   /* LOWBIT_DOT_INT: the integer-dot GEMV on x quantized by x_quantize.cl (x_f16 and
+                         * block_sums are then 0: x and x_sums carry the 8-bit blocks and their scales) */
 } opencl_kernel_config;
 
 /* Activation rows one dispatch handles at most; larger n loops over chunks. */
@@ -90,6 +93,9 @@ typedef struct opencl_kernel_config {
 #define OPENCL_MAX_GEMM_ROWS 1024u
 
 const opencl_kernel_spec *opencl_kernel_table(size_t *count);
+/* dot=auto: 1 when `format` with `n` activation rows runs the integer-dot path by default on a device class, 0 for
+ * the float path. One small table in opencl_kernels.c, set from measurements. */
+int opencl_dot_default(lowbit_format format, size_t n, opencl_device_class device_class);
 /* The GEMV kernel for a weight format, or NULL when this backend has none. */
 const opencl_kernel_spec *opencl_kernel_for_format(lowbit_format format);
 
@@ -113,7 +119,8 @@ int opencl_kernel_choose_gemm(const opencl_kernel_spec *spec, opencl_device_clas
 int opencl_kernel_config_equal(const opencl_kernel_config *a, const opencl_kernel_config *b);
 /* "-DLOWBIT_GEMV_Q4_0 -DWG_SIZE=8 ..." */
 void opencl_kernel_build_options(const opencl_kernel_config *config, char *options, size_t size);
-/* "gemv_q4_0 wg=8 rows=16 n=1 row-layout" (" x=f16" for f16 activations): what lowbit_last_run reports. */
+/* "gemv_q4_0 wg=8 rows=16 n=1 row-layout" (" x=f16" for f16 activations, " x=q8" on the integer-dot path): what
+ * lowbit_last_run reports. */
 void opencl_kernel_describe(const opencl_kernel_config *config, char *text, size_t size);
 /* Rows of the matrix one workgroup covers, and the global size for `rows` weight rows. */
 size_t opencl_kernel_global_size(const opencl_kernel_config *config, size_t rows);

@@ -22,7 +22,7 @@ lowbit_status opencl_scratch_ensure(opencl_backend *backend, opencl_device *devi
     return LOWBIT_OK;
 }
 
-static lowbit_status choose(opencl_backend *backend, const opencl_weights *weights, size_t n, int x_f16,
+static lowbit_status choose(opencl_backend *backend, const opencl_weights *weights, size_t n, int x_f16, int dot_int,
                             opencl_kernel_config *config)
 {
     char why[256];
@@ -31,7 +31,74 @@ static lowbit_status choose(opencl_backend *backend, const opencl_weights *weigh
     if (opencl_kernel_choose(spec, weights->device->device_class, n, x_f16, weights->device->subgroup_std,
                              info->max_workgroup_size, info->local_memory, config, why, sizeof why) != 0)
         return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: %s", why);
+    if (dot_int) {
+        /* The integer kernel reads 8-bit x whatever the activation type, and its x_sums are the block scales. */
+        config->dot_int = 1;
+        config->x_f16 = 0;
+        config->block_sums = 0;
+    }
     return LOWBIT_OK;
+}
+
+/* Whether n rows run the integer-dot GEMV: dot=int wherever the format has one, dot=auto as
+ * opencl_dot_default says, dot=float never. The GEMM's batches (use_gemm) have no integer kernel yet. */
+static int use_dot_int(const opencl_backend *backend, const opencl_weights *weights, size_t n, int use_gemm)
+{
+    const opencl_kernel_spec *spec = opencl_kernel_for_format(weights->format);
+    if (use_gemm || spec == NULL || !spec->dot_int || weights->cols % 32 != 0) return 0;
+    switch (backend->params.dot) {
+    case LOWBIT_DOT_INT: return 1;
+    case LOWBIT_DOT_FLOAT: return 0;
+    default: return opencl_dot_default(weights->format, n, weights->device->device_class);
+    }
+}
+
+size_t opencl_quantized_x_bytes(size_t cols, size_t count) { return cols * count; /* one int8 per element */ }
+
+size_t opencl_quantized_scales_bytes(size_t cols, size_t count)
+{
+    return cols / 32 * count * 2 * sizeof(float); /* (d, d·s) per 32-element block */
+}
+
+extern const unsigned char lowbit_opencl_x_quantize_source[];
+extern const unsigned long lowbit_opencl_x_quantize_source_size;
+
+/* The quantization kernel for f32 or f16 x, built on first use; with IEEE division where the device offers it
+ * (CPU devices divide exactly anyway), so d = amax/127 and 1/d match the other backends bit for bit. Call with
+ * device->lock held. */
+static lowbit_status x_quantize_kernel(opencl_backend *backend, opencl_device *device, int x_f16, cl_kernel *out)
+{
+    *out = device->x_quantize_kernel[x_f16];
+    if (*out != NULL) return LOWBIT_OK;
+    cl_device_fp_config fp = 0;
+    if (backend->cl->clGetDeviceInfo(device->id, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) != CL_SUCCESS)
+        fp = 0;
+    char options[128];
+    snprintf(options, sizeof options, "-cl-std=CL1.2%s%s", x_f16 ? " -DX_F16=1" : "",
+             (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) ? " -cl-fp32-correctly-rounded-divide-sqrt" : "");
+    lowbit_status status = opencl_program_kernel(backend, device, (const char *)lowbit_opencl_x_quantize_source,
+                                                 (size_t)lowbit_opencl_x_quantize_source_size, options, "x_quantize",
+                                                 &device->x_quantize_program[x_f16], &device->x_quantize_kernel[x_f16]);
+    *out = device->x_quantize_kernel[x_f16];
+    return status;
+}
+
+lowbit_status opencl_quantize_x(opencl_backend *backend, opencl_device *device, cl_command_queue queue, int x_f16,
+                                cl_mem x, size_t count, size_t cols, cl_mem xq, cl_mem xd, cl_event *event)
+{
+    cl_kernel kernel = NULL;
+    lowbit_status status = x_quantize_kernel(backend, device, x_f16, &kernel);
+    if (status != LOWBIT_OK) return status;
+    const opencl_api *cl = backend->cl;
+    cl_uint blocks = (cl_uint)(cols / 32 * count);
+    cl_int error = cl->clSetKernelArg(kernel, 0, sizeof x, &x);
+    if (error == CL_SUCCESS) error = cl->clSetKernelArg(kernel, 1, sizeof xq, &xq);
+    if (error == CL_SUCCESS) error = cl->clSetKernelArg(kernel, 2, sizeof xd, &xd);
+    if (error == CL_SUCCESS) error = cl->clSetKernelArg(kernel, 3, sizeof blocks, &blocks);
+    if (error != CL_SUCCESS) return opencl_fail_call(backend, "clSetKernelArg", error, 0);
+    size_t global = blocks;
+    error = cl->clEnqueueNDRangeKernel(queue, kernel, 1, NULL, &global, NULL, 0, NULL, event);
+    return error == CL_SUCCESS ? LOWBIT_OK : opencl_fail_call(backend, "clEnqueueNDRangeKernel", error, 0);
 }
 
 /* The kernel for `config`. A device that lists subgroups may still fail to build the subgroup reduction
@@ -92,6 +159,7 @@ lowbit_status opencl_matmul_plan_make(opencl_backend *backend, const opencl_weig
      * upload, and no widened copy on the host. */
     const size_t x_element = x_f16 ? sizeof(uint16_t) : sizeof(float);
     plan->n = n;
+    plan->x_f16 = x_f16;
     plan->x_row_bytes = weights->cols * x_element;
     plan->y_row_bytes = weights->rows * sizeof(float);
     /* Activation rows per dispatch: up to OPENCL_MAX_ACTIVATION_ROWS, fewer when that many rows of x or
@@ -113,6 +181,8 @@ lowbit_status opencl_matmul_plan_make(opencl_backend *backend, const opencl_weig
         if (by_y < fit) fit = (size_t)by_y;
         if (fit == 0) fit = 1;
     }
+    /* The quantized rows (a byte an element) and their scales fit wherever the rows of x do. */
+    plan->dot_int = use_dot_int(backend, weights, n, use_gemm);
     plan->chunk = n < fit ? n : fit;
     plan->chunks = (n + plan->chunk - 1) / plan->chunk;
     size_t tail = n % plan->chunk;
@@ -120,8 +190,9 @@ lowbit_status opencl_matmul_plan_make(opencl_backend *backend, const opencl_weig
     if (use_gemm) {
         plan->full = plan->last = gemm; /* n is an argument of the GEMM: one program for every chunk */
     } else {
-        status = choose(backend, weights, plan->chunk, x_f16, &plan->full);
-        if (status == LOWBIT_OK) status = choose(backend, weights, tail ? tail : plan->chunk, x_f16, &plan->last);
+        status = choose(backend, weights, plan->chunk, x_f16, plan->dot_int, &plan->full);
+        if (status == LOWBIT_OK)
+            status = choose(backend, weights, tail ? tail : plan->chunk, x_f16, plan->dot_int, &plan->last);
     }
     return status;
 }
@@ -144,7 +215,8 @@ lowbit_status opencl_matmul_dispatch(opencl_backend *backend, const opencl_weigh
     const int is_full = count == plan->chunk;
     const opencl_kernel_config *config = is_full ? &plan->full : &plan->last;
     cl_kernel kernel = is_full ? plan->full_kernel : plan->last_kernel;
-    cl_mem x_sums = config->block_sums ? sums : x; /* else unused */
+    /* x's block sums, or on the integer-dot path the quantized blocks' scales; else unused */
+    cl_mem x_sums = config->block_sums || config->dot_int ? sums : x;
     for (size_t i = 0; i < weights->part_count; ++i) {
         const opencl_weights_part *part = &weights->parts[i];
         cl_mem scales = part->scales ? part->scales : part->quants; /* unused by F32/F16 kernels */
@@ -180,7 +252,8 @@ lowbit_status opencl_matmul_dispatch(opencl_backend *backend, const opencl_weigh
 }
 
 /* Enqueues one chunk on the device's own queue: X (and its block sums when the kernel takes them) in from
- * the host, the dispatches, Y out to the host, all non-blocking on the in-order queue. */
+ * the host, on the integer-dot path its quantization, the dispatches, Y out to the host, all non-blocking on the
+ * in-order queue. `events`, when not NULL, receives the dispatches' events, then the quantization's. */
 static lowbit_status enqueue_chunk(opencl_backend *backend, const opencl_weights *weights,
                                    const opencl_matmul_plan *plan, const void *x, const float *sums, float *y,
                                    size_t count, cl_event *events)
@@ -194,8 +267,18 @@ static lowbit_status enqueue_chunk(opencl_backend *backend, const opencl_weights
         error = cl->clEnqueueWriteBuffer(device->queue, device->sums_scratch, CL_FALSE, 0,
                                          weights->cols / 32 * sizeof(float), sums, 0, NULL, NULL);
     if (error != CL_SUCCESS) return opencl_fail_call(backend, "clEnqueueWriteBuffer", error, 0);
-    lowbit_status status = opencl_matmul_dispatch(backend, weights, device->queue, plan, count, device->x_scratch,
-                                                  device->sums_scratch, device->y_scratch, 0, events);
+    /* The integer-dot path reads x quantized on the device, its block scales where the block sums would be. */
+    cl_mem x_in = device->x_scratch, sums_in = device->sums_scratch;
+    if (plan->dot_int) {
+        lowbit_status status =
+            opencl_quantize_x(backend, device, device->queue, plan->x_f16, device->x_scratch, count, weights->cols,
+                              device->xq_scratch, device->xd_scratch, events ? &events[weights->part_count] : NULL);
+        if (status != LOWBIT_OK) return status;
+        x_in = device->xq_scratch;
+        sums_in = device->xd_scratch;
+    }
+    lowbit_status status = opencl_matmul_dispatch(backend, weights, device->queue, plan, count, x_in, sums_in,
+                                                  device->y_scratch, 0, events);
     if (status != LOWBIT_OK) return status;
     error = cl->clEnqueueReadBuffer(device->queue, device->y_scratch, CL_FALSE, 0, count * plan->y_row_bytes, y, 0,
                                     NULL, NULL);
@@ -229,6 +312,12 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
     if (status == LOWBIT_OK)
         status = opencl_scratch_ensure(backend, device, &device->y_scratch, &device->y_capacity,
                                        plan.chunk * plan.y_row_bytes, CL_MEM_WRITE_ONLY);
+    if (status == LOWBIT_OK && plan.dot_int)
+        status = opencl_scratch_ensure(backend, device, &device->xq_scratch, &device->xq_capacity,
+                                       opencl_quantized_x_bytes(weights->cols, plan.chunk), CL_MEM_READ_WRITE);
+    if (status == LOWBIT_OK && plan.dot_int)
+        status = opencl_scratch_ensure(backend, device, &device->xd_scratch, &device->xd_capacity,
+                                       opencl_quantized_scales_bytes(weights->cols, plan.chunk), CL_MEM_READ_WRITE);
     /* Only one-row dispatches take block sums: the last row (n == 1, or the tail), or every row when the
      * allocation cap leaves one row per dispatch. Each row's sums keep their own host memory, since the
      * writes are non-blocking. */
@@ -247,14 +336,15 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
     /* Kernel time is reported only to callers whose args know the ABI 1.1 member. */
     int reports_time =
         args->struct_size >= offsetof(lowbit_backend_matmul_args, device_seconds) + sizeof args->device_seconds;
-    size_t event_count = plan.chunks * weights->part_count;
+    /* Per chunk: a dispatch per part, and the integer-dot path's quantization of x (part of its kernel time). */
+    const size_t per_chunk = weights->part_count + (plan.dot_int ? 1 : 0), event_count = plan.chunks * per_chunk;
     cl_event *events = reports_time && device->profiling ? calloc(event_count, sizeof *events) : NULL;
     int enqueued = 0;
     for (size_t c = 0; c < plan.chunks && status == LOWBIT_OK; ++c) {
         size_t start = c * plan.chunk, count = n - start < plan.chunk ? n - start : plan.chunk;
         status = enqueue_chunk(backend, weights, &plan, x + start * plan.x_row_bytes,
                                sums ? sums + start * sums_per_row : NULL, args->y + start * weights->rows, count,
-                               events ? events + c * weights->part_count : NULL);
+                               events ? events + c * per_chunk : NULL);
         enqueued = 1;
     }
     /* Even after a failure the queue must drain: it may still read x or write y. */
@@ -279,5 +369,7 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
     free(events);
     if (reports_time) args->device_seconds = status == LOWBIT_OK ? seconds : 0.0;
     if (status == LOWBIT_OK && reports_kernel) opencl_kernel_describe(&plan.full, args->kernel, sizeof args->kernel);
+    if (args->struct_size >= offsetof(lowbit_backend_matmul_args, activations_quantized) + sizeof(int))
+        args->activations_quantized = status == LOWBIT_OK && plan.dot_int;
     return status;
 }

@@ -125,6 +125,15 @@ LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t host_abi_major
         return LOWBIT_ERROR_OUT_OF_MEMORY;
     }
     backend->host = host;
+    /* The context's parameters (dot=auto|float|int), validated by the host already; a string this plugin cannot
+     * read (a newer host's key) leaves the defaults, with a warning. */
+    if (HOST_HAS(host, params)) {
+        char why[160];
+        if (lowbit_params_parse(host->params, &backend->params, why, sizeof why) != 0)
+            opencl_log(backend, LOWBIT_LOG_WARN, "opencl: ignoring the context parameters: %s", why);
+    } else {
+        lowbit_params_parse(NULL, &backend->params, NULL, 0);
+    }
     lowbit_backend *vtable = &backend->vtable;
     vtable->struct_size = sizeof *vtable;
     vtable->abi_major = LOWBIT_BACKEND_ABI_MAJOR;

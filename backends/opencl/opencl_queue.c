@@ -30,6 +30,9 @@ typedef struct opencl_queue {
      * block sums of x for kernels built with X_BLOCK_SUMS. */
     cl_mem x_scratch, y_scratch, sums_scratch;
     size_t x_capacity, y_capacity, sums_capacity;
+    /* The integer-dot path's quantized x (xq) and block scales (xd), written by x_quantize.cl per chunk. */
+    cl_mem xq_scratch, xd_scratch;
+    size_t xq_capacity, xd_capacity;
     /* Every command's event until it is seen complete: each call sweeps the finished ones out and records the
      * first that failed, which queue_finish then returns. */
     cl_event *pending;
@@ -224,6 +227,8 @@ void opencl_queue_release(void *self, void *handle)
     if (queue->x_scratch) backend->cl->clReleaseMemObject(queue->x_scratch);
     if (queue->y_scratch) backend->cl->clReleaseMemObject(queue->y_scratch);
     if (queue->sums_scratch) backend->cl->clReleaseMemObject(queue->sums_scratch);
+    if (queue->xq_scratch) backend->cl->clReleaseMemObject(queue->xq_scratch);
+    if (queue->xd_scratch) backend->cl->clReleaseMemObject(queue->xd_scratch);
     backend->cl->clReleaseCommandQueue(queue->queue);
     free(queue);
 }
@@ -330,6 +335,10 @@ void opencl_queue_device_release(opencl_backend *backend, opencl_device *device)
         if (device->x_sums_program[i]) backend->cl->clReleaseProgram(device->x_sums_program[i]);
         device->x_sums_kernel[i] = NULL;
         device->x_sums_program[i] = NULL;
+        if (device->x_quantize_kernel[i]) backend->cl->clReleaseKernel(device->x_quantize_kernel[i]);
+        if (device->x_quantize_program[i]) backend->cl->clReleaseProgram(device->x_quantize_program[i]);
+        device->x_quantize_kernel[i] = NULL;
+        device->x_quantize_program[i] = NULL;
     }
 }
 
@@ -412,8 +421,15 @@ lowbit_status opencl_enqueue_matmul(void *self, void *handle, lowbit_backend_que
     if (status == LOWBIT_OK && block_sums)
         status = opencl_scratch_ensure(backend, device, &queue->sums_scratch, &queue->sums_capacity,
                                        weights->cols / 32 * sizeof(float), CL_MEM_READ_WRITE);
+    if (status == LOWBIT_OK && plan.dot_int)
+        status = opencl_scratch_ensure(backend, device, &queue->xq_scratch, &queue->xq_capacity,
+                                       opencl_quantized_x_bytes(weights->cols, plan.chunk), CL_MEM_READ_WRITE);
+    if (status == LOWBIT_OK && plan.dot_int)
+        status = opencl_scratch_ensure(backend, device, &queue->xd_scratch, &queue->xd_capacity,
+                                       opencl_quantized_scales_bytes(weights->cols, plan.chunk), CL_MEM_READ_WRITE);
     sweep(backend, queue);
-    /* Per chunk: the X copy, the block sums, a dispatch per part, the Y copy. */
+    /* Per chunk: the X copy, the block sums (or the integer-dot path's quantization of x), a dispatch per part, the
+     * Y copy. */
     const size_t per_chunk = weights->part_count + 3, event_count = plan.chunks * per_chunk;
     if (status == LOWBIT_OK) status = reserve(backend, queue, event_count);
     cl_event *events = status == LOWBIT_OK ? calloc(event_count, sizeof *events) : NULL;
@@ -444,6 +460,12 @@ lowbit_status opencl_enqueue_matmul(void *self, void *handle, lowbit_backend_que
         cl_mem sums = config->block_sums ? queue->sums_scratch : x_rows;
         if (config->block_sums)
             status = enqueue_x_sums(backend, queue->queue, sums_kernel, x_rows, sums, weights->cols, &chunk_events[1]);
+        if (plan.dot_int) {
+            status = opencl_quantize_x(backend, device, queue->queue, x_f16, x_rows, count, weights->cols,
+                                       queue->xq_scratch, queue->xd_scratch, &chunk_events[1]);
+            x_rows = queue->xq_scratch;
+            sums = queue->xd_scratch;
+        }
         if (status != LOWBIT_OK) break;
         status =
             opencl_matmul_dispatch(backend, weights, queue->queue, &plan, count, x_rows, sums,

@@ -50,23 +50,38 @@ GEMV_INLINE float4 load_scales4(__global const half *scales, size_t row, size_t 
 #if defined(LOWBIT_GEMV_Q4_0)
 #define GEMV_KERNEL gemv_q4_0
 #define GEMV_HAS_TAIL 0
+/* q − 8 of the 32 elements: element j in the low nibble of byte j, element j+16 in its high nibble. */
+GEMV_INLINE void q4_0_values(uchar16 bytes, char16 *lo, char16 *hi)
+{
+    *lo = as_char16(bytes & (uchar16)0x0F) - (char16)8;
+    *hi = as_char16(bytes >> (uchar16)4) - (char16)8;
+}
+GEMV_INLINE uchar16 q4_0_bytes(__global const uint *quants, size_t row, size_t nb, size_t block)
+{
+    return as_uchar16(vload4(0, quants + LOWBIT_SPLIT_QWORD(row, block, nb, LOWBIT_Q4_0_QS_WORDS)));
+}
 /* Element j of a block sits in the low nibble of byte j, element j+16 in the high nibble. */
 GEMV_INLINE void load_block(__global const uint *quants, size_t row, size_t cols, size_t block, float16 *w0,
                             float16 *w1)
 {
-    const size_t nb = cols / LOWBIT_QK4_0;
-    const uchar16 bytes = as_uchar16(vload4(0, quants + LOWBIT_SPLIT_QWORD(row, block, nb, LOWBIT_Q4_0_QS_WORDS)));
+    const uchar16 bytes = q4_0_bytes(quants, row, cols / LOWBIT_QK4_0, block);
 #if defined(X_BLOCK_SUMS)
     /* Unsigned nibbles, widened once: the −8 is applied per block through the block sums of x. */
     const int16 wide = convert_int16(bytes);
     *w0 = convert_float16(wide & 0x0F);
     *w1 = convert_float16(wide >> 4);
 #else
-    const char16 lo = as_char16(bytes & (uchar16)0x0F) - (char16)8;
-    const char16 hi = as_char16(bytes >> (uchar16)4) - (char16)8;
+    char16 lo, hi;
+    q4_0_values(bytes, &lo, &hi);
     *w0 = convert_float16(lo);
     *w1 = convert_float16(hi);
 #endif
+}
+/* The integer decode for gemv_int.cl (LOWBIT_DOT_INT). */
+GEMV_INLINE void load_block_int(__global const uint *quants, size_t row, size_t nb, size_t block, char16 *q0,
+                                char16 *q1)
+{
+    q4_0_values(q4_0_bytes(quants, row, nb, block), q0, q1);
 }
 #elif defined(LOWBIT_GEMV_Q8_0)
 #define GEMV_KERNEL gemv_q8_0
@@ -78,6 +93,13 @@ GEMV_INLINE void load_block(__global const uint *quants, size_t row, size_t cols
     const __global uint *q = quants + LOWBIT_SPLIT_QWORD(row, block, nb, LOWBIT_Q8_0_QS_WORDS);
     *w0 = convert_float16(as_char16(vload4(0, q)));
     *w1 = convert_float16(as_char16(vload4(1, q)));
+}
+GEMV_INLINE void load_block_int(__global const uint *quants, size_t row, size_t nb, size_t block, char16 *q0,
+                                char16 *q1)
+{
+    const __global uint *q = quants + LOWBIT_SPLIT_QWORD(row, block, nb, LOWBIT_Q8_0_QS_WORDS);
+    *q0 = as_char16(vload4(0, q));
+    *q1 = as_char16(vload4(1, q));
 }
 #elif defined(LOWBIT_GEMV_F16)
 #define GEMV_KERNEL gemv_f16
@@ -122,8 +144,9 @@ GEMV_INLINE float4 load_quad(__global const uint *quants, size_t row, size_t col
 
 #define GEMV_SPLIT_LAYOUT 1
 
-/* LOWBIT_GEMM: only the decode above is wanted; gemm.cl, embedded after this file, is the kernel. */
-#if !defined(LOWBIT_GEMM)
+/* LOWBIT_GEMM: only the decode above is wanted; gemm.cl, embedded after this file, is the kernel; likewise
+ * LOWBIT_DOT_INT with gemv_int.cl, the integer-dot GEMV. */
+#if !defined(LOWBIT_GEMM) && !defined(LOWBIT_DOT_INT)
 /* Arguments: weights (quants, scales), x[n×cols] at the start of its buffer, y written at
  * y[y_offset + j*y_stride + row] so a part of a row-split matrix lands in its place, and x_sums[cols/32]
  * (the block sums of x) when X_BLOCK_SUMS is defined, else unused. */
@@ -417,4 +440,4 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
 #else
 #error "gemv.cl: define LAYOUT_ROW or LAYOUT_COOP"
 #endif
-#endif /* !LOWBIT_GEMM */
+#endif /* !LOWBIT_GEMM && !LOWBIT_DOT_INT */

@@ -24,8 +24,9 @@ GEMV_INLINE float sum16(float16 v)
     return c.x + c.y;
 }
 
-/* LOWBIT_GEMM: only the family decode is wanted; gemm.cl, embedded after this file, is the kernel. */
-#if !defined(LOWBIT_GEMM)
+/* LOWBIT_GEMM: only the family decode is wanted; gemm.cl, embedded after this file, is the kernel; likewise
+ * LOWBIT_DOT_INT with gemv_int.cl, the integer-dot GEMV. */
+#if !defined(LOWBIT_GEMM) && !defined(LOWBIT_DOT_INT)
 #define GEMV_ARGS                                                                                                      \
     __global const uchar *weights, __global const uchar *unused_scales, __global const X_TYPE *x, __global float *y,    \
         const uint rows, const uint cols, const uint n, const uint y_offset, const uint y_stride,                      \
@@ -208,4 +209,4 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(G
 #else
 #error "gemv_stored.cl: define LAYOUT_ROW or LAYOUT_COOP"
 #endif
-#endif /* !LOWBIT_GEMM */
+#endif /* !LOWBIT_GEMM && !LOWBIT_DOT_INT */

@@ -35,7 +35,7 @@ GEMV_INLINE float load_f16(__global const uchar *p)
  * into lane-by-lane code (slower than the rest of the kernel by far), so the levels come from a
  * degree-6 least-squares polynomial in the nibble, within 0.36 of every level, rounded to the integer:
  * exact, in a few vector operations. */
-GEMV_INLINE float16 iq4_levels(uchar16 nibbles)
+GEMV_INLINE int16 iq4_level_ints(uchar16 nibbles)
 {
     const float16 q = convert_float16(nibbles);
     float16 r = fma(q, (float16)3.78396981e-05f, (float16)-0.00161844085f);
@@ -45,7 +45,11 @@ GEMV_INLINE float16 iq4_levels(uchar16 nibbles)
     r = fma(r, q, (float16)24.1635971f);
     r = fma(r, q, (float16)-127.01664f);
     /* Round by truncating a positive value: r + 128.5 lies in (level + 128.14, level + 128.86). */
-    return convert_float16(convert_int16(r + 128.5f) - (int16)128);
+    return convert_int16(r + 128.5f) - (int16)128;
+}
+GEMV_INLINE float16 iq4_levels(uchar16 nibbles)
+{
+    return convert_float16(iq4_level_ints(nibbles));
 }
 
 /* 16 bytes at an even offset, loaded as eight ushorts: a byte vload16 can reach CPU compilers as sixteen
