@@ -221,7 +221,18 @@ int lowbit_cpu_gemv_int_available(lowbit_format format)
     case LOWBIT_FORMAT_Q2_K:
     case LOWBIT_FORMAT_Q3_K:
     case LOWBIT_FORMAT_TQ2_0:
-    case LOWBIT_FORMAT_MXFP4: return x86_level > 0;
+    case LOWBIT_FORMAT_MXFP4:
+    case LOWBIT_FORMAT_TQ1_0:
+    case LOWBIT_FORMAT_Q1_0:
+    case LOWBIT_FORMAT_Q2_0:
+    case LOWBIT_FORMAT_NVFP4:
+    case LOWBIT_FORMAT_IQ2_XXS:
+    case LOWBIT_FORMAT_IQ2_XS:
+    case LOWBIT_FORMAT_IQ2_S:
+    case LOWBIT_FORMAT_IQ3_XXS:
+    case LOWBIT_FORMAT_IQ3_S:
+    case LOWBIT_FORMAT_IQ1_S:
+    case LOWBIT_FORMAT_IQ1_M: return x86_level > 0;
     default: return 0;
     }
 }

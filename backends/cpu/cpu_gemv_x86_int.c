@@ -10,44 +10,7 @@
 #include "cpu_gemv.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include "cpu_x86_decode.h"
-
-/* The quantized activations of one call, and the column range [k_begin, k_end) a kernel pass covers (multiples of
- * 256, or k_end = cols); `accumulate`: add to Y (a later column range) instead of storing. */
-typedef struct q8_rows {
-    const int8_t *q;
-    const float *d, *s;
-    size_t cols, blocks; /* blocks = cols / 32 */
-    size_t k_begin, k_end;
-    int accumulate;
-} q8_rows;
-
-/* Σ w·x over pairs as 8 × int32, w signed (passed as |w| and w), x signed. */
-X86_TARGET static inline __m256i dot_signed(__m256i abs_w, __m256i w, __m256i x, __m256i pair_weights)
-{
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(x, w)), pair_weights);
-}
-
-/* Σ w·x over pairs as 8 × int32, w unsigned (0..127). */
-X86_TARGET static inline __m256i dot_unsigned(__m256i w, __m256i x, __m256i pair_weights)
-{
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), pair_weights);
-}
-
-X86_TARGET static inline __m256i load_q8(const q8_rows *x, size_t row, size_t element)
-{
-    return _mm256_loadu_si256((const __m256i *)(const void *)(x->q + row * x->cols + element));
-}
-
-/* Y for rows i0..i0+count-1: Σ lanes of acc plus the scalar offset term, stored or added (x->accumulate). */
-X86_TARGET static inline void store_rows(const q8_rows *x, float *y, size_t rows, size_t r, size_t i0, size_t count,
-                                         const __m256 acc[4], const float offset[4])
-{
-    for (size_t i = 0; i < count; ++i) {
-        float *out = y + (i0 + i) * rows + r;
-        *out = (x->accumulate ? *out : 0.0f) + (horizontal_sum(acc[i]) + offset[i]);
-    }
-}
+#include "cpu_x86_int.h"
 
 /* A 32-element block's quants as one vector of bytes (signed, or unsigned for the affine formats). Nibble formats
  * unpack at full width: the 16 packed bytes and their copy shifted by 4 fill both lanes, one mask takes both
@@ -404,8 +367,177 @@ X86_TARGET static void gemv_tq2_0_int(const unsigned char *w, const q8_rows *x, 
     }
 }
 
-typedef void x86_int_kernel_fn(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
-                               size_t row_begin, size_t row_end);
+/* TQ1_0: ternary digits, five per byte of qs[0..47] and four per byte of qh (qs[48..51]); digit p of byte b is
+ * ((b·3^p mod 256)·3) >> 8, i.e. 0, 1 or 2 as (b·3^p mod 256) reaches 86 and 171. b·3^p mod 256 is p byte-wise
+ * triplings (adds wrap mod 256). Elements 32p + l come from qs[l], 160 + 16p + l from qs[32 + l], 240 + 4p + l
+ * from qh[l]. */
+X86_TARGET static inline __m256i trits(__m256i scaled)
+{
+    const __m256i ge86 = _mm256_cmpeq_epi8(_mm256_max_epu8(scaled, _mm256_set1_epi8(86)), scaled);
+    const __m256i ge171 = _mm256_cmpeq_epi8(_mm256_max_epu8(scaled, _mm256_set1_epi8((char)171)), scaled);
+    return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_set1_epi8(-1), ge86), ge171); /* digit − 1 */
+}
+
+X86_TARGET static inline __m256i triple(__m256i v) { return _mm256_add_epi8(v, _mm256_add_epi8(v, v)); }
+
+X86_TARGET static void gemv_tq1_0_int(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
+                                      size_t row_begin, size_t row_end)
+{
+    const size_t blocks = x->cols / 256, block_bytes = 54;
+    const __m256i pairs = _mm256_set1_epi16(1);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            __m256 acc[4];
+            const float none[4] = {0};
+            for (int i = 0; i < 4; ++i)
+                acc[i] = _mm256_setzero_ps();
+            for (size_t b = x->k_begin / 256; b < x->k_end / 256; ++b) {
+                const unsigned char *in = row + b * block_bytes;
+                const float d = load_half(in + 52);
+                __m256i q[8];
+                __m256i v = _mm256_loadu_si256((const __m256i *)in);
+                for (int p = 0; p < 5; ++p, v = triple(v))
+                    q[p] = trits(v);
+                /* qs[32..47]: digit p of its 16 bytes are elements 160 + 16p .. + 15 */
+                __m256i u = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(in + 32))), half[5];
+                for (int p = 0; p < 5; ++p, u = triple(u))
+                    half[p] = trits(u);
+                q[5] = _mm256_permute2x128_si256(half[0], half[1], 0x20);
+                q[6] = _mm256_permute2x128_si256(half[2], half[3], 0x20);
+                unsigned char tail[16]; /* qh: elements 240 + 4p + l */
+                for (int p = 0, power = 1; p < 4; ++p, power *= 3)
+                    for (int l = 0; l < 4; ++l)
+                        tail[4 * p + l] = (unsigned char)(in[48 + l] * power);
+                const __m256i tail_trits = trits(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)tail)));
+                q[7] = _mm256_permute2x128_si256(half[4], tail_trits, 0x20);
+                for (int k = 0; k < 8; ++k) {
+                    const __m256i abs_q = _mm256_sign_epi8(q[k], q[k]);
+                    const size_t xb = b * 8 + (size_t)k;
+#define TQ1_0_INT_ROW(i)                                                                                               \
+    if (count > i) {                                                                                                   \
+        const size_t xr = i0 + i;                                                                                      \
+        const __m256i sum = dot_signed(abs_q, q[k], load_q8(x, xr, xb * 32), pairs);                                   \
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i]);      \
+    }
+                    TQ1_0_INT_ROW(0) TQ1_0_INT_ROW(1) TQ1_0_INT_ROW(2) TQ1_0_INT_ROW(3)
+#undef TQ1_0_INT_ROW
+                }
+            }
+            store_rows(x, y, rows, r, i0, count, acc, none);
+        }
+    }
+}
+
+/* The 32 quants of a Q1_0 chunk (±1 from 4 bytes of sign bits) or a Q2_0 chunk (q − 1 from 2-bit fields). */
+X86_TARGET static inline __m256i q1_0_signs(const unsigned char *bits)
+{
+    uint32_t word;
+    memcpy(&word, bits, sizeof word);
+    /* a set bit: −1 ^ −1 = 0, | 1 = 1; a clear one: 0 ^ −1 = −1, | 1 = −1 */
+    return _mm256_or_si256(_mm256_xor_si256(bits_to_bytes(word), _mm256_set1_epi8(-1)), _mm256_set1_epi8(1));
+}
+
+X86_TARGET static inline __m256i q2_0_values(const unsigned char *fields)
+{
+    uint64_t word;
+    memcpy(&word, fields, sizeof word);
+    return _mm256_sub_epi8(expand_2bit(word), _mm256_set1_epi8(1));
+}
+
+/* Q1_0 (128 elements, ±d) and Q2_0 (64 elements, (q − 1)·d): one f16 d per block, 32-element chunks. */
+X86_TARGET __attribute__((always_inline)) static inline void gemv_q12_int(int two_bits, const unsigned char *w,
+                                                                          const q8_rows *x, size_t n, float *y,
+                                                                          size_t rows, size_t row_begin, size_t row_end)
+{
+    const size_t block = two_bits ? 64 : 128, chunks = block / 32, blocks = x->cols / block;
+    const __m256i pairs = _mm256_set1_epi16(1);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * 18;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            __m256 acc[4];
+            const float none[4] = {0};
+            for (int i = 0; i < 4; ++i)
+                acc[i] = _mm256_setzero_ps();
+            for (size_t b = x->k_begin / block; b < x->k_end / block; ++b) {
+                const unsigned char *in = row + b * 18;
+                const float d = load_half(in);
+                for (size_t c = 0; c < chunks; ++c) {
+                    const __m256i q = two_bits ? q2_0_values(in + 2 + 8 * c) : q1_0_signs(in + 2 + 4 * c);
+                    const __m256i abs_q = _mm256_sign_epi8(q, q);
+                    const size_t xb = b * chunks + c;
+#define Q12_INT_ROW(i)                                                                                                 \
+    if (count > i) {                                                                                                   \
+        const size_t xr = i0 + i;                                                                                      \
+        const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), pairs);                                      \
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i]);      \
+    }
+                    Q12_INT_ROW(0) Q12_INT_ROW(1) Q12_INT_ROW(2) Q12_INT_ROW(3)
+#undef Q12_INT_ROW
+                }
+            }
+            store_rows(x, y, rows, r, i0, count, acc, none);
+        }
+    }
+}
+
+X86_TARGET static void gemv_q1_0_int(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
+                                     size_t row_begin, size_t row_end)
+{
+    gemv_q12_int(0, w, x, n, y, rows, row_begin, row_end);
+}
+
+X86_TARGET static void gemv_q2_0_int(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
+                                     size_t row_begin, size_t row_end)
+{
+    gemv_q12_int(1, w, x, n, y, rows, row_begin, row_end);
+}
+
+/* NVFP4: 64 elements, a UE4M3 scale (decoded at half its value) per 16 and doubled E2M1 codes; element 16s + j
+ * is the low nibble of qs[8s + j] (j < 8), 16s + j + 8 its high nibble. The two 16-element halves of a
+ * 32-element chunk keep their own float scale, one per 128-bit lane. */
+X86_TARGET static void gemv_nvfp4_int(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
+                                      size_t row_begin, size_t row_end)
+{
+    const size_t blocks = x->cols / 64, block_bytes = LOWBIT_NVFP4_BYTES;
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    const __m256i levels = _mm256_broadcastsi128_si256(level_table(LOWBIT_FORMAT_MXFP4)), pairs = _mm256_set1_epi16(1);
+    for (size_t r = row_begin; r < row_end; ++r) {
+        const unsigned char *row = w + r * blocks * block_bytes;
+        for (size_t i0 = 0; i0 < n; i0 += 4) {
+            const size_t count = n - i0 < 4 ? n - i0 : 4;
+            __m256 acc[4];
+            const float none[4] = {0};
+            for (int i = 0; i < 4; ++i)
+                acc[i] = _mm256_setzero_ps();
+            for (size_t b = x->k_begin / 64; b < x->k_end / 64; ++b) {
+                const unsigned char *in = row + b * block_bytes;
+                for (int t = 0; t < 2; ++t) {
+                    const __m128i packed = _mm_loadu_si128((const __m128i *)(in + LOWBIT_NVFP4_QS + 16 * t));
+                    const __m128i lo = _mm_and_si128(packed, mask), hi = _mm_and_si128(_mm_srli_epi16(packed, 4), mask);
+                    const __m256i q = _mm256_shuffle_epi8(
+                        levels, _mm256_set_m128i(_mm_unpackhi_epi64(lo, hi), _mm_unpacklo_epi64(lo, hi)));
+                    const __m256i abs_q = _mm256_sign_epi8(q, q);
+                    const __m256 scales = _mm256_set_m128(_mm_set1_ps(lowbit_decode_ue4m3_half(in[2 * t + 1])),
+                                                          _mm_set1_ps(lowbit_decode_ue4m3_half(in[2 * t])));
+                    const size_t xb = b * 2 + (size_t)t;
+#define NVFP4_INT_ROW(i)                                                                                               \
+    if (count > i) {                                                                                                   \
+        const size_t xr = i0 + i;                                                                                      \
+        const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), pairs);                                      \
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum),                                                              \
+                                 _mm256_mul_ps(scales, _mm256_set1_ps(x->d[xr * x->blocks + xb])), acc[i]);            \
+    }
+                    NVFP4_INT_ROW(0) NVFP4_INT_ROW(1) NVFP4_INT_ROW(2) NVFP4_INT_ROW(3)
+#undef NVFP4_INT_ROW
+                }
+            }
+            store_rows(x, y, rows, r, i0, count, acc, none);
+        }
+    }
+}
 
 static const struct {
     lowbit_format format;
@@ -426,6 +558,17 @@ static const struct {
     {LOWBIT_FORMAT_Q3_K, gemv_q3_k_int, "cpu_gemv_q3_k avx2 x=q8"},
     {LOWBIT_FORMAT_TQ2_0, gemv_tq2_0_int, "cpu_gemv_tq2_0 avx2 x=q8"},
     {LOWBIT_FORMAT_MXFP4, gemv_mxfp4_int, "cpu_gemv_mxfp4 avx2 x=q8"},
+    {LOWBIT_FORMAT_TQ1_0, gemv_tq1_0_int, "cpu_gemv_tq1_0 avx2 x=q8"},
+    {LOWBIT_FORMAT_Q1_0, gemv_q1_0_int, "cpu_gemv_q1_0 avx2 x=q8"},
+    {LOWBIT_FORMAT_Q2_0, gemv_q2_0_int, "cpu_gemv_q2_0 avx2 x=q8"},
+    {LOWBIT_FORMAT_NVFP4, gemv_nvfp4_int, "cpu_gemv_nvfp4 avx2 x=q8"},
+    {LOWBIT_FORMAT_IQ2_XXS, lowbit_cpu_gemv_iq2_xxs_int, "cpu_gemv_iq2_xxs avx2 x=q8"},
+    {LOWBIT_FORMAT_IQ2_XS, lowbit_cpu_gemv_iq2_xs_int, "cpu_gemv_iq2_xs avx2 x=q8"},
+    {LOWBIT_FORMAT_IQ2_S, lowbit_cpu_gemv_iq2_s_int, "cpu_gemv_iq2_s avx2 x=q8"},
+    {LOWBIT_FORMAT_IQ3_XXS, lowbit_cpu_gemv_iq3_xxs_int, "cpu_gemv_iq3_xxs avx2 x=q8"},
+    {LOWBIT_FORMAT_IQ3_S, lowbit_cpu_gemv_iq3_s_int, "cpu_gemv_iq3_s avx2 x=q8"},
+    {LOWBIT_FORMAT_IQ1_S, lowbit_cpu_gemv_iq1_s_int, "cpu_gemv_iq1_s avx2 x=q8"},
+    {LOWBIT_FORMAT_IQ1_M, lowbit_cpu_gemv_iq1_m_int, "cpu_gemv_iq1_m avx2 x=q8"},
 };
 
 /* Batches beyond 4 rows run the columns in slices whose activations (n·slice bytes) stay in L2 while every weight
