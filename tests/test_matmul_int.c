@@ -90,11 +90,17 @@ static void test_nonfinite_blocks(void **state)
         assert_int_equal(q[j], 0);
 }
 
-static const lowbit_format integer_formats[] = {
-    LOWBIT_FORMAT_Q4_0, LOWBIT_FORMAT_Q4_1,   LOWBIT_FORMAT_Q5_0, LOWBIT_FORMAT_Q5_1,
-    LOWBIT_FORMAT_Q8_0, LOWBIT_FORMAT_IQ4_NL, LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q5_K,
-    LOWBIT_FORMAT_Q6_K, LOWBIT_FORMAT_IQ4_XS, LOWBIT_FORMAT_Q2_K, /* no integer kernel: dot=int runs the float path */
-};
+/* Every stored format with integer weights (block size > 1); on a CPU with AVX2 each has an integer kernel. */
+static size_t integer_formats(lowbit_format *out)
+{
+    size_t count = 0;
+    for (int f = 0; f < LOWBIT_FORMAT_COUNT; ++f) {
+        const lowbit_format_traits *traits = lowbit_format_get(f);
+        if (traits && !traits->is_activation_only && traits->can_quantize && traits->block_size > 1)
+            out[count++] = (lowbit_format)f;
+    }
+    return count;
+}
 
 /* Runs W·X in `context` on the CPU; returns the run record and fills y. */
 static lowbit_run_info run_cpu(lowbit_context *context, lowbit_format format, const void *w, size_t size, size_t rows,
@@ -114,13 +120,18 @@ static void test_forced_paths_agree(void **state)
 {
     (void)state;
     lowbit_context *as_int = context_with("dot=int"), *as_float = context_with("dot=float");
-    const size_t rows = 37, cols = 512, ns[] = {1, 3, 8};
+    const size_t rows = 37, cols = 768, ns[] = {1, 3, 8}; /* cols: a multiple of every block size (256, 128, 64) */
     float *x = malloc(8 * cols * sizeof(float)), *yi = malloc(8 * rows * sizeof(float)),
           *yf = malloc(8 * rows * sizeof(float));
     double *reference = malloc(8 * rows * sizeof(double)), *from_float = malloc(8 * rows * sizeof(double));
     test_fill_random(x, 8 * cols, 7, 1.0f);
-    for (size_t f = 0; f < sizeof integer_formats / sizeof integer_formats[0]; ++f) {
-        const lowbit_format format = integer_formats[f];
+    lowbit_format formats[LOWBIT_FORMAT_COUNT];
+    const size_t format_count = integer_formats(formats);
+    assert_true(format_count >= 25);
+    const int avx2 = lowbit_cpu_gemv_int_available(LOWBIT_FORMAT_Q4_0);
+    for (size_t f = 0; f < format_count; ++f) {
+        const lowbit_format format = formats[f];
+        assert_int_equal(lowbit_cpu_gemv_int_available(format), avx2); /* all or none */
         size_t size = 0;
         void *w = test_make_weights(format, rows, cols, 100 + f, &size);
         for (size_t k = 0; k < sizeof ns / sizeof ns[0]; ++k) {
