@@ -610,13 +610,15 @@ static lowbit_run_info run_dot(lowbit_context *context, size_t device, lowbit_fo
     return run;
 }
 
-/* dot=int: Q4_0 (split layout) and Q4_K (stored layout) run their integer kernels (" x=q8", activations
- * quantized) within the integer path's NMSE bound, for one activation row and for a batch, in either layout. */
+/* dot=int: Q4_0 (split layout) and Q4_K, Q6_K (stored layout) run their integer kernels (" x=q8", activations
+ * quantized) within the integer path's NMSE bound, for one activation row, a GEMV batch and a GEMM batch, in
+ * either GEMV layout. The GEMM has an integer kernel in its streaming (CPU-class) shape only: the tiled one
+ * stays on the float path. */
 static void test_dot_int_runs_q8(void **state)
 {
     (void)state;
     static const lowbit_format dot_formats[] = {LOWBIT_FORMAT_Q4_0, LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q6_K};
-    static const size_t batches[] = {1, 3};
+    static const size_t batches[] = {1, 3, 16};
     static const char *const layouts[] = {NULL, "layout=coop,wg=32,rows=2"};
     for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; ++l) {
         if (layouts[l]) setenv("LOWBIT_OPENCL_PARAMS", layouts[l], 1);
@@ -626,11 +628,12 @@ static void test_dot_int_runs_q8(void **state)
         for (size_t f = 0; f < sizeof dot_formats / sizeof dot_formats[0]; ++f) {
             for (size_t b = 0; b < sizeof batches / sizeof batches[0]; ++b) {
                 const size_t rows = 67, cols = 512, n = batches[b];
-                float y[3 * 67];
+                float y[16 * 67];
                 double nmse = 1.0;
                 lowbit_run_info run = run_dot(context, device, dot_formats[f], rows, cols, n, n, y, &nmse);
-                if (run.fell_back || !strstr(run.kernel, " x=q8") || run.activations_quantized != 1 ||
-                    nmse > INT_NMSE_LIMIT)
+                const int integer = strncmp(run.kernel, "gemm_", 5) != 0 || strstr(run.kernel, " stream") != NULL;
+                if (run.fell_back || (strstr(run.kernel, " x=q8") != NULL) != integer ||
+                    run.activations_quantized != integer || nmse > INT_NMSE_LIMIT)
                     fail_msg("%s n=%zu (%s): kernel '%s', quantized %d, fell back %d (%s), NMSE %.3g",
                              lowbit_format_name(dot_formats[f]), n, layouts[l] ? layouts[l] : "default", run.kernel,
                              run.activations_quantized, run.fell_back, run.fallback_reason, nmse);
@@ -639,6 +642,55 @@ static void test_dot_int_runs_q8(void **state)
         lowbit_context_destroy(context);
         unsetenv("LOWBIT_OPENCL_PARAMS");
     }
+}
+
+/* f16 activations are quantized on the device too (x_quantize.cl reads the halves): same bound. */
+static void test_dot_int_f16(void **state)
+{
+    (void)state;
+    size_t device = 0;
+    lowbit_context *context = open_with_params("dot=int", &device);
+    if (!context) skip();
+    static const lowbit_format f16_formats[] = {LOWBIT_FORMAT_Q4_0, LOWBIT_FORMAT_Q5_K};
+    for (size_t f = 0; f < sizeof f16_formats / sizeof f16_formats[0]; ++f) {
+        const size_t rows = 33, cols = 256, n = 2;
+        size_t size = 0;
+        void *packed = test_make_weights(f16_formats[f], rows, cols, 47u, &size);
+        lowbit_weights *weights = NULL;
+        assert_int_equal(lowbit_weights_upload(context, device, f16_formats[f], rows, cols, packed, size, 0, &weights),
+                         LOWBIT_OK);
+        float x[2 * 256], y[2 * 33];
+        uint16_t halves[2 * 256];
+        double reference[2 * 33];
+        test_fill_random(x, n * cols, 49u, 1.0f);
+        /* Values that are exact in f16 (multiples of 2^-10 in [-1, 1)), so the reference takes the same X. */
+        for (size_t i = 0; i < n * cols; ++i) {
+            const int k = (int)(x[i] * 1024.0f);
+            x[i] = (float)k / 1024.0f;
+            const unsigned magnitude = (unsigned)(k < 0 ? -k : k);
+            uint16_t bits = 0;
+            if (magnitude != 0) {
+                int exponent = 0;
+                while ((magnitude >> exponent) > 1)
+                    ++exponent;
+                const unsigned mantissa = (magnitude << (10 - exponent)) & 0x3FFu;
+                bits = (uint16_t)(((unsigned)(exponent - 10 + 15) << 10) | mantissa);
+            }
+            halves[i] = (uint16_t)(bits | (k < 0 ? 0x8000u : 0u));
+        }
+        assert_int_equal(lowbit_matmul_ex(context, weights, halves, LOWBIT_ACTIVATION_F16, y, n), LOWBIT_OK);
+        lowbit_run_info run = {.struct_size = sizeof run};
+        assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
+        assert_false(run.fell_back);
+        assert_non_null(strstr(run.kernel, " x=q8"));
+        assert_int_equal(run.activations_quantized, 1);
+        assert_int_equal(run.activations_widened, 0);
+        test_reference_matmul(f16_formats[f], packed, size, rows, cols, x, n, reference);
+        assert_true(test_nmse(y, reference, n * rows) <= INT_NMSE_LIMIT);
+        lowbit_weights_destroy(weights);
+        free(packed);
+    }
+    lowbit_context_destroy(context);
 }
 
 /* dot=float (and today's dot=auto) never quantize the activations, and keep the float bound. */
@@ -758,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_dot_int_runs_q8),
         cmocka_unit_test(test_dot_float_never_quantizes),
         cmocka_unit_test(test_dot_int_nan),
+        cmocka_unit_test(test_dot_int_f16),
         cmocka_unit_test(test_dot_int_queued),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -340,9 +340,10 @@ void opencl_kernel_build_options(const opencl_kernel_config *config, char *optio
         const opencl_gemm_params *g = &config->gemm_params;
         snprintf(options, size,
                  "-cl-std=CL1.2 -D%s=1 -DLOWBIT_GEMM=1 -DGEMM_KERNEL=%s -DTILE_ROWS=%u -DTILE_N=%u -DITEM_ROWS=%u "
-                 "-DITEM_N=%u -DTILE_K=%u%s%s",
+                 "-DITEM_N=%u -DTILE_K=%u%s%s%s",
                  config->spec->define, config->spec->gemm_name, g->tile_rows, g->tile_n, g->item_rows, g->item_n,
-                 g->tile_k, g->stream ? " -DGEMM_STREAM=1" : "", config->x_f16 ? " -DX_F16=1" : "");
+                 g->tile_k, g->stream ? " -DGEMM_STREAM=1" : "", config->x_f16 ? " -DX_F16=1" : "",
+                 config->dot_int ? " -DLOWBIT_DOT_INT=1" : "");
         return;
     }
     snprintf(options, size, "-cl-std=CL%u.%u -D%s=1 -DWG_SIZE=%u -DROWS_PER_WG=%u -DN_MAX=%u -D%s=1%s%s%s%s",

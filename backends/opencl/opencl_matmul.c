@@ -40,12 +40,14 @@ static lowbit_status choose(opencl_backend *backend, const opencl_weights *weigh
     return LOWBIT_OK;
 }
 
-/* Whether n rows run the integer-dot GEMV: dot=int wherever the format has one, dot=auto as
- * opencl_dot_default says, dot=float never. The GEMM's batches (use_gemm) have no integer kernel yet. */
-static int use_dot_int(const opencl_backend *backend, const opencl_weights *weights, size_t n, int use_gemm)
+/* Whether n rows run the integer-dot kernels: dot=int wherever the format has one, dot=auto as
+ * opencl_dot_default says, dot=float never. The GEMM's batches (`gemm` not NULL) have an integer kernel in the
+ * streaming shape only (CPU-class devices); the tiled local-memory GEMM stays on the float path. */
+static int use_dot_int(const opencl_backend *backend, const opencl_weights *weights, size_t n,
+                       const opencl_kernel_config *gemm)
 {
     const opencl_kernel_spec *spec = opencl_kernel_for_format(weights->format);
-    if (use_gemm || spec == NULL || !spec->dot_int || weights->cols % 32 != 0) return 0;
+    if ((gemm && !gemm->gemm_params.stream) || spec == NULL || !spec->dot_int || weights->cols % 32 != 0) return 0;
     switch (backend->params.dot) {
     case LOWBIT_DOT_INT: return 1;
     case LOWBIT_DOT_FLOAT: return 0;
@@ -182,7 +184,11 @@ lowbit_status opencl_matmul_plan_make(opencl_backend *backend, const opencl_weig
         if (fit == 0) fit = 1;
     }
     /* The quantized rows (a byte an element) and their scales fit wherever the rows of x do. */
-    plan->dot_int = use_dot_int(backend, weights, n, use_gemm);
+    plan->dot_int = use_dot_int(backend, weights, n, use_gemm ? &gemm : NULL);
+    if (use_gemm && plan->dot_int) {
+        gemm.dot_int = 1;
+        gemm.x_f16 = 0; /* the kernel reads the 8-bit blocks */
+    }
     plan->chunk = n < fit ? n : fit;
     plan->chunks = (n + plan->chunk - 1) / plan->chunk;
     size_t tail = n % plan->chunk;

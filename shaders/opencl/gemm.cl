@@ -15,7 +15,8 @@
  * the last one (loads stay in bounds) and are never stored; chunks past cols are zero in both tiles.
  * cols is a multiple of 32 (the host keeps other F32/F16/BF16 shapes on the GEMV). */
 
-#if defined(LOWBIT_GEMM)
+/* LOWBIT_DOT_INT with LOWBIT_GEMM: gemv_int.cl, embedded after this file, holds the integer-dot GEMM instead. */
+#if defined(LOWBIT_GEMM) && !defined(LOWBIT_DOT_INT)
 #if !defined(TILE_ROWS) || !defined(TILE_N) || !defined(ITEM_ROWS) || !defined(ITEM_N) || !defined(TILE_K)
 #error "gemm.cl: TILE_ROWS, TILE_N, ITEM_ROWS, ITEM_N and TILE_K are required"
 #endif
@@ -177,4 +178,4 @@ __kernel __attribute__((reqd_work_group_size(LR, LN, 1))) void GEMM_KERNEL(
     }
 }
 #endif /* GEMM_STREAM */
-#endif /* LOWBIT_GEMM */
+#endif /* LOWBIT_GEMM && !LOWBIT_DOT_INT */

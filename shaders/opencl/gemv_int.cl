@@ -16,10 +16,11 @@
  *                    2: one per 16 elements (Q2_K), applied through Σ of each half of xq, summed here
  *   INT_HALF_SCALES  1 when scale.s0 and .s1 differ (16-element sub-blocks: Q2_K, Q3_K, Q6_K)
  * so Σ w·x = d·(scale·Σ q·xq) − offset·d·s, every Σ q·xq in integers (eight lanes of partial sums per
- * chunk, each exact). Build options as the float GEMV:
+ * chunk, each exact). With LOWBIT_GEMM (and GEMM_STREAM) the same steps make gemm.cl's streaming GEMM shape
+ * (GEMM_KERNEL, TILE_N, ITEM_ROWS, ITEM_N, TILE_ROWS); otherwise build options as the float GEMV:
  * WG_SIZE, ROWS_PER_WG, N_MAX, LAYOUT_ROW | LAYOUT_COOP (X_F16 is irrelevant: xq is already 8-bit). */
 
-#if defined(LOWBIT_DOT_INT) && !defined(LOWBIT_GEMM)
+#if defined(LOWBIT_DOT_INT)
 #ifndef INT_OFFSET
 #define INT_OFFSET 0
 #endif
@@ -148,12 +149,21 @@ GEMV_INLINE void int_chunk_dot(char16 w0, char16 w1, float2 scale, float2 offset
     INT_WEIGHT_ARGS, __global const char *xq, __global float *y, const uint rows, const uint cols, const uint n,       \
         const uint y_offset, const uint y_stride, __global const float2 *xd
 
-#if defined(LAYOUT_ROW)
+#if defined(LAYOUT_ROW) || defined(LOWBIT_GEMM)
+#if defined(LOWBIT_GEMM)
+#if !defined(GEMM_STREAM)
+#error "gemv_int.cl: the integer-dot GEMM has the streaming shape only (GEMM_STREAM)"
+#endif
+#define ROWS_PER_ITEM ITEM_ROWS
+#define N_MAX ITEM_N
+#else
 #define ROWS_PER_ITEM (ROWS_PER_WG / WG_SIZE)
+#endif
 
-/* One chunk of every row of this work-item against every activation row: x is loaded once per chunk. */
+/* One chunk of every row of this work-item against activation rows j0 .. j0 + N_MAX − 1: x is loaded once per
+ * chunk. */
 GEMV_INLINE void int_chunk_step(INT_WEIGHT_ARGS, const int_row_ref *ref, __global const char *xq,
-                                __global const float2 *xd, size_t cols, uint n, size_t block, uint chunk,
+                                __global const float2 *xd, size_t cols, uint n, size_t j0, size_t block, uint chunk,
                                 const float *d, float8 acc[][N_MAX], float offset_acc[][N_MAX])
 {
     char16 w0[ROWS_PER_ITEM], w1[ROWS_PER_ITEM];
@@ -165,13 +175,49 @@ GEMV_INLINE void int_chunk_step(INT_WEIGHT_ARGS, const int_row_ref *ref, __globa
     /* Activation rows past n repeat the last one and are never stored (no branch, as the float GEMV). */
 #pragma unroll
     for (uint j = 0; j < N_MAX; ++j) {
-        const int_x_chunk x = int_x_load(xq, xd, cols, min(j, n - 1), unit);
+        const int_x_chunk x = int_x_load(xq, xd, cols, min(j0 + j, (size_t)n - 1), unit);
 #pragma unroll
         for (uint k = 0; k < ROWS_PER_ITEM; ++k)
             int_chunk_dot(w0[k], w1[k], scale[k], offset[k], &x, &acc[k][j], &offset_acc[k][j]);
     }
 }
 
+#if defined(LOWBIT_GEMM)
+/* gemm.cl's streaming shape (CPU-class devices): each work-item owns ITEM_ROWS weight rows and walks its
+ * workgroup's TILE_N activation rows ITEM_N at a time, so the rows stay in cache across those passes. */
+__kernel __attribute__((reqd_work_group_size(TILE_ROWS / ITEM_ROWS, 1, 1))) void GEMM_KERNEL(INT_ARGS)
+{
+    const size_t first_row = get_global_id(0) * ITEM_ROWS, n0 = get_group_id(1) * TILE_N;
+    if (first_row >= rows) return;
+    const size_t nb = cols / INT_BLOCK, n_end = min(n0 + TILE_N, (size_t)n);
+    size_t row[ITEM_ROWS];
+    int_row_ref ref[ITEM_ROWS];
+    float d[ITEM_ROWS]; /* NAN: int_load reads the scales itself */
+    for (uint i = 0; i < ITEM_ROWS; ++i) {
+        row[i] = min(first_row + i, (size_t)rows - 1);
+        ref[i] = int_row(INT_WEIGHTS_FIRST, row[i], cols);
+        d[i] = NAN;
+    }
+    for (size_t j0 = n0; j0 < n_end; j0 += ITEM_N) {
+        float8 acc[ITEM_ROWS][ITEM_N];
+        float offset_acc[ITEM_ROWS][ITEM_N];
+        for (uint i = 0; i < ITEM_ROWS; ++i)
+            for (uint m = 0; m < ITEM_N; ++m) {
+                acc[i][m] = (float8)0.0f;
+                offset_acc[i][m] = 0.0f;
+            }
+        for (size_t b = 0; b < nb; ++b)
+            for (uint c = 0; c < INT_CHUNKS; ++c)
+                int_chunk_step(INT_WEIGHTS, ref, xq, xd, cols, n, j0, b, c, d, acc, offset_acc);
+        for (uint i = 0; i < ITEM_ROWS; ++i) {
+            if (first_row + i >= rows) break;
+            for (uint m = 0; m < ITEM_N; ++m)
+                if (j0 + m < n_end)
+                    y[(size_t)y_offset + (j0 + m) * y_stride + row[i]] = sum_float8(acc[i][m]) - offset_acc[i][m];
+        }
+    }
+}
+#else
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(INT_ARGS)
 {
     const size_t first_row = get_global_id(0) * ROWS_PER_ITEM;
@@ -200,10 +246,10 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(I
             const float4 d4 = load_scales4(scales, row[k], nb, b);
             d[0][k] = d4.x, d[1][k] = d4.y, d[2][k] = d4.z, d[3][k] = d4.w;
         }
-        int_chunk_step(INT_WEIGHTS, ref, xq, xd, cols, n, b + 0, 0, d[0], acc, offset_acc);
-        int_chunk_step(INT_WEIGHTS, ref, xq, xd, cols, n, b + 1, 0, d[1], acc, offset_acc);
-        int_chunk_step(INT_WEIGHTS, ref, xq, xd, cols, n, b + 2, 0, d[2], acc, offset_acc);
-        int_chunk_step(INT_WEIGHTS, ref, xq, xd, cols, n, b + 3, 0, d[3], acc, offset_acc);
+        int_chunk_step(INT_WEIGHTS, ref, xq, xd, cols, n, 0, b + 0, 0, d[0], acc, offset_acc);
+        int_chunk_step(INT_WEIGHTS, ref, xq, xd, cols, n, 0, b + 1, 0, d[1], acc, offset_acc);
+        int_chunk_step(INT_WEIGHTS, ref, xq, xd, cols, n, 0, b + 2, 0, d[2], acc, offset_acc);
+        int_chunk_step(INT_WEIGHTS, ref, xq, xd, cols, n, 0, b + 3, 0, d[3], acc, offset_acc);
     }
     for (uint k = 0; k < ROWS_PER_ITEM; ++k)
         d[0][k] = NAN;
@@ -211,7 +257,7 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(I
     for (; b < nb; ++b) {
 #pragma unroll
         for (uint c = 0; c < INT_CHUNKS; ++c)
-            int_chunk_step(INT_WEIGHTS, ref, xq, xd, cols, n, b, c, d[0], acc, offset_acc);
+            int_chunk_step(INT_WEIGHTS, ref, xq, xd, cols, n, 0, b, c, d[0], acc, offset_acc);
     }
     for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
         if (first_row + k >= rows) break;
@@ -219,6 +265,7 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(I
             if (j < n) y[(size_t)y_offset + (size_t)j * y_stride + row[k]] = sum_float8(acc[k][j]) - offset_acc[k][j];
     }
 }
+#endif /* LOWBIT_GEMM */
 
 #elif defined(LAYOUT_COOP)
 #if (WG_SIZE & (WG_SIZE - 1)) != 0
@@ -267,4 +314,4 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(I
 #else
 #error "gemv_int.cl: define LAYOUT_ROW or LAYOUT_COOP"
 #endif
-#endif /* LOWBIT_DOT_INT && !LOWBIT_GEMM */
+#endif /* LOWBIT_DOT_INT */
