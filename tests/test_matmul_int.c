@@ -33,7 +33,7 @@ static void quantize(const float *x, size_t n, size_t cols, int8_t *q, float *d,
 static void test_known_answer(void **state)
 {
     (void)state;
-    float x[32] = {127.0f, -63.5f, 0.5f, -0.49f, 1.5f};
+    float x[32] = {127.0f, -63.5f, 0.5f, -0.49f, 1.5f, 0.49999997f, -2.5f};
     int8_t q[32];
     float d, s;
     quantize(x, 1, 32, q, &d, &s);

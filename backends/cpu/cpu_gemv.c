@@ -181,6 +181,8 @@ const char *lowbit_cpu_gemv_rows(lowbit_format format, const void *weights, size
 /* The reference rule of Q8_1 (host/format/legacy.c), element for element, so the quants are Q8_1's bytes. */
 void lowbit_cpu_quantize_q8(const float *x, size_t n, size_t cols, const lowbit_cpu_q8 *out)
 {
+    pthread_once(&simd_once, simd_choose);
+    if (x86_level > 0 && lowbit_cpu_quantize_q8_x86(x, n, cols, out)) return;
     const size_t blocks = cols / 32;
     for (size_t i = 0; i < n; ++i)
         for (size_t b = 0; b < blocks; ++b) {

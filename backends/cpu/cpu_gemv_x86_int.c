@@ -571,6 +571,61 @@ static const struct {
     {LOWBIT_FORMAT_IQ1_M, lowbit_cpu_gemv_iq1_m_int, "cpu_gemv_iq1_m avx2 x=q8"},
 };
 
+/* lowbit_cpu_quantize_q8 at 8 lanes, with the same result bit for bit: max|x| by exact max, d and 1/d as scalars,
+ * and round-half-away-from-zero without an addition that could round (t = trunc(v), then ±1 when |v − t| ≥ 0.5,
+ * v − t being exact). Returns 0 for a block with NaN or Inf (the caller writes the non-finite result). */
+X86_TARGET static int quantize_block_q8(const float *v, int8_t *q, float *d_out, float *s_out)
+{
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(__builtin_inff());
+    __m256 x[4], amax = _mm256_setzero_ps(), finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    for (int k = 0; k < 4; ++k) {
+        x[k] = _mm256_loadu_ps(v + 8 * k);
+        const __m256 a = _mm256_andnot_ps(sign_bit, x[k]);
+        finite = _mm256_and_ps(finite, _mm256_cmp_ps(a, inf, _CMP_LT_OQ)); /* false for NaN and Inf */
+        amax = _mm256_max_ps(amax, a);
+    }
+    if (_mm256_movemask_ps(finite) != 0xFF) return 0;
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    __m256i values[4];
+    for (int k = 0; k < 4; ++k) {
+        const __m256 scaled = _mm256_mul_ps(x[k], _mm256_set1_ps(id));
+        const __m256 t = _mm256_round_ps(scaled, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __m256 half_or_more =
+            _mm256_cmp_ps(_mm256_andnot_ps(sign_bit, _mm256_sub_ps(scaled, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+        const __m256 step = _mm256_or_ps(_mm256_and_ps(scaled, sign_bit), _mm256_set1_ps(1.0f)); /* ±1 */
+        values[k] = _mm256_cvtps_epi32(_mm256_add_ps(t, _mm256_and_ps(half_or_more, step)));
+    }
+    /* int32 → int8 in element order: packs work per 128-bit lane, a final permute restores the order */
+    const __m256i words = _mm256_packs_epi32(values[0], values[1]), words2 = _mm256_packs_epi32(values[2], values[3]);
+    const __m256i bytes =
+        _mm256_permutevar8x32_epi32(_mm256_packs_epi16(words, words2), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)(void *)q, bytes);
+    __m256i sum = _mm256_add_epi32(_mm256_add_epi32(values[0], values[1]), _mm256_add_epi32(values[2], values[3]));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    *d_out = d;
+    *s_out = d * (float)_mm_cvtsi128_si32(s);
+    return 1;
+}
+
+int lowbit_cpu_quantize_q8_x86(const float *x, size_t n, size_t cols, const lowbit_cpu_q8 *out)
+{
+    const size_t blocks = cols / 32;
+    for (size_t i = 0; i < n; ++i)
+        for (size_t b = 0; b < blocks; ++b) {
+            const size_t k = i * blocks + b;
+            if (!quantize_block_q8(x + i * cols + b * 32, out->q + i * cols + b * 32, &out->d[k], &out->s[k])) {
+                memset(out->q + i * cols + b * 32, 0, 32);
+                out->d[k] = out->s[k] = __builtin_nanf("");
+            }
+        }
+    return 1;
+}
+
 /* Batches beyond 4 rows run the columns in slices whose activations (n·slice bytes) stay in L2 while every weight
  * row of the range passes over them: without it each weight row streamed all of X from L3 again (n = 64,
  * K = 14336: 0.9 MB per row). Weights are still read once. */
@@ -596,6 +651,12 @@ const char *lowbit_cpu_gemv_x86_int(lowbit_format format, const void *weights, s
 }
 
 #else
+int lowbit_cpu_quantize_q8_x86(const float *x, size_t n, size_t cols, const lowbit_cpu_q8 *out)
+{
+    (void)x, (void)n, (void)cols, (void)out;
+    return 0;
+}
+
 const char *lowbit_cpu_gemv_x86_int(lowbit_format format, const void *weights, size_t cols, const lowbit_cpu_q8 *x,
                                     size_t n, float *y, size_t rows, size_t row_begin, size_t row_end)
 {
