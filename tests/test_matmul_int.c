@@ -38,10 +38,10 @@ static void test_known_answer(void **state)
     float d, s;
     quantize(x, 1, 32, q, &d, &s);
     assert_true(d == 1.0f);
-    const int8_t expected[5] = {127, -64, 1, 0, 2}; /* round half away from zero */
+    const int8_t expected[7] = {127, -64, 1, 0, 2, 0, -3}; /* round half away from zero, and just below a half */
     for (int j = 0; j < 32; ++j)
-        assert_int_equal(q[j], j < 5 ? expected[j] : 0);
-    assert_true(s == 66.0f);
+        assert_int_equal(q[j], j < 7 ? expected[j] : 0);
+    assert_true(s == 63.0f);
     memset(x, 0, sizeof x); /* an all-zero block: scale 0, quants 0 */
     quantize(x, 1, 32, q, &d, &s);
     assert_true(d == 0.0f && s == 0.0f);
