@@ -15,7 +15,7 @@
  *   INT_OFFSET       0: no offset; 1: one offset per chunk (offset.s0 == .s1), applied as offset·d·s;
  *                    2: one per 16 elements (Q2_K), applied through Σ of each half of xq, summed here
  *   INT_HALF_SCALES  1 when scale.s0 and .s1 differ (16-element sub-blocks: Q2_K, Q3_K, Q6_K)
- * so Σ w·x = d·(scale·Σ q·xq) − offset·d·s, every Σ q·xq in integers (eight lanes of partial sums per
+ * so Σ w·x = d·(scale·Σ q·xq) − offset·d·s, every Σ q·xq in integers (a few lanes of partial sums per
  * chunk, each exact). With LOWBIT_GEMM (and GEMM_STREAM) the same steps make gemm.cl's streaming GEMM shape
  * (GEMM_KERNEL, TILE_N, ITEM_ROWS, ITEM_N, TILE_ROWS); otherwise build options as the float GEMV:
  * WG_SIZE, ROWS_PER_WG, N_MAX, LAYOUT_ROW | LAYOUT_COOP (X_F16 is irrelevant: xq is already 8-bit). */
@@ -71,33 +71,62 @@ GEMV_INLINE void int_load(__global const uchar *weights, __global const uchar *u
 }
 #endif
 
-/* Σ a·b of 16 byte lanes in integers, folded to eight lanes of two products each: |a·b| ≤ 128·127, so the
- * products (and sums of two) fit shorts, which CPUs multiply sixteen at a time. */
-GEMV_INLINE int8 dot16_i8(char16 a, char16 b)
+/* The integer dot products stay a few lanes wide (int_lanes, each lane an exact partial sum) until they are
+ * scaled into the float accumulators (float_lanes). With cl_khr_integer_dot_product's 4×8-bit dot (GPUs) a lane
+ * is one dot(char4, char4); otherwise (CPU devices) products are multiplied sixteen at a time as shorts
+ * (|a·b| ≤ 128·127, so products and sums of two fit) and folded to eight lanes. */
+#if defined(__opencl_c_integer_dot_product_input_4x8bit)
+typedef int4 int_lanes;
+typedef float4 float_lanes;
+#define convert_float_lanes convert_float4
+/* Σ a·b of 16 byte lanes, as four lanes of four products. */
+GEMV_INLINE int_lanes dot16_i8(char16 a, char16 b)
+{
+    return (int4)(dot(a.s0123, b.s0123), dot(a.s4567, b.s4567), dot(a.s89ab, b.s89ab), dot(a.scdef, b.scdef));
+}
+GEMV_INLINE int_lanes dot32_i8(char16 a0, char16 a1, char16 b0, char16 b1)
+{
+    return dot16_i8(a0, b0) + dot16_i8(a1, b1);
+}
+GEMV_INLINE int sum_int_lanes(int_lanes v)
+{
+    const int2 u = v.lo + v.hi;
+    return u.x + u.y;
+}
+GEMV_INLINE float sum_float_lanes(float_lanes v)
+{
+    const float2 u = v.lo + v.hi;
+    return u.x + u.y;
+}
+#else
+typedef int8 int_lanes;
+typedef float8 float_lanes;
+#define convert_float_lanes convert_float8
+/* Σ a·b of 16 byte lanes, as eight lanes of two products. */
+GEMV_INLINE int_lanes dot16_i8(char16 a, char16 b)
 {
     const short16 p = convert_short16(a) * convert_short16(b);
     return convert_int8(p.lo) + convert_int8(p.hi);
 }
 /* The same over 32 lanes (two halves with one scale), four products a lane. */
-GEMV_INLINE int8 dot32_i8(char16 a0, char16 a1, char16 b0, char16 b1)
+GEMV_INLINE int_lanes dot32_i8(char16 a0, char16 a1, char16 b0, char16 b1)
 {
     const short16 p = convert_short16(a0) * convert_short16(b0) + convert_short16(a1) * convert_short16(b1);
     return convert_int8(p.lo) + convert_int8(p.hi);
 }
-
-GEMV_INLINE int sum_int8(int8 v)
+GEMV_INLINE int sum_int_lanes(int_lanes v)
 {
     const int4 t = v.lo + v.hi;
     const int2 u = t.lo + t.hi;
     return u.x + u.y;
 }
-
-GEMV_INLINE float sum_float8(float8 v)
+GEMV_INLINE float sum_float_lanes(float_lanes v)
 {
     const float4 t = v.lo + v.hi;
     const float2 u = t.lo + t.hi;
     return u.x + u.y;
 }
+#endif
 
 /* One 32-element chunk of quantized x: its q, (d, d·s), and for INT_OFFSET 2 d·Σq of each half. */
 typedef struct int_x_chunk {
@@ -116,24 +145,24 @@ GEMV_INLINE int_x_chunk int_x_load(__global const char *xq, __global const float
     x.ds = xd[xrow * (cols / 32) + unit];
 #if INT_OFFSET == 2
     const char16 one = (char16)1;
-    x.half_sums = x.ds.x * convert_float2((int2)(sum_int8(dot16_i8(x.q0, one)), sum_int8(dot16_i8(x.q1, one))));
+    x.half_sums = x.ds.x * convert_float2((int2)(sum_int_lanes(dot16_i8(x.q0, one)), sum_int_lanes(dot16_i8(x.q1, one))));
 #else
     x.half_sums = (float2)0.0f;
 #endif
     return x;
 }
 
-/* Σ w·x over the chunk into a row's accumulators: the integer dot products stay eight lanes wide (each lane the
+/* Σ w·x over the chunk into a row's accumulators: the integer dot products stay int_lanes wide (each lane the
  * exact sum of four products, or two per 16-element half), scaled into `acc` as floats, as ggml's x86 kernels
  * do; the lanes meet once, at the end of the row. The offset term goes to the scalar `offset_acc`. */
-GEMV_INLINE void int_chunk_dot(char16 w0, char16 w1, float2 scale, float2 offset, const int_x_chunk *x, float8 *acc,
+GEMV_INLINE void int_chunk_dot(char16 w0, char16 w1, float2 scale, float2 offset, const int_x_chunk *x, float_lanes *acc,
                                float *offset_acc)
 {
 #if INT_HALF_SCALES
-    *acc = fma(convert_float8(dot16_i8(w0, x->q0)), (float8)(x->ds.x * scale.s0), *acc);
-    *acc = fma(convert_float8(dot16_i8(w1, x->q1)), (float8)(x->ds.x * scale.s1), *acc);
+    *acc = fma(convert_float_lanes(dot16_i8(w0, x->q0)), (float_lanes)(x->ds.x * scale.s0), *acc);
+    *acc = fma(convert_float_lanes(dot16_i8(w1, x->q1)), (float_lanes)(x->ds.x * scale.s1), *acc);
 #else
-    *acc = fma(convert_float8(dot32_i8(w0, w1, x->q0, x->q1)), (float8)(x->ds.x * scale.s0), *acc);
+    *acc = fma(convert_float_lanes(dot32_i8(w0, w1, x->q0, x->q1)), (float_lanes)(x->ds.x * scale.s0), *acc);
 #endif
 #if INT_OFFSET == 1
     *offset_acc = fma(offset.s0, x->ds.y, *offset_acc);
@@ -164,7 +193,7 @@ GEMV_INLINE void int_chunk_dot(char16 w0, char16 w1, float2 scale, float2 offset
  * chunk. */
 GEMV_INLINE void int_chunk_step(INT_WEIGHT_ARGS, const int_row_ref *ref, __global const char *xq,
                                 __global const float2 *xd, size_t cols, uint n, size_t j0, size_t block, uint chunk,
-                                const float *d, float8 acc[][N_MAX], float offset_acc[][N_MAX])
+                                const float *d, float_lanes acc[][N_MAX], float offset_acc[][N_MAX])
 {
     char16 w0[ROWS_PER_ITEM], w1[ROWS_PER_ITEM];
     float2 scale[ROWS_PER_ITEM], offset[ROWS_PER_ITEM];
@@ -199,11 +228,11 @@ __kernel __attribute__((reqd_work_group_size(TILE_ROWS / ITEM_ROWS, 1, 1))) void
         d[i] = NAN;
     }
     for (size_t j0 = n0; j0 < n_end; j0 += ITEM_N) {
-        float8 acc[ITEM_ROWS][ITEM_N];
+        float_lanes acc[ITEM_ROWS][ITEM_N];
         float offset_acc[ITEM_ROWS][ITEM_N];
         for (uint i = 0; i < ITEM_ROWS; ++i)
             for (uint m = 0; m < ITEM_N; ++m) {
-                acc[i][m] = (float8)0.0f;
+                acc[i][m] = (float_lanes)0.0f;
                 offset_acc[i][m] = 0.0f;
             }
         for (size_t b = 0; b < nb; ++b)
@@ -213,7 +242,7 @@ __kernel __attribute__((reqd_work_group_size(TILE_ROWS / ITEM_ROWS, 1, 1))) void
             if (first_row + i >= rows) break;
             for (uint m = 0; m < ITEM_N; ++m)
                 if (j0 + m < n_end)
-                    y[(size_t)y_offset + (j0 + m) * y_stride + row[i]] = sum_float8(acc[i][m]) - offset_acc[i][m];
+                    y[(size_t)y_offset + (j0 + m) * y_stride + row[i]] = sum_float_lanes(acc[i][m]) - offset_acc[i][m];
         }
     }
 }
@@ -226,13 +255,13 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(I
     /* Rows past the end repeat the last row (loads stay in bounds) and are not stored. */
     size_t row[ROWS_PER_ITEM];
     int_row_ref ref[ROWS_PER_ITEM];
-    float8 acc[ROWS_PER_ITEM][N_MAX];
+    float_lanes acc[ROWS_PER_ITEM][N_MAX];
     float offset_acc[ROWS_PER_ITEM][N_MAX];
     for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
         row[k] = min(first_row + k, (size_t)rows - 1);
         ref[k] = int_row(INT_WEIGHTS_FIRST, row[k], cols);
         for (uint j = 0; j < N_MAX; ++j) {
-            acc[k][j] = (float8)0.0f;
+            acc[k][j] = (float_lanes)0.0f;
             offset_acc[k][j] = 0.0f;
         }
     }
@@ -262,7 +291,7 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(I
     for (uint k = 0; k < ROWS_PER_ITEM; ++k) {
         if (first_row + k >= rows) break;
         for (uint j = 0; j < N_MAX; ++j)
-            if (j < n) y[(size_t)y_offset + (size_t)j * y_stride + row[k]] = sum_float8(acc[k][j]) - offset_acc[k][j];
+            if (j < n) y[(size_t)y_offset + (size_t)j * y_stride + row[k]] = sum_float_lanes(acc[k][j]) - offset_acc[k][j];
     }
 }
 #endif /* LOWBIT_GEMM */
@@ -288,10 +317,10 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(I
         const size_t row = first_row + k;
         if (row >= rows) break;
         const int_row_ref ref = int_row(INT_WEIGHTS_FIRST, row, cols);
-        float8 lanes[N_MAX];
+        float_lanes lanes[N_MAX];
         float offset_acc[N_MAX];
         for (uint j = 0; j < N_MAX; ++j) {
-            lanes[j] = (float8)0.0f;
+            lanes[j] = (float_lanes)0.0f;
             offset_acc[j] = 0.0f;
         }
         for (size_t u = lid; u < units; u += WG_SIZE) {
@@ -306,7 +335,7 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void GEMV_KERNEL(I
             }
         }
         for (uint j = 0; j < N_MAX; ++j)
-            acc[k][j] = sum_float8(lanes[j]) - offset_acc[j];
+            acc[k][j] = sum_float_lanes(lanes[j]) - offset_acc[j];
     }
     coop_reduce_store(partial, acc, lid, first_row, rows, n, y, y_offset, y_stride);
 }
