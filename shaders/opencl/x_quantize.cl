@@ -20,7 +20,8 @@ __kernel void x_quantize(__global const X_TYPE *x, __global char *xq, __global f
     const int finite = all(fabs(a) < INFINITY) && all(fabs(b) < INFINITY);
     float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    char16 q0 = convert_char16(round(a * id)), q1 = convert_char16(round(b * id));
+    /* Saturating, so that a block whose 1/d overflows (amax below 127·2⁻¹²⁸) still converts defined values. */
+    char16 q0 = convert_char16_sat(round(a * id)), q1 = convert_char16_sat(round(b * id));
     if (!finite) {
         q0 = q1 = (char16)0;
         d = NAN;
