@@ -152,9 +152,9 @@ GEMV_INLINE int_x_chunk int_x_load(__global const char *xq, __global const float
     return x;
 }
 
-/* Σ w·x over the chunk into a row's accumulators: the integer dot products stay int_lanes wide (each lane the
- * exact sum of four products, or two per 16-element half), scaled into `acc` as floats, as ggml's x86 kernels
- * do; the lanes meet once, at the end of the row. The offset term goes to the scalar `offset_acc`. */
+/* Σ w·x over the chunk into a row's accumulators: the integer dot products stay int_lanes wide (each lane an
+ * exact partial sum), scaled into `acc` as floats, as ggml's x86 kernels do; the lanes meet once, at the end of
+ * the row. The offset term goes to the scalar `offset_acc`. */
 GEMV_INLINE void int_chunk_dot(char16 w0, char16 w1, float2 scale, float2 offset, const int_x_chunk *x, float_lanes *acc,
                                float *offset_acc)
 {
