@@ -2,7 +2,12 @@
 """run_model.py — real models through the pinned llama.cpp, stock and with lowbit on one device. Either the
 greedy continuation of a fixed prompt matches stock llama.cpp (CPU) token for token, or, where it diverges, the
 logits over 512 scored tokens of the corpus are within KL divergence 1e-3 (mean) and agree on the top token
-99 % of the time (llama-perplexity --kl-divergence). lowbit must really have run the matmuls: the adapter logs
+99 % of the time (llama-perplexity --kl-divergence), or, where lowbit quantized the activations as stock does
+(its integer-dot path, dot=int or the auto default), are about as close to the reference as stock llama.cpp's
+own logits on the quantized file: mean KLD at most 1.5× stock's and top-1 agreement at most 1 point lower. Both
+then carry 8-bit activation rounding, whose KLD over 512 tokens moves by tens of percent with the rounding's
+details (measured: SmolLM2 Q4_1 lowbit 4.2e-3 vs stock 3.5e-3; Gemma Q4_K_M lowbit 2.3e-3 vs stock 4.8e-3, where
+stock rounds K-quant activations per 256 elements and lowbit per 32); a wrong kernel lands far outside. lowbit must really have run the matmuls: the adapter logs
 a summary line per backend when llama.cpp frees it, and every lowbit run is checked for matmul nodes and
 device faults.
 
@@ -229,6 +234,7 @@ def main():
         stock_q = run_program(perplexity_arguments(args.bin_dir, model, text, base) + ["--kl-divergence"],
                               stock_environment())[0]
         stock_kld = value(r"Mean\s+KLD:\s+([-0-9.eE+]+)", stock_q.stdout + stock_q.stderr)
+        stock_top1 = value(r"Same top p:\s+([0-9.]+)", stock_q.stdout + stock_q.stderr)
         process, seconds = run_program(perplexity_arguments(args.bin_dir, model, text, base) + ["--kl-divergence"]
                                        + extra, environment)
         if not ran_on_lowbit(name, "llama-perplexity", process, seconds):
@@ -239,11 +245,17 @@ def main():
         if kld is None or top1 is None:
             failures.append(f"{name}: llama-perplexity printed no KL divergence")
             continue
-        print(f"{name}: over {CHUNKS * CONTEXT // 2} tokens against the F32 reference: lowbit mean KLD {kld:.2e} "
-              f"(≤ {MAX_KLD}), top-1 agreement {top1:.2f} % (≥ {MIN_TOP1}); stock llama.cpp on the quantized "
-              f"file: mean KLD {stock_kld if stock_kld is not None else float('nan'):.2e}")
-        if kld > MAX_KLD or top1 < MIN_TOP1:
-            failures.append(f"{name}: mean KLD {kld:.6f}, top-1 {top1:.2f} % against the F32 reference")
+        print(f"{name}: over {CHUNKS * CONTEXT // 2} tokens against the F32 reference: lowbit mean KLD {kld:.2e}, "
+              f"top-1 agreement {top1:.2f} %; stock llama.cpp on the quantized file: mean KLD "
+              f"{stock_kld if stock_kld is not None else float('nan'):.2e}, top-1 "
+              f"{stock_top1 if stock_top1 is not None else float('nan'):.2f} %")
+        near_exact = kld <= MAX_KLD and top1 >= MIN_TOP1
+        as_good_as_stock = (stock_kld is not None and stock_top1 is not None and kld <= 1.5 * stock_kld
+                            and top1 >= stock_top1 - 1.0)
+        if not near_exact and not as_good_as_stock:
+            failures.append(f"{name}: mean KLD {kld:.6f}, top-1 {top1:.2f} % against the F32 reference: neither within "
+                            f"{MAX_KLD} / {MIN_TOP1} % nor near stock llama.cpp's "
+                            f"({stock_kld} / {stock_top1} %)")
     for failure in failures:
         print("FAIL:", failure)
     return 1 if failures else 0
