@@ -15,7 +15,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DLOWBIT_WERROR=ON -DLOWBIT_REQUIRE_BACKENDS=ON
 endif
 
-.PHONY: all deps configure build demo test test-sanitize test-tsan test-clang bench bench-engine conform install clean format
+.PHONY: all deps configure build demo test test-sanitize test-tsan test-clang bench bench-dot bench-engine conform install clean format
 
 all: build
 
@@ -65,6 +65,13 @@ test-clang: deps
 bench: build
 	$(BUILD)/bin/lowbit-bench --json $(BUILD)/bench.json --plot $(BUILD)/bench.png
 	@echo "wrote $(BUILD)/bench.json and $(BUILD)/bench.png"
+
+# the float and integer-dot paths side by side on DRAM-sized shapes (lowbit-bench --dot), then lowbit's CPU backend
+# beside ggml-cpu on the same shapes through the pinned engine's test-backend-ops perf (tools/bench-ggml-ops.py)
+bench-dot: build
+	$(BUILD)/bin/lowbit-bench --dot float,int --format Q4_0,Q4_K,Q6_K,Q8_0,IQ4_XS --shape 4096x14336,14336x4096 \
+		--n 1,8,64 --json $(BUILD)/bench-dot.json
+	python3 tools/bench-ggml-ops.py $(BUILD) --formats q4_0,q4_k,q6_k,q8_0,iq4_xs --n 1,8 --json $(BUILD)/bench-ggml-ops.json
 
 # llama-bench through the pinned llama.cpp: stock, with lowbit on each device, and the ggml-vulkan peer (built
 # once by tools/install-peer.sh, ~25 min on 2 cores); a Markdown table on stdout, records in build/bench-engine.json
