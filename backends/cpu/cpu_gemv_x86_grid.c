@@ -168,10 +168,10 @@ X86_TARGET __attribute__((always_inline)) static inline void gemv_grid_int(lowbi
         const unsigned char *row = w + r * blocks * block_bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
             const size_t count = n - i0 < 4 ? n - i0 : 4;
-            __m256 acc[4];
+            __m256 acc[4][2];
             const float none[4] = {0};
             for (int i = 0; i < 4; ++i)
-                acc[i] = _mm256_setzero_ps();
+                acc[i][0] = acc[i][1] = _mm256_setzero_ps();
             for (size_t b = x->k_begin / 256; b < x->k_end / 256; ++b) {
                 const unsigned char *in = row + b * block_bytes;
                 const float d = format == LOWBIT_FORMAT_IQ1_M ? iq1_m_scale(in) : load_half(in);
@@ -183,8 +183,9 @@ X86_TARGET __attribute__((always_inline)) static inline void gemv_grid_int(lowbi
     if (count > i) {                                                                                                   \
         const size_t xr = i0 + i;                                                                                      \
         const __m256i sum = dot_signed(abs_q, chunk.q, load_q8(x, xr, xb * 32), pairs);                                \
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum),                                                              \
-                                 _mm256_mul_ps(chunk.scale, _mm256_set1_ps(x->d[xr * x->blocks + xb])), acc[i]);       \
+        acc[i][xb & 1] =                                                                                               \
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum),                                                                   \
+                            _mm256_mul_ps(chunk.scale, _mm256_set1_ps(x->d[xr * x->blocks + xb])), acc[i][xb & 1]);    \
     }
                     GRID_INT_ROW(0) GRID_INT_ROW(1) GRID_INT_ROW(2) GRID_INT_ROW(3)
 #undef GRID_INT_ROW

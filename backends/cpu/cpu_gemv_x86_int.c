@@ -44,22 +44,24 @@ X86_TARGET __attribute__((always_inline)) static inline void gemv_block32_int(lo
         const unsigned char *row = w + r * x->blocks * kind.bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
             const size_t count = n - i0 < 4 ? n - i0 : 4;
-            __m256 acc[4];
+            __m256 acc[4][2];
             float offset[4] = {0};
             for (int i = 0; i < 4; ++i)
-                acc[i] = _mm256_setzero_ps();
+                acc[i][0] = acc[i][1] = _mm256_setzero_ps();
             for (size_t b = x->k_begin / 32; b < x->k_end / 32; ++b) {
                 const unsigned char *block = row + b * kind.bytes;
                 const float dw = format == LOWBIT_FORMAT_MXFP4 ? lowbit_decode_e8m0_half(block[LOWBIT_MXFP4_E])
                                                                : load_half(block),
                             m = kind.affine ? load_half(block + 2) : 0.0f;
                 const __m256i q = block32_bytes(format, block), abs_q = _mm256_sign_epi8(q, q);
+                const size_t xb = b;
 #define BLOCK32_INT_ROW(i)                                                                                             \
     if (count > i) {                                                                                                   \
         const size_t xr = i0 + i;                                                                                      \
         const __m256i xq = load_q8(x, xr, b * 32);                                                                     \
         const __m256i sum = kind.affine ? dot_unsigned(q, xq, ones) : dot_signed(abs_q, q, xq, ones);                  \
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(dw * x->d[xr * x->blocks + b]), acc[i]);      \
+        acc[i][xb & 1] =                                                                                               \
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(dw * x->d[xr * x->blocks + b]), acc[i][xb & 1]);   \
         if (kind.affine) offset[i] += m * x->s[xr * x->blocks + b];                                                    \
     }
                 BLOCK32_INT_ROW(0) BLOCK32_INT_ROW(1) BLOCK32_INT_ROW(2) BLOCK32_INT_ROW(3)
@@ -97,10 +99,10 @@ X86_TARGET __attribute__((always_inline)) static inline void gemv_k45_int(int fi
         const unsigned char *row = w + r * blocks * block_bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
             const size_t count = n - i0 < 4 ? n - i0 : 4;
-            __m256 acc[4];
+            __m256 acc[4][2];
             float mins[4] = {0};
             for (int i = 0; i < 4; ++i)
-                acc[i] = _mm256_setzero_ps();
+                acc[i][0] = acc[i][1] = _mm256_setzero_ps();
             for (size_t b = x->k_begin / 256; b < x->k_end / 256; ++b) {
                 const unsigned char *in = row + b * block_bytes, *s = in + 4, *qs = in + (five_bits ? 48 : 16);
                 const float d = load_half(in), dmin = load_half(in + 2);
@@ -120,7 +122,8 @@ X86_TARGET __attribute__((always_inline)) static inline void gemv_k45_int(int fi
     if (count > i) {                                                                                                   \
         const size_t xr = i0 + i;                                                                                      \
         const __m256i sum = dot_unsigned(q, load_q8(x, xr, xb * 32), scale);                                           \
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i]);      \
+        acc[i][xb & 1] =                                                                                               \
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i][xb & 1]);   \
         mins[i] -= dm * x->s[xr * x->blocks + xb];                                                                     \
     }
                     K45_INT_ROW(0) K45_INT_ROW(1) K45_INT_ROW(2) K45_INT_ROW(3)
@@ -154,10 +157,10 @@ X86_TARGET static void gemv_q6_k_int(const unsigned char *w, const q8_rows *x, s
         const unsigned char *row = w + r * blocks * block_bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
             const size_t count = n - i0 < 4 ? n - i0 : 4;
-            __m256 acc[4];
+            __m256 acc[4][2];
             const float none[4] = {0};
             for (int i = 0; i < 4; ++i)
-                acc[i] = _mm256_setzero_ps();
+                acc[i][0] = acc[i][1] = _mm256_setzero_ps();
             for (size_t b = x->k_begin / 256; b < x->k_end / 256; ++b) {
                 const unsigned char *in = row + b * block_bytes;
                 const float d = load_half(in + 208);
@@ -175,7 +178,8 @@ X86_TARGET static void gemv_q6_k_int(const unsigned char *w, const q8_rows *x, s
     if (count > i) {                                                                                                   \
         const size_t xr = i0 + i;                                                                                      \
         const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), scales);                                     \
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i]);      \
+        acc[i][xb & 1] =                                                                                               \
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i][xb & 1]);   \
     }
                         Q6_K_INT_ROW(0) Q6_K_INT_ROW(1) Q6_K_INT_ROW(2) Q6_K_INT_ROW(3)
 #undef Q6_K_INT_ROW
@@ -198,10 +202,10 @@ X86_TARGET static void gemv_iq4_xs_int(const unsigned char *w, const q8_rows *x,
         const unsigned char *row = w + r * blocks * block_bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
             const size_t count = n - i0 < 4 ? n - i0 : 4;
-            __m256 acc[4];
+            __m256 acc[4][2];
             const float none[4] = {0};
             for (int i = 0; i < 4; ++i)
-                acc[i] = _mm256_setzero_ps();
+                acc[i][0] = acc[i][1] = _mm256_setzero_ps();
             for (size_t b = x->k_begin / 256; b < x->k_end / 256; ++b) {
                 const unsigned char *in = row + b * block_bytes;
                 const float d = load_half(in);
@@ -217,7 +221,8 @@ X86_TARGET static void gemv_iq4_xs_int(const unsigned char *w, const q8_rows *x,
     if (count > i) {                                                                                                   \
         const size_t xr = i0 + i;                                                                                      \
         const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), ones);                                       \
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(dl * x->d[xr * x->blocks + xb]), acc[i]);     \
+        acc[i][xb & 1] =                                                                                               \
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(dl * x->d[xr * x->blocks + xb]), acc[i][xb & 1]);  \
     }
                     IQ4_XS_INT_ROW(0) IQ4_XS_INT_ROW(1) IQ4_XS_INT_ROW(2) IQ4_XS_INT_ROW(3)
 #undef IQ4_XS_INT_ROW
@@ -240,10 +245,10 @@ X86_TARGET static void gemv_q2_k_int(const unsigned char *w, const q8_rows *x, s
         const unsigned char *row = w + r * blocks * block_bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
             const size_t count = n - i0 < 4 ? n - i0 : 4;
-            __m256 acc[4], mins[4];
+            __m256 acc[4][2], mins[4][2];
             const float none[4] = {0};
             for (int i = 0; i < 4; ++i)
-                acc[i] = mins[i] = _mm256_setzero_ps();
+                acc[i][0] = acc[i][1] = mins[i][0] = mins[i][1] = _mm256_setzero_ps();
             for (size_t b = x->k_begin / 256; b < x->k_end / 256; ++b) {
                 const unsigned char *in = row + b * block_bytes;
                 const float d = load_half(in + 80), dmin = load_half(in + 82);
@@ -263,8 +268,8 @@ X86_TARGET static void gemv_q2_k_int(const unsigned char *w, const q8_rows *x, s
         const __m256i xq = load_q8(x, xr, xb * 32);                                                                    \
         const float dx = x->d[xr * x->blocks + xb];                                                                    \
         const __m256i sum = dot_unsigned(q, xq, scales), sum_x = dot_unsigned(ones, xq, min_scales);                   \
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * dx), acc[i]);                             \
-        mins[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_x), _mm256_set1_ps(dmin * dx), mins[i]);                      \
+        acc[i][xb & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * dx), acc[i][xb & 1]);             \
+        mins[i][xb & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_x), _mm256_set1_ps(dmin * dx), mins[i][xb & 1]);      \
     }
                         Q2_K_INT_ROW(0) Q2_K_INT_ROW(1) Q2_K_INT_ROW(2) Q2_K_INT_ROW(3)
 #undef Q2_K_INT_ROW
@@ -272,7 +277,8 @@ X86_TARGET static void gemv_q2_k_int(const unsigned char *w, const q8_rows *x, s
                 }
             }
             for (int i = 0; i < 4; ++i)
-                acc[i] = _mm256_sub_ps(acc[i], mins[i]);
+                for (int p = 0; p < 2; ++p)
+                    acc[i][p] = _mm256_sub_ps(acc[i][p], mins[i][p]);
             store_rows(x, y, rows, r, i0, count, acc, none);
         }
     }
@@ -289,10 +295,10 @@ X86_TARGET static void gemv_q3_k_int(const unsigned char *w, const q8_rows *x, s
         const unsigned char *row = w + r * blocks * block_bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
             const size_t count = n - i0 < 4 ? n - i0 : 4;
-            __m256 acc[4];
+            __m256 acc[4][2];
             const float none[4] = {0};
             for (int i = 0; i < 4; ++i)
-                acc[i] = _mm256_setzero_ps();
+                acc[i][0] = acc[i][1] = _mm256_setzero_ps();
             for (size_t b = x->k_begin / 256; b < x->k_end / 256; ++b) {
                 const unsigned char *in = row + b * block_bytes, *s = in + 96;
                 const float d = load_half(in + 108);
@@ -316,7 +322,8 @@ X86_TARGET static void gemv_q3_k_int(const unsigned char *w, const q8_rows *x, s
     if (count > i) {                                                                                                   \
         const size_t xr = i0 + i;                                                                                      \
         const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), scales);                                     \
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i]);      \
+        acc[i][xb & 1] =                                                                                               \
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i][xb & 1]);   \
     }
                         Q3_K_INT_ROW(0) Q3_K_INT_ROW(1) Q3_K_INT_ROW(2) Q3_K_INT_ROW(3)
 #undef Q3_K_INT_ROW
@@ -338,10 +345,10 @@ X86_TARGET static void gemv_tq2_0_int(const unsigned char *w, const q8_rows *x, 
         const unsigned char *row = w + r * blocks * block_bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
             const size_t count = n - i0 < 4 ? n - i0 : 4;
-            __m256 acc[4];
+            __m256 acc[4][2];
             const float none[4] = {0};
             for (int i = 0; i < 4; ++i)
-                acc[i] = _mm256_setzero_ps();
+                acc[i][0] = acc[i][1] = _mm256_setzero_ps();
             for (size_t b = x->k_begin / 256; b < x->k_end / 256; ++b) {
                 const unsigned char *in = row + b * block_bytes;
                 const float d = load_half(in + 64);
@@ -355,7 +362,8 @@ X86_TARGET static void gemv_tq2_0_int(const unsigned char *w, const q8_rows *x, 
     if (count > i) {                                                                                                   \
         const size_t xr = i0 + i;                                                                                      \
         const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), pairs);                                      \
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i]);      \
+        acc[i][xb & 1] =                                                                                               \
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i][xb & 1]);   \
     }
                         TQ2_0_INT_ROW(0) TQ2_0_INT_ROW(1) TQ2_0_INT_ROW(2) TQ2_0_INT_ROW(3)
 #undef TQ2_0_INT_ROW
@@ -389,10 +397,10 @@ X86_TARGET static void gemv_tq1_0_int(const unsigned char *w, const q8_rows *x, 
         const unsigned char *row = w + r * blocks * block_bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
             const size_t count = n - i0 < 4 ? n - i0 : 4;
-            __m256 acc[4];
+            __m256 acc[4][2];
             const float none[4] = {0};
             for (int i = 0; i < 4; ++i)
-                acc[i] = _mm256_setzero_ps();
+                acc[i][0] = acc[i][1] = _mm256_setzero_ps();
             for (size_t b = x->k_begin / 256; b < x->k_end / 256; ++b) {
                 const unsigned char *in = row + b * block_bytes;
                 const float d = load_half(in + 52);
@@ -419,7 +427,8 @@ X86_TARGET static void gemv_tq1_0_int(const unsigned char *w, const q8_rows *x, 
     if (count > i) {                                                                                                   \
         const size_t xr = i0 + i;                                                                                      \
         const __m256i sum = dot_signed(abs_q, q[k], load_q8(x, xr, xb * 32), pairs);                                   \
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i]);      \
+        acc[i][xb & 1] =                                                                                               \
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i][xb & 1]);   \
     }
                     TQ1_0_INT_ROW(0) TQ1_0_INT_ROW(1) TQ1_0_INT_ROW(2) TQ1_0_INT_ROW(3)
 #undef TQ1_0_INT_ROW
@@ -457,10 +466,10 @@ X86_TARGET __attribute__((always_inline)) static inline void gemv_q12_int(int tw
         const unsigned char *row = w + r * blocks * 18;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
             const size_t count = n - i0 < 4 ? n - i0 : 4;
-            __m256 acc[4];
+            __m256 acc[4][2];
             const float none[4] = {0};
             for (int i = 0; i < 4; ++i)
-                acc[i] = _mm256_setzero_ps();
+                acc[i][0] = acc[i][1] = _mm256_setzero_ps();
             for (size_t b = x->k_begin / block; b < x->k_end / block; ++b) {
                 const unsigned char *in = row + b * 18;
                 const float d = load_half(in);
@@ -472,7 +481,8 @@ X86_TARGET __attribute__((always_inline)) static inline void gemv_q12_int(int tw
     if (count > i) {                                                                                                   \
         const size_t xr = i0 + i;                                                                                      \
         const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), pairs);                                      \
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i]);      \
+        acc[i][xb & 1] =                                                                                               \
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i][xb & 1]);   \
     }
                     Q12_INT_ROW(0) Q12_INT_ROW(1) Q12_INT_ROW(2) Q12_INT_ROW(3)
 #undef Q12_INT_ROW
@@ -508,10 +518,10 @@ X86_TARGET static void gemv_nvfp4_int(const unsigned char *w, const q8_rows *x, 
         const unsigned char *row = w + r * blocks * block_bytes;
         for (size_t i0 = 0; i0 < n; i0 += 4) {
             const size_t count = n - i0 < 4 ? n - i0 : 4;
-            __m256 acc[4];
+            __m256 acc[4][2];
             const float none[4] = {0};
             for (int i = 0; i < 4; ++i)
-                acc[i] = _mm256_setzero_ps();
+                acc[i][0] = acc[i][1] = _mm256_setzero_ps();
             for (size_t b = x->k_begin / 64; b < x->k_end / 64; ++b) {
                 const unsigned char *in = row + b * block_bytes;
                 for (int t = 0; t < 2; ++t) {
@@ -527,8 +537,9 @@ X86_TARGET static void gemv_nvfp4_int(const unsigned char *w, const q8_rows *x, 
     if (count > i) {                                                                                                   \
         const size_t xr = i0 + i;                                                                                      \
         const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), pairs);                                      \
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum),                                                              \
-                                 _mm256_mul_ps(scales, _mm256_set1_ps(x->d[xr * x->blocks + xb])), acc[i]);            \
+        acc[i][xb & 1] =                                                                                               \
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(scales, _mm256_set1_ps(x->d[xr * x->blocks + xb])), \
+                            acc[i][xb & 1]);                                                                           \
     }
                     NVFP4_INT_ROW(0) NVFP4_INT_ROW(1) NVFP4_INT_ROW(2) NVFP4_INT_ROW(3)
 #undef NVFP4_INT_ROW

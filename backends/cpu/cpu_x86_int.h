@@ -36,13 +36,15 @@ X86_TARGET static inline __m256i load_q8(const q8_rows *x, size_t row, size_t el
     return _mm256_loadu_si256((const __m256i *)(const void *)(x->q + row * x->cols + element));
 }
 
-/* Y for rows i0..i0+count-1: Σ lanes of acc plus the scalar offset term, stored or added (x->accumulate). */
+/* Y for rows i0..i0+count-1: Σ lanes of both accumulators plus the scalar offset term, stored or added
+ * (x->accumulate). Each row keeps two accumulators, for even and odd activation blocks, so consecutive blocks'
+ * multiply-adds do not wait on each other's latency. */
 X86_TARGET static inline void store_rows(const q8_rows *x, float *y, size_t rows, size_t r, size_t i0, size_t count,
-                                         const __m256 acc[4], const float offset[4])
+                                         __m256 acc[4][2], const float offset[4])
 {
     for (size_t i = 0; i < count; ++i) {
         float *out = y + (i0 + i) * rows + r;
-        *out = (x->accumulate ? *out : 0.0f) + (horizontal_sum(acc[i]) + offset[i]);
+        *out = (x->accumulate ? *out : 0.0f) + (horizontal_sum(_mm256_add_ps(acc[i][0], acc[i][1])) + offset[i]);
     }
 }
 
