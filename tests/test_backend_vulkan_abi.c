@@ -37,7 +37,8 @@ static void test_entry_checks_abi(void **state)
                             entry_set_error,
                             entry_no_fault,
                             entry_no_cap,
-                            entry_no_cache};
+                            entry_no_cache,
+                            NULL};
     lowbit_backend *backend = NULL;
     entry_error[0] = '\0';
     assert_int_equal(entry(LOWBIT_BACKEND_ABI_MAJOR + 1, 0, &host, &backend), LOWBIT_ERROR_PLUGIN);

@@ -233,10 +233,19 @@ static lowbit_status device_create(vk_device *d)
         .queueCount = 1,
         .pQueuePriorities = &priority,
     };
+    /* the integer-dot path's OpSDot modules need the feature (and, before Vulkan 1.3, the extension) */
+    VkPhysicalDeviceShaderIntegerDotProductFeatures integer_dot = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES,
+        .shaderIntegerDotProduct = VK_TRUE,
+    };
+    const char *extensions[] = {VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME};
     VkDeviceCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+        .pNext = d->int_dot ? &integer_dot : NULL,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &queue_info,
+        .enabledExtensionCount = d->int_dot ? 1 : 0,
+        .ppEnabledExtensionNames = extensions,
     };
     VkResult result = backend->vk.vkCreateDevice(d->physical, &info, NULL, &d->device);
     if (result != VK_SUCCESS) return vk_fail(backend, "vkCreateDevice", result);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backends/common/params.h"
 #include "lowbit/lowbit_backend.h"
 #include "shaders/common/lowbit_vk_interface.h"
 #include "vulkan_suballoc.h"
@@ -176,6 +177,7 @@ typedef struct vk_device {
     int device_class;                           /* LOWBIT_VK_CLASS_* */
     int texel_weights;                          /* CPU layout reads weights through texel views (*_texel modules) */
     int subgroup_reduce;                        /* GPU layout sums through subgroupAdd (LOWBIT_VULKAN_SUBGROUPS) */
+    int int_dot;                                /* shaderIntegerDotProduct on: gemv_q8_dot (OpSDot) modules */
     uint64_t max_storage_range, max_allocation; /* clamped by LOWBIT_MAX_ALLOC */
     char setting_error[256]; /* a malformed variable read at probe time (LOWBIT_VULKAN_SUBGROUPS): matmuls refused */
 
@@ -202,6 +204,7 @@ typedef struct vk_device {
 
 struct vk_backend {
     const lowbit_host_api *host;
+    lowbit_params params; /* the context's parameters (host->params, parsed once): dot=auto|float|int */
     lowbit_backend vtable;
     pthread_mutex_t mutex; /* guards probing, and settings_reported */
     int probed, probing;
@@ -298,6 +301,12 @@ const vk_kernel *vk_gemm_kernel_for_format(lowbit_format format); /* NULL: loope
 size_t vk_kernel_count(void);
 const vk_kernel *vk_kernel_at(size_t index);
 const vk_kernel *vk_stream_kernel(void); /* stream_read.comp, the bandwidth probe (in no format's table) */
+/* The integer-dot GEMV of `format` (gemv_q8.comp; its OpSDot module when int_dot), NULL where it has none. */
+const vk_kernel *vk_int_kernel_for_format(lowbit_format format, int int_dot);
+const vk_kernel *vk_quantize_kernel(void); /* quantize_q8.comp, X into 8-bit blocks */
+/* dot=auto's choice for a matmul of n activation rows of `format` weights on `device`: LOWBIT_DOT_FLOAT or
+ * LOWBIT_DOT_INT (the int path then runs where the format has an integer kernel). */
+lowbit_dot_path vulkan_dot_default(lowbit_format format, size_t n, const vk_device *device);
 lowbit_status vk_pipeline_get(vk_device *device, const vk_kernel *kernel, const vk_kernel_params *params,
                               uint32_t batch, VkPipeline *out);
 void vk_pipelines_destroy(vk_device *device);
@@ -351,7 +360,19 @@ typedef struct vk_matmul_plan {
     VkPipeline pipelines[2];          /* full chunks of LOWBIT_VK_MAX_BATCH, then the remainder */
     VkDescriptorSet *sets;            /* [part * chunks + chunk] */
     VkBufferView *x_views;            /* [chunk]: X as RGBA32UI (f16 X: RG32UI) texels for the texel modules */
-    double device_seconds;            /* between the timestamps around the dispatches (synchronous path) */
+    /* The integer-dot path (q8 = 1; the OpSDot modules where device->int_dot, which the probe sets where the device
+     * has shaderIntegerDotProduct unless LOWBIT_VULKAN_INT_DOT=0, and the multiply-add modules elsewhere): per chunk,
+     * quantize_q8.comp turns the X region into 8-bit blocks in the chunk's Q8 region (after Y; layout in
+     * shaders/vulkan/quantize_q8.comp), then `kernel` (gemv_q8.comp) reads them through binding X. Its sets follow the
+     * GEMV's in `sets`: [part_count * chunks + chunk]. */
+    int q8;
+    const vk_kernel *quantize;
+    VkPipeline quantize_pipeline;
+    vk_kernel_params quantize_params;
+    VkDeviceSize q8_region; /* offset of the Q8 region within a chunk's bytes */
+    uint32_t q8_row_words;  /* words per quantized activation row (a multiple of 4) */
+    size_t set_count;       /* descriptor sets the plan needs: one per (part, chunk), + chunks with q8 */
+    double device_seconds;  /* between the timestamps around the dispatches (synchronous path) */
 } vk_matmul_plan;
 lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args);
 /* Kernel, parameters and chunking for n rows of x_type; allocates the sets / views arrays (plan_release). */

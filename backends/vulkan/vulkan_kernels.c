@@ -22,6 +22,9 @@ LOWBIT_VK_SPIRV(gemv_raw)
 LOWBIT_VK_SPIRV(gemv_raw_grid)
 LOWBIT_VK_SPIRV(gemm)
 LOWBIT_VK_SPIRV(gemm_grid)
+LOWBIT_VK_SPIRV(gemv_q8)
+LOWBIT_VK_SPIRV(gemv_q8_dot)
+LOWBIT_VK_SPIRV(quantize_q8)
 #define SPIRV_OF(kernel)                                                                                               \
     lowbit_vk_##kernel##_spv, lowbit_vk_##kernel##_texel_spv, &lowbit_vk_##kernel##_spv_size,                          \
         &lowbit_vk_##kernel##_texel_spv_size
@@ -35,6 +38,8 @@ LOWBIT_VK_SPIRV_SUBGROUPS(gemv_q4_0)
 LOWBIT_VK_SPIRV_SUBGROUPS(gemv_q8_0)
 LOWBIT_VK_SPIRV_SUBGROUPS(gemv_raw)
 LOWBIT_VK_SPIRV_SUBGROUPS(gemv_raw_grid)
+LOWBIT_VK_SPIRV_SUBGROUPS(gemv_q8)
+LOWBIT_VK_SPIRV_SUBGROUPS(gemv_q8_dot)
 #define SUBGROUPS_SPIRV_OF(kernel) lowbit_vk_##kernel##_subgroups_spv, &lowbit_vk_##kernel##_subgroups_spv_size
 
 /* Every kernel and its defaults per device class (what a tuner reads and overrides). Parameters map to
@@ -174,6 +179,51 @@ static const vk_kernel stream_kernel = {
     NULL};
 
 const vk_kernel *vk_stream_kernel(void) { return &stream_kernel; }
+
+/* The integer-dot path (dot=int, or dot=auto where vulkan_dot_default says int): X quantized to 8-bit blocks by
+ * quantize_q8.comp, then gemv_q8.comp over the weights as uploaded for the float GEMV (`raw` as there: the split
+ * layout for Q4_0 / Q8_0, the stored bytes otherwise). Per format one row; [1]: the OpSDot modules. */
+#define INT_KERNEL(module, F, raw_)                                                                                    \
+    {                                                                                                                  \
+        "gemv_q8:" #F, LOWBIT_FORMAT_##F, SPIRV_OF(module),                                                            \
+            {[LOWBIT_VK_CLASS_GPU] = VK_PARAMS(64, 1, GPU), [LOWBIT_VK_CLASS_CPU] = VK_PARAMS(8, 4, CPU)}, raw_,       \
+            LOWBIT_##F##_BLOCK, LOWBIT_##F##_BYTES, SUBGROUPS_SPIRV_OF(module)                                         \
+    }
+#define INT_KERNELS(module)                                                                                            \
+    INT_KERNEL(module, Q4_0, 0), INT_KERNEL(module, Q8_0, 0), INT_KERNEL(module, Q4_K, 1),                             \
+        INT_KERNEL(module, Q6_K, 1), INT_KERNEL(module, IQ4_XS, 1), INT_KERNEL(module, Q4_1, 1),                       \
+        INT_KERNEL(module, Q5_0, 1), INT_KERNEL(module, Q5_1, 1), INT_KERNEL(module, IQ4_NL, 1),                       \
+        INT_KERNEL(module, Q5_K, 1), INT_KERNEL(module, Q2_K, 1), INT_KERNEL(module, Q3_K, 1)
+static const vk_kernel int_kernels[2][12] = {{INT_KERNELS(gemv_q8)}, {INT_KERNELS(gemv_q8_dot)}};
+
+const vk_kernel *vk_int_kernel_for_format(lowbit_format format, int int_dot)
+{
+    const vk_kernel *table = int_kernels[int_dot ? 1 : 0];
+    for (size_t i = 0; i < sizeof int_kernels[0] / sizeof int_kernels[0][0]; ++i)
+        if (table[i].format == format) return &table[i];
+    return NULL;
+}
+
+static const vk_kernel quantize_kernel = {
+    "quantize_q8",
+    LOWBIT_FORMAT_COUNT,
+    SPIRV_OF(quantize_q8),
+    {[LOWBIT_VK_CLASS_GPU] = VK_PARAMS(64, 1, GPU), [LOWBIT_VK_CLASS_CPU] = VK_PARAMS(16, 1, CPU)},
+    0,
+    32,
+    0,
+    NULL,
+    NULL};
+
+const vk_kernel *vk_quantize_kernel(void) { return &quantize_kernel; }
+
+/* dot=auto: the path per (format, n, device). Float everywhere until the integer path is measured faster on a
+ * quiet machine; the table is this one function. */
+lowbit_dot_path vulkan_dot_default(lowbit_format format, size_t n, const vk_device *device)
+{
+    (void)format, (void)n, (void)device;
+    return LOWBIT_DOT_FLOAT;
+}
 
 size_t vk_kernel_count(void) { return sizeof kernels / sizeof kernels[0]; }
 const vk_kernel *vk_kernel_at(size_t index) { return index < vk_kernel_count() ? &kernels[index] : NULL; }

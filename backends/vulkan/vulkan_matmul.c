@@ -138,9 +138,27 @@ static lowbit_status dispatch_groups(vk_device *d, const vk_matmul_plan *plan, s
     return LOWBIT_OK;
 }
 
+/* The integer-dot path's quantize dispatch of a chunk: one invocation per 32-element block of its rows. */
+static void quantize_groups(vk_device *d, const vk_matmul_plan *plan, size_t chunk, uint32_t *groups_x,
+                            uint32_t *groups_y)
+{
+    size_t blocks = vk_matmul_chunk_rows(plan, chunk) * (plan->weights->cols / 32);
+    size_t wg = plan->quantize_params.workgroup_size, groups = (blocks + wg - 1) / wg;
+    uint32_t max_x = d->properties.limits.maxComputeWorkGroupCount[0];
+    *groups_x = groups < max_x ? (uint32_t)groups : max_x;
+    size_t rows = (groups + *groups_x - 1) / *groups_x;
+    *groups_y = rows > UINT32_MAX ? UINT32_MAX : (uint32_t)rows;
+}
+
 lowbit_status vk_matmul_dispatches_check(vk_device *d, const vk_matmul_plan *plan)
 {
     uint32_t groups_x, groups_y;
+    for (size_t chunk = 0; plan->q8 && chunk < plan->chunks; ++chunk) {
+        quantize_groups(d, plan, chunk, &groups_x, &groups_y);
+        if (groups_y > d->properties.limits.maxComputeWorkGroupCount[1])
+            return vk_error(d->backend, LOWBIT_ERROR_UNSUPPORTED,
+                            "vulkan: %zu activation rows need too many workgroups", vk_matmul_chunk_rows(plan, chunk));
+    }
     for (size_t part_index = 0; part_index < plan->weights->part_count; ++part_index)
         for (size_t chunk = 0; chunk < plan->chunks; ++chunk) {
             lowbit_status status = dispatch_groups(d, plan, part_index, chunk, &groups_x, &groups_y);
@@ -154,6 +172,31 @@ void vk_matmul_dispatches_record(vk_device *d, VkCommandBuffer cb, const vk_matm
     vk_device_table *vk = &d->vk;
     const vk_weights *w = plan->weights;
     VkPipeline bound = VK_NULL_HANDLE;
+    if (plan->q8) { /* X into 8-bit blocks, every chunk, before any GEMV reads them */
+        vk->vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, plan->quantize_pipeline);
+        for (size_t chunk = 0; chunk < plan->chunks; ++chunk) {
+            uint32_t groups_x = 0, groups_y = 0;
+            quantize_groups(d, plan, chunk, &groups_x, &groups_y);
+            vk->vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline_layout, LOWBIT_VK_SET, 1,
+                                        &plan->sets[w->part_count * plan->chunks + chunk], 0, NULL);
+            vk_matmul_push push = {
+                .cols = (uint32_t)w->cols,
+                .x_stride = plan->x_stride,
+                .y_stride = plan->q8_row_words,
+                .batch = (uint32_t)vk_matmul_chunk_rows(plan, chunk),
+            };
+            vk->vkCmdPushConstants(cb, d->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof push, &push);
+            vk->vkCmdDispatch(cb, groups_x, groups_y, 1);
+        }
+        VkMemoryBarrier barrier = {
+            .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+            .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+            .dstAccessMask = VK_ACCESS_SHADER_READ_BIT,
+        };
+        vk->vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+                                 &barrier, 0, NULL, 0, NULL);
+        bound = plan->quantize_pipeline;
+    }
     for (size_t part_index = 0; part_index < w->part_count; ++part_index) {
         const vk_weight_part *part = &w->parts[part_index];
         for (size_t chunk = 0; chunk < plan->chunks; ++chunk) {
@@ -170,7 +213,7 @@ void vk_matmul_dispatches_record(vk_device *d, VkCommandBuffer cb, const vk_matm
                 .rows = (uint32_t)part->rows,
                 .cols = (uint32_t)w->cols,
                 .x_offset = 0,
-                .x_stride = plan->x_stride,
+                .x_stride = plan->q8 ? plan->q8_row_words : plan->x_stride, /* q8: words of a quantized row */
                 .y_offset = (uint32_t)part->row_begin,
                 .y_stride = (uint32_t)w->rows,
                 .batch = (uint32_t)vk_matmul_chunk_rows(plan, chunk),
@@ -203,25 +246,27 @@ lowbit_status vk_matmul_descriptors_write(vk_device *d, vk_matmul_plan *plan, Vk
                                           VkDeviceSize scratch_base)
 {
     const vk_weights *w = plan->weights;
-    size_t set_count = w->part_count * plan->chunks;
+    size_t gemv_sets = w->part_count * plan->chunks;
+    /* the integer-dot path's view is of the chunk's quantized X (gemv_q8.comp: RGBA32UI words) */
     for (size_t chunk = 0; chunk < plan->chunks && plan->params.texel_weights; ++chunk) {
+        size_t rows = vk_matmul_chunk_rows(plan, chunk);
         VkBufferViewCreateInfo info = {
             .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
             .buffer = scratch,
-            .format = plan->x_f16 ? VK_FORMAT_R32G32_UINT : VK_FORMAT_R32G32B32A32_UINT, /* activations.glsl */
-            .offset = scratch_base + chunk * plan->chunk_bytes,
-            .range = vk_matmul_chunk_rows(plan, chunk) * plan->x_stride * plan->x_element,
+            .format = plan->x_f16 && !plan->q8 ? VK_FORMAT_R32G32_UINT : VK_FORMAT_R32G32B32A32_UINT,
+            .offset = scratch_base + chunk * plan->chunk_bytes + (plan->q8 ? plan->q8_region : 0),
+            .range = plan->q8 ? rows * plan->q8_row_words * sizeof(uint32_t) : rows * plan->x_stride * plan->x_element,
         };
         VkResult result = d->vk.vkCreateBufferView(d->device, &info, NULL, &plan->x_views[chunk]);
         if (result != VK_SUCCESS) return vk_fail(d->backend, "vkCreateBufferView", result);
     }
-    for (size_t i = 0; i < set_count; ++i) {
-        VkDescriptorSetAllocateInfo allocate = {
-            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-            .descriptorPool = pool,
-            .descriptorSetCount = 1,
-            .pSetLayouts = &d->set_layout,
-        };
+    VkDescriptorSetAllocateInfo allocate = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+        .descriptorPool = pool,
+        .descriptorSetCount = 1,
+        .pSetLayouts = &d->set_layout,
+    };
+    for (size_t i = 0; i < gemv_sets; ++i) {
         VkResult result = d->vk.vkAllocateDescriptorSets(d->device, &allocate, &plan->sets[i]);
         if (result != VK_SUCCESS) return vk_fail(d->backend, "vkAllocateDescriptorSets", result);
         const vk_weight_part *part = &w->parts[i / plan->chunks];
@@ -231,7 +276,10 @@ lowbit_status vk_matmul_descriptors_write(vk_device *d, vk_matmul_plan *plan, Vk
         VkDescriptorBufferInfo buffers[LOWBIT_VK_STORAGE_BINDING_COUNT] = {
             [LOWBIT_VK_BINDING_WEIGHTS] = {part->quants.buffer, 0, VK_WHOLE_SIZE},
             [LOWBIT_VK_BINDING_SCALES] = {scales, 0, VK_WHOLE_SIZE},
-            [LOWBIT_VK_BINDING_X] = {scratch, base, rows * plan->x_stride * plan->x_element},
+            [LOWBIT_VK_BINDING_X] =
+                plan->q8 ? (VkDescriptorBufferInfo){scratch, base + plan->q8_region,
+                                                    rows * plan->q8_row_words * sizeof(uint32_t)}
+                         : (VkDescriptorBufferInfo){scratch, base, rows * plan->x_stride * plan->x_element},
             [LOWBIT_VK_BINDING_Y] = {scratch, base + plan->y_region, rows * w->rows * sizeof(float)},
         };
         VkWriteDescriptorSet writes[LOWBIT_VK_BINDING_COUNT];
@@ -247,7 +295,10 @@ lowbit_status vk_matmul_descriptors_write(vk_device *d, vk_matmul_plan *plan, Vk
         uint32_t write_count = LOWBIT_VK_STORAGE_BINDING_COUNT;
         const VkBufferView *views[LOWBIT_VK_BINDING_COUNT] = {
             [LOWBIT_VK_BINDING_WEIGHT_TEXELS] = &part->quant_texels,
-            [LOWBIT_VK_BINDING_SCALE_TEXELS] = &part->scale_texels,
+            /* gemv_q8's texel module declares the split layout's scale view for every format: stored-block
+             * weights, which have none, bind their quant view there (never read) */
+            [LOWBIT_VK_BINDING_SCALE_TEXELS] =
+                plan->q8 && !part->scale_texels ? &part->quant_texels : &part->scale_texels,
             [LOWBIT_VK_BINDING_X_TEXELS] = &plan->x_views[chunk],
         };
         for (uint32_t b = LOWBIT_VK_STORAGE_BINDING_COUNT; b < LOWBIT_VK_BINDING_COUNT && plan->params.texel_weights;
@@ -263,6 +314,29 @@ lowbit_status vk_matmul_descriptors_write(vk_device *d, vk_matmul_plan *plan, Vk
             };
         }
         d->vk.vkUpdateDescriptorSets(d->device, write_count, writes, 0, NULL);
+    }
+    /* the quantize dispatches' sets: the chunk's X region in, its Q8 region out (the only bindings they read) */
+    for (size_t chunk = 0; plan->q8 && chunk < plan->chunks; ++chunk) {
+        VkDescriptorSet *set = &plan->sets[gemv_sets + chunk];
+        VkResult result = d->vk.vkAllocateDescriptorSets(d->device, &allocate, set);
+        if (result != VK_SUCCESS) return vk_fail(d->backend, "vkAllocateDescriptorSets", result);
+        size_t rows = vk_matmul_chunk_rows(plan, chunk);
+        VkDeviceSize base = scratch_base + chunk * plan->chunk_bytes;
+        VkDescriptorBufferInfo buffers[2] = {
+            {scratch, base, rows * plan->x_stride * plan->x_element},
+            {scratch, base + plan->q8_region, rows * plan->q8_row_words * sizeof(uint32_t)},
+        };
+        VkWriteDescriptorSet writes[2];
+        for (uint32_t b = 0; b < 2; ++b)
+            writes[b] = (VkWriteDescriptorSet){
+                .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                .dstSet = *set,
+                .dstBinding = b ? LOWBIT_VK_BINDING_Y : LOWBIT_VK_BINDING_X,
+                .descriptorCount = 1,
+                .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                .pBufferInfo = &buffers[b],
+            };
+        d->vk.vkUpdateDescriptorSets(d->device, 2, writes, 0, NULL);
     }
     return LOWBIT_OK;
 }
@@ -298,6 +372,8 @@ lowbit_status vk_matmul_pipelines_get(vk_device *d, vk_matmul_plan *plan)
         if (status == LOWBIT_OK && rest)
             status = vk_pipeline_get(d, kernel, &plan->chunk_params[1], rest, &plan->pipelines[1]);
     }
+    if (status == LOWBIT_OK && plan->q8) /* its row count is a push constant */
+        status = vk_pipeline_get(d, plan->quantize, &plan->quantize_params, 0, &plan->quantize_pipeline);
     return status;
 }
 
@@ -311,8 +387,7 @@ static lowbit_status matmul_locked(vk_device *d, lowbit_backend_matmul_args *arg
     if (status != LOWBIT_OK) return status;
     activations_write(args, plan, d->scratch.mapped);
     status = vk_buffer_flush(d, &d->scratch, 0);
-    if (status == LOWBIT_OK)
-        status = vk_descriptor_pool_reserve(d, (uint32_t)(plan->weights->part_count * plan->chunks));
+    if (status == LOWBIT_OK) status = vk_descriptor_pool_reserve(d, (uint32_t)plan->set_count);
     if (status != LOWBIT_OK) return status;
     status = vk_matmul_descriptors_write(d, plan, d->descriptor_pool, d->scratch.buffer, 0);
     if (status == LOWBIT_OK) status = vk_device_submit(d, record_matmul, plan);
@@ -357,6 +432,24 @@ lowbit_status vk_matmul_plan_init(vk_weights *weights, lowbit_activation x_type,
     if (status != LOWBIT_OK) return status;
     if (gemm) plan->kernel = gemm, plan->gemm = 1;
     plan->params.x_f16 = (uint32_t)plan->x_f16;
+    /* The integer-dot path: dot=int, or dot=auto where vulkan_dot_default says so, for a format with an integer
+     * GEMV (the GEMM and every other format keep the float kernels). */
+    lowbit_dot_path dot = backend->params.dot;
+    if (dot == LOWBIT_DOT_AUTO) dot = vulkan_dot_default(weights->kernel->format, n, d);
+    const vk_kernel *int_kernel =
+        dot == LOWBIT_DOT_INT && !plan->gemm ? vk_int_kernel_for_format(weights->kernel->format, d->int_dot) : NULL;
+    if (int_kernel && int_kernel->raw == weights->kernel->raw && weights->cols % 32 == 0) {
+        plan->q8 = 1;
+        plan->kernel = int_kernel;
+        plan->params = kernel_params(d, &settings, int_kernel);
+        plan->params.texel_weights = d->texel_weights && plan->params.layout == LOWBIT_VK_LAYOUT_CPU &&
+                                     weights->parts[0].quant_texels != VK_NULL_HANDLE;
+        plan->quantize = vk_quantize_kernel();
+        plan->quantize_params = plan->quantize->defaults[d->device_class];
+        plan->quantize_params.x_f16 = (uint32_t)plan->x_f16;
+        /* 8 quant words and (d, s) per 32 elements, rows padded to whole uvec4 */
+        plan->q8_row_words = (uint32_t)((weights->cols / 32 * 10 + 3) & ~(size_t)3);
+    }
     /* chunk regions serve as storage bindings and as texel views: both offset alignments (powers of two) */
     VkDeviceSize alignment = d->properties.limits.minStorageBufferOffsetAlignment;
     if (d->properties.limits.minTexelBufferOffsetAlignment > alignment)
@@ -366,24 +459,28 @@ lowbit_status vk_matmul_plan_init(vk_weights *weights, lowbit_activation x_type,
     /* Up to LOWBIT_VK_MAX_BATCH activation rows per dispatch, fewer when their X or Y would exceed a binding. */
     size_t batch = n < LOWBIT_VK_MAX_BATCH || plan->gemm ? n : LOWBIT_VK_MAX_BATCH;
     while (batch > 1 && ((VkDeviceSize)batch * plan->x_stride * plan->x_element > d->max_storage_range ||
-                         (VkDeviceSize)batch * weights->rows * sizeof(float) > d->max_storage_range))
+                         (VkDeviceSize)batch * weights->rows * sizeof(float) > d->max_storage_range ||
+                         (VkDeviceSize)batch * plan->q8_row_words * sizeof(uint32_t) > d->max_storage_range))
         --batch;
     plan->batch = batch;
     plan->chunks = (n + batch - 1) / batch;
     VkDeviceSize x_bytes = (VkDeviceSize)batch * plan->x_stride * plan->x_element;
     VkDeviceSize y_bytes = (VkDeviceSize)batch * weights->rows * sizeof(float);
+    VkDeviceSize q8_bytes = (VkDeviceSize)batch * plan->q8_row_words * sizeof(uint32_t); /* 0 off the int path */
     plan->y_region = align_up(x_bytes, alignment);
-    plan->chunk_bytes = align_up(plan->y_region + y_bytes, alignment);
-    if (x_bytes > d->max_storage_range || y_bytes > d->max_storage_range ||
+    plan->q8_region = align_up(plan->y_region + y_bytes, alignment);
+    plan->chunk_bytes = align_up(plan->q8_region + q8_bytes, alignment);
+    if (x_bytes > d->max_storage_range || y_bytes > d->max_storage_range || q8_bytes > d->max_storage_range ||
         (uint64_t)batch * weights->rows > UINT32_MAX)
         return vk_error(backend, LOWBIT_ERROR_UNSUPPORTED,
                         "vulkan: %zu activation rows of %zu exceed one binding's range on %s", batch, weights->cols,
                         d->info.id);
 
-    if (plan->params.texel_weights &&
-        (uint64_t)batch * plan->x_stride / 4u > d->properties.limits.maxTexelBufferElements)
+    if (plan->params.texel_weights && (uint64_t)batch * (plan->q8 ? plan->q8_row_words : plan->x_stride) / 4u >
+                                          d->properties.limits.maxTexelBufferElements)
         plan->params.texel_weights = 0; /* X too long for one texel view: storage-buffer module */
-    plan->sets = calloc(weights->part_count * plan->chunks, sizeof *plan->sets);
+    plan->set_count = weights->part_count * plan->chunks + (plan->q8 ? plan->chunks : 0);
+    plan->sets = calloc(plan->set_count, sizeof *plan->sets);
     plan->x_views = calloc(plan->chunks, sizeof *plan->x_views);
     if (!plan->sets || !plan->x_views) {
         vk_matmul_plan_release(plan);
@@ -406,10 +503,13 @@ void vk_matmul_describe(const vk_matmul_plan *plan, char *kernel, size_t size)
     if (plan->gemm)
         snprintf(kernel, size, "%s bm=%u bn=%u bk=%u tm=%u tn=%u wg=%u batch=%zu%s", plan->kernel->name, ran->bm,
                  ran->bn, ran->bk, ran->tm, ran->tn, ran->workgroup_size, plan->batch, plan->x_f16 ? " x=f16" : "");
-    else /* " sg": the GPU layout reduced through subgroupAdd */
-        snprintf(kernel, size, "%s wg=%u rows=%u batch=%zu %s-layout%s%s%s", plan->weights->kernel->name,
+    else /* " sg": the GPU layout reduced through subgroupAdd; " x=q8": the integer-dot path (" sdot": OpSDot) */
+        snprintf(kernel, size, "%s wg=%u rows=%u batch=%zu %s-layout%s%s%s%s", plan->weights->kernel->name,
                  ran->workgroup_size, ran->rows, plan->batch, ran->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu",
-                 ran->texel_weights ? " texel" : "", ran->subgroups ? " sg" : "", plan->x_f16 ? " x=f16" : "");
+                 ran->texel_weights ? " texel" : "", ran->subgroups ? " sg" : "", plan->x_f16 ? " x=f16" : "",
+                 !plan->q8                        ? ""
+                 : plan->weights->device->int_dot ? " x=q8 sdot"
+                                                  : " x=q8");
 }
 
 lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
@@ -429,6 +529,9 @@ lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)
     /* ABI 1.1: only a host whose args reach device_seconds gets it */
     if (args->struct_size >= offsetof(lowbit_backend_matmul_args, device_seconds) + sizeof args->device_seconds)
         args->device_seconds = plan.device_seconds;
+    /* 0.3: whether X was quantized (the integer-dot path) */
+    if (args->struct_size >= offsetof(lowbit_backend_matmul_args, activations_quantized) + sizeof(int))
+        args->activations_quantized = plan.q8;
     vk_matmul_describe(&plan, args->kernel, sizeof args->kernel);
     return LOWBIT_OK;
 }

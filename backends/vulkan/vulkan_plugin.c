@@ -113,6 +113,12 @@ LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t host_abi_major
         return LOWBIT_ERROR_OUT_OF_MEMORY;
     }
     backend->host = host;
+    /* the context's parameters (appended to the host API in 0.3): validated by the host, parsed once here */
+    if (host->struct_size >= offsetof(lowbit_host_api, params) + sizeof host->params) {
+        char why[160];
+        if (lowbit_params_parse(host->params, &backend->params, why, sizeof why) != 0)
+            vk_log(backend, LOWBIT_LOG_WARN, "vulkan: %s; using the defaults", why);
+    }
     pthread_mutex_init(&backend->mutex, NULL);
     backend->vtable = (lowbit_backend){
         .struct_size = sizeof(lowbit_backend),

@@ -104,8 +104,12 @@ static void device_fill_info(vk_backend *backend, vk_device *d)
 
     VkPhysicalDeviceShaderFloat16Int8Features float16 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    int has_integer_dot = device_has_extension(backend, physical, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    VkPhysicalDeviceShaderIntegerDotProductFeatures integer_dot = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
     VkPhysicalDeviceFeatures2 features = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
     if (has_float16) features.pNext = &float16;
+    if (has_integer_dot) integer_dot.pNext = features.pNext, features.pNext = &integer_dot;
     backend->vk.vkGetPhysicalDeviceFeatures2(physical, &features);
 
     const VkPhysicalDeviceLimits *limits = &d->properties.limits;
@@ -147,7 +151,11 @@ static void device_fill_info(vk_backend *backend, vk_device *d)
     info->subgroup_size = chained ? subgroup.subgroupSize : 0;
     info->compute_units = 0; /* core Vulkan does not say */
     info->fp16 = has_float16 && float16.shaderFloat16;
-    info->integer_dot = device_has_extension(backend, physical, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    info->integer_dot = has_integer_dot;
+    /* The integer-dot path's OpSDot modules where the device has the feature (device_create enables it);
+     * LOWBIT_VULKAN_INT_DOT=0 keeps the multiply-add modules (comparisons, a quirk switch). */
+    const char *int_dot = getenv("LOWBIT_VULKAN_INT_DOT");
+    d->int_dot = has_integer_dot && integer_dot.shaderIntegerDotProduct && !(int_dot && strcmp(int_dot, "0") == 0);
     info->subgroups = chained && (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                       (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     for (size_t k = 0; k < vk_kernel_count(); ++k)

@@ -326,7 +326,7 @@ static lowbit_status matmul_prepare(vk_device *d, vk_batch *b, queued_matmul *m)
     if (status != LOWBIT_OK) return status;
     m->scratch_buffer = b->scratch.chunks[m->scratch.chunk].buffer;
     VkDescriptorPool pool = VK_NULL_HANDLE;
-    size_t sets = plan->weights->part_count * plan->chunks;
+    size_t sets = plan->set_count; /* with the integer-dot path's quantize sets */
     if (sets > UINT32_MAX)
         return vk_error(d->backend, LOWBIT_ERROR_UNSUPPORTED, "vulkan: a matmul of %zu dispatches", sets);
     status = vk_batch_pool_get(d, b, (uint32_t)sets, &pool);

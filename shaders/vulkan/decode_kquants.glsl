@@ -5,6 +5,13 @@
 // one ternary digit of a TQ1_0 byte: digit p of (b · 3^p mod 256)
 uvec4 trits(uvec4 b, uint power) { return (((b * power) & 0xFFu) * 3u) >> 8; }
 
+// IQ4_XS: the signed 6-bit scale of sub-block s (scales_l nibble, scales_h 2 bits, minus 32)
+int iq4_xs_scale(uint h[16], uint s)
+{
+    uint ls = ((byte_of(h, 4u + (s >> 1)) >> (4u * (s & 1u))) & 0xFu) | (((h[0] >> (16u + 2u * s)) & 3u) << 4);
+    return int(ls) - 32;
+}
+
 // Returns false when FORMAT is not one of this family's (a constant once FORMAT is specialized).
 bool dequant32_kquants(uint block, uint s, uint h[16], out vec4 w[8])
 {
@@ -12,8 +19,7 @@ bool dequant32_kquants(uint block, uint s, uint h[16], out vec4 w[8])
     uint b[16];
     if (FORMAT == F_IQ4_XS) {
         float d = half_of(h, 0u);
-        uint ls = ((byte_of(h, 4u + (s >> 1)) >> (4u * (s & 1u))) & 0xFu) | (((h[0] >> (16u + 2u * s)) & 3u) << 4);
-        float dl = d * float(int(ls) - 32);
+        float dl = d * float(iq4_xs_scale(h, s));
         load_words(block + 8u + 16u * s, 4u, b);
         nibbles16(b, 0u, q);
         [[unroll]] for (uint i = 0; i < 8u; ++i)

@@ -37,6 +37,7 @@ layout(push_constant) uniform Params { LOWBIT_VK_GEMV_PUSH_FIELDS(uint) } p;
 #include "activations.glsl"
 #include "decode_raw.glsl"
 #include "workgroup_sum.glsl"
+#include "decode_int.glsl"
 
 vec4 x_at(uint index) { return load_x4(index); }
 
@@ -54,34 +55,6 @@ void group_accumulate(uint block, uint s, uint h[16], uint t, inout float acc[BA
         [[unroll]] for (uint i = 0; i < 8u; ++i)
             if (i < quads) sum += dot(w[i], x_at(xb + i));
         acc[j] += sum;
-    }
-}
-
-// Sub-block s of a Q4_K / Q5_K / Q6_K block as 8 words whose bytes hold the quants of elements 4i..4i+3 in
-// place (4, 5 or 6 bits each, unshifted), and the scale/offset of its two 16-element halves (weight =
-// scale * q - offset).
-void packed_sub(uint block, uint s, uint h[16], out uint q[8], out vec4 scale_offset)
-{
-    uint b[16];
-    if (FORMAT == F_Q6_K) {
-        uint hf = s >> 2, k = s & 3u, c[16];
-        load_words(block + 64u * hf + 32u * (k & 1u), 8u, b);
-        load_words(block + 128u + 32u * hf, 8u, c);
-        [[unroll]] for (uint i = 0; i < 8u; ++i)
-            q[i] = ((b[i] >> (4u * (k >> 1))) & 0x0F0F0F0Fu) | (((c[i] >> (2u * k)) & 0x03030303u) << 4);
-        float d = half_of(h, 16u);
-        vec2 scale = d * vec2(float(bitfieldExtract(int(byte_of(h, 2u * s)), 0, 8)),
-                              float(bitfieldExtract(int(byte_of(h, 2u * s + 1u)), 0, 8)));
-        scale_offset = vec4(scale, 32.0 * scale);
-    } else {
-        load_words(block + (FORMAT == F_Q4_K ? 16u : 48u) + 32u * (s >> 1), 8u, b);
-        [[unroll]] for (uint i = 0; i < 8u; ++i) {
-            q[i] = (b[i] >> (4u * (s & 1u))) & 0x0F0F0F0Fu;
-            if (FORMAT == F_Q5_K) q[i] |= ((h[4u + i] >> s) & 0x01010101u) << 4; // bit s of qh[l]
-        }
-        uvec2 sm = scale_min_k4(h, s);
-        float scale = half_of(h, 0u) * float(sm.x), offset = half_of(h, 2u) * float(sm.y);
-        scale_offset = vec4(scale, scale, offset, offset);
     }
 }
 
