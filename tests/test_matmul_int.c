@@ -11,6 +11,7 @@
 
 #include "backends/cpu/cpu_gemv.h"
 #include "host/format/format_internal.h"
+#include "shaders/common/lowbit_formats.h"
 #include "test_support.h"
 
 #define INT_NMSE_LIMIT 5e-4
@@ -26,7 +27,7 @@ static lowbit_context *context_with(const char *params)
 
 static void quantize(const float *x, size_t n, size_t cols, int8_t *q, float *d, float *s)
 {
-    lowbit_cpu_q8 out = {q, d, s};
+    lowbit_cpu_q8 out = {q, d, s, NULL, NULL};
     lowbit_cpu_quantize_q8(x, n, cols, &out);
 }
 
@@ -69,6 +70,45 @@ static void test_blocks_match_q8_1(void **state)
         assert_int_equal(lowbit_fp32_to_fp16(d[b]), block[0] | (block[1] << 8));
         assert_int_equal(lowbit_fp32_to_fp16(s[b]), block[2] | (block[3] << 8));
         assert_memory_equal(q + b * 32, block + 4, 32);
+    }
+}
+
+/* The K-quant kernels' activations: the reference Q8_K blocks' quants and scale, each 32's exact sum (the
+ * reference's 16-element bsums pairwise), and NaN for a non-finite block. */
+static void test_superblocks_match_q8_k(void **state)
+{
+    (void)state;
+    enum { n = 2, cols = 512, blocks = cols / 256 };
+    float x[n * cols];
+    test_fill_random(x, n * cols, 21, 3.0f);
+    x[700] = NAN;
+    int8_t q[n * cols];
+    float d256[n * blocks];
+    int32_t sum32[n * cols / 32];
+    lowbit_cpu_q8 out = {q, NULL, NULL, d256, sum32};
+    lowbit_cpu_quantize_q8_k(x, n, cols, &out);
+    unsigned char reference[n * blocks * LOWBIT_Q8_K_BYTES];
+    x[700] = 0.0f; /* the reference quantizer is not asked about NaN */
+    assert_int_equal(lowbit_quantize(LOWBIT_FORMAT_Q8_K, x, n, cols, reference, sizeof reference, NULL, 1), LOWBIT_OK);
+    for (size_t b = 0; b < n * blocks; ++b) {
+        const unsigned char *block = reference + b * LOWBIT_Q8_K_BYTES;
+        if (b == 700 / 256) { /* the NaN block */
+            assert_true(isnan(d256[b]));
+            for (int j = 0; j < 256; ++j)
+                assert_int_equal(q[256 * b + j], 0);
+            continue;
+        }
+        float d;
+        memcpy(&d, block + LOWBIT_Q8_K_D, sizeof d);
+        assert_true(d256[b] == d);
+        assert_memory_equal(q + 256 * b, block + LOWBIT_Q8_K_QS, 256);
+        for (int k = 0; k < 8; ++k) {
+            const int16_t lo =
+                (int16_t)(block[LOWBIT_Q8_K_BSUMS + 4 * k] | (block[LOWBIT_Q8_K_BSUMS + 4 * k + 1] << 8));
+            const int16_t hi =
+                (int16_t)(block[LOWBIT_Q8_K_BSUMS + 4 * k + 2] | (block[LOWBIT_Q8_K_BSUMS + 4 * k + 3] << 8));
+            assert_int_equal(sum32[8 * b + (size_t)k], lo + hi);
+        }
     }
 }
 
@@ -233,11 +273,9 @@ static void test_params_validated_and_obeyed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_answer),
-        cmocka_unit_test(test_blocks_match_q8_1),
-        cmocka_unit_test(test_nonfinite_blocks),
-        cmocka_unit_test(test_forced_paths_agree),
-        cmocka_unit_test(test_params_validated_and_obeyed),
+        cmocka_unit_test(test_known_answer),       cmocka_unit_test(test_blocks_match_q8_1),
+        cmocka_unit_test(test_nonfinite_blocks),   cmocka_unit_test(test_superblocks_match_q8_k),
+        cmocka_unit_test(test_forced_paths_agree), cmocka_unit_test(test_params_validated_and_obeyed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -261,20 +261,28 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
         return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: no memory for row scratch");
     }
     /* the integer path: X quantized once here (n·cols values), read by every thread */
-    lowbit_cpu_q8 q8 = {NULL, NULL, NULL};
+    lowbit_cpu_q8 q8 = {NULL, NULL, NULL, NULL, NULL};
     const int use_int =
         lowbit_cpu_gemv_int_available(weights->format) &&
         (cpu->dot == LOWBIT_DOT_INT || (cpu->dot == LOWBIT_DOT_AUTO && cpu_dot_default(weights->format, args->n)));
     if (use_int) {
-        size_t count = args->n * weights->cols, blocks = count / 32;
+        const size_t count = args->n * weights->cols, blocks = count / 32;
         q8.q = malloc(count);
-        q8.d = malloc(2 * blocks * sizeof(float));
-        if (!q8.q || !q8.d) {
-            free(q8.q), free(q8.d), free(scratch), free(x_wide);
+        /* per 32: d and s (Q8_1 rule), or Σq beside a d per 256 (Q8_K) */
+        float *scales = malloc(2 * blocks * sizeof(float));
+        if (!q8.q || !scales) {
+            free(q8.q), free(scales), free(scratch), free(x_wide);
             return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: no memory for quantized activations");
         }
-        q8.s = q8.d + blocks;
-        lowbit_cpu_quantize_q8(x, args->n, weights->cols, &q8);
+        if (lowbit_cpu_gemv_int_superblock(weights->format)) {
+            q8.d256 = scales;
+            q8.sum32 = (int32_t *)(void *)(scales + blocks);
+            lowbit_cpu_quantize_q8_k(x, args->n, weights->cols, &q8);
+        } else {
+            q8.d = scales;
+            q8.s = scales + blocks;
+            lowbit_cpu_quantize_q8(x, args->n, weights->cols, &q8);
+        }
     }
     row_range_job jobs[CPU_MAX_THREADS];
     pthread_t handles[CPU_MAX_THREADS];
@@ -307,7 +315,7 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
     if (use_int && args->struct_size >= offsetof(lowbit_backend_matmul_args, activations_quantized) + sizeof(int))
         args->activations_quantized = 1;
     free(q8.q);
-    free(q8.d);
+    free(q8.d ? q8.d : q8.d256);
     free(scratch);
     free(x_wide);
     return LOWBIT_OK;

@@ -206,6 +206,40 @@ void lowbit_cpu_quantize_q8(const float *x, size_t n, size_t cols, const lowbit_
         }
 }
 
+/* The reference Q8_K quantizer block by block (bit for bit its bytes), unpacked for the kernels; a non-finite block,
+ * which the reference leaves at d = 0, becomes NaN so its rows do. */
+void lowbit_cpu_quantize_q8_k(const float *x, size_t n, size_t cols, const lowbit_cpu_q8 *out)
+{
+    const size_t blocks = cols / 256;
+    for (size_t i = 0; i < n; ++i)
+        for (size_t b = 0; b < blocks; ++b) {
+            const float *v = x + i * cols + b * 256;
+            unsigned char block[LOWBIT_Q8_K_BYTES];
+            lowbit_quantize_row_q8_k(v, block, 256, NULL);
+            int finite = 1;
+            for (int j = 0; j < 256; ++j)
+                finite &= isfinite(v[j]) != 0;
+            int8_t *q = out->q + i * cols + b * 256;
+            int32_t *sums = out->sum32 + i * (cols / 32) + b * 8;
+            memcpy(q, block + LOWBIT_Q8_K_QS, 256);
+            float d;
+            memcpy(&d, block + LOWBIT_Q8_K_D, sizeof d);
+            if (!finite) memset(q, 0, 256), d = NAN;
+            out->d256[i * blocks + b] = d;
+            for (int k = 0; k < 8; ++k) {
+                int sum = 0;
+                for (int j = 0; j < 32; ++j)
+                    sum += q[32 * k + j];
+                sums[k] = sum;
+            }
+        }
+}
+
+int lowbit_cpu_gemv_int_superblock(lowbit_format format)
+{
+    return format == LOWBIT_FORMAT_Q4_K || format == LOWBIT_FORMAT_Q5_K || format == LOWBIT_FORMAT_Q6_K;
+}
+
 int lowbit_cpu_gemv_int_available(lowbit_format format)
 {
     pthread_once(&simd_once, simd_choose);

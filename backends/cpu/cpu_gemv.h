@@ -31,9 +31,18 @@ const char *lowbit_cpu_gemv_x86(int level, lowbit_format format, const void *wei
 typedef struct lowbit_cpu_q8 {
     int8_t *q;    /* n × cols */
     float *d, *s; /* n × cols/32 */
+    /* The K-quant kernels (lowbit_cpu_gemv_int_superblock) take Q8_K blocks instead: per 256 elements the reference
+     * Q8_K quants and scale (d256, n × cols/256) and the exact Σq of each 32 (sum32, n × cols/32); d and s unused. A
+     * block holding NaN or Inf gets d256 = NaN and q = 0. */
+    float *d256;
+    int32_t *sum32;
 } lowbit_cpu_q8;
 
 void lowbit_cpu_quantize_q8(const float *x, size_t n, size_t cols, const lowbit_cpu_q8 *out);
+/* X as Q8_K blocks into q, d256 and sum32 (cols a multiple of 256). */
+void lowbit_cpu_quantize_q8_k(const float *x, size_t n, size_t cols, const lowbit_cpu_q8 *out);
+/* 1 when format's integer kernel reads Q8_K blocks (lowbit_cpu_quantize_q8_k), 0 when Q8_1-rule blocks of 32. */
+int lowbit_cpu_gemv_int_superblock(lowbit_format format);
 
 /* 1 when the CPU (within LOWBIT_CPU_ISA) has an integer-dot kernel for `format`. */
 int lowbit_cpu_gemv_int_available(lowbit_format format);

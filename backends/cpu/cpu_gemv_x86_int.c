@@ -87,8 +87,24 @@ BLOCK32_INT_KERNEL(gemv_iq4_nl_int, LOWBIT_FORMAT_IQ4_NL)
 BLOCK32_INT_KERNEL(gemv_mxfp4_int, LOWBIT_FORMAT_MXFP4)
 #undef BLOCK32_INT_KERNEL
 
-/* Q4_K and Q5_K: per 32-element sub-block j, d·sc_j·Σq·x_q·d_x − dmin·m_j·(d_x·Σx_q); the 6-bit scale multiplies
- * the 16-bit pair sums inside pmaddwd. Q5_K's fifth bit of element l is bit j of qh[l]. */
+/* The eight 6-bit scales and mins of a Q4_K/Q5_K block, four at a time in 32-bit words (the packing of
+ * lowbit_decode_k4_scale_min: sub-blocks 0–3 in the low 6 bits of bytes 0–3 and 4–7, sub-blocks 4–7 from the
+ * nibbles of bytes 8–11 with their top 2 bits from bytes 0–3 and 4–7). */
+static inline void k4_scales_mins(const unsigned char *s, unsigned char sc[8], unsigned char mn[8])
+{
+    uint32_t a, b, c;
+    memcpy(&a, s, 4), memcpy(&b, s + 4, 4), memcpy(&c, s + 8, 4);
+    const uint32_t low6 = 0x3F3F3F3Fu, nibbles = 0x0F0F0F0Fu, top2 = 0x03030303u;
+    const uint32_t words[4] = {a & low6, (c & nibbles) | (((a >> 6) & top2) << 4), b & low6,
+                               ((c >> 4) & nibbles) | (((b >> 6) & top2) << 4)};
+    memcpy(sc, words, 8);
+    memcpy(mn, words + 2, 8);
+}
+
+/* Q4_K and Q5_K against per-256 activation blocks (Q8_K's rule): the 6-bit sub-block scales multiply the 16-bit pair
+ * sums inside pmaddwd and the eight sub-blocks add up in 32-bit integers, so one conversion and one multiply-add
+ * per 256 elements remain; the mins use the activation's exact per-32 sums: d·d_x·Σ sc_j·Σq·x_q −
+ * dmin·d_x·Σ m_j·Σx_q. Q5_K's fifth bit of element l is bit j of qh[l]. */
 X86_TARGET __attribute__((always_inline)) static inline void gemv_k45_int(int five_bits, const unsigned char *w,
                                                                           const q8_rows *x, size_t n, float *y,
                                                                           size_t rows, size_t row_begin, size_t row_end)
@@ -107,27 +123,32 @@ X86_TARGET __attribute__((always_inline)) static inline void gemv_k45_int(int fi
                 const unsigned char *in = row + b * block_bytes, *s = in + 4, *qs = in + (five_bits ? 48 : 16);
                 const float d = load_half(in), dmin = load_half(in + 2);
                 const __m256i qh = five_bits ? _mm256_loadu_si256((const __m256i *)(in + 16)) : _mm256_setzero_si256();
+                __m256i sums[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                                   _mm256_setzero_si256()};
+                int min_sums[4] = {0, 0, 0, 0};
+                unsigned char sc[8], mn[8];
+                k4_scales_mins(s, sc, mn);
                 for (int j = 0; j < 8; ++j) {
                     __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * (j / 2)));
                     if (j % 2) q = _mm256_srli_epi16(q, 4);
                     q = _mm256_and_si256(q, mask);
                     if (five_bits)
                         q = _mm256_or_si256(q, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, j), one), 4));
-                    int sc, m;
-                    lowbit_decode_k4_scale_min(s, j, &sc, &m);
-                    const __m256i scale = _mm256_set1_epi16((short)sc);
-                    const float dm = dmin * (float)m;
+                    const __m256i scale = _mm256_set1_epi16((short)sc[j]);
+                    const int m = mn[j];
                     const size_t xb = b * 8 + (size_t)j;
 #define K45_INT_ROW(i)                                                                                                 \
     if (count > i) {                                                                                                   \
-        const size_t xr = i0 + i;                                                                                      \
-        const __m256i sum = dot_unsigned(q, load_q8(x, xr, xb * 32), scale);                                           \
-        acc[i][xb & 1] =                                                                                               \
-            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i][xb & 1]);   \
-        mins[i] -= dm * x->s[xr * x->blocks + xb];                                                                     \
+        sums[i] = _mm256_add_epi32(sums[i], dot_unsigned(q, load_q8(x, i0 + i, xb * 32), scale));                      \
+        min_sums[i] += m * x->sum32[(i0 + i) * x->blocks + xb];                                                        \
     }
                     K45_INT_ROW(0) K45_INT_ROW(1) K45_INT_ROW(2) K45_INT_ROW(3)
 #undef K45_INT_ROW
+                }
+                for (size_t i = 0; i < count; ++i) {
+                    const float dx = x->d256[(i0 + i) * blocks + b];
+                    acc[i][b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[i]), _mm256_set1_ps(d * dx), acc[i][b & 1]);
+                    mins[i] -= dmin * dx * (float)min_sums[i];
                 }
             }
             store_rows(x, y, rows, r, i0, count, acc, mins);
@@ -147,8 +168,9 @@ X86_TARGET static void gemv_q5_k_int(const unsigned char *w, const q8_rows *x, s
     gemv_k45_int(1, w, x, n, y, rows, row_begin, row_end);
 }
 
-/* Q6_K: q − 32 formed in the byte domain (signed); the two 16-element halves of each 32 quants carry their own
- * int8 scale, applied by pmaddwd (low 128-bit lane: elements 0..15, high lane: 16..31). */
+/* Q6_K against per-256 activation blocks: q − 32 formed in the byte domain (signed); the two 16-element halves of
+ * each 32 quants carry their own int8 scale, applied by pmaddwd (low 128-bit lane: elements 0..15, high lane:
+ * 16..31), and the sixteen halves add up in 32-bit integers. */
 X86_TARGET static void gemv_q6_k_int(const unsigned char *w, const q8_rows *x, size_t n, float *y, size_t rows,
                                      size_t row_begin, size_t row_end)
 {
@@ -164,6 +186,8 @@ X86_TARGET static void gemv_q6_k_int(const unsigned char *w, const q8_rows *x, s
             for (size_t b = x->k_begin / 256; b < x->k_end / 256; ++b) {
                 const unsigned char *in = row + b * block_bytes;
                 const float d = load_half(in + 208);
+                __m256i sums[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                                   _mm256_setzero_si256()};
                 for (int h = 0; h < 2; ++h) {
                     const __m256i ql[2] = {_mm256_loadu_si256((const __m256i *)(in + 64 * h)),
                                            _mm256_loadu_si256((const __m256i *)(in + 64 * h + 32))};
@@ -175,16 +199,14 @@ X86_TARGET static void gemv_q6_k_int(const unsigned char *w, const q8_rows *x, s
                                                                 _mm_set1_epi16((short)(signed char)in[192 + j]));
                         const size_t xb = b * 8 + (size_t)(4 * h + k);
 #define Q6_K_INT_ROW(i)                                                                                                \
-    if (count > i) {                                                                                                   \
-        const size_t xr = i0 + i;                                                                                      \
-        const __m256i sum = dot_signed(abs_q, q, load_q8(x, xr, xb * 32), scales);                                     \
-        acc[i][xb & 1] =                                                                                               \
-            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d[xr * x->blocks + xb]), acc[i][xb & 1]);   \
-    }
+    if (count > i) sums[i] = _mm256_add_epi32(sums[i], dot_signed(abs_q, q, load_q8(x, i0 + i, xb * 32), scales));
                         Q6_K_INT_ROW(0) Q6_K_INT_ROW(1) Q6_K_INT_ROW(2) Q6_K_INT_ROW(3)
 #undef Q6_K_INT_ROW
                     }
                 }
+                for (size_t i = 0; i < count; ++i)
+                    acc[i][b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[i]),
+                                                    _mm256_set1_ps(d * x->d256[(i0 + i) * blocks + b]), acc[i][b & 1]);
             }
             store_rows(x, y, rows, r, i0, count, acc, none);
         }
@@ -649,7 +671,7 @@ const char *lowbit_cpu_gemv_x86_int(lowbit_format format, const void *weights, s
         if (int_kernels[k].format == format) {
             size_t slice = n <= 4 ? cols : X86_INT_SLICE_BYTES / n / 256 * 256;
             if (slice < 256) slice = 256;
-            q8_rows pass = {x->q, x->d, x->s, cols, cols / 32, 0, 0, 0};
+            q8_rows pass = {x->q, x->d, x->s, x->d256, x->sum32, cols, cols / 32, 0, 0, 0};
             for (size_t begin = 0; begin < cols; begin += slice) {
                 pass.k_begin = begin;
                 pass.k_end = cols - begin <= slice ? cols : begin + slice;

@@ -13,8 +13,10 @@
  * 256, or k_end = cols); `accumulate`: add to Y (a later column range) instead of storing. */
 typedef struct q8_rows {
     const int8_t *q;
-    const float *d, *s;
-    size_t cols, blocks; /* blocks = cols / 32 */
+    const float *d, *s;   /* per 32 (lowbit_cpu_q8.d, .s) */
+    const float *d256;    /* per 256, for the K-quant kernels (lowbit_cpu_q8.d256) */
+    const int32_t *sum32; /* per 32: Σq, with d256 */
+    size_t cols, blocks;  /* blocks = cols / 32 */
     size_t k_begin, k_end;
     int accumulate;
 } q8_rows;
