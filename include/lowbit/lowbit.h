@@ -15,7 +15,7 @@ extern "C" {
 #endif
 
 #define LOWBIT_VERSION_MAJOR 0
-#define LOWBIT_VERSION_MINOR 2
+#define LOWBIT_VERSION_MINOR 3
 #define LOWBIT_VERSION_PATCH 0
 
 typedef enum lowbit_status {
