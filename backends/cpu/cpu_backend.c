@@ -222,8 +222,8 @@ static void pool_destroy(cpu_pool *pool)
 
 /* dot=auto: the integer path for every format that has one. Measured on a 2-core AMD EPYC (AVX2), int ÷ float speed
  * at n = 1 / 8 / 64 over 4096×14336 and 14336×4096 for Q4_0, Q4_K, Q6_K, Q8_0, IQ4_XS (docs/integer-dot.md): faster in
- * 27 of the 30 cases (Q4_K 1.68 / 1.44 / 1.50, IQ4_XS up to 9.1 at n = 1); the exceptions, Q4_0 and Q8_0 at n = 8 on 14336×4096
- * (0.73, 0.82) and Q4_0 at n = 64 (0.99), are within the spread of the same cases on the other shape. */
+ * 27 of the 30 cases (Q4_K 1.68 / 1.44 / 1.50, IQ4_XS up to 9.1 at n = 1); the exceptions, Q4_0 and Q8_0 at n = 8 on
+ * 14336×4096 (0.73, 0.82) and Q4_0 at n = 64 (0.99), are within the spread of the same cases on the other shape. */
 static int cpu_dot_default(lowbit_format format, size_t n)
 {
     (void)format, (void)n;
