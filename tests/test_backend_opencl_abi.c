@@ -102,7 +102,9 @@ static void test_plugin_with_older_host(void **state)
         assert_int_equal(backend->matmul(backend->self, &args), LOWBIT_OK);
         assert_memory_equal(args.kernel, "gemv_q8_0", 9);
         test_reference_matmul(LOWBIT_FORMAT_Q8_0, packed, size, rows, cols, x, 1, reference);
-        assert_true(test_nmse(y, reference, rows) <= TEST_NMSE_LIMIT);
+        /* no params member in this host: dot=auto, which may pick the integer path (its bound is 5e-4) */
+        const int quantized = strstr(args.kernel, " x=q8") != NULL;
+        assert_true(test_nmse(y, reference, rows) <= (quantized ? 5e-4 : TEST_NMSE_LIMIT));
         backend->weights_release(backend->self, weights);
         free(packed);
     }
