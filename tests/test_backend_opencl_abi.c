@@ -11,7 +11,6 @@
 #include "lowbit/lowbit_backend.h"
 #include "test_support.h"
 
-
 static char plugin_error[512];
 static void record_error(const char *message) { snprintf(plugin_error, sizeof plugin_error, "%s", message); }
 static void quiet_log(lowbit_log_level level, const char *message) { (void)level, (void)message; }

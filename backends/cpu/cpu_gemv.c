@@ -226,51 +226,20 @@ void lowbit_cpu_quantize_q8_k(const float *x, size_t n, size_t cols, const lowbi
             memcpy(&d, block + LOWBIT_Q8_K_D, sizeof d);
             if (!finite) memset(q, 0, 256), d = NAN;
             out->d256[i * blocks + b] = d;
-            for (int k = 0; k < 8; ++k) {
-                int sum = 0;
-                for (int j = 0; j < 32; ++j)
-                    sum += q[32 * k + j];
-                sums[k] = sum;
-            }
+            /* each 32's sum from the reference's two 16-element bsums */
+            for (int k = 0; k < 8; ++k)
+                sums[k] = finite ? (int16_t)lowbit_load_u16le(block + LOWBIT_Q8_K_BSUMS + 4 * k) +
+                                       (int16_t)lowbit_load_u16le(block + LOWBIT_Q8_K_BSUMS + 4 * k + 2)
+                                 : 0;
         }
 }
 
-int lowbit_cpu_gemv_int_superblock(lowbit_format format)
-{
-    return format == LOWBIT_FORMAT_Q4_K || format == LOWBIT_FORMAT_Q5_K || format == LOWBIT_FORMAT_Q6_K;
-}
+int lowbit_cpu_gemv_int_superblock(lowbit_format format) { return lowbit_cpu_gemv_x86_int_kind(format) == 2; }
 
 int lowbit_cpu_gemv_int_available(lowbit_format format)
 {
     pthread_once(&simd_once, simd_choose);
-    switch (format) {
-    case LOWBIT_FORMAT_Q4_0:
-    case LOWBIT_FORMAT_Q4_1:
-    case LOWBIT_FORMAT_Q5_0:
-    case LOWBIT_FORMAT_Q5_1:
-    case LOWBIT_FORMAT_Q8_0:
-    case LOWBIT_FORMAT_IQ4_NL:
-    case LOWBIT_FORMAT_Q4_K:
-    case LOWBIT_FORMAT_Q5_K:
-    case LOWBIT_FORMAT_Q6_K:
-    case LOWBIT_FORMAT_IQ4_XS:
-    case LOWBIT_FORMAT_Q2_K:
-    case LOWBIT_FORMAT_Q3_K:
-    case LOWBIT_FORMAT_TQ2_0:
-    case LOWBIT_FORMAT_MXFP4:
-    case LOWBIT_FORMAT_TQ1_0:
-    case LOWBIT_FORMAT_Q1_0:
-    case LOWBIT_FORMAT_Q2_0:
-    case LOWBIT_FORMAT_NVFP4:
-    case LOWBIT_FORMAT_IQ2_XXS:
-    case LOWBIT_FORMAT_IQ2_XS:
-    case LOWBIT_FORMAT_IQ2_S:
-    case LOWBIT_FORMAT_IQ3_XXS:
-    case LOWBIT_FORMAT_IQ3_S:
-    case LOWBIT_FORMAT_IQ1_S:
-    case LOWBIT_FORMAT_IQ1_M: return x86_level > 0;
-    default: return 0;
-    }
+    return x86_level > 0 && lowbit_cpu_gemv_x86_int_kind(format) != 0;
 }
 
 const char *lowbit_cpu_gemv_int_rows(lowbit_format format, const void *weights, size_t cols, const lowbit_cpu_q8 *x,

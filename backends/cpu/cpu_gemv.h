@@ -54,6 +54,10 @@ const char *lowbit_cpu_gemv_int_rows(lowbit_format format, const void *weights, 
 /* cpu_gemv_x86_int.c: lowbit_cpu_quantize_q8 with AVX2 (the same bytes); 0 when not on x86-64 (nothing written). */
 int lowbit_cpu_quantize_q8_x86(const float *x, size_t n, size_t cols, const lowbit_cpu_q8 *out);
 
+/* cpu_gemv_x86_int.c: 0 when `format` has no AVX2 integer kernel (or not on x86-64), 1 when it reads Q8_1-rule
+ * blocks of 32, 2 when it reads Q8_K blocks. */
+int lowbit_cpu_gemv_x86_int_kind(lowbit_format format);
+
 /* cpu_gemv_x86_int.c: the AVX2 integer-dot kernels; NULL when the format has none (or not on x86-64). */
 const char *lowbit_cpu_gemv_x86_int(lowbit_format format, const void *weights, size_t cols, const lowbit_cpu_q8 *x,
                                     size_t n, float *y, size_t rows, size_t row_begin, size_t row_end);

@@ -576,33 +576,47 @@ static const struct {
     lowbit_format format;
     x86_int_kernel_fn *run;
     const char *name;
+    int superblock; /* reads Q8_K activations (lowbit_cpu_quantize_q8_k) instead of Q8_1-rule blocks of 32 */
 } int_kernels[] = {
-    {LOWBIT_FORMAT_Q4_0, gemv_q4_0_int, "cpu_gemv_q4_0 avx2 x=q8"},
-    {LOWBIT_FORMAT_Q4_1, gemv_q4_1_int, "cpu_gemv_q4_1 avx2 x=q8"},
-    {LOWBIT_FORMAT_Q5_0, gemv_q5_0_int, "cpu_gemv_q5_0 avx2 x=q8"},
-    {LOWBIT_FORMAT_Q5_1, gemv_q5_1_int, "cpu_gemv_q5_1 avx2 x=q8"},
-    {LOWBIT_FORMAT_Q8_0, gemv_q8_0_int, "cpu_gemv_q8_0 avx2 x=q8"},
-    {LOWBIT_FORMAT_IQ4_NL, gemv_iq4_nl_int, "cpu_gemv_iq4_nl avx2 x=q8"},
-    {LOWBIT_FORMAT_Q4_K, gemv_q4_k_int, "cpu_gemv_q4_k avx2 x=q8"},
-    {LOWBIT_FORMAT_Q5_K, gemv_q5_k_int, "cpu_gemv_q5_k avx2 x=q8"},
-    {LOWBIT_FORMAT_Q6_K, gemv_q6_k_int, "cpu_gemv_q6_k avx2 x=q8"},
-    {LOWBIT_FORMAT_IQ4_XS, gemv_iq4_xs_int, "cpu_gemv_iq4_xs avx2 x=q8"},
-    {LOWBIT_FORMAT_Q2_K, gemv_q2_k_int, "cpu_gemv_q2_k avx2 x=q8"},
-    {LOWBIT_FORMAT_Q3_K, gemv_q3_k_int, "cpu_gemv_q3_k avx2 x=q8"},
-    {LOWBIT_FORMAT_TQ2_0, gemv_tq2_0_int, "cpu_gemv_tq2_0 avx2 x=q8"},
-    {LOWBIT_FORMAT_MXFP4, gemv_mxfp4_int, "cpu_gemv_mxfp4 avx2 x=q8"},
-    {LOWBIT_FORMAT_TQ1_0, gemv_tq1_0_int, "cpu_gemv_tq1_0 avx2 x=q8"},
-    {LOWBIT_FORMAT_Q1_0, gemv_q1_0_int, "cpu_gemv_q1_0 avx2 x=q8"},
-    {LOWBIT_FORMAT_Q2_0, gemv_q2_0_int, "cpu_gemv_q2_0 avx2 x=q8"},
-    {LOWBIT_FORMAT_NVFP4, gemv_nvfp4_int, "cpu_gemv_nvfp4 avx2 x=q8"},
-    {LOWBIT_FORMAT_IQ2_XXS, lowbit_cpu_gemv_iq2_xxs_int, "cpu_gemv_iq2_xxs avx2 x=q8"},
-    {LOWBIT_FORMAT_IQ2_XS, lowbit_cpu_gemv_iq2_xs_int, "cpu_gemv_iq2_xs avx2 x=q8"},
-    {LOWBIT_FORMAT_IQ2_S, lowbit_cpu_gemv_iq2_s_int, "cpu_gemv_iq2_s avx2 x=q8"},
-    {LOWBIT_FORMAT_IQ3_XXS, lowbit_cpu_gemv_iq3_xxs_int, "cpu_gemv_iq3_xxs avx2 x=q8"},
-    {LOWBIT_FORMAT_IQ3_S, lowbit_cpu_gemv_iq3_s_int, "cpu_gemv_iq3_s avx2 x=q8"},
-    {LOWBIT_FORMAT_IQ1_S, lowbit_cpu_gemv_iq1_s_int, "cpu_gemv_iq1_s avx2 x=q8"},
-    {LOWBIT_FORMAT_IQ1_M, lowbit_cpu_gemv_iq1_m_int, "cpu_gemv_iq1_m avx2 x=q8"},
+    {LOWBIT_FORMAT_Q4_0, gemv_q4_0_int, "cpu_gemv_q4_0 avx2 x=q8", 0},
+    {LOWBIT_FORMAT_Q4_1, gemv_q4_1_int, "cpu_gemv_q4_1 avx2 x=q8", 0},
+    {LOWBIT_FORMAT_Q5_0, gemv_q5_0_int, "cpu_gemv_q5_0 avx2 x=q8", 0},
+    {LOWBIT_FORMAT_Q5_1, gemv_q5_1_int, "cpu_gemv_q5_1 avx2 x=q8", 0},
+    {LOWBIT_FORMAT_Q8_0, gemv_q8_0_int, "cpu_gemv_q8_0 avx2 x=q8", 0},
+    {LOWBIT_FORMAT_IQ4_NL, gemv_iq4_nl_int, "cpu_gemv_iq4_nl avx2 x=q8", 0},
+    {LOWBIT_FORMAT_Q4_K, gemv_q4_k_int, "cpu_gemv_q4_k avx2 x=q8", 1},
+    {LOWBIT_FORMAT_Q5_K, gemv_q5_k_int, "cpu_gemv_q5_k avx2 x=q8", 1},
+    {LOWBIT_FORMAT_Q6_K, gemv_q6_k_int, "cpu_gemv_q6_k avx2 x=q8", 1},
+    {LOWBIT_FORMAT_IQ4_XS, gemv_iq4_xs_int, "cpu_gemv_iq4_xs avx2 x=q8", 0},
+    {LOWBIT_FORMAT_Q2_K, gemv_q2_k_int, "cpu_gemv_q2_k avx2 x=q8", 0},
+    {LOWBIT_FORMAT_Q3_K, gemv_q3_k_int, "cpu_gemv_q3_k avx2 x=q8", 0},
+    {LOWBIT_FORMAT_TQ2_0, gemv_tq2_0_int, "cpu_gemv_tq2_0 avx2 x=q8", 0},
+    {LOWBIT_FORMAT_MXFP4, gemv_mxfp4_int, "cpu_gemv_mxfp4 avx2 x=q8", 0},
+    {LOWBIT_FORMAT_TQ1_0, gemv_tq1_0_int, "cpu_gemv_tq1_0 avx2 x=q8", 0},
+    {LOWBIT_FORMAT_Q1_0, gemv_q1_0_int, "cpu_gemv_q1_0 avx2 x=q8", 0},
+    {LOWBIT_FORMAT_Q2_0, gemv_q2_0_int, "cpu_gemv_q2_0 avx2 x=q8", 0},
+    {LOWBIT_FORMAT_NVFP4, gemv_nvfp4_int, "cpu_gemv_nvfp4 avx2 x=q8", 0},
+    {LOWBIT_FORMAT_IQ2_XXS, lowbit_cpu_gemv_iq2_xxs_int, "cpu_gemv_iq2_xxs avx2 x=q8", 0},
+    {LOWBIT_FORMAT_IQ2_XS, lowbit_cpu_gemv_iq2_xs_int, "cpu_gemv_iq2_xs avx2 x=q8", 0},
+    {LOWBIT_FORMAT_IQ2_S, lowbit_cpu_gemv_iq2_s_int, "cpu_gemv_iq2_s avx2 x=q8", 0},
+    {LOWBIT_FORMAT_IQ3_XXS, lowbit_cpu_gemv_iq3_xxs_int, "cpu_gemv_iq3_xxs avx2 x=q8", 0},
+    {LOWBIT_FORMAT_IQ3_S, lowbit_cpu_gemv_iq3_s_int, "cpu_gemv_iq3_s avx2 x=q8", 0},
+    {LOWBIT_FORMAT_IQ1_S, lowbit_cpu_gemv_iq1_s_int, "cpu_gemv_iq1_s avx2 x=q8", 0},
+    {LOWBIT_FORMAT_IQ1_M, lowbit_cpu_gemv_iq1_m_int, "cpu_gemv_iq1_m avx2 x=q8", 0},
 };
+
+static int int_kernel_index(lowbit_format format)
+{
+    for (size_t k = 0; k < sizeof int_kernels / sizeof int_kernels[0]; ++k)
+        if (int_kernels[k].format == format) return (int)k;
+    return -1;
+}
+
+int lowbit_cpu_gemv_x86_int_kind(lowbit_format format)
+{
+    const int k = int_kernel_index(format);
+    return k < 0 ? 0 : int_kernels[k].superblock ? 2 : 1;
+}
 
 /* lowbit_cpu_quantize_q8 at 8 lanes, with the same result bit for bit: max|x| by exact max, d and 1/d as scalars,
  * and round-half-away-from-zero without an addition that could round (t = trunc(v), then ±1 when |v − t| ≥ 0.5,
@@ -667,23 +681,27 @@ int lowbit_cpu_quantize_q8_x86(const float *x, size_t n, size_t cols, const lowb
 const char *lowbit_cpu_gemv_x86_int(lowbit_format format, const void *weights, size_t cols, const lowbit_cpu_q8 *x,
                                     size_t n, float *y, size_t rows, size_t row_begin, size_t row_end)
 {
-    for (size_t k = 0; k < sizeof int_kernels / sizeof int_kernels[0]; ++k)
-        if (int_kernels[k].format == format) {
-            size_t slice = n <= 4 ? cols : X86_INT_SLICE_BYTES / n / 256 * 256;
-            if (slice < 256) slice = 256;
-            q8_rows pass = {x->q, x->d, x->s, x->d256, x->sum32, cols, cols / 32, 0, 0, 0};
-            for (size_t begin = 0; begin < cols; begin += slice) {
-                pass.k_begin = begin;
-                pass.k_end = cols - begin <= slice ? cols : begin + slice;
-                pass.accumulate = begin > 0;
-                int_kernels[k].run(weights, &pass, n, y, rows, row_begin, row_end);
-            }
-            return int_kernels[k].name;
-        }
-    return NULL;
+    const int k = int_kernel_index(format);
+    if (k < 0) return NULL;
+    size_t slice = n <= 4 ? cols : X86_INT_SLICE_BYTES / n / 256 * 256;
+    if (slice < 256) slice = 256;
+    q8_rows pass = {x->q, x->d, x->s, x->d256, x->sum32, cols, cols / 32, 0, 0, 0};
+    for (size_t begin = 0; begin < cols; begin += slice) {
+        pass.k_begin = begin;
+        pass.k_end = cols - begin <= slice ? cols : begin + slice;
+        pass.accumulate = begin > 0;
+        int_kernels[k].run(weights, &pass, n, y, rows, row_begin, row_end);
+    }
+    return int_kernels[k].name;
 }
 
 #else
+int lowbit_cpu_gemv_x86_int_kind(lowbit_format format)
+{
+    (void)format;
+    return 0;
+}
+
 int lowbit_cpu_quantize_q8_x86(const float *x, size_t n, size_t cols, const lowbit_cpu_q8 *out)
 {
     (void)x, (void)n, (void)cols, (void)out;
