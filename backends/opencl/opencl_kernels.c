@@ -65,11 +65,9 @@ extern const unsigned long lowbit_opencl_grid_source_size;
 #define SOURCE_q1q2 Q1Q2_SOURCE
 #define SOURCE_grid GRID_SOURCE
 #define X_SUMS(F) (LOWBIT_FORMAT_##F == LOWBIT_FORMAT_Q4_K || LOWBIT_FORMAT_##F == LOWBIT_FORMAT_Q5_K)
-/* The formats whose family file has an integer decode (load_chunk_int) for gemv_int.cl. */
-#define IS(F, G) (LOWBIT_FORMAT_##F == LOWBIT_FORMAT_##G)
-#define DOT_INT(F)                                                                                                     \
-    (IS(F, Q4_1) || IS(F, Q5_0) || IS(F, Q5_1) || IS(F, IQ4_NL) || IS(F, Q2_K) || IS(F, Q3_K) || IS(F, Q4_K) ||        \
-     IS(F, Q5_K) || IS(F, Q6_K) || IS(F, IQ4_XS))
+/* The formats whose family file has an integer decode (load_chunk_int) for gemv_int.cl: every block format (BF16,
+ * not an integer format, has none). */
+#define DOT_INT(F) 1
 #define BLOCK_KERNEL(F, f, cl, vk)                                                                                     \
     {"gemv_" #f, LOWBIT_FORMAT_##F, "LOWBIT_GEMV_" #F, SOURCE_##cl, X_SUMS(F), 1, DEFAULTS, GEMM("gemm_" #f),      \
      DOT_INT(F)},
@@ -86,7 +84,6 @@ static const opencl_kernel_spec kernel_table[] = {
 /* clang-format on */
 #undef BLOCK_KERNEL
 #undef DOT_INT
-#undef IS
 #undef X_SUMS
 #undef DEFAULTS
 #undef Q4_0_DEFAULTS
@@ -105,10 +102,16 @@ typedef struct opencl_dot_rule {
 } opencl_dot_rule;
 /* Measured on PoCL 3.1 (2-core AMD EPYC, 4096×14336, lowbit-bench --dot float,int, int ÷ float speed in one run):
  * Q4_0 1.41 / 0.92 / 1.73 (n = 1 / 8 / 64), Q4_K 1.73 / 0.73 / 1.16, Q8_0 1.22 / 0.80 / 0.95, Q6_K 1.02 / 0.62 /
- * 0.76, IQ4_XS 0.82 / 0.71 / 0.98. The integer path is the default where it won by 10 % or more; the formats
- * not listed stay float. GPU-class devices: unmeasured here, so float. */
-static const opencl_dot_rule dot_int_defaults[OPENCL_DEVICE_CLASS_COUNT][4] = {
-    [OPENCL_DEVICE_CPU] = {{LOWBIT_FORMAT_Q4_0, 1, 0, 1}, {LOWBIT_FORMAT_Q4_K, 1, 0, 1}, {LOWBIT_FORMAT_Q8_0, 1, 0, 0}},
+ * 0.76, IQ4_XS 0.82 / 0.71 / 0.98, TQ2_0 1.36–1.39 / 0.83 / 1.05, TQ1_0 1.13–1.15 / 0.92 / 0.89 (n = 1: four runs,
+ * 4096×4096 and ×14336); at 4096×4096 IQ2_XS, IQ3_S, MXFP4 and Q2_0 lost at every n (0.56–0.87 at n = 1). The integer
+ * path is the default where it won by 10 % or more; the formats not listed stay float. GPU-class devices:
+ * unmeasured here, so float. */
+static const opencl_dot_rule dot_int_defaults[OPENCL_DEVICE_CLASS_COUNT][8] = {
+    [OPENCL_DEVICE_CPU] = {{LOWBIT_FORMAT_Q4_0, 1, 0, 1},
+                           {LOWBIT_FORMAT_Q4_K, 1, 0, 1},
+                           {LOWBIT_FORMAT_Q8_0, 1, 0, 0},
+                           {LOWBIT_FORMAT_TQ2_0, 1, 0, 0},
+                           {LOWBIT_FORMAT_TQ1_0, 1, 0, 0}},
     [OPENCL_DEVICE_GPU] = {{LOWBIT_FORMAT_COUNT, 0, 0, 0}},
 };
 

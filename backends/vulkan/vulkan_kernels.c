@@ -24,6 +24,8 @@ LOWBIT_VK_SPIRV(gemm)
 LOWBIT_VK_SPIRV(gemm_grid)
 LOWBIT_VK_SPIRV(gemv_q8)
 LOWBIT_VK_SPIRV(gemv_q8_dot)
+LOWBIT_VK_SPIRV(gemv_q8_grid)
+LOWBIT_VK_SPIRV(gemv_q8_grid_dot)
 LOWBIT_VK_SPIRV(quantize_q8)
 #define SPIRV_OF(kernel)                                                                                               \
     lowbit_vk_##kernel##_spv, lowbit_vk_##kernel##_texel_spv, &lowbit_vk_##kernel##_spv_size,                          \
@@ -40,6 +42,8 @@ LOWBIT_VK_SPIRV_SUBGROUPS(gemv_raw)
 LOWBIT_VK_SPIRV_SUBGROUPS(gemv_raw_grid)
 LOWBIT_VK_SPIRV_SUBGROUPS(gemv_q8)
 LOWBIT_VK_SPIRV_SUBGROUPS(gemv_q8_dot)
+LOWBIT_VK_SPIRV_SUBGROUPS(gemv_q8_grid)
+LOWBIT_VK_SPIRV_SUBGROUPS(gemv_q8_grid_dot)
 #define SUBGROUPS_SPIRV_OF(kernel) lowbit_vk_##kernel##_subgroups_spv, &lowbit_vk_##kernel##_subgroups_spv_size
 
 /* Every kernel and its defaults per device class (what a tuner reads and overrides). Parameters map to
@@ -182,19 +186,27 @@ const vk_kernel *vk_stream_kernel(void) { return &stream_kernel; }
 
 /* The integer-dot path (dot=int, or dot=auto where vulkan_dot_default says int): X quantized to 8-bit blocks by
  * quantize_q8.comp, then gemv_q8.comp over the weights as uploaded for the float GEMV (`raw` as there: the split
- * layout for Q4_0 / Q8_0, the stored bytes otherwise). Per format one row; [1]: the OpSDot modules. */
+ * layout for Q4_0 / Q8_0, the stored bytes otherwise). Per format one row, every weight format but F32 / F16 /
+ * BF16; the grid formats in gemv_q8_grid (gemv_q8.comp built with only their decoders, as gemv_raw_grid); [1]:
+ * the OpSDot modules. */
 #define INT_KERNEL(module, F, raw_)                                                                                    \
     {                                                                                                                  \
         "gemv_q8:" #F, LOWBIT_FORMAT_##F, SPIRV_OF(module),                                                            \
             {[LOWBIT_VK_CLASS_GPU] = VK_PARAMS(64, 1, GPU), [LOWBIT_VK_CLASS_CPU] = VK_PARAMS(8, 4, CPU)}, raw_,       \
             LOWBIT_##F##_BLOCK, LOWBIT_##F##_BYTES, SUBGROUPS_SPIRV_OF(module)                                         \
     }
-#define INT_KERNELS(module)                                                                                            \
+#define INT_KERNELS(module, grid)                                                                                      \
     INT_KERNEL(module, Q4_0, 0), INT_KERNEL(module, Q8_0, 0), INT_KERNEL(module, Q4_K, 1),                             \
         INT_KERNEL(module, Q6_K, 1), INT_KERNEL(module, IQ4_XS, 1), INT_KERNEL(module, Q4_1, 1),                       \
         INT_KERNEL(module, Q5_0, 1), INT_KERNEL(module, Q5_1, 1), INT_KERNEL(module, IQ4_NL, 1),                       \
-        INT_KERNEL(module, Q5_K, 1), INT_KERNEL(module, Q2_K, 1), INT_KERNEL(module, Q3_K, 1)
-static const vk_kernel int_kernels[2][12] = {{INT_KERNELS(gemv_q8)}, {INT_KERNELS(gemv_q8_dot)}};
+        INT_KERNEL(module, Q5_K, 1), INT_KERNEL(module, Q2_K, 1), INT_KERNEL(module, Q3_K, 1),                         \
+        INT_KERNEL(module, TQ1_0, 1), INT_KERNEL(module, TQ2_0, 1), INT_KERNEL(module, MXFP4, 1),                      \
+        INT_KERNEL(module, NVFP4, 1), INT_KERNEL(module, Q1_0, 1), INT_KERNEL(module, Q2_0, 1),                        \
+        INT_KERNEL(grid, IQ2_XXS, 1), INT_KERNEL(grid, IQ2_XS, 1), INT_KERNEL(grid, IQ2_S, 1),                         \
+        INT_KERNEL(grid, IQ3_XXS, 1), INT_KERNEL(grid, IQ3_S, 1), INT_KERNEL(grid, IQ1_S, 1),                          \
+        INT_KERNEL(grid, IQ1_M, 1)
+static const vk_kernel int_kernels[2][25] = {{INT_KERNELS(gemv_q8, gemv_q8_grid)},
+                                             {INT_KERNELS(gemv_q8_dot, gemv_q8_grid_dot)}};
 
 const vk_kernel *vk_int_kernel_for_format(lowbit_format format, int int_dot)
 {

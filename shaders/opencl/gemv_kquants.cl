@@ -1,8 +1,8 @@
 /* gemv_kquants.cl — 256-element super-block formats read in their stored layout: Q2_K, Q3_K, Q4_K,
  * Q5_K, Q6_K, IQ4_XS, TQ1_0, TQ2_0. One build option selects the kernel (LOWBIT_GEMV_Q4_K, ...);
  * gemv_stored.cl, embedded after this file, is the GEMV frame and asks for one 32-element chunk
- * (0..7) of a block at a time, fully dequantized. Q2_K..Q6_K and IQ4_XS also have load_chunk_int, the
- * integer decode the integer-dot frame gemv_int.cl reads (LOWBIT_DOT_INT). Element orders follow the reference
+ * (0..7) of a block at a time, fully dequantized. Every format also has load_chunk_int, the integer decode the
+ * integer-dot frame gemv_int.cl reads (LOWBIT_DOT_INT). Element orders follow the reference
  * (docs/formats.md §3); "element 32c + l" is lane l of chunk c. */
 
 #define GEMV_HAS_TAIL 0
@@ -253,6 +253,18 @@ GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0
     *w0 = convert_float16(as_char16(q0 - (uchar16)1)) * d;
     *w1 = convert_float16(as_char16(q1 - (uchar16)1)) * d;
 }
+/* Integer dot: q − 1 ∈ {−1, 0, 1}, scale d. */
+#define INT_OFFSET 0
+GEMV_INLINE void load_chunk_int(__global const uchar *block, uint chunk, char16 *q0, char16 *q1, float2 *scale,
+                                float2 *offset)
+{
+    uchar16 u0, u1;
+    two_bit_chunk(block, chunk, &u0, &u1);
+    *q0 = as_char16(u0 - (uchar16)1);
+    *q1 = as_char16(u1 - (uchar16)1);
+    *scale = (float2)load_f16(block + 64);
+    *offset = (float2)0.0f;
+}
 
 #elif defined(LOWBIT_GEMV_TQ1_0)
 #define GEMV_KERNEL gemv_tq1_0
@@ -289,6 +301,37 @@ GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0
     }
     *w0 = (t0 - 1.0f) * d;
     *w1 = (t1 - 1.0f) * d;
+}
+/* Integer dot: the same trits as integers, t − 1 ∈ {−1, 0, 1}, scale d. */
+#define INT_OFFSET 0
+GEMV_INLINE char16 trit_ints(uchar16 bytes, uchar16 power)
+{
+    return as_char16(convert_uchar16((convert_ushort16(bytes * power) * (ushort16)3) >> (ushort16)8) - (uchar16)1);
+}
+GEMV_INLINE void load_chunk_int(__global const uchar *block, uint chunk, char16 *q0, char16 *q1, float2 *scale,
+                                float2 *offset)
+{
+    if (chunk < 5) {
+        const uchar16 power = (uchar16)(uchar)(chunk == 0 ? 1 : chunk == 1 ? 3 : chunk == 2 ? 9 : chunk == 3 ? 27 : 81);
+        *q0 = trit_ints(load_bytes16(block), power);
+        *q1 = trit_ints(load_bytes16(block + 16), power);
+    } else {
+        const uchar16 middle = load_bytes16(block + 32);
+        if (chunk == 5) {
+            *q0 = trit_ints(middle, (uchar16)1);
+            *q1 = trit_ints(middle, (uchar16)3);
+        } else if (chunk == 6) {
+            *q0 = trit_ints(middle, (uchar16)9);
+            *q1 = trit_ints(middle, (uchar16)27);
+        } else {
+            *q0 = trit_ints(middle, (uchar16)81);
+            const uchar4 qh = vload4(0, block + 48);
+            *q1 = trit_ints((uchar16)(qh, qh, qh, qh),
+                            (uchar16)(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27));
+        }
+    }
+    *scale = (float2)load_f16(block + 52);
+    *offset = (float2)0.0f;
 }
 
 #else
