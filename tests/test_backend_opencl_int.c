@@ -36,21 +36,6 @@ static int teardown(void **state)
 
 #define INT_NMSE_LIMIT 5e-4
 
-/* A fresh context with the parameter string `params` and its first OpenCL device; NULL when there is none. */
-static lowbit_context *open_with_params(const char *params, size_t *device)
-{
-    lowbit_context_options options = {.struct_size = sizeof options, .params = params};
-    lowbit_context *context = NULL;
-    assert_int_equal(lowbit_context_create(&options, &context), LOWBIT_OK);
-    long index = test_find_device(context, LOWBIT_API_OPENCL, 1);
-    if (index < 0) {
-        lowbit_context_destroy(context);
-        return NULL;
-    }
-    *device = (size_t)index;
-    return context;
-}
-
 /* Runs n rows of random X through `format` (rows×cols) and returns the run record; *nmse against the f64
  * reference. `nan_row` < n puts a NaN into that row of X (then *nmse covers the other rows only). */
 static lowbit_run_info run_dot(lowbit_context *context, size_t device, lowbit_format format, size_t rows, size_t cols,
@@ -100,9 +85,9 @@ static void test_dot_int_every_format(void **state)
     static const lowbit_format gemm_formats[] = {LOWBIT_FORMAT_NVFP4, LOWBIT_FORMAT_Q2_0, LOWBIT_FORMAT_TQ1_0,
                                                  LOWBIT_FORMAT_IQ1_M, LOWBIT_FORMAT_IQ3_XXS};
     size_t device = 0, float_device = 0;
-    lowbit_context *context = open_with_params("dot=int", &device);
+    lowbit_context *context = test_open_device_params(LOWBIT_API_OPENCL, "dot=int", &device);
     if (!context) skip();
-    lowbit_context *float_context = open_with_params("dot=float", &float_device);
+    lowbit_context *float_context = test_open_device_params(LOWBIT_API_OPENCL, "dot=float", &float_device);
     assert_non_null(float_context);
     for (size_t f = 0; f < sizeof int_formats / sizeof int_formats[0]; ++f) {
         const lowbit_format format = int_formats[f];
@@ -112,14 +97,11 @@ static void test_dot_int_every_format(void **state)
         for (size_t b = 0; b < batches; ++b) {
             const size_t rows = 67, cols = 512, n = b == 0 ? 1 : 16;
             float y[16 * 67], y_float[16 * 67];
-            double y_float64[16 * 67];
             double nmse = 1.0, float_nmse = 1.0;
             const lowbit_run_info run = run_dot(context, device, format, rows, cols, n, n, y, &nmse);
             const lowbit_run_info float_run =
                 run_dot(float_context, float_device, format, rows, cols, n, n, y_float, &float_nmse);
-            for (size_t i = 0; i < n * rows; ++i)
-                y_float64[i] = y_float[i];
-            const double to_float = test_nmse(y, y_float64, n * rows);
+            const double to_float = test_nmse_float(y, y_float, n * rows);
             const int integer = strncmp(run.kernel, "gemm_", 5) != 0 || strstr(run.kernel, " stream") != NULL;
             if (run.fell_back || (strstr(run.kernel, " x=q8") != NULL) != integer ||
                 run.activations_quantized != integer || nmse > INT_NMSE_LIMIT || to_float > INT_NMSE_LIMIT)
@@ -148,7 +130,7 @@ static void test_dot_int_runs_q8(void **state)
     for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; ++l) {
         if (layouts[l]) setenv("LOWBIT_OPENCL_PARAMS", layouts[l], 1);
         size_t device = 0;
-        lowbit_context *context = open_with_params("dot=int", &device);
+        lowbit_context *context = test_open_device_params(LOWBIT_API_OPENCL, "dot=int", &device);
         if (!context) skip();
         for (size_t f = 0; f < sizeof dot_formats / sizeof dot_formats[0]; ++f) {
             for (size_t b = 0; b < sizeof batches / sizeof batches[0]; ++b) {
@@ -174,7 +156,7 @@ static void test_dot_int_f16(void **state)
 {
     (void)state;
     size_t device = 0;
-    lowbit_context *context = open_with_params("dot=int", &device);
+    lowbit_context *context = test_open_device_params(LOWBIT_API_OPENCL, "dot=int", &device);
     if (!context) skip();
     static const lowbit_format f16_formats[] = {LOWBIT_FORMAT_Q4_0, LOWBIT_FORMAT_Q5_K};
     for (size_t f = 0; f < sizeof f16_formats / sizeof f16_formats[0]; ++f) {
@@ -227,7 +209,7 @@ static void test_dot_float_never_quantizes(void **state)
     static const char *const params[] = {"dot=float", "dot=auto"};
     for (size_t p = 0; p < sizeof params / sizeof params[0]; ++p) {
         size_t device = 0;
-        lowbit_context *context = open_with_params(params[p], &device);
+        lowbit_context *context = test_open_device_params(LOWBIT_API_OPENCL, params[p], &device);
         if (!context) skip();
         lowbit_device_info info = {.struct_size = sizeof info};
         assert_int_equal(lowbit_device_get_info(context, device, &info), LOWBIT_OK);
@@ -255,7 +237,7 @@ static void test_dot_int_nan(void **state)
 {
     (void)state;
     size_t device = 0;
-    lowbit_context *context = open_with_params("dot=int", &device);
+    lowbit_context *context = test_open_device_params(LOWBIT_API_OPENCL, "dot=int", &device);
     if (!context) skip();
     static const lowbit_format nan_formats[] = {LOWBIT_FORMAT_Q4_0, LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q4_1};
     for (size_t f = 0; f < sizeof nan_formats / sizeof nan_formats[0]; ++f) {
@@ -279,7 +261,7 @@ static void test_dot_int_queued(void **state)
 {
     (void)state;
     size_t device = 0;
-    lowbit_context *context = open_with_params("dot=int", &device);
+    lowbit_context *context = test_open_device_params(LOWBIT_API_OPENCL, "dot=int", &device);
     if (!context) skip();
     const size_t rows = 67, cols = 512, n = 3;
     float y_sync[3 * 67], y_queued[3 * 67];

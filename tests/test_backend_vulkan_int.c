@@ -15,21 +15,6 @@
 
 #define INT_NMSE_LIMIT 5e-4
 
-/* A context made with `params` (instead of LOWBIT_PARAMS) and its first Vulkan device, or NULL. */
-static lowbit_context *open_with_params(const char *params, size_t *device)
-{
-    lowbit_context_options options = {.struct_size = sizeof options, .params = params};
-    lowbit_context *context = NULL;
-    assert_int_equal(lowbit_context_create(&options, &context), LOWBIT_OK);
-    long index = test_find_device(context, LOWBIT_API_VULKAN, 1);
-    if (index < 0) {
-        lowbit_context_destroy(context);
-        return NULL;
-    }
-    *device = (size_t)index;
-    return context;
-}
-
 /* rows×cols random weights of `format`, n random X rows (f32, or f16 bits), row `nan_row` (if < n) given a NaN
  * at column 5; y and the reference from the f64 matmul, run from lowbit_last_run. Returns the NMSE over the rows
  * without a NaN. */
@@ -84,7 +69,7 @@ static void test_int_dot_path(void **state)
     for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; ++l) {
         if (layouts[l]) setenv("LOWBIT_VULKAN_PARAMS", layouts[l], 1);
         size_t device = 0;
-        lowbit_context *context = open_with_params("dot=int", &device);
+        lowbit_context *context = test_open_device_params(LOWBIT_API_VULKAN, "dot=int", &device);
         if (!context) skip();
         for (size_t f = 0; f < sizeof int_formats / sizeof int_formats[0]; ++f)
             for (size_t i = 0; i < sizeof ns / sizeof ns[0]; ++i)
@@ -106,18 +91,6 @@ static void test_int_dot_path(void **state)
     }
 }
 
-/* The NMSE of a against b over count values. */
-static double nmse(const float *a, const float *b, size_t count)
-{
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < count; ++i) {
-        double e = (double)a[i] - b[i];
-        num += e * e;
-        den += (double)b[i] * b[i];
-    }
-    return den > 0.0 ? num / den : num;
-}
-
 /* dot=int for the formats beyond the legacy / K-quant / IQ4 ones (FP4, 1- and 2-bit, ternary and the grid formats,
  * whose integer decodes give 8g ± 1 with a scale ÷ 8 for IQ1's shifted grids): each runs the x=q8 kernel within
  * INT_NMSE_LIMIT of the f64 reference and of the float path's result on the same inputs, for one row and a batch
@@ -133,13 +106,13 @@ static void test_int_dot_more_formats(void **state)
     static const size_t ns[] = {1, 5};
     enum { rows = 35, cols = 512, n_max = 5 };
     size_t device = 0;
-    lowbit_context *float_context = open_with_params("dot=float", &device);
+    lowbit_context *float_context = test_open_device_params(LOWBIT_API_VULKAN, "dot=float", &device);
     if (!float_context) skip();
     float *y_float = malloc(n_max * rows * sizeof(float)), *y = malloc(n_max * rows * sizeof(float));
     assert_true(y_float && y);
     for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; ++l) {
         if (layouts[l]) setenv("LOWBIT_VULKAN_PARAMS", layouts[l], 1);
-        lowbit_context *context = open_with_params("dot=int", &device);
+        lowbit_context *context = test_open_device_params(LOWBIT_API_VULKAN, "dot=int", &device);
         assert_non_null(context);
         for (size_t f = 0; f < sizeof int_formats / sizeof int_formats[0]; ++f)
             for (size_t i = 0; i < sizeof ns / sizeof ns[0]; ++i) {
@@ -153,7 +126,7 @@ static void test_int_dot_more_formats(void **state)
                              float_error, run.kernel);
                 double error = run_once(context, device, int_formats[f], rows, cols, n, x_type, SIZE_MAX, y, &run);
                 if (run.fell_back) fail_msg("fell back: %s", run.fallback_reason);
-                double versus_float = nmse(y, y_float, n * rows);
+                double versus_float = test_nmse_float(y, y_float, n * rows);
                 if (!(error <= INT_NMSE_LIMIT) || !(versus_float <= INT_NMSE_LIMIT) || !strstr(run.kernel, " x=q8") ||
                     !run.activations_quantized)
                     fail_msg("%s n=%zu%s: NMSE %.3e (%.3e from the float path), kernel %s, quantized %d",
@@ -177,7 +150,7 @@ static void test_float_dot_path(void **state)
     static const char *const params[] = {"dot=float", "dot=auto"};
     for (size_t p = 0; p < sizeof params / sizeof params[0]; ++p) {
         size_t device = 0;
-        lowbit_context *context = open_with_params(params[p], &device);
+        lowbit_context *context = test_open_device_params(LOWBIT_API_VULKAN, params[p], &device);
         if (!context) skip();
         lowbit_device_info info = {.struct_size = sizeof info};
         assert_int_equal(lowbit_device_get_info(context, device, &info), LOWBIT_OK);
@@ -204,7 +177,7 @@ static void test_int_dot_nan(void **state)
 {
     (void)state;
     size_t device = 0;
-    lowbit_context *context = open_with_params("dot=int", &device);
+    lowbit_context *context = test_open_device_params(LOWBIT_API_VULKAN, "dot=int", &device);
     if (!context) skip();
     static const lowbit_format nan_formats[] = {LOWBIT_FORMAT_Q4_0, LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q6_K,
                                                 LOWBIT_FORMAT_MXFP4, LOWBIT_FORMAT_IQ2_XS};
@@ -231,7 +204,7 @@ static void test_int_dot_queued(void **state)
 {
     (void)state;
     size_t device = 0;
-    lowbit_context *context = open_with_params("dot=int", &device);
+    lowbit_context *context = test_open_device_params(LOWBIT_API_VULKAN, "dot=int", &device);
     if (!context) skip();
     const size_t rows = 67, cols = 512, n_max = 11;
     size_t size = 0;

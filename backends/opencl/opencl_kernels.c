@@ -58,19 +58,16 @@ extern const unsigned long lowbit_opencl_grid_source_size;
 #define GPU_GEMM {64, 64, 4, 4, 1, 9, 0}
 #define GEMM(name) name, {CPU_GEMM, GPU_GEMM}
 /* One row per format of LOWBIT_BLOCK_FORMATS (shaders/common/lowbit_formats.h), from its family file
- * gemv_<cl>.cl. Q4_K and Q5_K take the host's block sums of x (their per-chunk mins). */
+ * gemv_<cl>.cl. Q4_K and Q5_K take the host's block sums of x (their per-chunk mins). Every block format has an
+ * integer decode (load_chunk_int) for gemv_int.cl; BF16, not an integer format, has none. */
 #define SOURCE_legacy LEGACY_SOURCE
 #define SOURCE_kquants KQUANTS_SOURCE
 #define SOURCE_fp4 FP4_SOURCE
 #define SOURCE_q1q2 Q1Q2_SOURCE
 #define SOURCE_grid GRID_SOURCE
 #define X_SUMS(F) (LOWBIT_FORMAT_##F == LOWBIT_FORMAT_Q4_K || LOWBIT_FORMAT_##F == LOWBIT_FORMAT_Q5_K)
-/* The formats whose family file has an integer decode (load_chunk_int) for gemv_int.cl: every block format (BF16,
- * not an integer format, has none). */
-#define DOT_INT(F) 1
 #define BLOCK_KERNEL(F, f, cl, vk)                                                                                     \
-    {"gemv_" #f, LOWBIT_FORMAT_##F, "LOWBIT_GEMV_" #F, SOURCE_##cl, X_SUMS(F), 1, DEFAULTS, GEMM("gemm_" #f),      \
-     DOT_INT(F)},
+    {"gemv_" #f, LOWBIT_FORMAT_##F, "LOWBIT_GEMV_" #F, SOURCE_##cl, X_SUMS(F), 1, DEFAULTS, GEMM("gemm_" #f), 1},
 static const opencl_kernel_spec kernel_table[] = {
     /* kernel, format, build define, source (family file), x sums, stored (GGUF) layout, defaults
      * ({CPU: single activation row, several}, {GPU: single, several}), GEMM kernel and its defaults, integer dot */
@@ -83,7 +80,6 @@ static const opencl_kernel_spec kernel_table[] = {
 };
 /* clang-format on */
 #undef BLOCK_KERNEL
-#undef DOT_INT
 #undef X_SUMS
 #undef DEFAULTS
 #undef Q4_0_DEFAULTS

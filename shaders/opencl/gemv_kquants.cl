@@ -270,66 +270,52 @@ GEMV_INLINE void load_chunk_int(__global const uchar *block, uint chunk, char16 
 #define GEMV_KERNEL gemv_tq1_0
 #define BLOCK_BYTES LOWBIT_TQ1_0_BYTES /* qs[48] (5 trits a byte), qh[4] (4 trits a byte), f16 d last */
 /* Trit p of a byte: ((byte·3^p mod 256)·3) >> 8, lane by lane. */
-GEMV_INLINE float16 trits(uchar16 bytes, uchar16 power)
+GEMV_INLINE uchar16 trits(uchar16 bytes, uchar16 power)
 {
-    return convert_float16((convert_ushort16(bytes * power) * (ushort16)3) >> (ushort16)8);
+    return convert_uchar16((convert_ushort16(bytes * power) * (ushort16)3) >> (ushort16)8);
 }
-/* Bytes 0..31: trit p of byte l is element 32p + l (chunks 0..4). Bytes 32..47: element 160 + 16p + l.
- * qh[0..3]: element 240 + 4p + l. x = d·(t − 1) */
+/* The trits t (0..2) of chunk c, elements 0..15 and 16..31. Bytes 0..31: trit p of byte l is element 32p + l
+ * (chunks 0..4). Bytes 32..47: element 160 + 16p + l. qh[0..3]: element 240 + 4p + l. */
+GEMV_INLINE void trit_chunk(__global const uchar *block, uint chunk, uchar16 *t0, uchar16 *t1)
+{
+    if (chunk < 5) {
+        const uchar16 power = (uchar16)(uchar)(chunk == 0 ? 1 : chunk == 1 ? 3 : chunk == 2 ? 9 : chunk == 3 ? 27 : 81);
+        *t0 = trits(load_bytes16(block), power);
+        *t1 = trits(load_bytes16(block + 16), power);
+    } else {
+        const uchar16 middle = load_bytes16(block + 32);
+        if (chunk == 5) {
+            *t0 = trits(middle, (uchar16)1);
+            *t1 = trits(middle, (uchar16)3);
+        } else if (chunk == 6) {
+            *t0 = trits(middle, (uchar16)9);
+            *t1 = trits(middle, (uchar16)27);
+        } else {
+            *t0 = trits(middle, (uchar16)81);
+            const uchar4 qh = vload4(0, block + 48);
+            *t1 = trits((uchar16)(qh, qh, qh, qh),
+                        (uchar16)(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27));
+        }
+    }
+}
+/* x = d·(t − 1) */
 GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0, float16 *w1)
 {
     const float d = load_f16(block + 52);
-    float16 t0, t1;
-    if (chunk < 5) {
-        const uchar16 power = (uchar16)(uchar)(chunk == 0 ? 1 : chunk == 1 ? 3 : chunk == 2 ? 9 : chunk == 3 ? 27 : 81);
-        t0 = trits(load_bytes16(block), power);
-        t1 = trits(load_bytes16(block + 16), power);
-    } else {
-        const uchar16 middle = load_bytes16(block + 32);
-        if (chunk == 5) {
-            t0 = trits(middle, (uchar16)1);
-            t1 = trits(middle, (uchar16)3);
-        } else if (chunk == 6) {
-            t0 = trits(middle, (uchar16)9);
-            t1 = trits(middle, (uchar16)27);
-        } else {
-            t0 = trits(middle, (uchar16)81);
-            const uchar4 qh = vload4(0, block + 48);
-            t1 = trits((uchar16)(qh, qh, qh, qh),
-                       (uchar16)(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27));
-        }
-    }
-    *w0 = (t0 - 1.0f) * d;
-    *w1 = (t1 - 1.0f) * d;
+    uchar16 t0, t1;
+    trit_chunk(block, chunk, &t0, &t1);
+    *w0 = (convert_float16(t0) - 1.0f) * d;
+    *w1 = (convert_float16(t1) - 1.0f) * d;
 }
 /* Integer dot: the same trits as integers, t − 1 ∈ {−1, 0, 1}, scale d. */
 #define INT_OFFSET 0
-GEMV_INLINE char16 trit_ints(uchar16 bytes, uchar16 power)
-{
-    return as_char16(convert_uchar16((convert_ushort16(bytes * power) * (ushort16)3) >> (ushort16)8) - (uchar16)1);
-}
 GEMV_INLINE void load_chunk_int(__global const uchar *block, uint chunk, char16 *q0, char16 *q1, float2 *scale,
                                 float2 *offset)
 {
-    if (chunk < 5) {
-        const uchar16 power = (uchar16)(uchar)(chunk == 0 ? 1 : chunk == 1 ? 3 : chunk == 2 ? 9 : chunk == 3 ? 27 : 81);
-        *q0 = trit_ints(load_bytes16(block), power);
-        *q1 = trit_ints(load_bytes16(block + 16), power);
-    } else {
-        const uchar16 middle = load_bytes16(block + 32);
-        if (chunk == 5) {
-            *q0 = trit_ints(middle, (uchar16)1);
-            *q1 = trit_ints(middle, (uchar16)3);
-        } else if (chunk == 6) {
-            *q0 = trit_ints(middle, (uchar16)9);
-            *q1 = trit_ints(middle, (uchar16)27);
-        } else {
-            *q0 = trit_ints(middle, (uchar16)81);
-            const uchar4 qh = vload4(0, block + 48);
-            *q1 = trit_ints((uchar16)(qh, qh, qh, qh),
-                            (uchar16)(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27));
-        }
-    }
+    uchar16 t0, t1;
+    trit_chunk(block, chunk, &t0, &t1);
+    *q0 = as_char16(t0 - (uchar16)1);
+    *q1 = as_char16(t1 - (uchar16)1);
     *scale = (float2)load_f16(block + 52);
     *offset = (float2)0.0f;
 }

@@ -17,24 +17,21 @@ GEMV_INLINE uint load_u32_even(__global const uchar *p)
 #define GEMV_KERNEL gemv_q1_0
 #define BLOCK_ELEMS LOWBIT_Q1_0_BLOCK
 #define BLOCK_BYTES LOWBIT_Q1_0_BYTES
-/* Chunk c is qs[4c..4c+3]: element 32c + j is bit j of that little-endian word; set: +d, clear: −d. */
-GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0, float16 *w1)
-{
-    const float d = load_f16(block + LOWBIT_Q1_0_D);
-    const uint bits = load_u32_even(block + LOWBIT_Q1_0_QS + 4 * chunk);
-    const uint16 lanes = (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const int16 set0 = convert_int16(((uint16)bits >> lanes) & (uint16)1) != (int16)0;
-    const int16 set1 = convert_int16(((uint16)(bits >> 16) >> lanes) & (uint16)1) != (int16)0;
-    *w0 = select((float16)(-d), (float16)d, set0);
-    *w1 = select((float16)(-d), (float16)d, set1);
-}
-#define INT_OFFSET 0
-/* Bits 0..15 of `bits` as ±1. */
+/* Bits 0..15 of `bits` as ±1 (set: +1, clear: −1). */
 GEMV_INLINE char16 signs16(uint bits)
 {
     const uint16 lanes = (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     return convert_char16((((uint16)bits >> lanes) & (uint16)1) << (uint16)1) - (char16)1;
 }
+/* Chunk c is qs[4c..4c+3]: element 32c + j is bit j of that little-endian word; set: +d, clear: −d. */
+GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0, float16 *w1)
+{
+    const float d = load_f16(block + LOWBIT_Q1_0_D);
+    const uint bits = load_u32_even(block + LOWBIT_Q1_0_QS + 4 * chunk);
+    *w0 = convert_float16(signs16(bits)) * d;
+    *w1 = convert_float16(signs16(bits >> 16)) * d;
+}
+#define INT_OFFSET 0
 GEMV_INLINE void load_chunk_int(__global const uchar *block, uint chunk, char16 *q0, char16 *q1, float2 *scale,
                                 float2 *offset)
 {
@@ -51,24 +48,18 @@ GEMV_INLINE void load_chunk_int(__global const uchar *block, uint chunk, char16 
 #define BLOCK_BYTES LOWBIT_Q2_0_BYTES
 /* Chunk c is qs[8c..8c+7]: element 32c + j is bits 2·(j % 4) of byte j / 4, i.e. bits 2j of the two
  * little-endian words; x = (q − 1)·d. */
-GEMV_INLINE float16 codes16(uint word)
-{
-    const uint16 shifts = (uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    return convert_float16(((uint16)word >> shifts) & (uint16)3) - 1.0f;
-}
-GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0, float16 *w1)
-{
-    const float d = load_f16(block + LOWBIT_Q2_0_D);
-    *w0 = codes16(load_u32_even(block + LOWBIT_Q2_0_QS + 8 * chunk)) * d;
-    *w1 = codes16(load_u32_even(block + LOWBIT_Q2_0_QS + 8 * chunk + 4)) * d;
-}
-#define INT_OFFSET 0
-/* q − 1 of the 16 codes of `word`. */
 GEMV_INLINE char16 code_ints16(uint word)
 {
     const uint16 shifts = (uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     return convert_char16(((uint16)word >> shifts) & (uint16)3) - (char16)1;
 }
+GEMV_INLINE void load_chunk(__global const uchar *block, uint chunk, float16 *w0, float16 *w1)
+{
+    const float d = load_f16(block + LOWBIT_Q2_0_D);
+    *w0 = convert_float16(code_ints16(load_u32_even(block + LOWBIT_Q2_0_QS + 8 * chunk))) * d;
+    *w1 = convert_float16(code_ints16(load_u32_even(block + LOWBIT_Q2_0_QS + 8 * chunk + 4))) * d;
+}
+#define INT_OFFSET 0
 GEMV_INLINE void load_chunk_int(__global const uchar *block, uint chunk, char16 *q0, char16 *q1, float2 *scale,
                                 float2 *offset)
 {

@@ -74,9 +74,6 @@ uint fp4_bytes(uint codes)
     return v.x | (v.y << 8) | (v.z << 16) | (v.w << 24);
 }
 
-// Four values 0..255 as the bytes of a word, the first lowest.
-uint bytes_of(uvec4 v) { return v.x | (v.y << 8) | (v.z << 16) | (v.w << 24); }
-
 // Group s of the stored block at `block` (header h) as signed int8 quants, q[i] = elements 4i..4i+3, one per byte
 // (element 4i in the low byte), and so = (scale of elements 0..15, scale of 16..31, offset of 0..15, offset of
 // 16..31): weight = scale·q − offset, so a group's dot with activations x is so.x·Σ₀¹⁵ q·x + so.y·Σ₁₆³¹ q·x −
@@ -181,14 +178,14 @@ bool int_group(uint block, uint s, uint h[16], out uint q[8], out vec4 so)
         const uint powers[5] = uint[5](1u, 3u, 9u, 27u, 81u);
         if (s < 5u) {
             uint power = powers[s];
-            [[unroll]] for (uint i = 0; i < 8u; ++i) q[i] = bytes_of(trits(bytes4(h[i]), power));
+            [[unroll]] for (uint i = 0; i < 8u; ++i) q[i] = pack_bytes(ivec4(trits(bytes4(h[i]), power)));
         } else {
             uint p0 = 2u * (s - 5u);
             uint power0 = powers[min(p0, 4u)], power1 = powers[min(p0 + 1u, 4u)];
             [[unroll]] for (uint i = 0; i < 4u; ++i) {
                 uvec4 by = bytes4(h[8u + i]);
-                q[i] = bytes_of(trits(by, power0));
-                q[4u + i] = bytes_of(trits(s < 7u ? by : bytes4(h[12]), s < 7u ? power1 : powers[i]));
+                q[i] = pack_bytes(ivec4(trits(by, power0)));
+                q[4u + i] = pack_bytes(ivec4(trits(s < 7u ? by : bytes4(h[12]), s < 7u ? power1 : powers[i])));
             }
         }
         [[unroll]] for (uint i = 0; i < 8u; ++i) q[i] = bytes_minus(q[i], 0x01010101u);

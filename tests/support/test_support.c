@@ -78,6 +78,18 @@ double test_nmse(const float *y, const double *reference, size_t count)
     return error / norm;
 }
 
+double test_nmse_float(const float *y, const float *reference, size_t count)
+{
+    double error = 0.0, norm = 0.0;
+    for (size_t i = 0; i < count; ++i) {
+        double d = (double)y[i] - reference[i];
+        error += d * d;
+        norm += (double)reference[i] * reference[i];
+    }
+    if (norm == 0.0) return error == 0.0 ? 0.0 : 1.0;
+    return error / norm;
+}
+
 int test_in_ci(void)
 {
     const char *ci = getenv("CI");
@@ -100,10 +112,13 @@ long test_find_device(lowbit_context *context, lowbit_api api, int required_in_c
     return -1;
 }
 
-lowbit_context *test_open_device(lowbit_api api, size_t *device)
+lowbit_context *test_open_device(lowbit_api api, size_t *device) { return test_open_device_params(api, NULL, device); }
+
+lowbit_context *test_open_device_params(lowbit_api api, const char *params, size_t *device)
 {
+    lowbit_context_options options = {.struct_size = sizeof options, .params = params};
     lowbit_context *context = NULL;
-    assert_int_equal(lowbit_context_create(NULL, &context), LOWBIT_OK);
+    assert_int_equal(lowbit_context_create(&options, &context), LOWBIT_OK);
     long index = test_find_device(context, api, 1);
     if (index < 0) {
         lowbit_context_destroy(context);

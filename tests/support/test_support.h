@@ -22,6 +22,8 @@ void test_reference_matmul(lowbit_format format, const void *weights, size_t wei
                            const float *x, size_t n, double *y);
 /* Σ(y−ref)² / Σref² (0 when both are zero). */
 double test_nmse(const float *y, const double *reference, size_t count);
+/* The same against an f32 reference (one path's result against another's). */
+double test_nmse_float(const float *y, const float *reference, size_t count);
 /* 1 when CI=true: then a missing PoCL/lavapipe device is a failure, not a skip. */
 int test_in_ci(void);
 /* Index of the first device of `api` in the context, or -1 (and fails the test under CI when
@@ -30,6 +32,8 @@ long test_find_device(lowbit_context *context, lowbit_api api, int required_in_c
 /* A fresh context (so environment changes such as LOWBIT_FAULT reach new backend instances) and, in
  * *device, its first `api` device. NULL when there is none (outside CI; under CI=true the test fails). */
 lowbit_context *test_open_device(lowbit_api api, size_t *device);
+/* The same with the context parameter string `params` (lowbit_context_options.params; NULL: none). */
+lowbit_context *test_open_device_params(lowbit_api api, const char *params, size_t *device);
 
 /* How test_check_matmul judges each run besides its NMSE (≤ TEST_NMSE_LIMIT against the f64 reference). */
 typedef struct test_matmul_expect {
