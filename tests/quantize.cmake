@@ -1,9 +1,11 @@
 # quantize.cmake — lowbit-quantize's tests: the planning unit test links the tool's helper library, and
 # the gguf-py oracle runs the built tool end to end. Registered deferred because python.cmake (which
 # defines lowbit_add_oracle_test) sorts after this file. Outside CI a missing gguf/numpy skips (77).
-if(TARGET test_quantize_plan)
-  target_link_libraries(test_quantize_plan PRIVATE lowbit_tool_common)
-endif()
+foreach(test test_quantize_plan test_quantize_gptq)
+  if(TARGET ${test})
+    target_link_libraries(${test} PRIVATE lowbit_tool_common)
+  endif()
+endforeach()
 function(lowbit_quantize_register_oracle)
   if(Python3_Interpreter_FOUND AND COMMAND lowbit_add_oracle_test)
     lowbit_add_oracle_test(quantize_oracle ${CMAKE_SOURCE_DIR}/tests/oracle/quantize_oracle.py

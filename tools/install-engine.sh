@@ -15,7 +15,10 @@ set -eu
 
 ENGINE_PACKAGE=llama-cpp-python
 ENGINE_VERSION=0.3.36
-ENGINE_TARGETS="ggml ggml-base ggml-cpu llama test-backend-ops llama-completion llama-bench llama-perplexity"
+ENGINE_TARGETS="ggml ggml-base ggml-cpu llama test-backend-ops llama-completion llama-bench llama-perplexity llama-quantize llama-imatrix"
+# the programs that must exist afterwards; the stamp records them, so a cache built for an older list
+# builds the missing ones (incrementally) instead of being taken as finished
+ENGINE_PROGRAMS="test-backend-ops llama-completion llama-bench llama-perplexity llama-quantize llama-imatrix"
 JOBS=${LOWBIT_ENGINE_JOBS:-2}
 
 cache_root=${LOWBIT_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lowbit/engine}
@@ -29,6 +32,10 @@ cpu_key() {
 }
 build_dir=$cache/build-$(uname -m)-$(cpu_key)
 stamp=$build_dir/.lowbit-engine-built
+# finished = the stamp exists and names every program of ENGINE_PROGRAMS
+built() {
+    [ -f "$stamp" ] && grep -q "programs: $ENGINE_PROGRAMS\$" "$stamp"
+}
 
 say() { printf 'install-engine: %s\n' "$*"; }
 where() {
@@ -36,7 +43,7 @@ where() {
 }
 
 if [ "${1:-}" = "--where" ]; then
-    [ -f "$stamp" ] || { say "no finished build under $build_dir (run tools/install-engine.sh)" >&2; exit 1; }
+    built || { say "no finished build under $build_dir (run tools/install-engine.sh)" >&2; exit 1; }
     where
     exit 0
 fi
@@ -50,7 +57,7 @@ if [ $# -gt 0 ]; then
     exit 2
 fi
 
-if [ -f "$stamp" ] && [ -z "$fetch_only" ]; then
+if built && [ -z "$fetch_only" ]; then
     say "already built ($ENGINE_PACKAGE $ENGINE_VERSION)"
     where
     exit 0
@@ -71,7 +78,7 @@ if command -v flock >/dev/null 2>&1 && [ -z "${LOWBIT_ENGINE_LOCKED:-}" ]; then
     say "waiting for the cache lock $cache/.lock"
     LOWBIT_ENGINE_LOCKED=1 exec flock "$cache/.lock" sh "$0" ${fetch_only:+--fetch}
 fi
-if [ -f "$stamp" ] && [ -z "$fetch_only" ]; then
+if built && [ -z "$fetch_only" ]; then
     say "already built ($ENGINE_PACKAGE $ENGINE_VERSION)"
     where
     exit 0
@@ -127,10 +134,11 @@ say "building $ENGINE_TARGETS with -j$JOBS (about 10-15 minutes on 2 cores)"
 # shellcheck disable=SC2086
 nice -n 10 cmake --build "$build_dir" -j "$JOBS" --target $ENGINE_TARGETS
 
-for program in test-backend-ops llama-completion llama-bench llama-perplexity; do
+for program in $ENGINE_PROGRAMS; do
     [ -x "$build_dir/bin/$program" ] || { say "$program was not built" >&2; exit 1; }
 done
 finished=$(date +%s)
-printf '%s %s built in %ss\n' "$ENGINE_PACKAGE" "$ENGINE_VERSION" "$((finished - started))" >"$stamp"
+printf '%s %s built in %ss\nprograms: %s\n' "$ENGINE_PACKAGE" "$ENGINE_VERSION" "$((finished - started))" \
+    "$ENGINE_PROGRAMS" >"$stamp"
 say "done in $((finished - started)) s"
 where

@@ -23,6 +23,19 @@ void quantize_options_usage(FILE *out)
                  "  --imatrix FILE            importance matrix (llama.cpp GGUF or legacy .dat); IQ1_S, IQ1_M,\n"
                  "                            IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS tensors and Q2_K_S need one\n"
                  "  --allow-no-imatrix        make those without one (built-in weights, far worse)\n"
+                 "  --method M                how to round: rtn (nearest, built-in weights), imatrix (the\n"
+                 "                            importance-weighted scale search; the default with --imatrix),\n"
+                 "                            gptq (column-by-column error feedback through the layer-input\n"
+                 "                            Hessians of --hessian; the block search uses --imatrix, else\n"
+                 "                            the Hessian diagonal). Tensors without a Hessian (embeddings,\n"
+                 "                            output) fall back to imatrix/rtn and the report says so;\n"
+                 "                            awq (activation-aware per-channel scales from --hessian, folded\n"
+                 "                            into the RMS norm before each q/k/v and gate/up group and into\n"
+                 "                            ffn_up's rows for ffn_down, then the weighted search), awq+gptq\n"
+                 "  --awq-alpha A             AWQ: use scales rms^A (0..1) instead of searching A per group\n"
+                 "  --hessian FILE            Hessians written by lowbit-calibrate (needed by --method gptq)\n"
+                 "  --gptq-damp F             GPTQ's damping, a fraction of the mean Hessian diagonal\n"
+                 "                            (default 0.01, range (0, 10])\n"
                  "  --allow-requantize        allow quantizing tensors that are already quantized\n"
                  "  --arch NAME               general.architecture for a safetensors input (default safetensors)\n"
                  "  --threads N               worker threads (default: all cores)\n"
@@ -52,7 +65,9 @@ int quantize_options_parse(int argc, char **argv, quantize_options *options, cha
 {
     memset(options, 0, sizeof *options);
     const char *positional[3];
-    int n_positional = 0;
+    int n_positional = 0, method_given = 0;
+    options->gptq_damp = 0.01;
+    options->awq_alpha = -1.0;
     for (int i = 1; i < argc; ++i) {
         const char *arg = argv[i], *value = NULL;
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -90,6 +105,43 @@ int quantize_options_parse(int argc, char **argv, quantize_options *options, cha
             options->has_embedding_type = 1;
         } else if (strcmp(arg, "--imatrix") == 0) {
             if (take_value(argc, argv, &i, &options->imatrix_path, error, error_size) != 0) return -1;
+        } else if (strcmp(arg, "--method") == 0) {
+            if (take_value(argc, argv, &i, &value, error, error_size) != 0) return -1;
+            if (strcmp(value, "rtn") == 0)
+                options->method = QUANTIZE_METHOD_RTN;
+            else if (strcmp(value, "imatrix") == 0)
+                options->method = QUANTIZE_METHOD_IMATRIX;
+            else if (strcmp(value, "gptq") == 0)
+                options->method = QUANTIZE_METHOD_GPTQ;
+            else if (strcmp(value, "awq") == 0)
+                options->method = QUANTIZE_METHOD_AWQ;
+            else if (strcmp(value, "awq+gptq") == 0 || strcmp(value, "gptq+awq") == 0)
+                options->method = QUANTIZE_METHOD_AWQ_GPTQ;
+            else {
+                snprintf(error, error_size, "--method wants rtn, imatrix, gptq, awq or awq+gptq, got '%s'", value);
+                return -1;
+            }
+            method_given = 1;
+        } else if (strcmp(arg, "--hessian") == 0) {
+            if (take_value(argc, argv, &i, &options->hessian_path, error, error_size) != 0) return -1;
+        } else if (strcmp(arg, "--gptq-damp") == 0) {
+            if (take_value(argc, argv, &i, &value, error, error_size) != 0) return -1;
+            char *end = NULL;
+            const double damp = strtod(value, &end);
+            if (!end || *end != '\0' || end == value || !(damp > 0.0 && damp <= 10.0)) {
+                snprintf(error, error_size, "--gptq-damp wants a number in (0, 10], got '%s'", value);
+                return -1;
+            }
+            options->gptq_damp = damp;
+        } else if (strcmp(arg, "--awq-alpha") == 0) {
+            if (take_value(argc, argv, &i, &value, error, error_size) != 0) return -1;
+            char *end = NULL;
+            const double alpha = strtod(value, &end);
+            if (!end || *end != '\0' || end == value || !(alpha >= 0.0 && alpha <= 1.0)) {
+                snprintf(error, error_size, "--awq-alpha wants a number in [0, 1], got '%s'", value);
+                return -1;
+            }
+            options->awq_alpha = alpha;
         } else if (strcmp(arg, "--arch") == 0) {
             if (take_value(argc, argv, &i, &options->arch, error, error_size) != 0) return -1;
             if (options->arch[0] == '\0') {
@@ -119,6 +171,31 @@ int quantize_options_parse(int argc, char **argv, quantize_options *options, cha
     if (n_positional != 3) {
         snprintf(error, error_size, "expected in-file, out-file and TYPE (got %d argument%s)", n_positional,
                  n_positional == 1 ? "" : "s");
+        return -1;
+    }
+    if (!method_given) options->method = options->imatrix_path ? QUANTIZE_METHOD_IMATRIX : QUANTIZE_METHOD_RTN;
+    if (options->method == QUANTIZE_METHOD_RTN && options->imatrix_path) {
+        snprintf(error, error_size, "--method rtn uses no importance matrix: drop --imatrix or pick another method");
+        return -1;
+    }
+    if (options->method == QUANTIZE_METHOD_IMATRIX && !options->imatrix_path) {
+        snprintf(error, error_size, "--method imatrix needs --imatrix FILE");
+        return -1;
+    }
+    const int uses_hessian = options->method == QUANTIZE_METHOD_GPTQ || options->method == QUANTIZE_METHOD_AWQ ||
+                             options->method == QUANTIZE_METHOD_AWQ_GPTQ;
+    if (uses_hessian && !options->hessian_path) {
+        snprintf(error, error_size, "--method %s needs --hessian FILE (lowbit-calibrate writes one)",
+                 options->method == QUANTIZE_METHOD_GPTQ ? "gptq" : "awq");
+        return -1;
+    }
+    if (!uses_hessian && options->hessian_path) {
+        snprintf(error, error_size, "--hessian is only used by --method gptq, awq and awq+gptq");
+        return -1;
+    }
+    if (options->awq_alpha >= 0.0 && options->method != QUANTIZE_METHOD_AWQ &&
+        options->method != QUANTIZE_METHOD_AWQ_GPTQ) {
+        snprintf(error, error_size, "--awq-alpha is only used by --method awq and awq+gptq");
         return -1;
     }
     options->input = positional[0];

@@ -7,6 +7,14 @@
 
 #include "tools/quantize/quantize_plan.h"
 
+typedef enum quantize_method {
+    QUANTIZE_METHOD_RTN,
+    QUANTIZE_METHOD_IMATRIX,
+    QUANTIZE_METHOD_GPTQ,
+    QUANTIZE_METHOD_AWQ,     /* AWQ scales, then the importance-weighted search */
+    QUANTIZE_METHOD_AWQ_GPTQ /* AWQ scales, then GPTQ */
+} quantize_method;
+
 typedef struct quantize_options {
     const char *input, *output, *type_name;
     const quantize_preset *preset;
@@ -17,7 +25,11 @@ typedef struct quantize_options {
     int pure, json, dry_run, allow_requantize, allow_no_imatrix, help;
     int threads; /* 0: all cores */
     const char *imatrix_path;
-    const char *arch; /* general.architecture for safetensors input */
+    quantize_method method;   /* rtn, imatrix or gptq (default: imatrix when --imatrix is given, else rtn) */
+    const char *hessian_path; /* lowbit-calibrate's Hessians, for gptq */
+    double gptq_damp;         /* relative damping of the Hessian diagonal (default 0.01) */
+    double awq_alpha;         /* AWQ's exponent; negative: searched per group (the default) */
+    const char *arch;         /* general.architecture for safetensors input */
 } quantize_options;
 
 /* Returns 0 (check `help`), or -1 with a message. Free with quantize_options_free either way. */

@@ -12,6 +12,9 @@
 
 #include "lowbit/lowbit_io.h"
 #include "tools/common/tool_util.h"
+#include "tools/quantize/quantize_awq.h"
+#include "tools/quantize/quantize_gptq.h"
+#include "tools/quantize/quantize_hessian.h"
 #include "tools/quantize/quantize_imatrix.h"
 
 /* f32 elements converted per step: bounds the working memory to ~3 × 64 MiB whatever the tensor size */
@@ -26,6 +29,12 @@ typedef struct tensor_job {
     int source_type;
     const float *importance;
     size_t importance_count;
+    const float *hessian; /* the layer-input Hessian (cols × cols) from --hessian, or NULL */
+    size_t hessian_index;
+    int gptq;                /* round with GPTQ (needs hessian) */
+    const float *col_scales; /* AWQ: columns multiplied by these (the input's scales), or NULL */
+    const float *row_scales; /* AWQ: rows divided by these (the next matrix's input scales), or NULL */
+    float *awq_importance;   /* AWQ: the block search's weights in the scaled space (owned) */
 } tensor_job;
 
 struct pipeline {
@@ -35,6 +44,13 @@ struct pipeline {
     quantize_progress progress;
     char *error;
     size_t error_size;
+    const quantize_hessians *hessians;
+    quantize_gptq_factor factor; /* of Hessian factor_index: q/k/v (and gate/up) follow each other and share it */
+    size_t factor_index;
+    float **awq_scales; /* AWQ: per Hessian index, the input scales (NULL: not scaled) */
+    size_t awq_count;
+    float **awq_norms; /* AWQ: norm weights divided by the scales, owned until the file is written */
+    size_t awq_norm_count;
 };
 
 static int fail(char *error, size_t error_size, const char *what, const char *detail)
@@ -119,6 +135,30 @@ static lowbit_status produce_tensor(void *user_data, const char *name, size_t si
         snprintf(p->error, p->error_size, "tensor '%s': out of memory for a %zu-row chunk", name, chunk_rows);
         status = LOWBIT_ERROR_OUT_OF_MEMORY;
     }
+    if (status == LOWBIT_OK && job->gptq && (p->factor.u == NULL || p->factor_index != job->hessian_index)) {
+        char message[512];
+        quantize_gptq_factor_free(&p->factor);
+        /* with AWQ the weights are W·diag(s) and the input diag(s)⁻¹·x, so the Hessian is diag(s)⁻¹·H·diag(s)⁻¹ */
+        float *scaled = NULL;
+        const float *h = job->hessian;
+        if (job->col_scales) {
+            scaled = malloc(cols * cols * sizeof *scaled);
+            if (scaled)
+                for (size_t i = 0; i < cols; ++i)
+                    for (size_t k = 0; k < cols; ++k)
+                        scaled[i * cols + k] = h[i * cols + k] / (job->col_scales[i] * job->col_scales[k]);
+            h = scaled;
+        }
+        if (!h) {
+            snprintf(p->error, p->error_size, "tensor '%s': out of memory for the scaled Hessian", name);
+            status = LOWBIT_ERROR_OUT_OF_MEMORY;
+        } else if (quantize_gptq_prepare(h, cols, p->options->gptq_damp, &p->factor, message, sizeof message) != 0) {
+            snprintf(p->error, p->error_size, "tensor '%s': %s", name, message);
+            status = LOWBIT_ERROR_INVALID_ARGUMENT;
+        }
+        free(scaled);
+        p->factor_index = job->hessian_index;
+    }
     quantize_progress_begin(&p->progress, name, (uint64_t)rows * cols * 4);
     for (size_t row = 0; status == LOWBIT_OK && row < rows;) {
         size_t n = rows - row < chunk_rows ? rows - row : chunk_rows;
@@ -126,11 +166,23 @@ static lowbit_status produce_tensor(void *user_data, const char *name, size_t si
         if (n > to_slab_end) n = to_slab_end;
         const unsigned char *src = (const unsigned char *)job->source + row * in_row;
         const float *importance = job->importance ? job->importance + (per_expert ? row / slab_rows * cols : 0) : NULL;
+        if (job->awq_importance) importance = job->awq_importance;
         if (job->source_type == LOWBIT_FORMAT_F32)
             memcpy(in, src, n * in_row);
         else
             status = (lowbit_status)lowbit_dequantize(job->source_type, src, n * in_row, n, cols, in);
-        if (status == LOWBIT_OK)
+        if (status == LOWBIT_OK && (job->row_scales || job->col_scales)) /* AWQ's equivalent transform */
+            for (size_t i = 0; i < n; ++i)
+                for (size_t c = 0; c < cols; ++c) {
+                    float v = in[i * cols + c];
+                    if (job->row_scales) v /= job->row_scales[row + i];
+                    if (job->col_scales) v *= job->col_scales[c];
+                    in[i * cols + c] = v;
+                }
+        if (status == LOWBIT_OK && job->gptq)
+            status = (lowbit_status)quantize_gptq_rows(&p->factor, r->target_type, in, n, cols, importance, out,
+                                                       n * out_row, p->options->threads);
+        else if (status == LOWBIT_OK)
             status = (lowbit_status)lowbit_quantize(r->target_type, in, n, cols, out, n * out_row, importance,
                                                     p->options->threads);
         if (status != LOWBIT_OK) {
@@ -180,6 +232,7 @@ static int plan_one(const quantize_rules *rules, const quantize_tensor_desc *des
     r->source_type = desc->type;
     r->source_bytes = r->target_bytes = source_bytes;
     r->rmse = -1.0;
+    r->awq_alpha = -1.0;
     if (quantize_plan_tensor(rules, desc, &plan, error, error_size) != 0) return -1;
     r->quantized = plan.quantize;
     r->target_type = plan.target;
@@ -214,7 +267,8 @@ static int attach_importance(const pipeline *p, const quantize_imatrix *imatrix,
         r->used_imatrix = 1;
         return 0;
     }
-    if (!r->needs_imatrix) return 0;
+    /* GPTQ's block search weighs by the Hessian diagonal, which is the same statistic an imatrix holds */
+    if (!r->needs_imatrix || job->gptq || job->awq_importance) return 0;
     r->missing_imatrix = 1;
     if (p->options->allow_no_imatrix || p->options->dry_run) return 0;
     snprintf(error, error_size,
@@ -223,6 +277,177 @@ static int attach_importance(const pipeline *p, const quantize_imatrix *imatrix,
              r->name, lowbit_format_name(r->target_type),
              p->options->imatrix_path ? ", and the imatrix has no entry for it" : "");
     return -1;
+}
+
+/* GPTQ: the Hessian of a quantized 2-D tensor whose rows match it (others are rounded as usual). */
+static void attach_hessian(const pipeline *p, quantize_tensor_result *r, tensor_job *job)
+{
+    size_t cols = 0, index = 0;
+    if (!p->hessians || !r->quantized || r->n_dims > 2) return;
+    const float *h = quantize_hessians_find(p->hessians, r->name, &cols, &index);
+    const lowbit_format_traits *traits = lowbit_format_get(r->target_type);
+    if (!h || cols != r->ne[0] || !traits) return;
+    job->hessian = h;
+    job->hessian_index = index;
+    job->gptq = (p->options->method == QUANTIZE_METHOD_GPTQ || p->options->method == QUANTIZE_METHOD_AWQ_GPTQ) &&
+                quantize_gptq_supports(r->target_type);
+    r->used_gptq = job->gptq;
+}
+
+/* AWQ's fold target for the activation an engine node name describes: the RMS norm that makes "attn_norm-<i>"
+ * or "ffn_norm-<i>", or, for the FFN down projection's input (any other "ffn_*-<i>" node, the gated product),
+ * the rows of blk.<i>.ffn_up.weight. Returns 1 with the tensor name, or 0 (that input is not scaled). */
+static int awq_fold_target(const char *input, int *is_norm, char *name, size_t size)
+{
+    int layer = -1, used = 0;
+    if (!input) return 0;
+    if (sscanf(input, "attn_norm-%d%n", &layer, &used) == 1 && input[used] == '\0') {
+        snprintf(name, size, "blk.%d.attn_norm.weight", layer);
+        *is_norm = 1;
+        return 1;
+    }
+    if (sscanf(input, "ffn_norm-%d%n", &layer, &used) == 1 && input[used] == '\0') {
+        snprintf(name, size, "blk.%d.ffn_norm.weight", layer);
+        *is_norm = 1;
+        return 1;
+    }
+    const char *dash = strrchr(input, '-');
+    if (strncmp(input, "ffn_", 4) == 0 && dash && sscanf(dash + 1, "%d%n", &layer, &used) == 1 &&
+        dash[1 + used] == '\0') {
+        snprintf(name, size, "blk.%d.ffn_up.weight", layer);
+        *is_norm = 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* The f32 copy of a planned tensor's source (rows × cols), or NULL. */
+static float *source_f32(const tensor_job *job, const quantize_tensor_result *r)
+{
+    const size_t cols = (size_t)r->ne[0], rows = (size_t)(r->elements / r->ne[0]);
+    const size_t in_row = lowbit_format_row_size(job->source_type, cols);
+    float *w = malloc(rows * cols * sizeof *w);
+    if (!w || in_row == 0) {
+        free(w);
+        return NULL;
+    }
+    if (job->source_type == LOWBIT_FORMAT_F32)
+        memcpy(w, job->source, rows * cols * sizeof *w);
+    else if (lowbit_dequantize(job->source_type, job->source, rows * in_row, rows, cols, w) != LOWBIT_OK) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static size_t find_result(const pipeline *p, const char *name)
+{
+    for (size_t i = 0; i < p->summary->tensor_count; ++i)
+        if (p->summary->tensors[i].name && strcmp(p->summary->tensors[i].name, name) == 0) return i;
+    return (size_t)-1;
+}
+
+/* AWQ: for every Hessian whose input can be folded, search the scales on the group's weights, give its matrices
+ * the column scales, and fold their inverse into the norm (a replaced F32 tensor) or into ffn_up's rows. */
+static int awq_prepare(pipeline *p, lowbit_gguf *gguf, lowbit_gguf_writer *writer, char *error, size_t error_size)
+{
+    const quantize_options *o = p->options;
+    size_t n_h = 0;
+    for (size_t i = 0; i < p->summary->tensor_count; ++i)
+        if (p->jobs[i].hessian && p->jobs[i].hessian_index + 1 > n_h) n_h = p->jobs[i].hessian_index + 1;
+    p->awq_scales = calloc(n_h ? n_h : 1, sizeof *p->awq_scales);
+    p->awq_norms = calloc(n_h ? n_h : 1, sizeof *p->awq_norms);
+    if (!p->awq_scales || !p->awq_norms) return fail(error, error_size, "out of memory", NULL);
+    p->awq_count = n_h;
+    size_t groups = 0, folded = 0;
+    for (size_t h = 0; h < n_h; ++h) {
+        char target[256];
+        int is_norm = 0;
+        const char *input = quantize_hessians_input_name(p->hessians, h);
+        if (!awq_fold_target(input, &is_norm, target, sizeof target)) continue;
+        quantize_awq_matrix members[8];
+        size_t member_index[8], count = 0, cols = 0;
+        const float *hessian = NULL;
+        int ok = 1;
+        for (size_t i = 0; i < p->summary->tensor_count && ok; ++i) {
+            if (!p->jobs[i].hessian || p->jobs[i].hessian_index != h) continue;
+            if (count == 8)
+                ok = 0;
+            else
+                member_index[count++] = i;
+            hessian = p->jobs[i].hessian;
+            cols = (size_t)p->summary->tensors[i].ne[0];
+        }
+        if (!ok || count == 0) continue;
+        /* the fold target must exist: an F32 norm of length cols, or a planned ffn_up with cols rows */
+        size_t t = find_result(p, target);
+        if (t == (size_t)-1) continue;
+        const quantize_tensor_result *tr = &p->summary->tensors[t];
+        if (is_norm ? (tr->quantized || tr->source_type != LOWBIT_FORMAT_F32 || tr->elements != cols)
+                    : (!tr->quantized || tr->ne[1] != cols || tr->n_dims != 2))
+            continue;
+        for (size_t m = 0; m < count; ++m) {
+            const quantize_tensor_result *r = &p->summary->tensors[member_index[m]];
+            members[m].w = source_f32(&p->jobs[member_index[m]], r);
+            members[m].rows = (size_t)(r->elements / r->ne[0]);
+            members[m].format = r->target_type;
+            if (!members[m].w) ok = 0;
+        }
+        float *scales = malloc(cols * sizeof *scales);
+        quantize_awq_result result;
+        char message[512] = "";
+        if (!ok || !scales ||
+            quantize_awq_search(members, count, cols, hessian, o->awq_alpha, o->threads, scales, &result, message,
+                                sizeof message) != 0) {
+            for (size_t m = 0; m < count; ++m)
+                free((void *)members[m].w);
+            free(scales);
+            snprintf(error, error_size, "AWQ for the input %s: %s", input, message[0] ? message : "out of memory");
+            return -1;
+        }
+        for (size_t m = 0; m < count; ++m)
+            free((void *)members[m].w);
+        groups++;
+        if (result.alpha == 0.0) { /* no scaling won: leave the group as it is */
+            free(scales);
+            continue;
+        }
+        p->awq_scales[h] = scales;
+        for (size_t m = 0; m < count; ++m) {
+            tensor_job *job = &p->jobs[member_index[m]];
+            const float *base = job->importance && job->importance_count == cols ? job->importance : hessian;
+            const size_t stride = base == hessian ? cols + 1 : 1;
+            job->col_scales = scales;
+            job->awq_importance = malloc(cols * sizeof *job->awq_importance);
+            if (!job->awq_importance) return fail(error, error_size, "out of memory", NULL);
+            for (size_t j = 0; j < cols; ++j)
+                job->awq_importance[j] = base[j * stride] / (scales[j] * scales[j]);
+            p->summary->tensors[member_index[m]].awq_alpha = result.alpha;
+        }
+        if (is_norm) {
+            lowbit_gguf_tensor_info info = {.struct_size = sizeof info};
+            size_t index = 0;
+            float *norm = malloc(cols * sizeof *norm);
+            if (!norm || lowbit_gguf_tensor_find(gguf, target, &index) != LOWBIT_OK || index == LOWBIT_NOT_FOUND ||
+                lowbit_gguf_tensor_get(gguf, index, &info) != LOWBIT_OK) {
+                free(norm);
+                return fail(error, error_size, "AWQ: cannot read the norm", target);
+            }
+            memcpy(norm, info.data, cols * sizeof *norm);
+            for (size_t j = 0; j < cols; ++j)
+                norm[j] /= scales[j];
+            p->awq_norms[p->awq_norm_count++] = norm;
+            if (lowbit_gguf_writer_replace_tensor(writer, target, LOWBIT_FORMAT_F32, norm, cols * sizeof *norm) !=
+                LOWBIT_OK)
+                return fail(error, error_size, "AWQ: cannot replace the norm", lowbit_last_error());
+        } else {
+            p->jobs[t].row_scales = scales;
+            p->summary->tensors[t].awq_rows = 1;
+        }
+        folded++;
+    }
+    fprintf(stderr, "lowbit-quantize: AWQ scaled %zu of %zu input groups\n", folded, groups);
+    return 0;
 }
 
 static int count_and_start_progress(pipeline *p, FILE *progress_out)
@@ -326,7 +551,8 @@ static int run_gguf(pipeline *p, const quantize_imatrix *imatrix, FILE *progress
             info.name, info.n_dims, {info.ne[0], info.ne[1], info.ne[2], info.ne[3]}, info.type};
         p->summary->tensor_count = i + 1;
         if (plan_one(&rules, &desc, info.size, &p->summary->tensors[i], error, error_size) != 0) goto done;
-        p->jobs[i] = (tensor_job){p, i, info.data, info.type, NULL, 0};
+        p->jobs[i] = (tensor_job){p, i, info.data, info.type, NULL, 0, NULL, 0, 0, NULL, NULL, NULL};
+        attach_hessian(p, &p->summary->tensors[i], &p->jobs[i]);
         if (attach_importance(p, imatrix, &p->summary->tensors[i], &p->jobs[i], error, error_size) != 0) goto done;
     }
     if (o->dry_run) {
@@ -346,6 +572,9 @@ static int run_gguf(pipeline *p, const quantize_imatrix *imatrix, FILE *progress
             goto done;
         }
     }
+    if ((o->method == QUANTIZE_METHOD_AWQ || o->method == QUANTIZE_METHOD_AWQ_GPTQ) &&
+        awq_prepare(p, gguf, writer, error, error_size) != 0)
+        goto done;
     rc = finish_write(p, writer, progress_out, error, error_size);
 done:
     lowbit_gguf_writer_destroy(writer);
@@ -430,9 +659,11 @@ static int run_safetensors(pipeline *p, const quantize_imatrix *imatrix, FILE *p
             r->source_bytes = r->target_bytes = info.size;
             r->reason = "integer tensor";
             r->rmse = -1.0;
+            r->awq_alpha = -1.0;
         } else if (plan_one(&rules, &desc, info.size, r, error, error_size) != 0)
             goto done;
-        p->jobs[kept] = (tensor_job){p, kept, info.data, type, NULL, 0};
+        p->jobs[kept] = (tensor_job){p, kept, info.data, type, NULL, 0, NULL, 0, 0, NULL, NULL, NULL};
+        attach_hessian(p, r, &p->jobs[kept]);
         if (attach_importance(p, imatrix, r, &p->jobs[kept], error, error_size) != 0) goto done;
         lowbit_status status =
             r->quantized ? lowbit_gguf_writer_add_tensor_stream(writer, info.name, r->target_type, desc.n_dims, desc.ne,
@@ -456,8 +687,9 @@ int quantize_pipeline_run(const quantize_options *options, FILE *progress_out, q
                           size_t error_size)
 {
     char producer_error[1024] = "";
-    pipeline p = {options, summary, NULL, {0}, producer_error, sizeof producer_error};
+    pipeline p = {options, summary, NULL, {0}, producer_error, sizeof producer_error, NULL, {0}, 0, NULL, 0, NULL, 0};
     quantize_imatrix imatrix = {0};
+    quantize_hessians *hessians = NULL;
     double start = tool_now_seconds();
     memset(summary, 0, sizeof *summary);
     summary->input = options->input;
@@ -466,6 +698,9 @@ int quantize_pipeline_run(const quantize_options *options, FILE *progress_out, q
     summary->file_type = options->preset->file_type;
     summary->dry_run = options->dry_run;
     summary->imatrix_path = options->imatrix_path;
+    static const char *const method_names[] = {"rtn", "imatrix", "gptq", "awq", "awq+gptq"};
+    summary->method = method_names[options->method];
+    summary->hessian_path = options->hessian_path;
     summary->threads = options->threads ? options->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     struct stat st;
     if (stat(options->input, &st) != 0) return fail(error, error_size, "cannot open the input file", options->input);
@@ -479,10 +714,36 @@ int quantize_pipeline_run(const quantize_options *options, FILE *progress_out, q
         return fail(error, error_size, "the input is neither a GGUF nor a safetensors file", options->input);
     if (options->imatrix_path && quantize_imatrix_load(options->imatrix_path, &imatrix, error, error_size) != 0)
         return -1;
+    if (options->hessian_path) {
+        if (same_file(options->hessian_path, options->output)) {
+            quantize_imatrix_free(&imatrix);
+            return fail(error, error_size, "refusing to overwrite the Hessian file", options->output);
+        }
+        if (quantize_hessians_load(options->hessian_path, &hessians, error, error_size) != 0) {
+            quantize_imatrix_free(&imatrix);
+            return -1;
+        }
+        p.hessians = hessians;
+    }
+    if (kind != INPUT_GGUF && (options->method == QUANTIZE_METHOD_AWQ || options->method == QUANTIZE_METHOD_AWQ_GPTQ)) {
+        quantize_hessians_free(hessians);
+        quantize_imatrix_free(&imatrix);
+        return fail(error, error_size, "AWQ folds its scales into the GGUF model's norm tensors: give a GGUF input",
+                    options->input);
+    }
     int rc = kind == INPUT_GGUF
                  ? run_gguf(&p, options->imatrix_path ? &imatrix : NULL, progress_out, error, error_size)
                  : run_safetensors(&p, options->imatrix_path ? &imatrix : NULL, progress_out, error, error_size);
+    for (size_t i = 0; p.jobs && i < summary->tensor_count; ++i)
+        free(p.jobs[i].awq_importance);
     free(p.jobs);
+    for (size_t i = 0; i < p.awq_count; ++i)
+        free(p.awq_scales[i]);
+    for (size_t i = 0; i < p.awq_norm_count; ++i)
+        free(p.awq_norms[i]);
+    free(p.awq_scales), free(p.awq_norms);
+    quantize_gptq_factor_free(&p.factor);
+    quantize_hessians_free(hessians);
     quantize_imatrix_free(&imatrix);
     summary->seconds = tool_now_seconds() - start;
     return rc;

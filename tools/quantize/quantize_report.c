@@ -134,6 +134,9 @@ void quantize_report_text(FILE *out, const quantize_summary *summary)
             fprintf(out, "; fallback %s -> %s (row of %llu)", type_name(t->wanted_type), type_name(t->target_type),
                     (unsigned long long)t->ne[0]);
         if (t->used_imatrix) fprintf(out, "; imatrix");
+        if (t->used_gptq) fprintf(out, "; gptq");
+        if (t->awq_alpha >= 0.0) fprintf(out, "; awq alpha %.2f", t->awq_alpha);
+        if (t->awq_rows) fprintf(out, "; awq rows");
         if (t->missing_imatrix) fprintf(out, "; NO imatrix (needs one)");
         fputc('\n', out);
     }
@@ -164,6 +167,13 @@ void quantize_report_json(FILE *out, const quantize_summary *summary)
         tool_json_string(out, summary->imatrix_path);
     else
         fprintf(out, "null");
+    fprintf(out, ",\n  \"method\": ");
+    tool_json_string(out, summary->method ? summary->method : "rtn");
+    fprintf(out, ",\n  \"hessian\": ");
+    if (summary->hessian_path)
+        tool_json_string(out, summary->hessian_path);
+    else
+        fprintf(out, "null");
     fprintf(out,
             ",\n  \"tensor_count\": %zu,\n  \"quantized_count\": %zu,\n  \"fallback_count\": %zu,\n"
             "  \"elements\": %llu,\n  \"bytes_before\": %llu,\n  \"bytes_after\": %llu,\n"
@@ -182,12 +192,13 @@ void quantize_report_json(FILE *out, const quantize_summary *summary)
         fprintf(out, ", \"shape\": [");
         for (uint32_t d = 0; d < t->n_dims && d < 4; ++d)
             fprintf(out, "%s%llu", d ? ", " : "", (unsigned long long)t->ne[d]);
-        fprintf(out,
-                "], \"old_type\": \"%s\", \"new_type\": \"%s\", \"wanted_type\": \"%s\", \"quantized\": %s, "
-                "\"fallback\": %s, \"imatrix\": %s, \"needs_imatrix\": %s, \"reason\": ",
-                type_name(t->source_type), type_name(t->target_type), type_name(t->wanted_type),
-                t->quantized ? "true" : "false", t->fallback ? "true" : "false", t->used_imatrix ? "true" : "false",
-                t->needs_imatrix ? "true" : "false");
+        fprintf(
+            out,
+            "], \"old_type\": \"%s\", \"new_type\": \"%s\", \"wanted_type\": \"%s\", \"quantized\": %s, "
+            "\"fallback\": %s, \"imatrix\": %s, \"gptq\": %s, \"awq_alpha\": %.4g, \"needs_imatrix\": %s, \"reason\": ",
+            type_name(t->source_type), type_name(t->target_type), type_name(t->wanted_type),
+            t->quantized ? "true" : "false", t->fallback ? "true" : "false", t->used_imatrix ? "true" : "false",
+            t->used_gptq ? "true" : "false", t->awq_alpha, t->needs_imatrix ? "true" : "false");
         tool_json_string(out, t->reason ? t->reason : "");
         fprintf(out, ", \"bytes_before\": %llu, \"bytes_after\": %llu, \"rmse\": ", (unsigned long long)t->source_bytes,
                 (unsigned long long)t->target_bytes);

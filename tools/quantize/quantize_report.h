@@ -12,6 +12,9 @@ typedef struct quantize_tensor_result {
     uint64_t ne[4];
     int source_type, target_type, wanted_type;
     int quantized, fallback, used_imatrix;
+    int used_gptq;       /* rounded by GPTQ with a calibrated Hessian */
+    double awq_alpha;    /* AWQ's exponent for this matrix's input scales; negative: no AWQ */
+    int awq_rows;        /* its rows carry the AWQ scales of the next matrix (ffn_up before ffn_down) */
     int needs_imatrix;   /* the target is one llama-quantize makes only with importance data */
     int missing_imatrix; /* ... and it had none (allowed by --allow-no-imatrix, or only planned) */
     const char *reason;
@@ -24,6 +27,8 @@ typedef struct quantize_summary {
     const char *input, *output, *type_name;
     int file_type, dry_run, threads;
     const char *imatrix_path;
+    const char *method;       /* "rtn", "imatrix" or "gptq" */
+    const char *hessian_path; /* NULL unless gptq */
     quantize_tensor_result *tensors;
     size_t tensor_count;
     uint64_t output_file_bytes; /* 0 when nothing was written */
