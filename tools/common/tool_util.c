@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -134,4 +135,27 @@ int tool_read_regular_file(const char *path, const char *what, unsigned char **d
     *data = bytes;
     *size = length;
     return 0;
+}
+
+int tool_thread_count(int requested)
+{
+    if (requested <= 0) {
+        const long online = sysconf(_SC_NPROCESSORS_ONLN);
+        requested = online > 0 ? (int)online : 1;
+    }
+    return requested > TOOL_MAX_THREADS ? TOOL_MAX_THREADS : requested;
+}
+
+void tool_parallel(int n, void *(*fn)(void *), void *tasks, size_t task_size)
+{
+    pthread_t ids[TOOL_MAX_THREADS];
+    int started[TOOL_MAX_THREADS] = {0};
+    if (n > TOOL_MAX_THREADS) n = TOOL_MAX_THREADS;
+    for (int i = 1; i < n; ++i)
+        started[i] = pthread_create(&ids[i], NULL, fn, (char *)tasks + (size_t)i * task_size) == 0;
+    for (int i = 1; i < n; ++i)
+        if (!started[i]) fn((char *)tasks + (size_t)i * task_size);
+    if (n > 0) fn(tasks);
+    for (int i = 1; i < n; ++i)
+        if (started[i]) pthread_join(ids[i], NULL);
 }

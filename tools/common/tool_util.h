@@ -24,5 +24,12 @@ int tool_parse_size(const char *text, size_t *value);
  * blocking or reading; returns 0, or -1 with a message naming `what` and the path in `error`. */
 int tool_read_regular_file(const char *path, const char *what, unsigned char **data, size_t *size, char *error,
                            size_t error_size);
+/* The thread count a tool uses for "0 = every core": the online cores, capped at TOOL_MAX_THREADS. */
+#define TOOL_MAX_THREADS 64
+int tool_thread_count(int requested);
+/* Runs fn on each of the n (≤ TOOL_MAX_THREADS) tasks, task i at (char *)tasks + i·task_size: task 0 on the calling
+ * thread, the others on threads of their own (on the caller, in order, when a thread cannot be started); returns
+ * when all have finished. */
+void tool_parallel(int n, void *(*fn)(void *), void *tasks, size_t task_size);
 
 #endif

@@ -1,16 +1,15 @@
 /* calib_stats.c — activation statistics for lowbit-calibrate: shared-input accumulators of Σx·xᵀ (upper
  * triangle, f64, threaded over rows of the matrix), and the imatrix and Hessian GGUF writers. */
-#define _POSIX_C_SOURCE 200809L /* sysconf, strdup */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include "tools/engine/calib_stats.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "lowbit/lowbit.h"
 #include "lowbit/lowbit_io.h"
+#include "tools/common/tool_util.h"
 #include "tools/quantize/quantize_hessian.h"
 
 typedef struct calib_input {
@@ -41,11 +40,7 @@ calib_stats *calib_stats_create(int want_hessian, int threads)
     calib_stats *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->want_hessian = want_hessian;
-    if (threads <= 0) {
-        const long online = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = online > 0 ? (int)online : 1;
-    }
-    s->threads = threads > 64 ? 64 : threads;
+    s->threads = tool_thread_count(threads);
     return s;
 }
 
@@ -205,8 +200,7 @@ int calib_stats_add(calib_stats *s, const char *weight, const char *input, const
     /* rows of the upper triangle split so each worker gets about the same number of products */
     int threads = s->threads;
     if ((size_t)threads > cols) threads = (int)cols;
-    outer_job jobs[64];
-    pthread_t ids[64];
+    outer_job jobs[TOOL_MAX_THREADS];
     const double total = (double)cols * (double)(cols + 1) / 2.0;
     size_t i0 = 0;
     for (int t = 0; t < threads; ++t) {
@@ -218,16 +212,7 @@ int calib_stats_add(calib_stats *s, const char *weight, const char *input, const
         jobs[t] = (outer_job){s->xt, cols, n, c->sums, i0, i1};
         i0 = i1;
     }
-    int started = 0;
-    for (int t = 1; t < threads; ++t) {
-        if (pthread_create(&ids[t], NULL, outer_worker, &jobs[t]) != 0) break;
-        started = t;
-    }
-    for (int t = started + 1; t < threads; ++t)
-        outer_worker(&jobs[t]);
-    outer_worker(&jobs[0]);
-    for (int t = 1; t <= started; ++t)
-        pthread_join(ids[t], NULL);
+    tool_parallel(threads, outer_worker, jobs, sizeof jobs[0]);
     return 0;
 }
 

@@ -1,16 +1,14 @@
 /* quantize_awq.c — the AWQ scale search: candidate scales from the Hessian diagonal, each judged by the
  * layer-output error of quantizing a sample of the group's rows with them. */
-#define _POSIX_C_SOURCE 200809L /* sysconf */
 #include "tools/quantize/quantize_awq.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "lowbit/lowbit.h"
+#include "tools/common/tool_util.h"
 
 #define AWQ_SAMPLE_ROWS 64 /* rows of each matrix the search quantizes */
 
@@ -88,8 +86,7 @@ static void *awq_worker(void *arg)
 static int group_error(const quantize_awq_matrix *matrices, size_t count, size_t cols, const float *hessian,
                        const float *s, int n_threads, double *error)
 {
-    awq_task tasks[64];
-    pthread_t ids[64];
+    awq_task tasks[TOOL_MAX_THREADS];
     size_t samples = 0;
     for (size_t m = 0; m < count; ++m)
         samples += matrices[m].rows < AWQ_SAMPLE_ROWS ? matrices[m].rows : AWQ_SAMPLE_ROWS;
@@ -97,16 +94,7 @@ static int group_error(const quantize_awq_matrix *matrices, size_t count, size_t
     if (!errors) return LOWBIT_ERROR_OUT_OF_MEMORY;
     for (int i = 0; i < n_threads; ++i)
         tasks[i] = (awq_task){matrices, count, cols, hessian, s, (size_t)i, (size_t)n_threads, errors, LOWBIT_OK};
-    int started = 0;
-    for (int i = 1; i < n_threads; ++i) {
-        if (pthread_create(&ids[i], NULL, awq_worker, &tasks[i]) != 0) break;
-        started = i;
-    }
-    for (int i = started + 1; i < n_threads; ++i)
-        awq_worker(&tasks[i]);
-    awq_worker(&tasks[0]);
-    for (int i = 1; i <= started; ++i)
-        pthread_join(ids[i], NULL);
+    tool_parallel(n_threads, awq_worker, tasks, sizeof tasks[0]);
     int status = LOWBIT_OK;
     for (int i = 0; i < n_threads; ++i)
         if (tasks[i].status != LOWBIT_OK) status = tasks[i].status;
@@ -130,11 +118,7 @@ int quantize_awq_search(const quantize_awq_matrix *matrices, size_t count, size_
             snprintf(error, error_size, "AWQ: the Hessian diagonal has a negative or non-finite value");
             return -1;
         }
-    if (n_threads <= 0) {
-        const long online = sysconf(_SC_NPROCESSORS_ONLN);
-        n_threads = online > 0 ? (int)online : 1;
-    }
-    if (n_threads > 64) n_threads = 64;
+    n_threads = tool_thread_count(n_threads);
     memset(result, 0, sizeof *result);
     if (forced_alpha >= 0.0) {
         scales_for(hessian, cols, forced_alpha, scales);

@@ -1,18 +1,16 @@
 /* quantize_gptq.c — GPTQ over GGUF block formats: the inverse-Hessian factor, the per-element value
  * view of the affine and table formats (so a block's columns can be rounded one at a time under the
  * scales chosen at the block's start), and the threaded column loop. */
-#define _POSIX_C_SOURCE 200809L /* sysconf */
 #include "tools/quantize/quantize_gptq.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "lowbit/lowbit.h"
+#include "tools/common/tool_util.h"
 
 /* The 16 levels of IQ4_NL and IQ4_XS (a format fact: code c stands for scale × level[c]). */
 static const signed char iq4_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
@@ -551,16 +549,10 @@ int quantize_gptq_rows(const quantize_gptq_factor *factor, lowbit_format format,
     const size_t row_bytes = lowbit_format_row_size(format, cols);
     if (row_bytes == 0 || dst_size != rows * row_bytes) return LOWBIT_ERROR_INVALID_ARGUMENT;
     gptq_job job = {factor, format, w, importance, rows, cols, traits->block_size, traits->type_size, row_bytes, dst};
-    if (n_threads <= 0) {
-        const long online = sysconf(_SC_NPROCESSORS_ONLN);
-        n_threads = online > 0 ? (int)online : 1;
-    }
-    if (n_threads > 64) n_threads = 64;
+    n_threads = tool_thread_count(n_threads);
     size_t groups = (rows + GPTQ_GROUP_ROWS - 1) / GPTQ_GROUP_ROWS;
     if ((size_t)n_threads > groups) n_threads = (int)(groups ? groups : 1);
-    gptq_worker workers[64];
-    pthread_t threads[64];
-    int started = 0;
+    gptq_worker workers[TOOL_MAX_THREADS];
     for (int t = 0; t < n_threads; ++t) {
         /* whole groups per thread, so the row grouping (and the output) does not depend on the count */
         workers[t].job = &job;
@@ -569,15 +561,7 @@ int quantize_gptq_rows(const quantize_gptq_factor *factor, lowbit_format format,
         if (workers[t].row1 > rows) workers[t].row1 = rows;
         workers[t].status = LOWBIT_OK;
     }
-    for (int t = 1; t < n_threads; ++t) {
-        if (pthread_create(&threads[t], NULL, gptq_thread, &workers[t]) != 0) break;
-        started = t;
-    }
-    for (int t = started + 1; t < n_threads; ++t) /* threads that could not start: run here */
-        gptq_thread(&workers[t]);
-    gptq_thread(&workers[0]);
-    for (int t = 1; t <= started; ++t)
-        pthread_join(threads[t], NULL);
+    tool_parallel(n_threads, gptq_thread, workers, sizeof workers[0]);
     for (int t = 0; t < n_threads; ++t)
         if (workers[t].status != LOWBIT_OK) return workers[t].status;
     return LOWBIT_OK;
