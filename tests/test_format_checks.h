@@ -264,6 +264,36 @@ static inline void fmt_check_threads_and_importance(const lowbit_format *formats
     free(importance);
 }
 
+/* The importance path must beat the plain one on the error it targets, Σ imp·(x − x̂)², by the factor `ratio`
+ * for each format: 32 random rows of 1024 and an importance vector spread over four decades (a smooth swell,
+ * every 16th column ×100, a few zeros), like an imatrix's. The plain path fits the same data without the vector,
+ * so the margin is what importance buys; the ratios are printed. */
+static inline void fmt_check_importance_lowers_error(const lowbit_format *formats, size_t count, double ratio)
+{
+    const size_t rows = 32, cols = 1024;
+    float *x = fmt_alloc(rows * cols * sizeof(float)), *y = fmt_alloc(rows * cols * sizeof(float));
+    float *importance = fmt_alloc(cols * sizeof(float));
+    test_fill_random(x, rows * cols, 17, 1.0f);
+    for (size_t i = 0; i < cols; ++i) {
+        importance[i] = powf(10.0f, sinf(0.05f * (float)i)) * ((i % 16) == 5 ? 100.0f : 1.0f);
+        if (i % 97 == 0) importance[i] = 0.0f;
+    }
+    for (size_t f = 0; f < count; ++f) {
+        double err[2] = {0.0, 0.0};
+        for (int use = 0; use < 2; ++use) {
+            free(fmt_roundtrip(formats[f], x, rows, cols, y, use ? importance : NULL, 1));
+            for (size_t i = 0; i < rows * cols; ++i)
+                err[use] += importance[i % cols] * ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+        }
+        printf("%-5s Σ imp·(x − x̂)²: %.4f plain, %.4f with importance (ratio %.3f)\n", lowbit_format_name(formats[f]),
+               err[0], err[1], err[1] / err[0]);
+        assert_true(err[1] < ratio * err[0]);
+    }
+    free(x);
+    free(y);
+    free(importance);
+}
+
 /* Without an importance vector the format quantizes as with an all-ones one (`same`: the same bytes), or by
  * weights of its own (other bytes); 1024 random values from `seed`. */
 static inline void fmt_check_unit_importance(lowbit_format format, uint64_t seed, int same)

@@ -170,38 +170,14 @@ static void test_imatrix_is_honoured(void **state)
     free(y);
 }
 
-/* The importance path must beat the plain one on the error it targets, Σ imp·(x − x̂)², for every K format:
- * random rows and an importance vector spread over four decades (a smooth swell, every 16th column ×100, a
- * few zeros), like an imatrix's. The plain path fits the same data without the vector, so the margin is what
- * importance buys; the printed ratios were 0.17–0.27 when written (0.22–0.36 before the importance path
- * searched the stored integers). */
+/* The importance path beats the plain one on Σ imp·(x − x̂)² for every K format; the printed ratios were
+ * 0.17–0.27 when written (0.22–0.36 before the importance path searched the stored integers). */
 static void test_importance_lowers_weighted_error(void **state)
 {
     (void)state;
     const lowbit_format formats[] = {LOWBIT_FORMAT_Q2_K, LOWBIT_FORMAT_Q3_K, LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q5_K,
                                      LOWBIT_FORMAT_Q6_K};
-    const size_t rows = 32, cols = 1024;
-    float *x = fmt_alloc(rows * cols * sizeof(float)), *y = fmt_alloc(rows * cols * sizeof(float));
-    float *importance = fmt_alloc(cols * sizeof(float));
-    test_fill_random(x, rows * cols, 17, 1.0f);
-    for (size_t i = 0; i < cols; ++i) {
-        importance[i] = powf(10.0f, sinf(0.05f * (float)i)) * ((i % 16) == 5 ? 100.0f : 1.0f);
-        if (i % 97 == 0) importance[i] = 0.0f;
-    }
-    for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f) {
-        double err[2] = {0.0, 0.0};
-        for (int use = 0; use < 2; ++use) {
-            free(fmt_roundtrip(formats[f], x, rows, cols, y, use ? importance : NULL, 1));
-            for (size_t i = 0; i < rows * cols; ++i)
-                err[use] += importance[i % cols] * ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
-        }
-        printf("%-5s Σ imp·(x − x̂)²: %.4f plain, %.4f with importance (ratio %.3f)\n", lowbit_format_name(formats[f]),
-               err[0], err[1], err[1] / err[0]);
-        assert_true(err[1] < 0.95 * err[0]);
-    }
-    free(x);
-    free(y);
-    free(importance);
+    fmt_check_importance_lowers_error(formats, sizeof formats / sizeof formats[0], 0.95);
 }
 
 /* With an importance vector the bytes are the same for 4 threads, 1 and the automatic count, and again on a
