@@ -179,16 +179,18 @@ static void test_sub_block_fields(void **state)
 }
 
 /* The same GPTQ with a different algebra: the full inverse Hessian in f64, downdated after each column
- * (the original optimal-brain-quantization form), instead of U's rows. */
+ * (the original optimal-brain-quantization form), instead of U's rows. With `order` the columns go in that
+ * order and every block's scales are fixed first from the unquantized row (static groups). */
 static void direct_gptq(lowbit_format format, const float *w, size_t rows, size_t cols, const float *hessian,
-                        double damp, float *out)
+                        double damp, const size_t *order, float *out)
 {
     const lowbit_format_traits *traits = lowbit_format_get(format);
-    const size_t block = traits->block_size, bytes = traits->type_size;
+    const size_t block = traits->block_size, bytes = traits->type_size, row_bytes = cols / block * bytes;
     double *hinv = malloc(cols * cols * sizeof *hinv), *a = malloc(cols * cols * sizeof *a);
     double *row = malloc(cols * sizeof *row), *work = malloc(cols * cols * sizeof *work);
-    float *imp = malloc(cols * sizeof *imp), *blockw = malloc(block * sizeof *blockw);
-    unsigned char packed[256];
+    float *imp = malloc(cols * sizeof *imp), *blockw = malloc(cols * sizeof *blockw);
+    unsigned char *packed = malloc(row_bytes);
+#define O(i) (order ? order[i] : (i))
     quantize_gptq_grid grid;
     assert_int_equal(quantize_gptq_grid_of(format, &grid), 0);
     double mean = 0.0;
@@ -197,8 +199,8 @@ static void direct_gptq(lowbit_format format, const float *w, size_t rows, size_
     mean /= (double)cols;
     for (size_t i = 0; i < cols; ++i)
         for (size_t j = 0; j < cols; ++j) {
-            a[i * cols + j] =
-                0.5 * ((double)hessian[i * cols + j] + (double)hessian[j * cols + i]) + (i == j ? damp * mean : 0.0);
+            a[i * cols + j] = 0.5 * ((double)hessian[O(i) * cols + O(j)] + (double)hessian[O(j) * cols + O(i)]) +
+                              (i == j ? damp * mean : 0.0);
             hinv[i * cols + j] = i == j;
         }
     for (size_t c = 0; c < cols; ++c) { /* Gauss-Jordan with partial pivoting */
@@ -224,21 +226,26 @@ static void direct_gptq(lowbit_format format, const float *w, size_t rows, size_
     for (size_t r = 0; r < rows; ++r) {
         memcpy(work, hinv, cols * cols * sizeof *work);
         for (size_t i = 0; i < cols; ++i)
-            row[i] = w[r * cols + i];
+            row[i] = w[r * cols + O(i)];
+        if (order) assert_int_equal(lowbit_quantize(format, w + r * cols, 1, cols, packed, row_bytes, imp, 1), 0);
         for (size_t b0 = 0; b0 < cols; b0 += block) {
-            for (size_t i = 0; i < block; ++i)
-                blockw[i] = (float)row[b0 + i];
-            assert_int_equal(lowbit_quantize(format, blockw, 1, block, packed, bytes, imp + b0, 1), 0);
-            const int sub = quantize_gptq_sub_block(format);
+            const int sub = order ? 0 : quantize_gptq_sub_block(format);
+            if (!order) {
+                for (size_t i = 0; i < block; ++i)
+                    blockw[i] = (float)row[b0 + i];
+                assert_int_equal(
+                    lowbit_quantize(format, blockw, 1, block, packed + b0 / block * bytes, bytes, imp + b0, 1), 0);
+            }
             for (size_t c = b0; c < b0 + block; ++c) {
                 float ea, eb;
+                unsigned char *blk = packed + O(c) / block * bytes;
                 if (sub && c > b0 && (c - b0) % (size_t)sub == 0) {
                     float x[32];
                     for (int i = 0; i < sub; ++i)
                         x[i] = (float)row[c + (size_t)i];
-                    quantize_gptq_refit(format, packed, (int)((c - b0) / (size_t)sub), x, imp + c);
+                    quantize_gptq_refit(format, blk, (int)((c - b0) / (size_t)sub), x, imp + c);
                 }
-                quantize_gptq_element(format, packed, (int)(c - b0), &ea, &eb);
+                quantize_gptq_element(format, blk, (int)(O(c) % block), &ea, &eb);
                 /* nearest level, as the tool rounds */
                 double best_v = 0.0, best_e = INFINITY;
                 const int n_levels = grid.kind == 1 ? grid.hi - grid.lo + 1 : 16;
@@ -247,7 +254,7 @@ static void direct_gptq(lowbit_format format, const float *w, size_t rows, size_
                     const float v = ea * (float)(grid.kind == 1 ? level : grid.table[level]) + eb;
                     if (fabs((double)v - row[c]) < best_e) best_e = fabs((double)v - row[c]), best_v = v;
                 }
-                out[r * cols + c] = (float)best_v;
+                out[r * cols + O(c)] = (float)best_v;
                 const double d = work[c * cols + c], err = (row[c] - best_v) / d;
                 for (size_t k = c + 1; k < cols; ++k)
                     row[k] -= err * work[c * cols + k];
@@ -257,7 +264,8 @@ static void direct_gptq(lowbit_format format, const float *w, size_t rows, size_
             }
         }
     }
-    free(hinv), free(a), free(row), free(work), free(imp), free(blockw);
+    free(hinv), free(a), free(row), free(work), free(imp), free(blockw), free(packed);
+#undef O
 }
 
 static void test_gptq_matches_direct_f64(void **state)
@@ -277,7 +285,7 @@ static void test_gptq_matches_direct_f64(void **state)
         assert_int_equal(quantize_gptq_prepare(h, cols, 0.01, &factor, error, sizeof error), 0);
         assert_int_equal(quantize_gptq_rows(&factor, format, w, rows, cols, NULL, packed, bytes, 1), 0);
         assert_int_equal(lowbit_dequantize(format, packed, bytes, rows, cols, got), 0);
-        direct_gptq(format, w, rows, cols, h, 0.01, want);
+        direct_gptq(format, w, rows, cols, h, 0.01, NULL, want);
         double max_diff = 0.0, max_w = 0.0;
         for (size_t i = 0; i < rows * cols; ++i) {
             max_diff = fmax(max_diff, fabs((double)got[i] - (double)want[i]));
@@ -289,6 +297,71 @@ static void test_gptq_matches_direct_f64(void **state)
         quantize_gptq_factor_free(&factor);
         free(h), free(w), free(got), free(want), free(packed);
     }
+}
+
+/* Activation order with static groups: the factor's order is the columns by decreasing diag(H); the result matches
+ * the direct f64 form in that order to 1e-6 of the weights' range, beats nearest rounding, does not depend on
+ * the thread count, and the lattice formats refuse an ordered factor. */
+static void test_gptq_act_order(void **state)
+{
+    (void)state;
+    const lowbit_format formats[] = {LOWBIT_FORMAT_Q4_0, LOWBIT_FORMAT_Q5_1, LOWBIT_FORMAT_IQ4_NL, LOWBIT_FORMAT_Q3_K,
+                                     LOWBIT_FORMAT_Q4_K, LOWBIT_FORMAT_Q6_K, LOWBIT_FORMAT_IQ4_XS};
+    for (size_t f = 0; f < sizeof formats / sizeof formats[0]; ++f) {
+        const lowbit_format format = formats[f];
+        const size_t cols = lowbit_format_get(format)->block_size == 256 ? 512 : 96, rows = 6;
+        float *h = make_hessian(cols, 2 * cols), *w = make_weights(rows, cols), imp[512];
+        float *got = malloc(rows * cols * sizeof *got), *want = malloc(rows * cols * sizeof *want);
+        const size_t bytes = rows * lowbit_format_row_size(format, cols);
+        unsigned char *packed = malloc(bytes), *again = malloc(bytes);
+        quantize_gptq_factor factor, natural;
+        char error[256];
+        assert_int_equal(quantize_gptq_prepare_ordered(h, cols, 0.01, 1, &factor, error, sizeof error), 0);
+        assert_int_equal(quantize_gptq_prepare(h, cols, 0.01, &natural, error, sizeof error), 0);
+        assert_non_null(factor.order);
+        assert_null(natural.order);
+        for (size_t i = 0; i + 1 < cols; ++i)
+            assert_true(h[factor.order[i] * cols + factor.order[i]] >=
+                        h[factor.order[i + 1] * cols + factor.order[i + 1]]);
+        assert_int_equal(quantize_gptq_rows(&factor, format, w, rows, cols, NULL, packed, bytes, 1), 0);
+        assert_int_equal(quantize_gptq_rows(&factor, format, w, rows, cols, NULL, again, bytes, 3), 0);
+        assert_memory_equal(packed, again, bytes);
+        assert_int_equal(lowbit_dequantize(format, packed, bytes, rows, cols, got), 0);
+        direct_gptq(format, w, rows, cols, h, 0.01, factor.order, want);
+        double max_diff = 0.0, max_w = 0.0;
+        for (size_t i = 0; i < rows * cols; ++i) {
+            max_diff = fmax(max_diff, fabs((double)got[i] - (double)want[i]));
+            max_w = fmax(max_w, fabs((double)w[i]));
+        }
+        if (max_diff > 1e-6 * max_w)
+            fail_msg("%s: ordered GPTQ differs from the direct f64 form by %g (weights up to %g)",
+                     lowbit_format_name(format), max_diff, max_w);
+        const double ordered = output_error(w, got, h, rows, cols);
+        assert_int_equal(quantize_gptq_rows(&natural, format, w, rows, cols, NULL, again, bytes, 1), 0);
+        assert_int_equal(lowbit_dequantize(format, again, bytes, rows, cols, want), 0);
+        const double plain_gptq = output_error(w, want, h, rows, cols);
+        for (size_t i = 0; i < cols; ++i)
+            imp[i] = h[i * cols + i];
+        assert_int_equal(lowbit_quantize(format, w, rows, cols, again, bytes, imp, 1), 0);
+        assert_int_equal(lowbit_dequantize(format, again, bytes, rows, cols, want), 0);
+        const double rtn = output_error(w, want, h, rows, cols);
+        print_message("%-7s output error: nearest %.4g, GPTQ %.4g, GPTQ act-order %.4g\n", lowbit_format_name(format),
+                      rtn, plain_gptq, ordered);
+        assert_true(ordered < rtn);
+        quantize_gptq_factor_free(&factor);
+        quantize_gptq_factor_free(&natural);
+        free(h), free(w), free(got), free(want), free(packed), free(again);
+    }
+    float *h = make_hessian(256, 512), *w = make_weights(2, 256);
+    quantize_gptq_factor factor;
+    char error[256];
+    unsigned char out[2 * 256];
+    assert_int_equal(quantize_gptq_prepare_ordered(h, 256, 0.01, 1, &factor, error, sizeof error), 0);
+    assert_int_equal(quantize_gptq_rows(&factor, LOWBIT_FORMAT_IQ2_XS, w, 2, 256, NULL, out,
+                                        2 * lowbit_format_row_size(LOWBIT_FORMAT_IQ2_XS, 256), 1),
+                     LOWBIT_ERROR_UNSUPPORTED);
+    quantize_gptq_factor_free(&factor);
+    free(h), free(w);
 }
 
 /* Every weight format lowbit can make: GPTQ's layer-output error is below nearest rounding's (same block
@@ -349,8 +422,9 @@ static void test_prepare_rejects_bad_hessians(void **state)
     quantize_gptq_factor_free(&factor);
 }
 
-/* Writes a Hessian file with the given twists; returns its path. */
-static const char *write_hessian_file(const char *type, int bad_index, int non_square)
+/* Writes a Hessian file with the given twists; returns its path. absmax_mode: 0 no absmax tensors, 1 both, 2 only
+ * the first, 3 both with a NaN in the second. */
+static const char *write_hessian_file(const char *type, int bad_index, int non_square, int absmax_mode)
 {
     static char path[256];
     snprintf(path, sizeof path, "%s/test-hessian-%d.gguf", P_tmpdir, (int)getpid());
@@ -377,6 +451,18 @@ static const char *write_hessian_file(const char *type, int bad_index, int non_s
     assert_int_equal(lowbit_gguf_writer_add_tensor(writer, "hessian.1", LOWBIT_FORMAT_F32, 2, non_square ? ne_bad : ne1,
                                                    h1, non_square ? sizeof h1 / 2 : sizeof h1),
                      LOWBIT_OK);
+    static float a0[32], a1[64];
+    for (int i = 0; i < 32; ++i)
+        a0[i] = 0.5f * (float)i;
+    for (int i = 0; i < 64; ++i)
+        a1[i] = i == 5 && absmax_mode == 3 ? NAN : 3.0f;
+    const uint64_t n0[1] = {32}, n1[1] = {64};
+    if (absmax_mode)
+        assert_int_equal(lowbit_gguf_writer_add_tensor(writer, "absmax.0", LOWBIT_FORMAT_F32, 1, n0, a0, sizeof a0),
+                         LOWBIT_OK);
+    if (absmax_mode == 1 || absmax_mode == 3)
+        assert_int_equal(lowbit_gguf_writer_add_tensor(writer, "absmax.1", LOWBIT_FORMAT_F32, 1, n1, a1, sizeof a1),
+                         LOWBIT_OK);
     assert_int_equal(lowbit_gguf_writer_write(writer, path), LOWBIT_OK);
     lowbit_gguf_writer_destroy(writer);
     return path;
@@ -387,7 +473,7 @@ static void test_hessian_file(void **state)
     (void)state;
     char error[512];
     quantize_hessians *h = NULL;
-    const char *path = write_hessian_file(QUANTIZE_HESSIAN_TYPE, 0, 0);
+    const char *path = write_hessian_file(QUANTIZE_HESSIAN_TYPE, 0, 0, 0);
     assert_int_equal(quantize_hessians_load(path, &h, error, sizeof error), 0);
     size_t cols = 0, index = 9;
     const float *m = quantize_hessians_find(h, "blk.0.attn_k.weight", &cols, &index);
@@ -399,19 +485,33 @@ static void test_hessian_file(void **state)
     assert_int_equal(cols, 64);
     assert_int_equal(index, 1);
     assert_null(quantize_hessians_find(h, "output.weight", &cols, &index));
+    assert_null(quantize_hessians_absmax(h, 0));
     quantize_hessians_free(h);
 
-    path = write_hessian_file("imatrix", 0, 0);
+    /* the optional activation maxima: all or none, finite */
+    path = write_hessian_file(QUANTIZE_HESSIAN_TYPE, 0, 0, 1);
+    assert_int_equal(quantize_hessians_load(path, &h, error, sizeof error), 0);
+    assert_true(quantize_hessians_absmax(h, 0)[4] == 2.0f && quantize_hessians_absmax(h, 1)[63] == 3.0f);
+    assert_null(quantize_hessians_absmax(h, 2));
+    quantize_hessians_free(h);
+    path = write_hessian_file(QUANTIZE_HESSIAN_TYPE, 0, 0, 2);
+    assert_int_equal(quantize_hessians_load(path, &h, error, sizeof error), -1);
+    assert_non_null(strstr(error, "all or none"));
+    path = write_hessian_file(QUANTIZE_HESSIAN_TYPE, 0, 0, 3);
+    assert_int_equal(quantize_hessians_load(path, &h, error, sizeof error), -1);
+    assert_non_null(strstr(error, "non-finite"));
+
+    path = write_hessian_file("imatrix", 0, 0, 0);
     assert_int_equal(quantize_hessians_load(path, &h, error, sizeof error), -1);
     assert_non_null(strstr(error, "general.type"));
-    path = write_hessian_file(QUANTIZE_HESSIAN_TYPE, 1, 0);
+    path = write_hessian_file(QUANTIZE_HESSIAN_TYPE, 1, 0, 0);
     assert_int_equal(quantize_hessians_load(path, &h, error, sizeof error), -1);
     assert_non_null(strstr(error, "names Hessian 7"));
-    path = write_hessian_file(QUANTIZE_HESSIAN_TYPE, 0, 1);
+    path = write_hessian_file(QUANTIZE_HESSIAN_TYPE, 0, 1, 0);
     assert_int_equal(quantize_hessians_load(path, &h, error, sizeof error), -1);
     assert_non_null(strstr(error, "square"));
     /* truncated: every prefix is refused cleanly */
-    path = write_hessian_file(QUANTIZE_HESSIAN_TYPE, 0, 0);
+    path = write_hessian_file(QUANTIZE_HESSIAN_TYPE, 0, 0, 0);
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     static unsigned char data[65536];
@@ -467,6 +567,32 @@ static void test_awq_search(void **state)
     free(h), free(w1), free(w2);
 }
 
+/* SmoothQuant: s_j = a_j^α / w_j^(1−α) with w_j the largest |W_ij| over the group's rows; a silent channel keeps
+ * 1; the scales stay in [1e-4, 1e4]; bad arguments are refused. */
+static void test_smooth_scales(void **state)
+{
+    (void)state;
+    enum { COLS = 4 };
+    const float w1[2 * COLS] = {1.0f, -4.0f, 0.0f, 2.0f, -0.5f, 1.0f, 0.0f, 8.0f};
+    const float w2[COLS] = {2.0f, 0.5f, 0.0f, -1e-12f};
+    const float absmax[COLS] = {9.0f, 1.0f, 5.0f, 1e12f};
+    quantize_awq_matrix group[2] = {{w1, 2, LOWBIT_FORMAT_Q8_0}, {w2, 1, LOWBIT_FORMAT_Q8_0}};
+    float scales[COLS];
+    char error[256];
+    assert_int_equal(quantize_smooth_scales(group, 2, COLS, absmax, 0.5, scales, error, sizeof error), 0);
+    assert_true(fabsf(scales[0] - 3.0f / sqrtf(2.0f)) < 1e-6f); /* √9 / √max(1, 0.5, 2) */
+    assert_true(fabsf(scales[1] - 0.5f) < 1e-6f);               /* √1 / √4 */
+    assert_true(scales[2] == 1.0f);                             /* no weight: unscaled */
+    assert_true(scales[3] == 1e4f);                             /* √1e12 / √8 ≈ 3.5e5, clamped */
+    assert_int_equal(quantize_smooth_scales(group, 2, COLS, absmax, 1.0, scales, error, sizeof error), 0);
+    assert_true(scales[0] == 9.0f && scales[3] == 1e4f); /* α = 1: the activation maxima, clamped */
+    assert_int_equal(quantize_smooth_scales(group, 2, COLS, absmax, 0.0, scales, error, sizeof error), 0);
+    assert_true(fabsf(scales[1] - 0.25f) < 1e-7f && scales[3] == 0.125f); /* α = 0: 1 / the weight maxima */
+    assert_int_equal(quantize_smooth_scales(group, 2, COLS, NULL, 0.5, scales, error, sizeof error), -1);
+    assert_int_equal(quantize_smooth_scales(group, 2, COLS, absmax, 1.5, scales, error, sizeof error), -1);
+    assert_int_equal(quantize_smooth_scales(group, 0, COLS, absmax, 0.5, scales, error, sizeof error), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,9 +600,11 @@ int main(void)
         cmocka_unit_test(test_sub_block_fields),
         cmocka_unit_test(test_gptq_matches_direct_f64),
         cmocka_unit_test(test_gptq_beats_rounding_every_format),
+        cmocka_unit_test(test_gptq_act_order),
         cmocka_unit_test(test_prepare_rejects_bad_hessians),
         cmocka_unit_test(test_hessian_file),
         cmocka_unit_test(test_awq_search),
+        cmocka_unit_test(test_smooth_scales),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -166,6 +166,36 @@ static void test_quantize_refuses_special_imatrix_and_output(void **state)
     assert_int_equal(access(out, F_OK), -1); /* nothing was written anywhere */
 }
 
+/* --method and its options are checked before any file is opened: usage errors (exit 2) that name the problem. */
+static void test_quantize_method_options(void **state)
+{
+    (void)state;
+    char out[1024], output[4096];
+    path_in_test_dir(out, sizeof out, "out.gguf");
+    static const struct {
+        const char *args[8];
+        const char *message;
+    } cases[] = {
+        {{"--method", "smoothquant", NULL}, "--method smoothquant needs --hessian FILE"},
+        {{"--method", "gptq", NULL}, "--method gptq needs --hessian FILE"},
+        {{"--method", "smooth", NULL}, "rtn, imatrix, gptq, awq, awq+gptq or smoothquant"},
+        {{"--smooth-alpha", "0.5", NULL}, "--smooth-alpha is only used by --method smoothquant"},
+        {{"--method", "smoothquant", "--hessian", "h.gguf", "--smooth-alpha", "1.5", NULL}, "in [0, 1]"},
+        {{"--method", "awq", "--hessian", "h.gguf", "--awq-alpha", "-0.1", NULL}, "in [0, 1]"},
+        {{"--hessian", "h.gguf", NULL}, "--hessian is only used by"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
+        const char *args[12];
+        size_t n = 0;
+        for (; cases[c].args[n]; ++n)
+            args[n] = cases[c].args[n];
+        args[n++] = model, args[n++] = out, args[n++] = "Q8_0", args[n] = NULL;
+        assert_int_equal(run_tool("lowbit-quantize", args, output, sizeof output), 2);
+        if (!strstr(output, cases[c].message)) fail_msg("case %zu: expected '%s' in:\n%s", c, cases[c].message, output);
+    }
+    assert_int_equal(access(out, F_OK), -1);
+}
+
 static void test_bench_refuses_fifo_model_and_frees_on_errors(void **state)
 {
     (void)state;
@@ -193,6 +223,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_quantize_refuses_to_overwrite_its_imatrix, make_test_dir, remove_test_dir),
         cmocka_unit_test_setup_teardown(test_quantize_refuses_special_imatrix_and_output, make_test_dir,
                                         remove_test_dir),
+        cmocka_unit_test_setup_teardown(test_quantize_method_options, make_test_dir, remove_test_dir),
         cmocka_unit_test_setup_teardown(test_bench_refuses_fifo_model_and_frees_on_errors, make_test_dir,
                                         remove_test_dir),
     };

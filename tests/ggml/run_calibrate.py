@@ -9,7 +9,8 @@ driver of an external tool pipeline; the checks are on the tools' outputs):
 4. lowbit-quantize --method gptq --hessian quantizes every blk.* matrix with GPTQ (the --json report says so)
    and the result runs: lowbit-eval against the shipped model gives a finite, positive mean KLD; and against
    itself exactly 0.
-5. Bad input fails cleanly: empty and invalid-UTF-8 text, a GGUF that is no model, a Hessian file that is
+5. AWQ's and SmoothQuant's folding leave the F32 model's outputs unchanged (KLD below 1e-4).
+6. Bad input fails cleanly: empty and invalid-UTF-8 text, a GGUF that is no model, a Hessian file that is
    something else, a resume from other text.
 
 usage: run_calibrate.py LLAMA_BIN_DIR --calibrate EXE --quantize EXE --eval EXE --work DIR
@@ -187,6 +188,23 @@ def main():
         fail("AWQ's folding changed the full-precision model's outputs")
     run([args.quantize, "--allow-requantize", "--pure", "--method", "awq+gptq", "--hessian",
          w("calib-full.hessian.gguf"), model, w("calib-awq-gptq.gguf"), "Q4_K"], what="lowbit-quantize awq+gptq")
+
+    # SmoothQuant: the Hessian file carries each input's activation maxima; the migration folds like AWQ's
+    absmax = [n for n in a if n.startswith("absmax.")]
+    if len(absmax) != 120 or min(min(a[n][1]) for n in absmax) < 0.0 or max(max(a[n][1]) for n in absmax) <= 0.0:
+        fail("the Hessian file lacks one non-negative absmax vector per input")
+    smooth = json.loads(run([args.quantize, "--allow-requantize", "--pure", "--method", "smoothquant",
+                             "--hessian", w("calib-full.hessian.gguf"), "--json", model, w("calib-sq-f32.gguf"),
+                             "F32"], what="lowbit-quantize --method smoothquant").stdout)
+    scaled = [t["name"] for t in smooth["tensors"] if t.get("awq_alpha", -1) >= 0]
+    if smooth["method"] != "smoothquant" or len(scaled) != 30 * 6:
+        fail("SmoothQuant did not scale q/k/v, gate/up and down of every block")
+    same = json.loads(run([args.eval, "--reference", w("calib-f32.gguf"), "--model", w("calib-sq-f32.gguf"),
+                           "--text", text, "--ctx", "128", "--chunks", "2", "--threads", "2", "--json"],
+                          what="lowbit-eval SmoothQuant F32").stdout)
+    print(f"eval: SmoothQuant-folded F32 against F32: mean KLD {same['kld_mean']:.3g}, top-1 {same['top1_percent']} %")
+    if not (same["kld_mean"] < 1e-4 and same["top1_percent"] >= 99.0):
+        fail("SmoothQuant's folding changed the full-precision model's outputs")
 
     # bad input
     with open(w("calib-empty.txt"), "w") as f:

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "tools/engine/calib_stats.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,8 @@
 typedef struct calib_input {
     char *name;
     size_t cols;
-    double *sums; /* cols × cols (upper triangle used) with the Hessian, else cols (Σx²) */
+    double *sums;  /* cols × cols (upper triangle used) with the Hessian, else cols (Σx²) */
+    float *absmax; /* cols: max |x| per channel (SmoothQuant's statistic) */
     uint64_t rows;
 } calib_input;
 
@@ -48,7 +50,7 @@ void calib_stats_free(calib_stats *s)
 {
     if (!s) return;
     for (size_t i = 0; i < s->n_inputs; ++i)
-        free(s->inputs[i].name), free(s->inputs[i].sums);
+        free(s->inputs[i].name), free(s->inputs[i].sums), free(s->inputs[i].absmax);
     for (size_t i = 0; i < s->n_weights; ++i)
         free(s->weights[i].name);
     free(s->inputs), free(s->weights), free(s->xt);
@@ -86,8 +88,9 @@ static int lookup(calib_stats *s, const char *weight, const char *input, size_t 
         c->cols = cols;
         c->rows = 0;
         c->sums = calloc(s->want_hessian ? cols * cols : cols, sizeof *c->sums);
-        if (!c->name || !c->sums) {
-            free(c->name), free(c->sums);
+        c->absmax = calloc(cols, sizeof *c->absmax);
+        if (!c->name || !c->sums || !c->absmax) {
+            free(c->name), free(c->sums), free(c->absmax);
             return message(error, error_size, "out of memory for the statistics of", input);
         }
         s->n_inputs++;
@@ -182,6 +185,11 @@ int calib_stats_add(calib_stats *s, const char *weight, const char *input, const
     if (!feeds || n == 0) return 0;
     calib_input *c = &s->inputs[slot];
     c->rows += n;
+    for (size_t t = 0; t < n; ++t)
+        for (size_t i = 0; i < cols; ++i) {
+            const float a = fabsf(x[t * stride + i]);
+            if (a > c->absmax[i] && a <= 3.4e38f) c->absmax[i] = a; /* NaN and ±Inf are left out */
+        }
     if (!s->want_hessian) {
         for (size_t t = 0; t < n; ++t)
             for (size_t i = 0; i < cols; ++i)
@@ -223,7 +231,8 @@ uint64_t calib_stats_bytes(const calib_stats *s)
 {
     uint64_t bytes = (uint64_t)s->xt_size * sizeof(float);
     for (size_t i = 0; i < s->n_inputs; ++i)
-        bytes += (uint64_t)(s->want_hessian ? s->inputs[i].cols * s->inputs[i].cols : s->inputs[i].cols) * 8u;
+        bytes += (uint64_t)(s->want_hessian ? s->inputs[i].cols * s->inputs[i].cols : s->inputs[i].cols) * 8u +
+                 (uint64_t)s->inputs[i].cols * sizeof(float);
     return bytes;
 }
 
@@ -394,6 +403,16 @@ int calib_stats_write_hessian(const calib_stats *s, const char *path, const cali
             goto done;
         }
     }
+    for (size_t i = 0; i < n_out; ++i) {
+        char name[64];
+        const uint64_t ne[1] = {sources[i].input->cols};
+        snprintf(name, sizeof name, "absmax.%zu", i);
+        if (lowbit_gguf_writer_add_tensor(writer, name, LOWBIT_FORMAT_F32, 1, ne, sources[i].input->absmax,
+                                          sources[i].input->cols * sizeof(float)) != LOWBIT_OK) {
+            write_failed(error, error_size, path);
+            goto done;
+        }
+    }
     if (lowbit_gguf_writer_write(writer, path) != LOWBIT_OK) {
         write_failed(error, error_size, path);
         goto done;
@@ -456,6 +475,15 @@ int calib_stats_resume(calib_stats *s, const char *path, calib_meta *meta, char 
             uint64_t rows = 0;
             if (lowbit_gguf_array_get_uint(tokens, index, &rows) != LOWBIT_OK) goto corrupt;
             calib_input *c = &s->inputs[slot];
+            const float *absmax = quantize_hessians_absmax(h, index);
+            if (!absmax) {
+                message(error, error_size,
+                        "no activation maxima (absmax.*): written by an older lowbit-calibrate, "
+                        "start over without --resume",
+                        path);
+                goto done;
+            }
+            memcpy(c->absmax, absmax, cols * sizeof *absmax);
             c->rows = rows;
             for (size_t i = 0; i < cols; ++i)
                 for (size_t k = 0; k < cols; ++k)

@@ -105,6 +105,30 @@ static int group_error(const quantize_awq_matrix *matrices, size_t count, size_t
     return status;
 }
 
+int quantize_smooth_scales(const quantize_awq_matrix *matrices, size_t count, size_t cols, const float *absmax,
+                           double alpha, float *scales, char *error, size_t error_size)
+{
+    if (!matrices || count == 0 || cols == 0 || !absmax || !scales || !(alpha >= 0.0 && alpha <= 1.0)) {
+        snprintf(error, error_size, "SmoothQuant: empty group, no activation maxima or alpha outside [0, 1]");
+        return -1;
+    }
+    for (size_t j = 0; j < cols; ++j)
+        scales[j] = 0.0f; /* the weight maxima first */
+    for (size_t m = 0; m < count; ++m)
+        for (size_t r = 0; r < matrices[m].rows; ++r) {
+            const float *w = matrices[m].w + r * cols;
+            for (size_t j = 0; j < cols; ++j)
+                if (fabsf(w[j]) > scales[j]) scales[j] = fabsf(w[j]);
+        }
+    for (size_t j = 0; j < cols; ++j) {
+        const double a = absmax[j], w = scales[j];
+        double s = 1.0;
+        if (a > 0.0 && w > 0.0 && isfinite(a) && isfinite(w)) s = pow(a, alpha) / pow(w, 1.0 - alpha);
+        scales[j] = (float)fmin(fmax(s, 1e-4), 1e4);
+    }
+    return 0;
+}
+
 int quantize_awq_search(const quantize_awq_matrix *matrices, size_t count, size_t cols, const float *hessian,
                         double forced_alpha, int n_threads, float *scales, quantize_awq_result *result, char *error,
                         size_t error_size)

@@ -31,6 +31,13 @@ typedef struct quantize_awq_result {
 
 /* Fills scales[cols] for the group. forced_alpha ≥ 0 skips the search (scales from that α). Returns 0, or -1
  * with a message. */
+/* SmoothQuant's migration scales: s_j = a_j^α / w_j^(1−α), a_j = max |x_j| over the calibration text (absmax),
+ * w_j = max |W_ij| over every row of the group's matrices; a channel where either is zero keeps s_j = 1, and s is
+ * kept in [1e-4, 1e4]. Dividing x by s flattens the activation outliers that per-block int8 activations
+ * round badly, at the cost of steeper weight columns. Returns 0, or -1 with a message. */
+int quantize_smooth_scales(const quantize_awq_matrix *matrices, size_t count, size_t cols, const float *absmax,
+                           double alpha, float *scales, char *error, size_t error_size);
+
 int quantize_awq_search(const quantize_awq_matrix *matrices, size_t count, size_t cols, const float *hessian,
                         double forced_alpha, int n_threads, float *scales, quantize_awq_result *result, char *error,
                         size_t error_size);

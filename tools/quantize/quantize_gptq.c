@@ -84,8 +84,48 @@ static int factor_upper_inverse(const double *h, size_t n, double lambda, double
     return 0;
 }
 
+/* The activation order: columns by decreasing diag(H), ties by index, dead columns last. */
+static size_t *activation_order(const float *diag, const unsigned char *dead, size_t n)
+{
+    size_t *order = malloc(n * sizeof *order);
+    if (!order) return NULL;
+    for (size_t i = 0; i < n; ++i)
+        order[i] = i;
+    /* insertion sort on runs would be quadratic for 8192 columns: a merge sort with a scratch copy */
+    size_t *tmp = malloc(n * sizeof *tmp);
+    if (!tmp) {
+        free(order);
+        return NULL;
+    }
+    for (size_t width = 1; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            const size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t a = lo, b = mid, k = lo;
+            while (a < mid && b < hi) {
+                const size_t x = order[a], y = order[b];
+                /* y goes first only when strictly ahead: alive before dead, then a larger diagonal */
+                const int y_first = dead[x] != dead[y] ? dead[x] > dead[y] : diag[y] > diag[x];
+                tmp[k++] = y_first ? order[b++] : order[a++];
+            }
+            while (a < mid)
+                tmp[k++] = order[a++];
+            while (b < hi)
+                tmp[k++] = order[b++];
+        }
+        memcpy(order, tmp, n * sizeof *order);
+    }
+    free(tmp);
+    return order;
+}
+
 int quantize_gptq_prepare(const float *hessian, size_t cols, double damp_fraction, quantize_gptq_factor *out,
                           char *error, size_t error_size)
+{
+    return quantize_gptq_prepare_ordered(hessian, cols, damp_fraction, 0, out, error, error_size);
+}
+
+int quantize_gptq_prepare_ordered(const float *hessian, size_t cols, double damp_fraction, int act_order,
+                                  quantize_gptq_factor *out, char *error, size_t error_size)
 {
     memset(out, 0, sizeof *out);
     if (!hessian || cols == 0) return fail_msg(error, error_size, "GPTQ: empty Hessian");
@@ -128,6 +168,18 @@ int quantize_gptq_prepare(const float *hessian, size_t cols, double damp_fractio
         return fail_msg(error, error_size, "GPTQ: the Hessian has non-finite or negative diagonal values");
     }
     mean_diag /= (double)n;
+    if (act_order) { /* factor the Hessian of the permuted columns: H'[a][b] = H[order[a]][order[b]] */
+        out->order = activation_order(out->importance, out->dead, n);
+        if (!out->order) {
+            free(h), free(work), free(inv);
+            quantize_gptq_factor_free(out);
+            return fail_msg(error, error_size, "GPTQ: out of memory for the activation order");
+        }
+        for (size_t a = 0; a < n; ++a)
+            for (size_t b = 0; b < n; ++b)
+                work[a * n + b] = h[out->order[a] * n + out->order[b]];
+        memcpy(h, work, n * n * sizeof *h);
+    }
     double lambda = damp_fraction * mean_diag;
     int ok = -1;
     for (int attempt = 0; attempt < 4 && ok != 0; ++attempt, lambda *= 10.0)
@@ -148,6 +200,7 @@ void quantize_gptq_factor_free(quantize_gptq_factor *factor)
     free(factor->u);
     free(factor->importance);
     free(factor->dead);
+    free(factor->order);
     memset(factor, 0, sizeof *factor);
 }
 
@@ -462,9 +515,80 @@ typedef struct gptq_worker {
     int status;
 } gptq_worker;
 
+/* The lazy batch update: the errors err (nr rows × B) of columns b0..b0+B, pushed onto the columns after them
+ * through U's rows. */
+static void lazy_update(float *w, const float *err, const float *u, size_t nr, size_t cols, size_t b0, size_t B)
+{
+    const size_t rest = b0 + B;
+    if (rest >= cols) return;
+    for (size_t c = 0; c < B; ++c) {
+        const float *urow = u + (b0 + c) * cols;
+        for (size_t r = 0; r < nr; ++r) {
+            const float e = err[r * B + c];
+            if (e == 0.0f) continue;
+            float *wr = w + r * cols;
+            for (size_t k = rest; k < cols; ++k)
+                wr[k] -= e * urow[k];
+        }
+    }
+}
+
+/* GPTQ in activation order with static groups, on rows [row0, row1): every block's scales are first chosen by
+ * the format's search on the unquantized row; the columns are then rounded in the factor's order (the U of the
+ * permuted Hessian), each to the values its own block's scales allow, with the error fed forward in that
+ * order. The packed layout is untouched: only the order of rounding changes. */
+static int gptq_rows_ordered(const gptq_job *j, size_t row0, size_t row1)
+{
+    const size_t cols = j->cols, B = j->block;
+    const size_t *order = j->f->order;
+    const float *u = j->f->u;
+    const float *imp = j->importance ? j->importance : j->f->importance;
+    quantize_gptq_grid grid;
+    if (quantize_gptq_grid_of(j->format, &grid) != 0) return LOWBIT_ERROR_UNSUPPORTED;
+    float *w = malloc(GPTQ_GROUP_ROWS * cols * sizeof *w), *err = malloc(GPTQ_GROUP_ROWS * B * sizeof *err);
+    float *row = malloc(cols * sizeof *row);
+    if (!w || !err || !row) {
+        free(w), free(err), free(row);
+        return LOWBIT_ERROR_OUT_OF_MEMORY;
+    }
+    int status = LOWBIT_OK;
+    for (size_t g0 = row0; g0 < row1 && status == LOWBIT_OK; g0 += GPTQ_GROUP_ROWS) {
+        const size_t nr = row1 - g0 < GPTQ_GROUP_ROWS ? row1 - g0 : GPTQ_GROUP_ROWS;
+        for (size_t r = 0; r < nr && status == LOWBIT_OK; ++r) {
+            for (size_t c = 0; c < cols; ++c)
+                row[c] = j->f->dead[c] ? 0.0f : j->w[(g0 + r) * cols + c];
+            status = lowbit_quantize(j->format, row, 1, cols, j->dst + (g0 + r) * j->row_bytes, j->row_bytes, imp, 1);
+            for (size_t p = 0; p < cols; ++p)
+                w[r * cols + p] = row[order[p]];
+        }
+        for (size_t b0 = 0; b0 < cols && status == LOWBIT_OK; b0 += B) {
+            for (size_t r = 0; r < nr; ++r) {
+                float *wr = w + r * cols + b0;
+                unsigned char *dst_row = j->dst + (g0 + r) * j->row_bytes;
+                for (size_t c = 0; c < B; ++c) {
+                    const size_t e = order[b0 + c];
+                    unsigned char *blk = dst_row + (e / B) * j->block_bytes;
+                    float a, b, v;
+                    quantize_gptq_element(j->format, blk, (int)(e % B), &a, &b);
+                    quantize_gptq_put_level(j->format, blk, (int)(e % B), round_to_grid(&grid, a, b, wr[c], &v));
+                    const float *urow = u + (b0 + c) * cols + b0;
+                    const float delta = (wr[c] - v) / urow[c];
+                    err[r * B + c] = delta;
+                    for (size_t k = c + 1; k < B; ++k)
+                        wr[k] -= delta * urow[k];
+                }
+            }
+            lazy_update(w, err, u, nr, cols, b0, B);
+        }
+    }
+    free(w), free(err), free(row);
+    return status;
+}
+
 /* GPTQ on rows [row0, row1) in groups of GPTQ_GROUP_ROWS. */
 static int gptq_rows(const gptq_job *j, size_t row0, size_t row1)
 {
+    if (j->f->order) return gptq_rows_ordered(j, row0, row1);
     const size_t cols = j->cols, B = j->block;
     const float *u = j->f->u;
     const float *imp = j->importance ? j->importance : j->f->importance;
@@ -512,19 +636,7 @@ static int gptq_rows(const gptq_job *j, size_t row0, size_t row1)
                         wr[k] -= e * urow[k];
                 }
             }
-            /* lazy batch update of the columns after the block */
-            const size_t rest = b0 + B;
-            if (rest < cols && status == LOWBIT_OK)
-                for (size_t c = 0; c < B; ++c) {
-                    const float *urow = u + (b0 + c) * cols;
-                    for (size_t r = 0; r < nr; ++r) {
-                        const float e = err[r * B + c];
-                        if (e == 0.0f) continue;
-                        float *wr = w + r * cols;
-                        for (size_t k = rest; k < cols; ++k)
-                            wr[k] -= e * urow[k];
-                    }
-                }
+            if (status == LOWBIT_OK) lazy_update(w, err, u, nr, cols, b0, B);
         }
     }
     free(w), free(err), free(deq);
@@ -543,6 +655,7 @@ int quantize_gptq_rows(const quantize_gptq_factor *factor, lowbit_format format,
 {
     const lowbit_format_traits *traits = lowbit_format_get(format);
     if (!quantize_gptq_supports(format)) return LOWBIT_ERROR_UNSUPPORTED;
+    if (factor && factor->order && !quantize_gptq_per_column(format)) return LOWBIT_ERROR_UNSUPPORTED;
     if (!factor || !factor->u || !w || !dst || !traits || !traits->can_quantize || traits->block_size < 2 ||
         cols != factor->cols || cols % traits->block_size != 0)
         return LOWBIT_ERROR_INVALID_ARGUMENT;

@@ -26,6 +26,7 @@ typedef struct quantize_gptq_factor {
     float *importance;   /* diag(H), the format search's weights when no imatrix is given */
     unsigned char *dead; /* columns never active in the calibration data (H_jj = 0): quantized as zero input */
     double damp;         /* λ actually used (relative damping × mean diagonal, raised until H + λI factored) */
+    size_t *order;       /* activation order (u is then of the permuted Hessian): order[p] = column; NULL: natural */
 } quantize_gptq_factor;
 
 /* Factors H (cols × cols, symmetric, row-major) with relative damping `damp_fraction` (0.01 is GPTQ's
@@ -33,6 +34,10 @@ typedef struct quantize_gptq_factor {
  * semi-definite even with 1000× the damping, out of memory). */
 int quantize_gptq_prepare(const float *hessian, size_t cols, double damp_fraction, quantize_gptq_factor *out,
                           char *error, size_t error_size);
+/* The same with act_order: columns by decreasing diag(H) (GPTQ's act_order, with static groups — see
+ * quantize_gptq_rows). */
+int quantize_gptq_prepare_ordered(const float *hessian, size_t cols, double damp_fraction, int act_order,
+                                  quantize_gptq_factor *out, char *error, size_t error_size);
 void quantize_gptq_factor_free(quantize_gptq_factor *factor);
 
 /* Whether GPTQ rounds this format column by column (1), or keeps its blocks whole (0). */
@@ -44,7 +49,10 @@ int quantize_gptq_per_column(lowbit_format format);
 int quantize_gptq_supports(lowbit_format format);
 
 /* Quantizes rows × cols f32 weights (cols == factor->cols, a multiple of the format's block size) into dst
- * (rows × lowbit_format_row_size bytes). `importance` (cols values) replaces diag(H) as the block search's
+ * (rows × lowbit_format_row_size bytes). With an ordered factor, every block's scales are chosen first on the
+ * unquantized row ("static groups": GGUF has no column permutation, so a block's scales cannot wait for its
+ * columns scattered through the order), then the columns are rounded in activation order; only the formats
+ * rounded per column take an ordered factor. `importance` (cols values) replaces diag(H) as the block search's
  * weights when given. n_threads 0 = all cores; the output does not depend on it. Returns a lowbit_status
  * (LOWBIT_ERROR_UNSUPPORTED for a format quantize_gptq_supports refuses). */
 int quantize_gptq_rows(const quantize_gptq_factor *factor, lowbit_format format, const float *w, size_t rows,

@@ -19,6 +19,7 @@ struct quantize_hessians {
     size_t weight_count;
     const float **data;       /* per Hessian: cols × cols floats, mapped */
     const char **input_names; /* per Hessian, NULL when the file has none */
+    const float **absmax;     /* per Hessian: cols floats, mapped; NULL when the file has none */
     size_t *cols;
     size_t count;
 };
@@ -41,6 +42,40 @@ static const lowbit_gguf_value *array_kv(const lowbit_gguf *g, const char *key, 
                           type != LOWBIT_GGUF_FLOAT32 && type != LOWBIT_GGUF_FLOAT64))
         return NULL;
     return v;
+}
+
+/* The optional "absmax.<i>" tensors: all or none, each F32 of the Hessian's cols, finite and ≥ 0. */
+static int load_absmax(quantize_hessians *h, const char *path, char *error, size_t error_size)
+{
+    size_t found = 0;
+    for (size_t i = 0; i < h->count; ++i) {
+        char name[64];
+        size_t index = 0;
+        lowbit_gguf_tensor_info info = {.struct_size = sizeof info};
+        snprintf(name, sizeof name, "absmax.%zu", i);
+        if (lowbit_gguf_tensor_find(h->gguf, name, &index) != LOWBIT_OK || index == LOWBIT_NOT_FOUND) continue;
+        if (lowbit_gguf_tensor_get(h->gguf, index, &info) != LOWBIT_OK || info.type != LOWBIT_FORMAT_F32 ||
+            info.n_dims != 1 || info.ne[0] != h->cols[i] || info.size != h->cols[i] * sizeof(float)) {
+            snprintf(error, error_size, "%s: tensor '%s' is not an F32 vector of the Hessian's %zu columns", path, name,
+                     h->cols[i]);
+            return -1;
+        }
+        const float *m = info.data;
+        for (size_t j = 0; j < h->cols[i]; ++j)
+            if (!(m[j] >= 0.0f && m[j] <= 3.4e38f)) {
+                snprintf(error, error_size, "%s: tensor '%s' holds a negative or non-finite maximum at %zu", path, name,
+                         j);
+                return -1;
+            }
+        h->absmax[i] = m;
+        found++;
+    }
+    if (found != 0 && found != h->count) {
+        snprintf(error, error_size, "%s: %zu of %zu Hessians have an absmax tensor (want all or none)", path, found,
+                 h->count);
+        return -1;
+    }
+    return 0;
 }
 
 int quantize_hessians_load(const char *path, quantize_hessians **out, char *error, size_t error_size)
@@ -83,7 +118,8 @@ int quantize_hessians_load(const char *path, quantize_hessians **out, char *erro
     h->data = calloc(n_tokens, sizeof *h->data);
     h->cols = calloc(n_tokens, sizeof *h->cols);
     h->input_names = calloc(n_tokens, sizeof *h->input_names);
-    if (!h->weights || !h->data || !h->cols || !h->input_names) {
+    h->absmax = calloc(n_tokens, sizeof *h->absmax);
+    if (!h->weights || !h->data || !h->cols || !h->input_names || !h->absmax) {
         bad(error, error_size, path, "out of memory");
         goto done;
     }
@@ -107,6 +143,7 @@ int quantize_hessians_load(const char *path, quantize_hessians **out, char *erro
         h->data[i] = info.data;
         h->cols[i] = (size_t)info.ne[0];
     }
+    if (load_absmax(h, path, error, error_size) != 0) goto done;
     for (size_t i = 0; i < n_weights; ++i) {
         const lowbit_gguf_value *element = NULL;
         uint64_t input = 0;
@@ -157,9 +194,15 @@ const char *quantize_hessians_input_name(const quantize_hessians *h, size_t inde
     return h && index < h->count ? h->input_names[index] : NULL;
 }
 
+const float *quantize_hessians_absmax(const quantize_hessians *h, size_t index)
+{
+    return h && index < h->count ? h->absmax[index] : NULL;
+}
+
 void quantize_hessians_free(quantize_hessians *h)
 {
     if (!h) return;
+    free(h->absmax);
     free(h->input_names);
     free(h->weights);
     free(h->data);

@@ -7,6 +7,7 @@
  *   lowbit.hessian.tokens   uint64 array, one per Hessian: activation rows accumulated
  *   lowbit.hessian.input_names  string array, one per Hessian (optional): the engine's name of the activation
  *   tensors "hessian.<i>"   F32, cols × cols: E[x·xᵀ] of that input (the sum over rows divided by tokens)
+ *   tensors "absmax.<i>"    F32, cols (optional, all or none): max |x| of each input channel, for SmoothQuant
  * Everything is validated on load; the tensors stay mapped. */
 #ifndef LOWBIT_QUANTIZE_HESSIAN_H
 #define LOWBIT_QUANTIZE_HESSIAN_H
@@ -28,6 +29,8 @@ size_t quantize_hessians_weight_count(const quantize_hessians *h);
 /* The engine's name of the activation Hessian `index` was collected from ("attn_norm-3", "ffn_norm-3",
  * "ffn_swiglu-3"; lowbit.hessian.input_names, optional), or NULL. */
 const char *quantize_hessians_input_name(const quantize_hessians *h, size_t index);
+/* The per-channel maximum |x| of Hessian `index` (cols floats, mapped), or NULL when the file has none. */
+const float *quantize_hessians_absmax(const quantize_hessians *h, size_t index);
 void quantize_hessians_free(quantize_hessians *h);
 
 #endif

@@ -31,11 +31,18 @@ void quantize_options_usage(FILE *out)
                  "                            output) fall back to imatrix/rtn and the report says so;\n"
                  "                            awq (activation-aware per-channel scales from --hessian, folded\n"
                  "                            into the RMS norm before each q/k/v and gate/up group and into\n"
-                 "                            ffn_up's rows for ffn_down, then the weighted search), awq+gptq\n"
+                 "                            ffn_up's rows for ffn_down, then the weighted search), awq+gptq,\n"
+                 "                            smoothquant (SmoothQuant's migration for W8A8 use with Q8_0 and\n"
+                 "                            the integer-dot path: s = max|x|^A / max|w|^(1-A) per channel,\n"
+                 "                            folded like AWQ; needs a Hessian file with activation maxima)\n"
                  "  --awq-alpha A             AWQ: use scales rms^A (0..1) instead of searching A per group\n"
+                 "  --smooth-alpha A          SmoothQuant's migration strength A in [0, 1] (default 0.5)\n"
                  "  --hessian FILE            Hessians written by lowbit-calibrate (needed by --method gptq)\n"
                  "  --gptq-damp F             GPTQ's damping, a fraction of the mean Hessian diagonal\n"
                  "                            (default 0.01, range (0, 10])\n"
+                 "  --gptq-act-order          GPTQ: round the columns by decreasing Hessian diagonal, with\n"
+                 "                            every block's scales fixed first (static groups: GGUF keeps no\n"
+                 "                            column permutation); formats rounded per column only\n"
                  "  --allow-requantize        allow quantizing tensors that are already quantized\n"
                  "  --arch NAME               general.architecture for a safetensors input (default safetensors)\n"
                  "  --threads N               worker threads (default: all cores)\n"
@@ -68,6 +75,7 @@ int quantize_options_parse(int argc, char **argv, quantize_options *options, cha
     int n_positional = 0, method_given = 0;
     options->gptq_damp = 0.01;
     options->awq_alpha = -1.0;
+    options->smooth_alpha = -1.0;
     for (int i = 1; i < argc; ++i) {
         const char *arg = argv[i], *value = NULL;
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -117,8 +125,11 @@ int quantize_options_parse(int argc, char **argv, quantize_options *options, cha
                 options->method = QUANTIZE_METHOD_AWQ;
             else if (strcmp(value, "awq+gptq") == 0 || strcmp(value, "gptq+awq") == 0)
                 options->method = QUANTIZE_METHOD_AWQ_GPTQ;
+            else if (strcmp(value, "smoothquant") == 0)
+                options->method = QUANTIZE_METHOD_SMOOTHQUANT;
             else {
-                snprintf(error, error_size, "--method wants rtn, imatrix, gptq, awq or awq+gptq, got '%s'", value);
+                snprintf(error, error_size, "--method wants rtn, imatrix, gptq, awq, awq+gptq or smoothquant, got '%s'",
+                         value);
                 return -1;
             }
             method_given = 1;
@@ -133,6 +144,8 @@ int quantize_options_parse(int argc, char **argv, quantize_options *options, cha
                 return -1;
             }
             options->gptq_damp = damp;
+        } else if (strcmp(arg, "--gptq-act-order") == 0) {
+            options->gptq_act_order = 1;
         } else if (strcmp(arg, "--awq-alpha") == 0) {
             if (take_value(argc, argv, &i, &value, error, error_size) != 0) return -1;
             char *end = NULL;
@@ -142,6 +155,15 @@ int quantize_options_parse(int argc, char **argv, quantize_options *options, cha
                 return -1;
             }
             options->awq_alpha = alpha;
+        } else if (strcmp(arg, "--smooth-alpha") == 0) {
+            if (take_value(argc, argv, &i, &value, error, error_size) != 0) return -1;
+            char *end = NULL;
+            const double alpha = strtod(value, &end);
+            if (!end || *end != '\0' || end == value || !(alpha >= 0.0 && alpha <= 1.0)) {
+                snprintf(error, error_size, "--smooth-alpha wants a number in [0, 1], got '%s'", value);
+                return -1;
+            }
+            options->smooth_alpha = alpha;
         } else if (strcmp(arg, "--arch") == 0) {
             if (take_value(argc, argv, &i, &options->arch, error, error_size) != 0) return -1;
             if (options->arch[0] == '\0') {
@@ -182,17 +204,28 @@ int quantize_options_parse(int argc, char **argv, quantize_options *options, cha
         snprintf(error, error_size, "--method imatrix needs --imatrix FILE");
         return -1;
     }
-    const int uses_hessian = options->method == QUANTIZE_METHOD_GPTQ || options->method == QUANTIZE_METHOD_AWQ ||
-                             options->method == QUANTIZE_METHOD_AWQ_GPTQ;
+    const int uses_hessian = options->method == QUANTIZE_METHOD_GPTQ || quantize_method_scales_inputs(options->method);
     if (uses_hessian && !options->hessian_path) {
         snprintf(error, error_size, "--method %s needs --hessian FILE (lowbit-calibrate writes one)",
-                 options->method == QUANTIZE_METHOD_GPTQ ? "gptq" : "awq");
+                 options->method == QUANTIZE_METHOD_GPTQ          ? "gptq"
+                 : options->method == QUANTIZE_METHOD_SMOOTHQUANT ? "smoothquant"
+                                                                  : "awq");
         return -1;
     }
     if (!uses_hessian && options->hessian_path) {
-        snprintf(error, error_size, "--hessian is only used by --method gptq, awq and awq+gptq");
+        snprintf(error, error_size, "--hessian is only used by --method gptq, awq, awq+gptq and smoothquant");
         return -1;
     }
+    if (options->gptq_act_order && options->method != QUANTIZE_METHOD_GPTQ &&
+        options->method != QUANTIZE_METHOD_AWQ_GPTQ) {
+        snprintf(error, error_size, "--gptq-act-order is only used by --method gptq and awq+gptq");
+        return -1;
+    }
+    if (options->smooth_alpha >= 0.0 && options->method != QUANTIZE_METHOD_SMOOTHQUANT) {
+        snprintf(error, error_size, "--smooth-alpha is only used by --method smoothquant");
+        return -1;
+    }
+    if (options->smooth_alpha < 0.0) options->smooth_alpha = 0.5;
     if (options->awq_alpha >= 0.0 && options->method != QUANTIZE_METHOD_AWQ &&
         options->method != QUANTIZE_METHOD_AWQ_GPTQ) {
         snprintf(error, error_size, "--awq-alpha is only used by --method awq and awq+gptq");

@@ -11,9 +11,16 @@ typedef enum quantize_method {
     QUANTIZE_METHOD_RTN,
     QUANTIZE_METHOD_IMATRIX,
     QUANTIZE_METHOD_GPTQ,
-    QUANTIZE_METHOD_AWQ,     /* AWQ scales, then the importance-weighted search */
-    QUANTIZE_METHOD_AWQ_GPTQ /* AWQ scales, then GPTQ */
+    QUANTIZE_METHOD_AWQ,        /* AWQ scales, then the importance-weighted search */
+    QUANTIZE_METHOD_AWQ_GPTQ,   /* AWQ scales, then GPTQ */
+    QUANTIZE_METHOD_SMOOTHQUANT /* SmoothQuant's migration scales (activation and weight maxima), then the search */
 } quantize_method;
+
+/* Whether the method multiplies weight columns by per-channel scales folded into the producer of the input. */
+static inline int quantize_method_scales_inputs(quantize_method m)
+{
+    return m == QUANTIZE_METHOD_AWQ || m == QUANTIZE_METHOD_AWQ_GPTQ || m == QUANTIZE_METHOD_SMOOTHQUANT;
+}
 
 typedef struct quantize_options {
     const char *input, *output, *type_name;
@@ -28,7 +35,9 @@ typedef struct quantize_options {
     quantize_method method;   /* rtn, imatrix or gptq (default: imatrix when --imatrix is given, else rtn) */
     const char *hessian_path; /* lowbit-calibrate's Hessians, for gptq */
     double gptq_damp;         /* relative damping of the Hessian diagonal (default 0.01) */
+    int gptq_act_order;       /* GPTQ in activation order with static groups */
     double awq_alpha;         /* AWQ's exponent; negative: searched per group (the default) */
+    double smooth_alpha;      /* SmoothQuant's migration strength (default 0.5) */
     const char *arch;         /* general.architecture for safetensors input */
 } quantize_options;
 

@@ -135,7 +135,10 @@ static lowbit_status produce_tensor(void *user_data, const char *name, size_t si
         snprintf(p->error, p->error_size, "tensor '%s': out of memory for a %zu-row chunk", name, chunk_rows);
         status = LOWBIT_ERROR_OUT_OF_MEMORY;
     }
-    if (status == LOWBIT_OK && job->gptq && (p->factor.u == NULL || p->factor_index != job->hessian_index)) {
+    /* the activation order applies to the formats rounded column by column; the lattice ones keep theirs */
+    const int ordered = p->options->gptq_act_order && quantize_gptq_per_column(r->target_type);
+    if (status == LOWBIT_OK && job->gptq &&
+        (p->factor.u == NULL || p->factor_index != job->hessian_index || (p->factor.order != NULL) != ordered)) {
         char message[512];
         quantize_gptq_factor_free(&p->factor);
         /* with AWQ the weights are W·diag(s) and the input diag(s)⁻¹·x, so the Hessian is diag(s)⁻¹·H·diag(s)⁻¹ */
@@ -152,7 +155,8 @@ static lowbit_status produce_tensor(void *user_data, const char *name, size_t si
         if (!h) {
             snprintf(p->error, p->error_size, "tensor '%s': out of memory for the scaled Hessian", name);
             status = LOWBIT_ERROR_OUT_OF_MEMORY;
-        } else if (quantize_gptq_prepare(h, cols, p->options->gptq_damp, &p->factor, message, sizeof message) != 0) {
+        } else if (quantize_gptq_prepare_ordered(h, cols, p->options->gptq_damp, ordered, &p->factor, message,
+                                                 sizeof message) != 0) {
             snprintf(p->error, p->error_size, "tensor '%s': %s", name, message);
             status = LOWBIT_ERROR_INVALID_ARGUMENT;
         }
@@ -394,21 +398,30 @@ static int awq_prepare(pipeline *p, lowbit_gguf *gguf, lowbit_gguf_writer *write
             if (!members[m].w) ok = 0;
         }
         float *scales = malloc(cols * sizeof *scales);
-        quantize_awq_result result;
+        quantize_awq_result result = {.alpha = o->smooth_alpha};
         char message[512] = "";
+        const int smooth = o->method == QUANTIZE_METHOD_SMOOTHQUANT;
+        if (smooth && ok && !quantize_hessians_absmax(p->hessians, h)) {
+            ok = 0;
+            snprintf(message, sizeof message,
+                     "the Hessian file has no activation maxima (absmax.*); collect it again with lowbit-calibrate");
+        }
         if (!ok || !scales ||
-            quantize_awq_search(members, count, cols, hessian, o->awq_alpha, o->threads, scales, &result, message,
-                                sizeof message) != 0) {
+            (smooth ? quantize_smooth_scales(members, count, cols, quantize_hessians_absmax(p->hessians, h),
+                                             o->smooth_alpha, scales, message, sizeof message)
+                    : quantize_awq_search(members, count, cols, hessian, o->awq_alpha, o->threads, scales, &result,
+                                          message, sizeof message)) != 0) {
             for (size_t m = 0; m < count; ++m)
                 free((void *)members[m].w);
             free(scales);
-            snprintf(error, error_size, "AWQ for the input %s: %s", input, message[0] ? message : "out of memory");
+            snprintf(error, error_size, "%s for the input %s: %s", smooth ? "SmoothQuant" : "AWQ", input,
+                     message[0] ? message : "out of memory");
             return -1;
         }
         for (size_t m = 0; m < count; ++m)
             free((void *)members[m].w);
         groups++;
-        if (result.alpha == 0.0) { /* no scaling won: leave the group as it is */
+        if (!smooth && result.alpha == 0.0) { /* no scaling won: leave the group as it is */
             free(scales);
             continue;
         }
@@ -446,7 +459,8 @@ static int awq_prepare(pipeline *p, lowbit_gguf *gguf, lowbit_gguf_writer *write
         }
         folded++;
     }
-    fprintf(stderr, "lowbit-quantize: AWQ scaled %zu of %zu input groups\n", folded, groups);
+    fprintf(stderr, "lowbit-quantize: %s scaled %zu of %zu input groups\n",
+            o->method == QUANTIZE_METHOD_SMOOTHQUANT ? "SmoothQuant" : "AWQ", folded, groups);
     return 0;
 }
 
@@ -572,9 +586,7 @@ static int run_gguf(pipeline *p, const quantize_imatrix *imatrix, FILE *progress
             goto done;
         }
     }
-    if ((o->method == QUANTIZE_METHOD_AWQ || o->method == QUANTIZE_METHOD_AWQ_GPTQ) &&
-        awq_prepare(p, gguf, writer, error, error_size) != 0)
-        goto done;
+    if (quantize_method_scales_inputs(o->method) && awq_prepare(p, gguf, writer, error, error_size) != 0) goto done;
     rc = finish_write(p, writer, progress_out, error, error_size);
 done:
     lowbit_gguf_writer_destroy(writer);
@@ -698,7 +710,7 @@ int quantize_pipeline_run(const quantize_options *options, FILE *progress_out, q
     summary->file_type = options->preset->file_type;
     summary->dry_run = options->dry_run;
     summary->imatrix_path = options->imatrix_path;
-    static const char *const method_names[] = {"rtn", "imatrix", "gptq", "awq", "awq+gptq"};
+    static const char *const method_names[] = {"rtn", "imatrix", "gptq", "awq", "awq+gptq", "smoothquant"};
     summary->method = method_names[options->method];
     summary->hessian_path = options->hessian_path;
     summary->threads = options->threads ? options->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -725,7 +737,7 @@ int quantize_pipeline_run(const quantize_options *options, FILE *progress_out, q
         }
         p.hessians = hessians;
     }
-    if (kind != INPUT_GGUF && (options->method == QUANTIZE_METHOD_AWQ || options->method == QUANTIZE_METHOD_AWQ_GPTQ)) {
+    if (kind != INPUT_GGUF && quantize_method_scales_inputs(options->method)) {
         quantize_hessians_free(hessians);
         quantize_imatrix_free(&imatrix);
         return fail(error, error_size, "AWQ folds its scales into the GGUF model's norm tensors: give a GGUF input",

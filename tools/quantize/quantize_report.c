@@ -135,7 +135,10 @@ void quantize_report_text(FILE *out, const quantize_summary *summary)
                     (unsigned long long)t->ne[0]);
         if (t->used_imatrix) fprintf(out, "; imatrix");
         if (t->used_gptq) fprintf(out, "; gptq");
-        if (t->awq_alpha >= 0.0) fprintf(out, "; awq alpha %.2f", t->awq_alpha);
+        if (t->awq_alpha >= 0.0)
+            fprintf(out, "; %s alpha %.2f",
+                    summary->method && strcmp(summary->method, "smoothquant") == 0 ? "smoothquant" : "awq",
+                    t->awq_alpha);
         if (t->awq_rows) fprintf(out, "; awq rows");
         if (t->missing_imatrix) fprintf(out, "; NO imatrix (needs one)");
         fputc('\n', out);
