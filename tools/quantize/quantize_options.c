@@ -68,6 +68,19 @@ static int parse_type_option(const char *option, const char *value, lowbit_forma
     return -1;
 }
 
+/* A number in [0, 1] for `option`, or -1 with a message. */
+static int parse_unit_interval(const char *option, const char *value, double *out, char *error, size_t error_size)
+{
+    char *end = NULL;
+    const double v = strtod(value, &end);
+    if (!end || *end != '\0' || end == value || !(v >= 0.0 && v <= 1.0)) {
+        snprintf(error, error_size, "%s wants a number in [0, 1], got '%s'", option, value);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int quantize_options_parse(int argc, char **argv, quantize_options *options, char *error, size_t error_size)
 {
     memset(options, 0, sizeof *options);
@@ -146,24 +159,11 @@ int quantize_options_parse(int argc, char **argv, quantize_options *options, cha
             options->gptq_damp = damp;
         } else if (strcmp(arg, "--gptq-act-order") == 0) {
             options->gptq_act_order = 1;
-        } else if (strcmp(arg, "--awq-alpha") == 0) {
-            if (take_value(argc, argv, &i, &value, error, error_size) != 0) return -1;
-            char *end = NULL;
-            const double alpha = strtod(value, &end);
-            if (!end || *end != '\0' || end == value || !(alpha >= 0.0 && alpha <= 1.0)) {
-                snprintf(error, error_size, "--awq-alpha wants a number in [0, 1], got '%s'", value);
+        } else if (strcmp(arg, "--awq-alpha") == 0 || strcmp(arg, "--smooth-alpha") == 0) {
+            if (take_value(argc, argv, &i, &value, error, error_size) != 0 ||
+                parse_unit_interval(arg, value, arg[2] == 'a' ? &options->awq_alpha : &options->smooth_alpha, error,
+                                    error_size) != 0)
                 return -1;
-            }
-            options->awq_alpha = alpha;
-        } else if (strcmp(arg, "--smooth-alpha") == 0) {
-            if (take_value(argc, argv, &i, &value, error, error_size) != 0) return -1;
-            char *end = NULL;
-            const double alpha = strtod(value, &end);
-            if (!end || *end != '\0' || end == value || !(alpha >= 0.0 && alpha <= 1.0)) {
-                snprintf(error, error_size, "--smooth-alpha wants a number in [0, 1], got '%s'", value);
-                return -1;
-            }
-            options->smooth_alpha = alpha;
         } else if (strcmp(arg, "--arch") == 0) {
             if (take_value(argc, argv, &i, &options->arch, error, error_size) != 0) return -1;
             if (options->arch[0] == '\0') {
