@@ -10,6 +10,7 @@
 
 #include "lowbit/lowbit.h"
 #include "lowbit/lowbit_io.h"
+#include "backends/cpu/cpu_simd.h" /* LOWBIT_MULTIVERSION, LOWBIT_ALWAYS_INLINE */
 #include "tools/common/tool_util.h"
 #include "tools/quantize/quantize_hessian.h"
 
@@ -133,45 +134,62 @@ static double dot(const float *a, const float *b, size_t n)
     return s;
 }
 
-/* Four dots of a against b0..b3 at once: a is loaded once per four products. Same grouping as dot(). */
-static void dot4(const float *a, const float *b0, const float *b1, const float *b2, const float *b3, size_t n,
-                 double *out)
+/* Dots of 2 rows a0, a1 against 4 rows b0..b3 (n floats each) at once, each with the eight partial sums of
+ * dot(): every product pair's sum is grouped exactly as dot() groups it, so the result does not depend on
+ * the tiling; the tile only loads each row once per eight products. */
+LOWBIT_ALWAYS_INLINE void dot2x4(const float *a0, const float *a1, const float *b, size_t n, double *out0, double *out1)
 {
-    float acc[4][8] = {{0}};
+    const float *b0 = b, *b1 = b + n, *b2 = b + 2 * n, *b3 = b + 3 * n;
+    float acc[8][8] = {{0}};
     size_t t = 0;
     for (; t + 8 <= n; t += 8)
         for (int u = 0; u < 8; ++u) {
-            const float x = a[t + u];
-            acc[0][u] += x * b0[t + u];
-            acc[1][u] += x * b1[t + u];
-            acc[2][u] += x * b2[t + u];
-            acc[3][u] += x * b3[t + u];
+            const float x = a0[t + u], y = a1[t + u];
+            const float c0 = b0[t + u], c1 = b1[t + u], c2 = b2[t + u], c3 = b3[t + u];
+            acc[0][u] += x * c0;
+            acc[1][u] += x * c1;
+            acc[2][u] += x * c2;
+            acc[3][u] += x * c3;
+            acc[4][u] += y * c0;
+            acc[5][u] += y * c1;
+            acc[6][u] += y * c2;
+            acc[7][u] += y * c3;
         }
-    const float *b[4] = {b0, b1, b2, b3};
-    for (int r = 0; r < 4; ++r) {
-        double s = 0.0;
+    for (int r = 0; r < 8; ++r) {
+        const float *a = r < 4 ? a0 : a1, *br = b + (size_t)(r % 4) * n;
+        double sum = 0.0;
         for (int u = 0; u < 8; ++u)
-            s += acc[r][u];
+            sum += acc[r][u];
         for (size_t k = t; k < n; ++k)
-            s += (double)a[k] * b[r][k];
-        out[r] += s;
+            sum += (double)a[k] * br[k];
+        (r < 4 ? out0 : out1)[r % 4] += sum;
     }
+}
+
+/* Rows [i0, i1) of the upper triangle, two at a time (the pair's second row also gets the one entry left of
+ * the diagonal, never read); a row left over, and the columns past the last group of four, go one by one.
+ * Cloned for AVX2 and AVX-512 (the same float operations in the same order, so the same sums). */
+LOWBIT_MULTIVERSION static void outer_rows(const float *xt, size_t cols, size_t n, double *sums, size_t i0, size_t i1)
+{
+    size_t i = i0;
+    for (; i + 2 <= i1; i += 2) {
+        size_t k = i;
+        for (; k + 4 <= cols; k += 4)
+            dot2x4(xt + i * n, xt + (i + 1) * n, xt + k * n, n, sums + i * cols + k, sums + (i + 1) * cols + k);
+        for (; k < cols; ++k) {
+            sums[i * cols + k] += dot(xt + i * n, xt + k * n, n);
+            sums[(i + 1) * cols + k] += dot(xt + (i + 1) * n, xt + k * n, n);
+        }
+    }
+    for (; i < i1; ++i)
+        for (size_t k = i; k < cols; ++k)
+            sums[i * cols + k] += dot(xt + i * n, xt + k * n, n);
 }
 
 static void *outer_worker(void *arg)
 {
     const outer_job *j = arg;
-    for (size_t i = j->i0; i < j->i1; ++i) {
-        const float *a = j->xt + i * j->n;
-        double *row = j->sums + i * j->cols;
-        size_t k = i;
-        for (; k + 4 <= j->cols; k += 4) {
-            const float *b = j->xt + k * j->n;
-            dot4(a, b, b + j->n, b + 2 * j->n, b + 3 * j->n, j->n, row + k);
-        }
-        for (; k < j->cols; ++k)
-            row[k] += dot(a, j->xt + k * j->n, j->n);
-    }
+    outer_rows(j->xt, j->cols, j->n, j->sums, j->i0, j->i1);
     return NULL;
 }
 
