@@ -125,7 +125,8 @@ void lowbit_quantize_row_iq4_nl(const float *src, void *dst, size_t cols, const 
 
 void lowbit_dequantize_row_iq4_nl(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / 32; ++b) lowbit_decode_iq4_nl((const unsigned char *)src + b * 18, dst + b * 32);
+    for (size_t b = 0; b < cols / 32; ++b)
+        lowbit_decode_iq4_nl((const unsigned char *)src + b * 18, dst + b * 32);
 }
 
 /* IQ4_XS: f16 d, scales_h (2 high bits × 8), scales_l[4] (4 low bits × 8), qs[128];
@@ -172,5 +173,6 @@ void lowbit_quantize_row_iq4_xs(const float *src, void *dst, size_t cols, const 
 
 void lowbit_dequantize_row_iq4_xs(const void *src, float *dst, size_t cols)
 {
-    for (size_t b = 0; b < cols / 256; ++b) lowbit_decode_iq4_xs((const unsigned char *)src + b * 136, dst + b * 256);
+    for (size_t b = 0; b < cols / 256; ++b)
+        lowbit_decode_iq4_xs((const unsigned char *)src + b * 136, dst + b * 256);
 }
