@@ -1,4 +1,4 @@
-# Thin wrapper over CMake: `make demo`, `make test`, `make bench`, `make conform`. Each installs what is
+# Thin wrapper over CMake: `make demo`, `make test`, `make bench`, `make conform`, `make tune`. Each installs what is
 # missing first. CI (.ci/run) also runs the checks below `make test`: test-sanitize, test-tsan, test-clang.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -15,7 +15,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DLOWBIT_WERROR=ON -DLOWBIT_REQUIRE_BACKENDS=ON
 endif
 
-.PHONY: all deps configure build demo test test-sanitize test-tsan test-clang bench bench-dot bench-engine conform install clean format
+.PHONY: all deps configure build demo test test-sanitize test-tsan test-clang bench bench-dot bench-engine conform tune install clean format
 
 all: build
 
@@ -84,6 +84,12 @@ bench-engine: build
 # the full conformance suite on every device, with JUnit and JSON reports in build/
 conform: build
 	$(BUILD)/bin/lowbit-conform --full --junit $(BUILD)/conform.xml --json $(BUILD)/conform.json
+
+# tunes every device for the default set and writes the user tuning database (<cache>/tuning/, docs/tuning.md) that
+# every later lowbit context reads; resumable (run it again after an interruption)
+tune: build
+	$(BUILD)/bin/lowbit-tune --json $(BUILD)/tune.json --plot $(BUILD)/tune.png
+	@echo "wrote $(BUILD)/tune.json and $(BUILD)/tune.png"
 
 # library, headers, plugins, tools, lowbit.pc and the CMake package under PREFIX (DESTDIR stages a package)
 PREFIX ?= /usr/local

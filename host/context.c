@@ -8,6 +8,7 @@
 #include "../backends/common/params.h"
 #include "error.h"
 #include "runtime.h"
+#include "tuning/tuning_host.h"
 
 static void context_free(lowbit_context *context);
 
@@ -38,11 +39,13 @@ lowbit_status lowbit_context_create(const lowbit_context_options *options, lowbi
     const char *params = defaults.params;
     char why[160];
     lowbit_params parsed;
+    memset(&parsed, 0, sizeof parsed);
     if (params && lowbit_params_parse(params, &parsed, why, sizeof why) != 0)
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_context_create: options->params: %s", why);
     if (!params && (params = getenv("LOWBIT_PARAMS")) && lowbit_params_parse(params, &parsed, why, sizeof why) != 0) {
         lowbit_log(LOWBIT_LOG_WARN, "LOWBIT_PARAMS ignored: %s", why);
         params = NULL;
+        memset(&parsed, 0, sizeof parsed);
     }
     lowbit_context *context = calloc(1, sizeof *context);
     if (!context) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_context_create: out of host memory");
@@ -54,6 +57,18 @@ lowbit_status lowbit_context_create(const lowbit_context_options *options, lowbi
             return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_context_create: out of host memory");
         }
         context->host_api.params = context->params;
+    }
+    /* the tuning database: shipped entries, then the user's files (<cache folder>/tuning/); tuning=0 skips it */
+    if (lowbit_params_tuning(&parsed)) {
+        const char *cache = context->host_api.cache_dir ? context->host_api.cache_dir() : NULL;
+        char user_dir[1100];
+        if (cache) snprintf(user_dir, sizeof user_dir, "%s/tuning", cache);
+        if (!(context->tuning = lowbit_tuning_load(cache ? user_dir : NULL))) {
+            context_free(context);
+            return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_context_create: out of host memory");
+        }
+        context->host_api.tuning = context->tuning;
+        context->host_api.tuned_params = lowbit_tuning_answer;
     }
     lowbit_status status = lowbit_cpu_backend_create(&context->host_api, &context->plugins[0].backend);
     if (status != LOWBIT_OK) {
@@ -110,6 +125,7 @@ static void context_free(lowbit_context *context)
     }
     free(context->devices);
     free(context->params);
+    lowbit_tuning_free(context->tuning);
     pthread_mutex_destroy(&context->mutex);
     free(context);
 }
@@ -263,4 +279,38 @@ lowbit_status lowbit_device_measure_bandwidth(lowbit_context *context, size_t de
         return lowbit_error(LOWBIT_ERROR_UNSUPPORTED, "%s: the %s backend has no bandwidth probe", fn, backend->name);
     lowbit_error_clear();
     return backend->measure_bandwidth(backend->self, entry->local_index, bytes, bytes_per_second);
+}
+
+lowbit_status lowbit_device_tuning(lowbit_context *context, size_t device, lowbit_format format, size_t n, size_t rows,
+                                   size_t cols, char *params, size_t params_size, char *level, size_t level_size)
+{
+    static const char fn[] = "lowbit_device_tuning";
+    lowbit_status status = probe_checked(context, fn);
+    if (status != LOWBIT_OK) return status;
+    if (device >= context->device_count)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: device %zu of %zu", fn, device, context->device_count);
+    if ((!params && params_size) || (!level && level_size))
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: a NULL output with a non-zero size", fn);
+    if (!lowbit_format_get((int)format) || n == 0 || rows == 0 || cols == 0)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: format %d, n %zu, rows %zu, cols %zu", fn, (int)format,
+                            n, rows, cols);
+    char found[256] = "", which[16] = "default";
+    char answer_level[16];
+    if (context->tuning &&
+        lowbit_tuning_answer(&context->host_api, &context->devices[device].info, n > 8 ? "gemm" : "gemv", format, n,
+                             rows, cols, found, sizeof found, answer_level, sizeof answer_level) == 1)
+        snprintf(which, sizeof which, "%s", answer_level);
+    if (params_size) snprintf(params, params_size, "%s", found);
+    if (level_size) snprintf(level, level_size, "%s", which);
+    return LOWBIT_OK;
+}
+
+lowbit_status lowbit_tuning_sources(lowbit_context *context, char *text, size_t size)
+{
+    lowbit_status status = check_context(context, "lowbit_tuning_sources");
+    if (status != LOWBIT_OK) return status;
+    if (!text || size == 0)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_tuning_sources: text is NULL or size 0");
+    snprintf(text, size, "%s", context->tuning ? lowbit_tuning_sources_text(context->tuning) : "tuning=0\n");
+    return LOWBIT_OK;
 }

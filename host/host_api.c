@@ -111,8 +111,17 @@ static int host_fault_injected(const char *site) { return lowbit_fault_injected(
 const lowbit_host_api *lowbit_host_api_get(void)
 {
     static const lowbit_host_api api = {
-        sizeof(lowbit_host_api), LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR, host_log, host_set_error,
-        host_fault_injected,     host_max_alloc_override,  host_cache_dir,           NULL,
+        sizeof(lowbit_host_api),
+        LOWBIT_BACKEND_ABI_MAJOR,
+        LOWBIT_BACKEND_ABI_MINOR,
+        host_log,
+        host_set_error,
+        host_fault_injected,
+        host_max_alloc_override,
+        host_cache_dir,
+        NULL,
+        NULL,
+        NULL, /* tuned_params, tuning: set per context (context.c) */
     };
     return &api;
 }

@@ -28,8 +28,9 @@ struct lowbit_context {
     int devices_probed;
     lowbit_device_entry *devices;
     size_t device_count;
-    char *params;             /* the validated parameter string (options, else LOWBIT_PARAMS); NULL when none */
-    lowbit_host_api host_api; /* the host services with this context's params, handed to its backends */
+    char *params;                 /* the validated parameter string (options, else LOWBIT_PARAMS); NULL when none */
+    lowbit_host_api host_api;     /* the host services with this context's params, handed to its backends */
+    struct lowbit_tuning *tuning; /* the tuning database (host/tuning/tuning_host.c); NULL under tuning=0 */
 };
 
 struct lowbit_weights {

@@ -288,7 +288,7 @@ static void test_subgroup_reduction(void **state)
                              runs[r].batch_count, 0);
                 lowbit_run_info run = {.struct_size = sizeof run};
                 assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
-                assert_non_null(strstr(run.kernel, "gpu-layout"));
+                assert_non_null(strstr(run.kernel, "coop-layout"));
                 if ((strstr(run.kernel, " sg") != NULL) != (subgroups && info.subgroups))
                     fail_msg("LOWBIT_VULKAN_SUBGROUPS=%d, subgroups %d: ran %s", subgroups, info.subgroups, run.kernel);
             }
@@ -319,7 +319,7 @@ static void test_other_kernel_variants(void **state)
                     check_matmul(context, device, formats[f], shapes[s], batches, 2, 0);
             lowbit_run_info run = {.struct_size = sizeof run};
             assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
-            assert_non_null(strstr(run.kernel, strstr(params[p], "gpu") ? "gpu-layout" : "cpu-layout"));
+            assert_non_null(strstr(run.kernel, strstr(params[p], "gpu") ? "coop-layout" : "row-layout"));
         }
         unsetenv("LOWBIT_VULKAN_PARAMS");
         lowbit_context_destroy(context);
@@ -343,7 +343,7 @@ static void test_raw_kernel_variants(void **state)
         check_matmul(context, device, format, (shape){67, 3 * block}, batches, 2, 0);
         lowbit_run_info run = {.struct_size = sizeof run};
         assert_int_equal(lowbit_last_run(context, &run), LOWBIT_OK);
-        assert_non_null(strstr(run.kernel, "gpu-layout"));
+        assert_non_null(strstr(run.kernel, "coop-layout"));
     }
     lowbit_context_destroy(context);
     setenv("LOWBIT_VULKAN_PARAMS", "8,3,cpu", 1);

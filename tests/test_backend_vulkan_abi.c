@@ -30,9 +30,17 @@ static void test_entry_checks_abi(void **state)
     assert_non_null(symbol);
     lowbit_backend_entry_fn entry;
     memcpy(&entry, &symbol, sizeof entry);
-    lowbit_host_api host = {sizeof host,  LOWBIT_BACKEND_ABI_MAJOR, LOWBIT_BACKEND_ABI_MINOR,
-                            entry_log,    entry_set_error,          entry_no_fault,
-                            entry_no_cap, entry_no_cache,           NULL};
+    lowbit_host_api host = {sizeof host,
+                            LOWBIT_BACKEND_ABI_MAJOR,
+                            LOWBIT_BACKEND_ABI_MINOR,
+                            entry_log,
+                            entry_set_error,
+                            entry_no_fault,
+                            entry_no_cap,
+                            entry_no_cache,
+                            NULL,
+                            NULL,
+                            NULL};
     lowbit_backend *backend = NULL;
     entry_error[0] = '\0';
     assert_int_equal(entry(LOWBIT_BACKEND_ABI_MAJOR + 1, 0, &host, &backend), LOWBIT_ERROR_PLUGIN);

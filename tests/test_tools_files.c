@@ -2,7 +2,8 @@
  * built binaries: lowbit-quantize overwriting its imatrix input, replacing a FIFO given as output, and
  * hanging on (or allocating 2^63 bytes for) an imatrix that is a FIFO or a directory; lowbit-bench hanging
  * on a FIFO model and leaking its option strings on error paths (the exact exit status is asserted, so a
- * leak-checking build, whose leak report changes it, fails). Each run is killed after a time limit. */
+ * leak-checking build, whose leak report changes it, fails), and lowbit-bench's JSON naming the cache its
+ * weight rotation defeats. Each run is killed after a time limit. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,45 +73,11 @@ static int remove_test_dir(void **state)
     return 0;
 }
 
-/* Runs build/bin/<tool> with argv (NULL-terminated, without the program name), stdout and stderr into
- * output_log; returns its exit status, or fails the test when it hangs or dies of a signal. */
+/* The tool on the CPU device, its output in `output`: its exit status (test_run_tool). */
 static int run_tool(const char *tool, const char *const *args, char *output, size_t output_size)
 {
-    const char *binary_dir = getenv("LOWBIT_TEST_BINARY_DIR");
-    assert_non_null(binary_dir);
-    char program[1024];
-    snprintf(program, sizeof program, "%s/bin/%s", binary_dir, tool);
-    char *argv[16] = {program};
-    size_t argc = 1;
-    for (; args[argc - 1] && argc < 15; ++argc)
-        argv[argc] = (char *)args[argc - 1];
-    argv[argc] = NULL;
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        int fd = open(output_log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
-        setenv("LOWBIT_DEVICE", "cpu", 1);
-        execv(program, argv);
-        _exit(127);
-    }
-    int status = 0;
-    struct timespec pause = {0, 20 * 1000 * 1000};
-    for (int waited = 0; waitpid(child, &status, WNOHANG) == 0; ++waited) {
-        if (waited > RUN_LIMIT_SECONDS * 50) {
-            kill(child, SIGKILL);
-            waitpid(child, &status, 0);
-            fail_msg("%s did not finish within %d s (hung on a blocking open?)", tool, RUN_LIMIT_SECONDS);
-        }
-        nanosleep(&pause, NULL);
-    }
-    FILE *log = fopen(output_log, "r");
-    assert_non_null(log);
-    size_t got = fread(output, 1, output_size - 1, log);
-    output[got] = '\0';
-    fclose(log);
-    if (!WIFEXITED(status)) fail_msg("%s died of signal %d:\n%s", tool, WTERMSIG(status), output);
-    return WEXITSTATUS(status);
+    static const char *const env[] = {"LOWBIT_DEVICE=cpu", NULL};
+    return test_run_tool(tool, args, env, output_log, RUN_LIMIT_SECONDS, output, output_size);
 }
 
 static void assert_file_equal(const char *path, const void *expected, size_t size)
@@ -217,6 +184,60 @@ static void test_bench_refuses_fifo_model_and_frees_on_errors(void **state)
     assert_int_equal(run_tool("lowbit-bench", help, output, sizeof output), 0);
 }
 
+/* The unsigned number after "key": in a JSON text; fails the test when the key is missing. */
+static unsigned long long json_number(const char *json, const char *key)
+{
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"%s\": ", key);
+    const char *at = strstr(json, quoted);
+    if (!at) fail_msg("no %s in:\n%s", quoted, json);
+    char *end = NULL;
+    unsigned long long value = strtoull(at + strlen(quoted), &end, 10);
+    assert_true(end > at + strlen(quoted));
+    return value;
+}
+
+/* lowbit-bench's GB/s are DRAM figures: each matrix is uploaded as copies that together hold >= 4 x the cache and
+ * timed in rotation. A tiny matrix on the cpu device: the JSON names the cache (the host's last-level one) and the
+ * copies, more than one as the matrix is far smaller than any cache, here capped at 64 and said so. Nothing is
+ * timed against a bound: only the bookkeeping is checked. */
+static void test_bench_rotates_weight_copies_past_the_cache(void **state)
+{
+    (void)state;
+    char json_path[1024], output[32768];
+    path_in_test_dir(json_path, sizeof json_path, "bench.json");
+    const char *args[] = {"--device", "cpu",      "--format", "Q8_0",   "--shape", "64x256", "--n",
+                          "1",        "--repeat", "3",        "--json", json_path, NULL};
+    int status = run_tool("lowbit-bench", args, output, sizeof output);
+    if (status != 0) fail_msg("lowbit-bench exited with %d:\n%s", status, output);
+    assert_non_null(strstr(output, "copies"));
+    char json[8192];
+    FILE *file = fopen(json_path, "r");
+    assert_non_null(file);
+    size_t got = fread(json, 1, sizeof json - 1, file);
+    fclose(file);
+    json[got] = '\0';
+    assert_true(json_number(json, "cache_multiple") == 4);
+    const unsigned long long cache = json_number(json, "cache_bytes"), copies = json_number(json, "weight_copies"),
+                             rotation = json_number(json, "rotation_bytes");
+    const unsigned long long matrix = 64ull * 272; /* Q8_0: 34 bytes per 32 values */
+    assert_true(cache >= 64ull << 10);             /* no host LLC is below 64 KiB; the fallback is 32 MiB */
+    assert_true(copies >= 1);
+    assert_true(matrix < cache && copies > 1); /* smaller than the cache: rotated */
+    if (4 * cache > 64 * matrix) {             /* every real LLC: the 64-copy cap binds, and both outputs say so */
+        assert_true(copies == 64);
+        assert_non_null(strstr(json, "\"copies_capped\": true"));
+        assert_non_null(strstr(output, "capped at 64 copies"));
+    } else {
+        assert_true(copies == (4 * cache + matrix - 1) / matrix);
+        assert_non_null(strstr(json, "\"copies_capped\": false"));
+    }
+    assert_true(rotation == copies * matrix);
+    assert_non_null(strstr(json, "\"cache_source\": \""));
+    assert_true(json_number(json, "probe_bytes") >= 256ull << 20); /* >= 4 x cache and the old 256 MiB default */
+    assert_non_null(strstr(json, "\"percent_of_bandwidth\": "));   /* the existing fields stay */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +246,8 @@ int main(void)
                                         remove_test_dir),
         cmocka_unit_test_setup_teardown(test_quantize_method_options, make_test_dir, remove_test_dir),
         cmocka_unit_test_setup_teardown(test_bench_refuses_fifo_model_and_frees_on_errors, make_test_dir,
+                                        remove_test_dir),
+        cmocka_unit_test_setup_teardown(test_bench_rotates_weight_copies_past_the_cache, make_test_dir,
                                         remove_test_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

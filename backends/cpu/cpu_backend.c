@@ -8,6 +8,7 @@
 
 #include "../../host/error.h"
 #include "../../host/runtime.h"
+#include "../common/cache_size.h"
 #include "../common/params.h"
 #include "cpu_gemv.h"
 #include "cpu_simd.h"
@@ -51,7 +52,8 @@ struct cpu_pool {
 typedef struct cpu_backend {
     lowbit_backend backend;
     int threads;
-    lowbit_dot_path dot; /* the context's dot= parameter */
+    lowbit_params params; /* the context's parameters (dot, threads; params.h) */
+    const lowbit_host_api *host;
     lowbit_device_info info;
     cpu_pool pool;
 } cpu_backend;
@@ -252,9 +254,14 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
             x_wide[i] = lowbit_fp16_to_fp32(x16[i]);
         x = x_wide;
     }
+    /* the tuning database's entry for this format, batch and shape, with the context's parameters over it */
+    lowbit_params params;
+    char tuned[16];
+    lowbit_params_for_matmul(cpu->host, &cpu->info, LOWBIT_PARAM_CPU, &cpu->params, args->n > 8 ? "gemm" : "gemv",
+                             weights->format, args->n, weights->rows, weights->cols, &params, tuned, sizeof tuned);
     /* one thread per ~256k weights, so small calls do not pay for thread start-up */
     size_t work = weights->rows * weights->cols * args->n;
-    int threads = cpu->threads;
+    int threads = params.values[LOWBIT_KEY_THREADS] ? (int)params.values[LOWBIT_KEY_THREADS] : cpu->threads;
     if ((size_t)threads > work / 262144 + 1) threads = (int)(work / 262144 + 1);
     if ((size_t)threads > weights->rows) threads = (int)weights->rows;
     if (threads < 1) threads = 1;
@@ -267,7 +274,7 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
     lowbit_cpu_q8 q8 = {NULL, NULL, NULL, NULL, NULL};
     const int use_int =
         lowbit_cpu_gemv_int_available(weights->format) &&
-        (cpu->dot == LOWBIT_DOT_INT || (cpu->dot == LOWBIT_DOT_AUTO && cpu_dot_default(weights->format, args->n)));
+        (params.dot == LOWBIT_DOT_INT || (params.dot == LOWBIT_DOT_AUTO && cpu_dot_default(weights->format, args->n)));
     if (use_int) {
         const size_t count = args->n * weights->cols, blocks = count / 32;
         q8.q = malloc(count);
@@ -314,7 +321,13 @@ static lowbit_status cpu_matmul(void *self, lowbit_backend_matmul_args *args)
         for (int t = 1; t <= started; ++t)
             pthread_join(handles[t], NULL);
     }
-    snprintf(args->kernel, sizeof args->kernel, "%s threads=%d%s", jobs[0].kernel, threads, x_wide ? " x=f16" : "");
+    /* Test hook (LOWBIT_FAULT=cpu.wrong): the single-thread variant answers wrong, as a broken kernel variant would,
+     * so the tests see lowbit-tune's verification reject a candidate. */
+    if (threads == 1 && lowbit_fault_injected("cpu.wrong"))
+        for (size_t i = 0; i < args->n * weights->rows; i += 7)
+            args->y[i] = args->y[i] * 1.5f + 1.0f;
+    snprintf(args->kernel, sizeof args->kernel, "%s threads=%d%s%s%s", jobs[0].kernel, threads, x_wide ? " x=f16" : "",
+             tuned[0] ? " tuned=" : "", tuned);
     if (use_int && args->struct_size >= offsetof(lowbit_backend_matmul_args, activations_quantized) + sizeof(int))
         args->activations_quantized = 1;
     free(q8.q);
@@ -358,7 +371,16 @@ static lowbit_status cpu_measure_bandwidth(void *self, size_t device, size_t byt
 {
     cpu_backend *cpu = self;
     (void)device;
+    if (bytes == 0) {
+        /* the default: LOWBIT_CACHE_MULTIPLE x the host's last-level cache, at least 256 MiB (cache_size.h), so the
+         * probe streams from DRAM; at most half the host's memory */
+        uint64_t wanted = lowbit_default_probe_bytes(1);
+        if (cpu->info.global_memory && wanted > cpu->info.global_memory / 2) wanted = cpu->info.global_memory / 2;
+        bytes = wanted > SIZE_MAX ? SIZE_MAX : (size_t)wanted;
+    }
     size_t count = bytes / sizeof(float);
+    if (count == 0)
+        return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "cpu bandwidth probe: %zu bytes is too small", bytes);
     float *data = malloc(count * sizeof(float));
     if (!data) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu bandwidth probe: no %zu-byte buffer", bytes);
     for (size_t i = 0; i < count; ++i)
@@ -500,17 +522,19 @@ lowbit_status lowbit_cpu_backend_create(const lowbit_host_api *host, lowbit_back
 {
     cpu_backend *cpu = calloc(1, sizeof *cpu);
     if (!cpu) return lowbit_error(LOWBIT_ERROR_OUT_OF_MEMORY, "cpu backend: out of host memory");
-    lowbit_params params;
     char why[160];
-    if (host && host->struct_size >= offsetof(lowbit_host_api, params) + sizeof host->params &&
-        lowbit_params_parse(host->params, &params, why, sizeof why) == 0)
-        cpu->dot = params.dot; /* the host has validated the string */
+    cpu->host = host;
+    if (!host || host->struct_size < offsetof(lowbit_host_api, params) + sizeof host->params ||
+        lowbit_params_parse_for(host->params, LOWBIT_PARAM_CPU, &cpu->params, why, sizeof why) != 0)
+        memset(&cpu->params, 0, sizeof cpu->params); /* the host has validated the string */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cpu->threads = cores < 1 ? 1 : cores > CPU_MAX_THREADS ? CPU_MAX_THREADS : (int)cores;
     /* LOWBIT_CPU_THREADS=N (1..64) caps the threads of one matmul: an engine whose own threads keep cores busy
      * between its ops (ggml-cpu's OpenMP workers spin after each graph part) leaves lowbit fewer free cores. */
     const char *threads = getenv("LOWBIT_CPU_THREADS");
     if (threads && *threads) {
+        lowbit_log(LOWBIT_LOG_WARN, "LOWBIT_CPU_THREADS is deprecated and goes in the next version; write "
+                                    "LOWBIT_PARAMS=cpu.threads=N instead");
         char *end = NULL;
         long value = strtol(threads, &end, 10);
         if (*end != '\0' || value < 1 || value > CPU_MAX_THREADS)

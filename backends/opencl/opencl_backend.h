@@ -138,7 +138,12 @@ typedef struct opencl_matmul_plan {
     /* The integer-dot path: each chunk's x is first quantized on the device (opencl_quantize_x) and the
      * kernels (built with LOWBIT_DOT_INT) read the 8-bit blocks. */
     int dot_int;
+    char tuned[16]; /* the tuning database's level that chose the parameters ("device", ...), "" for the defaults */
 } opencl_matmul_plan;
+
+/* What lowbit_last_run().kernel reports: the kernel and its parameters, and " tuned=<level>" when the tuning
+ * database chose them. */
+void opencl_matmul_plan_describe(const opencl_matmul_plan *plan, char *text, size_t size);
 
 /* Chooses the kernels and chunking for n rows of f32 or f16 (x_f16) activations. */
 lowbit_status opencl_matmul_plan_make(opencl_backend *backend, const opencl_weights *weights, size_t n, int x_f16,

@@ -134,96 +134,8 @@ const opencl_kernel_spec *opencl_kernel_for_format(lowbit_format format)
     return NULL;
 }
 
-static int is_gemm_key(const char *const *keys, size_t count, const char *item)
-{
-    for (size_t i = 0; i < count; ++i)
-        if (strcmp(keys[i], item) == 0) return 1;
-    return 0;
-}
-
-/* LOWBIT_OPENCL_PARAMS="layout=coop,wg=64,rows=2": a manual override for tuning and for tests that
- * exercise the other layout on any device. */
-static int apply_override(const char *text, opencl_kernel_params *params, int *block_sums, opencl_gemm_params *gemm,
-                          char *why, size_t why_size)
-{
-    static const char *const gemm_keys[] = {"tile_rows", "tile_n",   "item_rows", "item_n",
-                                            "tile_k",    "gemm_min", "gemm",      "stream"};
-    while (text != NULL && *text != '\0') {
-        const char *end = strchr(text, ',');
-        size_t length = end ? (size_t)(end - text) : strlen(text);
-        char item[64];
-        if (length >= sizeof item) length = sizeof item - 1;
-        memcpy(item, text, length);
-        item[length] = '\0';
-        char *value = strchr(item, '=');
-        if (value == NULL) goto bad;
-        *value++ = '\0';
-        if (strcmp(item, "layout") == 0) {
-            if (strcmp(value, "row") == 0)
-                params->layout = OPENCL_LAYOUT_ROW;
-            else if (strcmp(value, "coop") == 0)
-                params->layout = OPENCL_LAYOUT_COOP;
-            else
-                goto bad;
-        } else if (strcmp(item, "subgroups") == 0) {
-            if (strcmp(value, "0") == 0)
-                params->subgroups = OPENCL_SUBGROUPS_OFF;
-            else if (strcmp(value, "1") == 0)
-                params->subgroups = OPENCL_SUBGROUPS_FORCE;
-            else if (strcmp(value, "emulate") == 0)
-                params->subgroups = OPENCL_SUBGROUPS_EMULATE;
-            else
-                goto bad;
-        } else if (strcmp(item, "sums") == 0) {
-            if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) goto bad;
-            *block_sums = value[0] == '1';
-        } else if (is_gemm_key(gemm_keys, sizeof gemm_keys / sizeof gemm_keys[0], item)) {
-            char *tail = NULL;
-            unsigned long number = strtoul(value, &tail, 10);
-            if (tail == value || *tail != '\0' || number > 4096) goto bad;
-            if ((strcmp(item, "gemm") == 0 || strcmp(item, "stream") == 0) && number > 1) goto bad;
-            if (strcmp(item, "gemm") != 0 && strcmp(item, "gemm_min") != 0 && strcmp(item, "stream") != 0 &&
-                number == 0)
-                goto bad;
-            uint32_t *target = NULL;
-            if (gemm != NULL) {
-                if (strcmp(item, "tile_rows") == 0) target = &gemm->tile_rows;
-                if (strcmp(item, "tile_n") == 0) target = &gemm->tile_n;
-                if (strcmp(item, "item_rows") == 0) target = &gemm->item_rows;
-                if (strcmp(item, "item_n") == 0) target = &gemm->item_n;
-                if (strcmp(item, "tile_k") == 0) target = &gemm->tile_k;
-                if (strcmp(item, "gemm_min") == 0) target = &gemm->min_n;
-                if (strcmp(item, "stream") == 0) target = &gemm->stream;
-                /* gemm=0 switches the GEMM off, gemm=1 on (at the default threshold when the table has it off). */
-                if (strcmp(item, "gemm") == 0) gemm->min_n = number == 0 ? 0 : gemm->min_n ? gemm->min_n : 9;
-            }
-            if (target != NULL) *target = (uint32_t)number;
-        } else if (strcmp(item, "wg") == 0 || strcmp(item, "rows") == 0) {
-            char *tail = NULL;
-            unsigned long number = strtoul(value, &tail, 10);
-            if (tail == value || *tail != '\0' || number == 0 || number > 4096) goto bad;
-            if (item[0] == 'w')
-                params->wg_size = (uint32_t)number;
-            else
-                params->rows_per_wg = (uint32_t)number;
-        } else {
-            goto bad;
-        }
-        text = end ? end + 1 : NULL;
-        continue;
-    bad:
-        snprintf(why, why_size,
-                 "LOWBIT_OPENCL_PARAMS: cannot read '%s' (expected layout=row|coop,wg=N,rows=N,sums=0|1,"
-                 "subgroups=0|1|emulate,gemm=0|1,stream=0|1,tile_rows=N,tile_n=N,item_rows=N,item_n=N,tile_k=N,"
-                 "gemm_min=N)",
-                 item);
-        return -1;
-    }
-    return 0;
-}
-
-int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class device_class, size_t n, int x_f16,
-                         uint32_t subgroup_std, uint32_t max_workgroup_size, uint64_t local_memory,
+int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class device_class, const lowbit_params *params,
+                         size_t n, int x_f16, uint32_t subgroup_std, uint32_t max_workgroup_size, uint64_t local_memory,
                          opencl_kernel_config *config, char *why, size_t why_size)
 {
     memset(config, 0, sizeof *config);
@@ -239,7 +151,9 @@ int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class dev
         activation_rows *= 2;
     config->activation_rows = activation_rows;
     int block_sums = 1;
-    if (apply_override(getenv("LOWBIT_OPENCL_PARAMS"), &config->params, &block_sums, NULL, why, why_size) != 0)
+    opencl_settings_apply(params, &config->params, &block_sums);
+    if (opencl_settings_override(getenv("LOWBIT_OPENCL_PARAMS"), &config->params, &block_sums, NULL, why, why_size) !=
+        0)
         return -1;
     config->gemm = 0;
     memset(&config->gemm_params, 0, sizeof config->gemm_params);
@@ -285,9 +199,10 @@ int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class dev
     return 0;
 }
 
-int opencl_kernel_choose_gemm(const opencl_kernel_spec *spec, opencl_device_class device_class, size_t n, size_t cols,
-                              int x_f16, uint32_t max_workgroup_size, uint64_t local_memory,
-                              opencl_kernel_config *config, char *why, size_t why_size)
+int opencl_kernel_choose_gemm(const opencl_kernel_spec *spec, opencl_device_class device_class,
+                              const lowbit_params *params, size_t n, size_t cols, int x_f16,
+                              uint32_t max_workgroup_size, uint64_t local_memory, opencl_kernel_config *config,
+                              char *why, size_t why_size)
 {
     if (spec->gemm_name == NULL) return 0;
     memset(config, 0, sizeof *config);
@@ -298,8 +213,9 @@ int opencl_kernel_choose_gemm(const opencl_kernel_spec *spec, opencl_device_clas
     config->gemm_params = spec->gemm_defaults[device_class];
     opencl_kernel_params unused_params = spec->defaults[device_class][OPENCL_BATCH_MULTI];
     int unused_sums = 0;
-    if (apply_override(getenv("LOWBIT_OPENCL_PARAMS"), &unused_params, &unused_sums, &config->gemm_params, why,
-                       why_size) != 0)
+    opencl_settings_apply_gemm(params, &config->gemm_params);
+    if (opencl_settings_override(getenv("LOWBIT_OPENCL_PARAMS"), &unused_params, &unused_sums, &config->gemm_params,
+                                 why, why_size) != 0)
         return -1;
     const opencl_gemm_params *g = &config->gemm_params;
     if (g->min_n == 0 || n < g->min_n || cols % 32 != 0) return 0;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backends/common/params.h"
 #include "lowbit/lowbit_format.h"
 
 typedef enum opencl_device_class {
@@ -100,21 +101,33 @@ int opencl_dot_default(lowbit_format format, size_t n, opencl_device_class devic
 const opencl_kernel_spec *opencl_kernel_for_format(lowbit_format format);
 
 /* Picks the configuration for `n` activation rows (n ≤ OPENCL_MAX_ACTIVATION_ROWS) of f32 (x_f16 0) or f16
- * (x_f16 1) activations on a device class, applying LOWBIT_OPENCL_PARAMS ("layout=row|coop,wg=N,rows=N,
- * sums=0|1,subgroups=0|1|emulate", any subset) when set, and checks it against the device's max workgroup
- * size and local memory. `subgroup_std` is the -cl-std (20 or 30) under which the device compiles the
- * subgroup built-ins, 0 when it has none. Returns 0, or -1 with `why` filled. */
-int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class device_class, size_t n, int x_f16,
-                         uint32_t subgroup_std, uint32_t max_workgroup_size, uint64_t local_memory,
+ * (x_f16 1) activations on a device class: the table's defaults, then `params` (the tuning database's entry with
+ * the context's parameters over it: layout, wg, rows, sums, subgroups), then the deprecated LOWBIT_OPENCL_PARAMS
+ * ("layout=row|coop,wg=N,rows=N,sums=0|1,subgroups=0|1|emulate", any subset) when set; and checks it against the
+ * device's max workgroup size and local memory. `subgroup_std` is the -cl-std (20 or 30) under which the device
+ * compiles the subgroup built-ins, 0 when it has none. Returns 0, or -1 with `why` filled. */
+int opencl_kernel_choose(const opencl_kernel_spec *spec, opencl_device_class device_class, const lowbit_params *params,
+                         size_t n, int x_f16, uint32_t subgroup_std, uint32_t max_workgroup_size, uint64_t local_memory,
                          opencl_kernel_config *config, char *why, size_t why_size);
 
 /* Whether `n` activation rows of a rows×cols matrix run the tiled GEMM: 1 with `config` filled, 0 when
  * the looped GEMV should run (no GEMM for the format, n below the table's threshold, F32/F16/BF16 cols not
- * a multiple of 32), -1 with `why` filled when the parameters (table or LOWBIT_OPENCL_PARAMS keys gemm=0|1,
- * tile_rows, tile_n, item_rows, item_n, tile_k, gemm_min) do not fit the device. */
-int opencl_kernel_choose_gemm(const opencl_kernel_spec *spec, opencl_device_class device_class, size_t n, size_t cols,
-                              int x_f16, uint32_t max_workgroup_size, uint64_t local_memory,
-                              opencl_kernel_config *config, char *why, size_t why_size);
+ * a multiple of 32), -1 with `why` filled when the parameters (the table's, then `params`' gemm, gemm_min,
+ * tile_rows, tile_n, tile_k, item_rows, item_n, stream, then the deprecated LOWBIT_OPENCL_PARAMS's) do not fit the
+ * device. */
+int opencl_kernel_choose_gemm(const opencl_kernel_spec *spec, opencl_device_class device_class,
+                              const lowbit_params *params, size_t n, size_t cols, int x_f16,
+                              uint32_t max_workgroup_size, uint64_t local_memory, opencl_kernel_config *config,
+                              char *why, size_t why_size);
+
+/* opencl_settings.c: the GEMV keys (layout, wg, rows, subgroups, sums) and the GEMM keys (gemm, gemm_min, tile_rows,
+ * tile_n, tile_k in elements, item_rows, item_n, stream) of `params` (may be NULL) over a configuration, and the
+ * deprecated LOWBIT_OPENCL_PARAMS text over that (`gemm` NULL: its GEMM keys are checked, not applied; tile_k there
+ * counts 32-element chunks). The override returns 0, or -1 with `why` naming what it could not read. */
+void opencl_settings_apply(const lowbit_params *params, opencl_kernel_params *kernel, int *block_sums);
+void opencl_settings_apply_gemm(const lowbit_params *params, opencl_gemm_params *gemm);
+int opencl_settings_override(const char *text, opencl_kernel_params *params, int *block_sums, opencl_gemm_params *gemm,
+                             char *why, size_t why_size);
 
 int opencl_kernel_config_equal(const opencl_kernel_config *a, const opencl_kernel_config *b);
 /* "-DLOWBIT_GEMV_Q4_0 -DWG_SIZE=8 ..." */

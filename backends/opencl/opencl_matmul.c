@@ -22,13 +22,13 @@ lowbit_status opencl_scratch_ensure(opencl_backend *backend, opencl_device *devi
     return LOWBIT_OK;
 }
 
-static lowbit_status choose(opencl_backend *backend, const opencl_weights *weights, size_t n, int x_f16, int dot_int,
-                            opencl_kernel_config *config)
+static lowbit_status choose(opencl_backend *backend, const opencl_weights *weights, const lowbit_params *params,
+                            size_t n, int x_f16, int dot_int, opencl_kernel_config *config)
 {
     char why[256];
     const opencl_kernel_spec *spec = opencl_kernel_for_format(weights->format);
     const lowbit_device_info *info = &weights->device->info;
-    if (opencl_kernel_choose(spec, weights->device->device_class, n, x_f16, weights->device->subgroup_std,
+    if (opencl_kernel_choose(spec, weights->device->device_class, params, n, x_f16, weights->device->subgroup_std,
                              info->max_workgroup_size, info->local_memory, config, why, sizeof why) != 0)
         return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: %s", why);
     if (dot_int) {
@@ -43,12 +43,12 @@ static lowbit_status choose(opencl_backend *backend, const opencl_weights *weigh
 /* Whether n rows run the integer-dot kernels: dot=int wherever the format has one, dot=auto as
  * opencl_dot_default says, dot=float never. The GEMM's batches (`gemm` not NULL) have an integer kernel in the
  * streaming shape only (CPU-class devices); the tiled local-memory GEMM stays on the float path. */
-static int use_dot_int(const opencl_backend *backend, const opencl_weights *weights, size_t n,
+static int use_dot_int(const lowbit_params *params, const opencl_weights *weights, size_t n,
                        const opencl_kernel_config *gemm)
 {
     const opencl_kernel_spec *spec = opencl_kernel_for_format(weights->format);
     if ((gemm && !gemm->gemm_params.stream) || spec == NULL || !spec->dot_int || weights->cols % 32 != 0) return 0;
-    switch (backend->params.dot) {
+    switch (params->dot) {
     case LOWBIT_DOT_INT: return 1;
     case LOWBIT_DOT_FLOAT: return 0;
     default: return opencl_dot_default(weights->format, n, weights->device->device_class);
@@ -170,9 +170,14 @@ lowbit_status opencl_matmul_plan_make(opencl_backend *backend, const opencl_weig
     opencl_kernel_config gemm;
     char why[256];
     const lowbit_device_info *info = &device->info;
-    int use_gemm =
-        opencl_kernel_choose_gemm(opencl_kernel_for_format(weights->format), device->device_class, n, weights->cols,
-                                  x_f16, info->max_workgroup_size, info->local_memory, &gemm, why, sizeof why);
+    /* The tuning database's entry for this format, batch and shape, with the context's parameters over it. */
+    lowbit_params params;
+    lowbit_params_for_matmul(backend->host, info, LOWBIT_PARAM_OPENCL, &backend->params, n > 8 ? "gemm" : "gemv",
+                             weights->format, n, weights->rows, weights->cols, &params, plan->tuned,
+                             sizeof plan->tuned);
+    int use_gemm = opencl_kernel_choose_gemm(opencl_kernel_for_format(weights->format), device->device_class, &params,
+                                             n, weights->cols, x_f16, info->max_workgroup_size, info->local_memory,
+                                             &gemm, why, sizeof why);
     if (use_gemm < 0) return opencl_fail(backend, LOWBIT_ERROR_UNSUPPORTED, "opencl: %s", why);
     /* The GEMM takes the whole batch in one dispatch (per weight part), up to OPENCL_MAX_GEMM_ROWS. */
     size_t fit = use_gemm ? OPENCL_MAX_GEMM_ROWS : OPENCL_MAX_ACTIVATION_ROWS;
@@ -184,7 +189,7 @@ lowbit_status opencl_matmul_plan_make(opencl_backend *backend, const opencl_weig
         if (fit == 0) fit = 1;
     }
     /* The quantized rows (a byte an element) and their scales fit wherever the rows of x do. */
-    plan->dot_int = use_dot_int(backend, weights, n, use_gemm ? &gemm : NULL);
+    plan->dot_int = use_dot_int(&params, weights, n, use_gemm ? &gemm : NULL);
     if (use_gemm && plan->dot_int) {
         gemm.dot_int = 1;
         gemm.x_f16 = 0; /* the kernel reads the 8-bit blocks */
@@ -196,11 +201,18 @@ lowbit_status opencl_matmul_plan_make(opencl_backend *backend, const opencl_weig
     if (use_gemm) {
         plan->full = plan->last = gemm; /* n is an argument of the GEMM: one program for every chunk */
     } else {
-        status = choose(backend, weights, plan->chunk, x_f16, plan->dot_int, &plan->full);
+        status = choose(backend, weights, &params, plan->chunk, x_f16, plan->dot_int, &plan->full);
         if (status == LOWBIT_OK)
-            status = choose(backend, weights, tail ? tail : plan->chunk, x_f16, plan->dot_int, &plan->last);
+            status = choose(backend, weights, &params, tail ? tail : plan->chunk, x_f16, plan->dot_int, &plan->last);
     }
     return status;
+}
+
+void opencl_matmul_plan_describe(const opencl_matmul_plan *plan, char *text, size_t size)
+{
+    opencl_kernel_describe(&plan->full, text, size);
+    size_t used = strlen(text);
+    if (plan->tuned[0] && used < size) snprintf(text + used, size - used, " tuned=%s", plan->tuned);
 }
 
 lowbit_status opencl_matmul_plan_kernels(opencl_backend *backend, opencl_device *device, opencl_matmul_plan *plan)
@@ -374,7 +386,7 @@ lowbit_status opencl_matmul(void *self, lowbit_backend_matmul_args *args)
     }
     free(events);
     if (reports_time) args->device_seconds = status == LOWBIT_OK ? seconds : 0.0;
-    if (status == LOWBIT_OK && reports_kernel) opencl_kernel_describe(&plan.full, args->kernel, sizeof args->kernel);
+    if (status == LOWBIT_OK && reports_kernel) opencl_matmul_plan_describe(&plan, args->kernel, sizeof args->kernel);
     if (args->struct_size >= offsetof(lowbit_backend_matmul_args, activations_quantized) + sizeof(int))
         args->activations_quantized = status == LOWBIT_OK && plan.dot_int;
     return status;

@@ -125,15 +125,20 @@ LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t host_abi_major
         return LOWBIT_ERROR_OUT_OF_MEMORY;
     }
     backend->host = host;
-    /* The context's parameters (dot=auto|float|int), validated by the host already; a string this plugin cannot
-     * read (a newer host's key) leaves the defaults, with a warning. */
+    /* The context's parameters (params.h: the unscoped keys and the opencl.* ones), validated by the host already;
+     * a string this plugin cannot read (a newer host's key) leaves the defaults, with a warning. */
     if (HOST_HAS(host, params)) {
         char why[160];
-        if (lowbit_params_parse(host->params, &backend->params, why, sizeof why) != 0)
+        if (lowbit_params_parse_for(host->params, LOWBIT_PARAM_OPENCL, &backend->params, why, sizeof why) != 0)
             opencl_log(backend, LOWBIT_LOG_WARN, "opencl: ignoring the context parameters: %s", why);
     } else {
         lowbit_params_parse(NULL, &backend->params, NULL, 0);
     }
+    if (getenv("LOWBIT_OPENCL_PARAMS"))
+        opencl_log(backend, LOWBIT_LOG_WARN,
+                   "opencl: LOWBIT_OPENCL_PARAMS is deprecated and goes in the next version; write the same keys in "
+                   "LOWBIT_PARAMS with the opencl. scope (LOWBIT_PARAMS=opencl.layout=coop,opencl.wg=64; tile_k "
+                   "there counts elements, not 32-element chunks)");
     lowbit_backend *vtable = &backend->vtable;
     vtable->struct_size = sizeof *vtable;
     vtable->abi_major = LOWBIT_BACKEND_ABI_MAJOR;

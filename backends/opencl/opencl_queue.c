@@ -494,7 +494,7 @@ lowbit_status opencl_enqueue_matmul(void *self, void *handle, lowbit_backend_que
             status = opencl_fail(backend, LOWBIT_ERROR_INTERNAL, "opencl: enqueue_matmul enqueued nothing");
         return status;
     }
-    opencl_kernel_describe(&plan.full, args->kernel, sizeof args->kernel);
+    opencl_matmul_plan_describe(&plan, args->kernel, sizeof args->kernel);
     args->event = hand_out(backend, queue, wrapper, last);
     return LOWBIT_OK;
 }

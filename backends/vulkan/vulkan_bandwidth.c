@@ -1,6 +1,7 @@
 /* vulkan_bandwidth.c — measure_bandwidth (ABI 1.1): streams a device buffer through stream_read.comp and
  * reports bytes per second of device time (timestamp queries; the submission's wall time where the queue has
  * no timestamps), the best of a few runs after a warm-up. */
+#include "backends/common/cache_size.h"
 #include "vulkan_internal.h"
 
 #include <math.h>
@@ -169,7 +170,8 @@ lowbit_status vk_measure_bandwidth(void *self, size_t device, size_t bytes, doub
     /* one buffer, one binding, and uvec4 indices that fit 32 bits */
     uint64_t limit = d->max_storage_range < d->max_allocation ? d->max_storage_range : d->max_allocation;
     if (limit > (uint64_t)UINT32_MAX * 16u) limit = (uint64_t)UINT32_MAX * 16u;
-    uint64_t size = bytes < limit ? bytes : limit;
+    uint64_t size = bytes ? bytes : lowbit_default_probe_bytes(d->info.is_cpu_device);
+    if (size > limit) size = limit;
     size &= ~(uint64_t)15;
     if (size < 4096)
         return vk_error(backend, LOWBIT_ERROR_INVALID_ARGUMENT, "vulkan: %zu bytes is too small to measure on %s",

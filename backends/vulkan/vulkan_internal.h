@@ -316,7 +316,9 @@ lowbit_status vk_descriptor_pool_reserve(vk_device *device, uint32_t sets);
 /* A pool of `sets` matmul descriptor sets (every binding of the set layout each). */
 lowbit_status vk_descriptor_pool_create(vk_device *device, uint32_t sets, VkDescriptorPool *out);
 
-/* vulkan_settings.c: the tuning variables of one matmul (LOWBIT_VULKAN_PARAMS, LOWBIT_VULKAN_GEMM). */
+/* vulkan_settings.c: the parameters of one matmul: the tuning database's entry and the context's parameters
+ * (params.h: layout, wg, rows, gemm, gemm_min, tile_rows, tile_n, tile_k, item_rows, item_n), then the deprecated
+ * LOWBIT_VULKAN_PARAMS and LOWBIT_VULKAN_GEMM over them. */
 typedef enum vk_gemm_setting {
     LOWBIT_VK_GEMM_TABLE, /* unset: the kernel table decides */
     LOWBIT_VK_GEMM_OFF,   /* the looped GEMV for every n */
@@ -324,15 +326,19 @@ typedef enum vk_gemm_setting {
     LOWBIT_VK_GEMM_TILE   /* bm..tn, from min_n up */
 } vk_gemm_setting;
 typedef struct vk_settings {
-    int params; /* LOWBIT_VULKAN_PARAMS given: workgroup_size, rows, layout */
-    uint32_t workgroup_size, rows;
+    int params; /* LOWBIT_VULKAN_PARAMS given: workgroup_size, rows, layout (and the GEMV for every n) */
+    uint32_t workgroup_size, rows; /* 0: the table's */
+    int has_layout;
     vk_layout layout;
     vk_gemm_setting gemm;
     int gemm_class;
-    uint32_t bm, bn, bk, tm, tn, min_n;
+    uint32_t bm, bn, bk, tm, tn, min_n; /* TILE: all set; TABLE: the ones set (non-zero) replace the table's */
+    int gemm_on;                        /* gemm=1: the table's tile from min_n (default 9) even where it has none */
+    int subgroups;                      /* subgroups=0|1: 1 off, 2 on (the coop layout's reduction); 0 unset */
 } vk_settings;
-/* LOWBIT_OK, or LOWBIT_ERROR_UNSUPPORTED after reporting a malformed value (or one `device` cannot run). */
-lowbit_status vk_settings_read(vk_device *device, vk_settings *out);
+/* `params` (may be NULL) with the deprecated variables over them. LOWBIT_OK, or LOWBIT_ERROR_UNSUPPORTED after
+ * reporting a malformed value (or one `device` cannot run). */
+lowbit_status vk_settings_read(vk_device *device, const lowbit_params *params, vk_settings *out);
 /* Refuses a tile the device cannot run (too many invocations or too much shared memory), naming `source`. */
 lowbit_status vk_settings_tile_check(vk_device *device, const vk_kernel_params *tile, const char *source);
 /* Logs the message at error level (once per distinct message) and returns LOWBIT_ERROR_UNSUPPORTED with it. */
@@ -349,6 +355,7 @@ typedef struct vk_matmul_plan {
     const vk_kernel *kernel;          /* the format's GEMV kernel, or its GEMM kernel (gemm.comp) for prefill */
     int gemm;                         /* one tiled GEMM per (part, chunk); chunks then hold as many rows as fit */
     vk_kernel_params params;          /* the table's (or LOWBIT_VULKAN_PARAMS') parameters, tuned for n = 1 */
+    char tuned[16];                   /* the tuning database's level that chose the parameters, "" for none */
     vk_kernel_params chunk_params[2]; /* what full chunks and the remainder chunk run with */
     size_t n, batch, chunks;          /* chunks of `batch` (≤ LOWBIT_VK_MAX_BATCH) activation rows */
     int x_f16;                        /* X uploaded as the caller's f16 bits (activations.glsl widens it) */

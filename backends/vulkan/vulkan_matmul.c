@@ -29,12 +29,12 @@ static VkDeviceSize align_up(VkDeviceSize value, VkDeviceSize alignment)
 static vk_kernel_params kernel_params(const vk_device *d, const vk_settings *settings, const vk_kernel *kernel)
 {
     vk_kernel_params params = kernel->defaults[d->device_class];
-    if (settings->params) {
-        params.workgroup_size = settings->workgroup_size;
-        params.rows = settings->rows;
-        params.layout = settings->layout;
-    }
-    params.subgroups = params.layout == LOWBIT_VK_LAYOUT_GPU && d->subgroup_reduce && kernel->spirv_subgroups;
+    if (settings->workgroup_size) params.workgroup_size = settings->workgroup_size;
+    if (settings->rows) params.rows = settings->rows;
+    if (settings->has_layout) params.layout = settings->layout;
+    /* the subgroups key decides where given (checked against the device when read), else the probe's choice */
+    int reduce = settings->subgroups ? settings->subgroups == 2 : d->subgroup_reduce;
+    params.subgroups = params.layout == LOWBIT_VK_LAYOUT_GPU && reduce && kernel->spirv_subgroups;
     return params;
 }
 
@@ -66,9 +66,29 @@ static lowbit_status gemm_choice(vk_device *d, const vk_settings *settings, cons
         break;
     case LOWBIT_VK_GEMM_TABLE:
         if (settings->params) return LOWBIT_OK;
+        /* the parameter keys: gemm=1 turns the table's tile on from n = 9; the tile keys given replace its own */
+        if (settings->gemm_on && params.min_n == 0) params.min_n = 9;
+        if (settings->bm) params.bm = settings->bm;
+        if (settings->bn) params.bn = settings->bn;
+        if (settings->bk) params.bk = settings->bk;
+        if (settings->tm) params.tm = settings->tm;
+        if (settings->tn) params.tn = settings->tn;
+        if (settings->min_n) params.min_n = settings->min_n;
         break;
     }
     if (params.min_n == 0 || n < params.min_n) return LOWBIT_OK;
+    if (settings->gemm == LOWBIT_VK_GEMM_TABLE &&
+        (settings->bm || settings->bn || settings->bk || settings->tm || settings->tn)) {
+        /* a tile the parameters asked for is refused when it cannot run, never silently replaced */
+        if (!params.tm || !params.tn || params.tm % 4 || params.tn % 4 || params.bm % params.tm ||
+            params.bn % params.tn)
+            return vk_settings_refuse(d->backend,
+                                      "vulkan: GEMM parameters tile_rows=%u tile_n=%u item_rows=%u item_n=%u: the "
+                                      "items must be multiples of 4 dividing the tile",
+                                      params.bm, params.bn, params.tm, params.tn);
+        lowbit_status status = vk_settings_tile_check(d, &params, "the GEMM parameters");
+        if (status != LOWBIT_OK) return status;
+    }
     /* the table's tiles are multiples that fit (vulkan_kernels.c), LOWBIT_VULKAN_GEMM's were checked when read */
     if (!params.bm || !params.bn || !params.tm || !params.tn || params.tm % 4 || params.tn % 4 ||
         params.bm % params.tm || params.bn % params.tn || !params.bk || params.bk % 32 || params.bm > 1024 ||
@@ -418,8 +438,13 @@ lowbit_status vk_matmul_plan_init(vk_weights *weights, lowbit_activation x_type,
     plan->weights = weights;
     plan->n = n;
     plan->kernel = weights->kernel;
+    /* The tuning database's entry for this format, batch and shape, with the context's parameters over it. */
+    lowbit_params params;
+    lowbit_params_for_matmul(backend->host, &d->info, LOWBIT_PARAM_VULKAN, &backend->params, n > 8 ? "gemm" : "gemv",
+                             weights->kernel->format, n, weights->rows, weights->cols, &params, plan->tuned,
+                             sizeof plan->tuned);
     vk_settings settings;
-    lowbit_status status = vk_settings_read(d, &settings);
+    lowbit_status status = vk_settings_read(d, &params, &settings);
     if (status != LOWBIT_OK) return status;
     plan->params = kernel_params(d, &settings, weights->kernel);
     plan->x_f16 = x_type == LOWBIT_ACTIVATION_F16;
@@ -434,7 +459,7 @@ lowbit_status vk_matmul_plan_init(vk_weights *weights, lowbit_activation x_type,
     plan->params.x_f16 = (uint32_t)plan->x_f16;
     /* The integer-dot path: dot=int, or dot=auto where vulkan_dot_default says so, for a format with an integer
      * GEMV (the GEMM and every other format keep the float kernels). */
-    lowbit_dot_path dot = backend->params.dot;
+    lowbit_dot_path dot = params.dot;
     if (dot == LOWBIT_DOT_AUTO) dot = vulkan_dot_default(weights->kernel->format, n, d);
     const vk_kernel *int_kernel =
         dot == LOWBIT_DOT_INT && !plan->gemm ? vk_int_kernel_for_format(weights->kernel->format, d->int_dot) : NULL;
@@ -505,11 +530,13 @@ void vk_matmul_describe(const vk_matmul_plan *plan, char *kernel, size_t size)
                  ran->bn, ran->bk, ran->tm, ran->tn, ran->workgroup_size, plan->batch, plan->x_f16 ? " x=f16" : "");
     else /* " sg": the GPU layout reduced through subgroupAdd; " x=q8": the integer-dot path (" sdot": OpSDot) */
         snprintf(kernel, size, "%s wg=%u rows=%u batch=%zu %s-layout%s%s%s%s", plan->weights->kernel->name,
-                 ran->workgroup_size, ran->rows, plan->batch, ran->layout == LOWBIT_VK_LAYOUT_CPU ? "cpu" : "gpu",
+                 ran->workgroup_size, ran->rows, plan->batch, ran->layout == LOWBIT_VK_LAYOUT_CPU ? "row" : "coop",
                  ran->texel_weights ? " texel" : "", ran->subgroups ? " sg" : "", plan->x_f16 ? " x=f16" : "",
                  !plan->q8                        ? ""
                  : plan->weights->device->int_dot ? " x=q8 sdot"
                                                   : " x=q8");
+    size_t used = strlen(kernel);
+    if (plan->tuned[0] && used < size) snprintf(kernel + used, size - used, " tuned=%s", plan->tuned);
 }
 
 lowbit_status vk_matmul(void *self, lowbit_backend_matmul_args *args)

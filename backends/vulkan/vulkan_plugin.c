@@ -116,9 +116,14 @@ LOWBIT_BACKEND_EXPORT lowbit_status lowbit_backend_entry(uint32_t host_abi_major
     /* the context's parameters (appended to the host API in 0.3): validated by the host, parsed once here */
     if (host->struct_size >= offsetof(lowbit_host_api, params) + sizeof host->params) {
         char why[160];
-        if (lowbit_params_parse(host->params, &backend->params, why, sizeof why) != 0)
+        if (lowbit_params_parse_for(host->params, LOWBIT_PARAM_VULKAN, &backend->params, why, sizeof why) != 0)
             vk_log(backend, LOWBIT_LOG_WARN, "vulkan: %s; using the defaults", why);
     }
+    if (getenv("LOWBIT_VULKAN_PARAMS") || getenv("LOWBIT_VULKAN_GEMM"))
+        vk_log(backend, LOWBIT_LOG_WARN,
+               "vulkan: LOWBIT_VULKAN_PARAMS and LOWBIT_VULKAN_GEMM are deprecated and go in the next version; write "
+               "LOWBIT_PARAMS=vulkan.wg=N,vulkan.rows=N,vulkan.layout=row|coop (and vulkan.tile_rows, tile_n, tile_k, "
+               "item_rows, item_n, gemm_min, gemm=0|1) instead");
     pthread_mutex_init(&backend->mutex, NULL);
     backend->vtable = (lowbit_backend){
         .struct_size = sizeof(lowbit_backend),

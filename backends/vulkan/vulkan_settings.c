@@ -72,6 +72,7 @@ static int parse_params(const char *text, vk_settings *out)
         (out->workgroup_size & (out->workgroup_size - 1)) != 0 ||
         parse_count(fields[1], lengths[1], 64, &out->rows) != 0)
         return -1;
+    out->has_layout = 1;
     if (field_is(fields[2], lengths[2], "cpu"))
         out->layout = LOWBIT_VK_LAYOUT_CPU;
     else if (field_is(fields[2], lengths[2], "gpu"))
@@ -126,21 +127,53 @@ lowbit_status vk_settings_tile_check(vk_device *d, const vk_kernel_params *tile,
     return LOWBIT_OK;
 }
 
-lowbit_status vk_settings_read(vk_device *d, vk_settings *out)
+/* The keys of the one vocabulary (params.h) that the Vulkan kernels take. */
+static lowbit_status apply_params(vk_device *d, const lowbit_params *params, vk_settings *out)
+{
+    if (params == NULL) return LOWBIT_OK;
+    const uint32_t *v = params->values;
+    if (v[LOWBIT_KEY_WG] > d->info.max_workgroup_size)
+        return vk_settings_refuse(d->backend, "vulkan: parameter wg=%u exceeds %s's %u invocations", v[LOWBIT_KEY_WG],
+                                  d->info.id, d->info.max_workgroup_size);
+    if (v[LOWBIT_KEY_ROWS] > 64)
+        return vk_settings_refuse(d->backend, "vulkan: parameter rows=%u: the Vulkan GEMV takes 1..64 rows",
+                                  v[LOWBIT_KEY_ROWS]);
+    if (v[LOWBIT_KEY_SUBGROUPS] == 3)
+        return vk_settings_refuse(d->backend, "vulkan: parameter subgroups=emulate is an OpenCL test hook; use 0 or 1");
+    if (v[LOWBIT_KEY_SUBGROUPS] == 2 && !d->info.subgroups)
+        return vk_settings_refuse(
+            d->backend, "vulkan: parameter subgroups=1, but %s has no subgroup arithmetic in compute", d->info.id);
+    out->subgroups = (int)v[LOWBIT_KEY_SUBGROUPS];
+    out->workgroup_size = v[LOWBIT_KEY_WG];
+    out->rows = v[LOWBIT_KEY_ROWS];
+    if (v[LOWBIT_KEY_LAYOUT]) {
+        out->has_layout = 1;
+        out->layout = v[LOWBIT_KEY_LAYOUT] == 1 ? LOWBIT_VK_LAYOUT_CPU : LOWBIT_VK_LAYOUT_GPU;
+    }
+    if (v[LOWBIT_KEY_GEMM] == 1) out->gemm = LOWBIT_VK_GEMM_OFF;
+    out->gemm_on = v[LOWBIT_KEY_GEMM] == 2;
+    out->bm = v[LOWBIT_KEY_TILE_ROWS], out->bn = v[LOWBIT_KEY_TILE_N], out->bk = v[LOWBIT_KEY_TILE_K];
+    out->tm = v[LOWBIT_KEY_ITEM_ROWS], out->tn = v[LOWBIT_KEY_ITEM_N], out->min_n = v[LOWBIT_KEY_GEMM_MIN];
+    return LOWBIT_OK;
+}
+
+lowbit_status vk_settings_read(vk_device *d, const lowbit_params *params, vk_settings *out)
 {
     vk_backend *backend = d->backend;
     memset(out, 0, sizeof *out);
     out->gemm = LOWBIT_VK_GEMM_TABLE;
     if (d->setting_error[0]) return vk_error(backend, LOWBIT_ERROR_UNSUPPORTED, "%s", d->setting_error);
-    const char *params = getenv("LOWBIT_VULKAN_PARAMS");
-    if (params && parse_params(params, out) != 0)
+    lowbit_status applied = apply_params(d, params, out);
+    if (applied != LOWBIT_OK) return applied;
+    const char *variable = getenv("LOWBIT_VULKAN_PARAMS");
+    if (variable && parse_params(variable, out) != 0)
         return vk_settings_refuse(backend,
                                   "vulkan: LOWBIT_VULKAN_PARAMS='%.100s' is malformed (expected wg,rows,cpu|gpu: wg a "
                                   "power of two, rows 1..64); the Vulkan matmul is refused",
-                                  params);
+                                  variable);
     if (out->params && out->workgroup_size > d->info.max_workgroup_size)
         return vk_settings_refuse(backend, "vulkan: LOWBIT_VULKAN_PARAMS='%.100s': wg %u exceeds %s's %u invocations",
-                                  params, out->workgroup_size, d->info.id, d->info.max_workgroup_size);
+                                  variable, out->workgroup_size, d->info.id, d->info.max_workgroup_size);
     const char *gemm = getenv("LOWBIT_VULKAN_GEMM");
     if (gemm && parse_gemm(gemm, out) != 0)
         return vk_settings_refuse(backend,

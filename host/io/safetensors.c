@@ -4,10 +4,11 @@
 #include <string.h>
 
 #include "../error.h"
+#include "../tuning/json.h"
 #include "io_internal.h"
 
 #define SAFETENSORS_HANDLE_MAGIC 0x4c425354u
-#define JSON_MAX_DEPTH 64
+#define HEADER_MAX_DEPTH 64
 
 typedef struct st_tensor {
     const char *name; /* first member: the name index reads it */
@@ -94,30 +95,6 @@ static int hex4(const uint8_t *p, uint32_t *out)
     return 0;
 }
 
-static size_t utf8_encode(uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | cp >> 6);
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | cp >> 12);
-        out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | cp >> 18);
-    out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-    out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* A string, unescaped into the arena (NUL-terminated; *length excludes the NUL). With out NULL it is
  * only validated, so skipped values cost no memory. */
 static lowbit_status json_string(json *j, const char **out, size_t *length)
@@ -163,7 +140,7 @@ static lowbit_status json_string(json *j, const char **out, size_t *length)
             cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
         }
         char utf8[4];
-        size_t bytes = utf8_encode(cp, utf8);
+        size_t bytes = json_utf8_encode(cp, utf8);
         if (s) memcpy(s + n, utf8, bytes);
         n += bytes;
     }
@@ -226,7 +203,7 @@ static lowbit_status json_skip_number(json *j)
 /* Validates and skips any value (fields this reader does not use). */
 static lowbit_status json_skip(json *j, int depth)
 {
-    if (depth > JSON_MAX_DEPTH) return json_fail(j, "nesting too deep");
+    if (depth > HEADER_MAX_DEPTH) return json_fail(j, "nesting too deep");
     json_space(j);
     if (j->pos >= j->size) return json_fail(j, "unexpected end of header");
     uint8_t c = j->text[j->pos];

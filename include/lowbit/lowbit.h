@@ -37,17 +37,10 @@ typedef enum lowbit_log_level {
     LOWBIT_LOG_DEBUG = 3
 } lowbit_log_level;
 
-typedef enum lowbit_api {
-    LOWBIT_API_CPU = 0,
-    LOWBIT_API_OPENCL = 1,
-    LOWBIT_API_VULKAN = 2
-} lowbit_api;
+typedef enum lowbit_api { LOWBIT_API_CPU = 0, LOWBIT_API_OPENCL = 1, LOWBIT_API_VULKAN = 2 } lowbit_api;
 
 /* Activation (X) element types a matmul may take. */
-typedef enum lowbit_activation {
-    LOWBIT_ACTIVATION_F32 = 0,
-    LOWBIT_ACTIVATION_F16 = 1
-} lowbit_activation;
+typedef enum lowbit_activation { LOWBIT_ACTIVATION_F32 = 0, LOWBIT_ACTIVATION_F16 = 1 } lowbit_activation;
 
 typedef struct lowbit_context lowbit_context;
 typedef struct lowbit_weights lowbit_weights;
@@ -73,9 +66,9 @@ enum {
 };
 
 typedef struct lowbit_context_options {
-    size_t struct_size;       /* sizeof(lowbit_context_options) */
-    unsigned flags;           /* LOWBIT_CONTEXT_* */
-    const char *plugin_path;  /* colon-separated folders searched first (before LOWBIT_PLUGIN_PATH) */
+    size_t struct_size;              /* sizeof(lowbit_context_options) */
+    unsigned flags;                  /* LOWBIT_CONTEXT_* */
+    const char *plugin_path;         /* colon-separated folders searched first (before LOWBIT_PLUGIN_PATH) */
     const char *const *plugin_files; /* plugins that must load: any failure fails context creation */
     size_t plugin_file_count;
     /* --- 0.3 --- */
@@ -94,25 +87,25 @@ LOWBIT_API void lowbit_context_destroy(lowbit_context *context);
 
 /* --- devices ----------------------------------------------------------------------------------- */
 typedef struct lowbit_device_info {
-    size_t struct_size;          /* set by the caller to sizeof(lowbit_device_info) */
+    size_t struct_size; /* set by the caller to sizeof(lowbit_device_info) */
     lowbit_api api;
-    char id[32];                 /* "cpu", "opencl:0", "vulkan:1": what LOWBIT_DEVICE names */
+    char id[32]; /* "cpu", "opencl:0", "vulkan:1": what LOWBIT_DEVICE names */
     char name[256];
     char vendor[128];
     char driver_version[128];
     char api_version[64];
-    int is_cpu_device;           /* a CPU behind the API (PoCL, lavapipe) or the CPU backend */
-    uint64_t global_memory;      /* bytes */
-    uint64_t max_allocation;     /* bytes in one buffer (after LOWBIT_MAX_ALLOC) */
-    uint64_t max_buffer_range;   /* bytes one binding may address */
+    int is_cpu_device;         /* a CPU behind the API (PoCL, lavapipe) or the CPU backend */
+    uint64_t global_memory;    /* bytes */
+    uint64_t max_allocation;   /* bytes in one buffer (after LOWBIT_MAX_ALLOC) */
+    uint64_t max_buffer_range; /* bytes one binding may address */
     uint32_t max_workgroup_size;
-    uint64_t local_memory;       /* bytes of local/shared memory per workgroup */
-    uint32_t subgroup_size;      /* 0 when unknown */
+    uint64_t local_memory;  /* bytes of local/shared memory per workgroup */
+    uint32_t subgroup_size; /* 0 when unknown */
     uint32_t compute_units;
-    int fp16;                    /* f16 arithmetic in kernels */
-    int integer_dot;             /* integer dot-product instructions */
-    int subgroups;               /* subgroup reductions */
-    uint64_t formats;            /* bit f set: format f runs on this device (no CPU fallback) */
+    int fp16;         /* f16 arithmetic in kernels */
+    int integer_dot;  /* integer dot-product instructions */
+    int subgroups;    /* subgroup reductions */
+    uint64_t formats; /* bit f set: format f runs on this device (no CPU fallback) */
 } lowbit_device_info;
 
 #define LOWBIT_DEVICE_DEFAULT ((size_t)-1) /* LOWBIT_DEVICE, else the first GPU, else the CPU */
@@ -129,6 +122,19 @@ LOWBIT_API lowbit_status lowbit_device_default(lowbit_context *context, size_t *
  * LOWBIT_ERROR_UNSUPPORTED when the backend has no probe. */
 LOWBIT_API lowbit_status lowbit_device_measure_bandwidth(lowbit_context *context, size_t device, size_t bytes,
                                                          double *bytes_per_second);
+
+/* --- tuning (0.3, with the tuning database) ----------------------------------------------------------------------- */
+/* What the tuning database says for a matmul of `format` with n activation rows over a rows×cols matrix on
+ * `device`: the parameter string (the params vocabulary, "layout=row,wg=8,rows=16") in `params` and the fallback
+ * level that answered ("device", "driver", "vendor", "class") in `level`; "" and "default" when the backend's
+ * built-in defaults stand (no entry applies, or the context has tuning=0). The context's own parameters still
+ * override the answer per key when a matmul runs. Either output may be NULL with its size 0. */
+LOWBIT_API lowbit_status lowbit_device_tuning(lowbit_context *context, size_t device, lowbit_format format, size_t n,
+                                              size_t rows, size_t cols, char *params, size_t params_size, char *level,
+                                              size_t level_size);
+/* Where the context's tuning database came from: a line per source (the shipped entries, each user file under
+ * <cache folder>/tuning/) with its entry count, or why it was skipped; "tuning=0" when the context has none. */
+LOWBIT_API lowbit_status lowbit_tuning_sources(lowbit_context *context, char *text, size_t size);
 
 /* --- weights ----------------------------------------------------------------------------------- */
 enum {
@@ -160,18 +166,18 @@ LOWBIT_API lowbit_status lowbit_matmul_ex(lowbit_context *context, const lowbit_
 
 /* What ran the calling thread's last matmul on this context. */
 typedef struct lowbit_run_info {
-    size_t struct_size;          /* set by the caller */
-    size_t device;               /* index of the device that computed the result */
-    char device_id[32];          /* its id, "cpu" after a fallback */
-    char requested_device_id[32];/* the device the weights were uploaded for */
-    char kernel[96];             /* kernel name and its compile-time parameters */
-    int fell_back;               /* 1 when the CPU backend ran instead of the requested device */
-    char fallback_reason[256];   /* why, when fell_back */
-    double device_seconds;       /* kernel time on the device (profiling events / timestamps); 0 if unknown */
-    double wall_seconds;         /* the whole call as the host saw it (upload of X, dispatch, read-back) */
-    int activations_widened;     /* 1 when f16 activations were widened to f32 on the host for this backend */
+    size_t struct_size;           /* set by the caller */
+    size_t device;                /* index of the device that computed the result */
+    char device_id[32];           /* its id, "cpu" after a fallback */
+    char requested_device_id[32]; /* the device the weights were uploaded for */
+    char kernel[96];              /* kernel name and its compile-time parameters */
+    int fell_back;                /* 1 when the CPU backend ran instead of the requested device */
+    char fallback_reason[256];    /* why, when fell_back */
+    double device_seconds;        /* kernel time on the device (profiling events / timestamps); 0 if unknown */
+    double wall_seconds;          /* the whole call as the host saw it (upload of X, dispatch, read-back) */
+    int activations_widened;      /* 1 when f16 activations were widened to f32 on the host for this backend */
     /* --- 0.3 --- */
-    int activations_quantized;   /* 1 when X was quantized to 8-bit blocks and an integer-dot kernel ran */
+    int activations_quantized; /* 1 when X was quantized to 8-bit blocks and an integer-dot kernel ran */
 } lowbit_run_info;
 
 LOWBIT_API lowbit_status lowbit_last_run(lowbit_context *context, lowbit_run_info *info);

@@ -41,6 +41,16 @@ typedef struct lowbit_host_api {
     /* The context's parameter string (lowbit_context_options.params or LOWBIT_PARAMS), already validated by the
      * host; NULL when none. Parse it with backends/common/params.h; it lives as long as the context. */
     const char *params;
+    /* --- appended in lowbit 0.3 with the tuning database (read it only when struct_size covers it) --- */
+    /* The tuning database's answer for one matmul: the parameter string (params.h syntax) of the best entry for
+     * `device` (the backend's own lowbit_device_info), kernel family ("gemv" or "gemm"), format, batch n and
+     * shape, and in `level` which fallback level answered ("device", "driver", "vendor", "class"). Returns 1 with
+     * both filled, 0 when no entry applies (or the context has tuning=0): the backend's built-in defaults stand.
+     * Backends overlay the context's own parameters (above) on the answer. Pass the host API they were given. */
+    int (*tuned_params)(const struct lowbit_host_api *host, const lowbit_device_info *device, const char *family,
+                        lowbit_format format, size_t n, size_t rows, size_t cols, char *params, size_t params_size,
+                        char *level, size_t level_size);
+    void *tuning; /* the host's: the context's database, read by tuned_params */
 } lowbit_host_api;
 
 /* A weight matrix as the host hands it to a backend. `data` is in the stored (GGUF) layout and is only
@@ -55,10 +65,10 @@ typedef struct lowbit_backend_tensor {
 
 typedef struct lowbit_backend_matmul_args {
     size_t struct_size;
-    void *weights;                /* what weights_upload returned */
-    const void *x;                /* X[n×cols], row-major, element type x_type */
+    void *weights; /* what weights_upload returned */
+    const void *x; /* X[n×cols], row-major, element type x_type */
     lowbit_activation x_type;
-    float *y;                     /* Y[n×rows], row-major f32 */
+    float *y; /* Y[n×rows], row-major f32 */
     size_t n;
     /* Out: the kernel that ran, with its parameters ("gemv_q4_0 wg=64 rows=2"). */
     char kernel[96];
@@ -106,7 +116,7 @@ struct lowbit_backend {
     uint32_t abi_major, abi_minor; /* the ABI the plugin was built for */
     const char *name;              /* "cpu", "opencl", "vulkan": the prefix of device ids */
     lowbit_api api;
-    void *self;                    /* backend state, passed back to every call */
+    void *self; /* backend state, passed back to every call */
 
     /* Probes devices (lazily, on the host's first need). A missing driver/ICD/loader is not an
      * error: it reports 0 devices and logs at info level why. */
@@ -114,8 +124,7 @@ struct lowbit_backend {
     lowbit_status (*device_info)(void *self, size_t device, lowbit_device_info *info);
     /* Copies (or repacks) the weights into device memory. LOWBIT_ERROR_UNSUPPORTED when the device
      * has no kernel for the format/shape, so the host uses the CPU backend instead. */
-    lowbit_status (*weights_upload)(void *self, size_t device, const lowbit_backend_tensor *tensor,
-                                    void **weights);
+    lowbit_status (*weights_upload)(void *self, size_t device, const lowbit_backend_tensor *tensor, void **weights);
     void (*weights_release)(void *self, void *weights);
     /* Synchronous: Y is complete when it returns. May be called from several threads at once. */
     lowbit_status (*matmul)(void *self, lowbit_backend_matmul_args *args);

@@ -2,9 +2,13 @@
 #include "test_support.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint64_t splitmix64(uint64_t *state)
@@ -215,4 +219,45 @@ void test_temp_dir_remove(const char *dir)
         closedir(folder);
     }
     rmdir(dir);
+}
+
+int test_run_tool(const char *tool, const char *const *args, const char *const *env, const char *log_path,
+                  int limit_seconds, char *output, size_t output_size)
+{
+    const char *binary_dir = getenv("LOWBIT_TEST_BINARY_DIR");
+    assert_non_null(binary_dir);
+    char program[1024];
+    snprintf(program, sizeof program, "%s/bin/%s", binary_dir, tool);
+    char *argv[40] = {program};
+    size_t argc = 1;
+    for (; args[argc - 1] && argc < 39; ++argc)
+        argv[argc] = (char *)args[argc - 1];
+    argv[argc] = NULL;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
+        for (size_t i = 0; env && env[i]; ++i)
+            putenv((char *)env[i]);
+        execv(program, argv);
+        _exit(127);
+    }
+    int status = 0;
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    for (long waited = 0; waitpid(child, &status, WNOHANG) == 0; ++waited) {
+        if (waited > (long)limit_seconds * 50) {
+            kill(child, SIGKILL);
+            waitpid(child, &status, 0);
+            fail_msg("%s did not finish within %d s (hung on a blocking open?)", tool, limit_seconds);
+        }
+        nanosleep(&pause, NULL);
+    }
+    FILE *log = fopen(log_path, "r");
+    assert_non_null(log);
+    size_t got = fread(output, 1, output_size - 1, log);
+    output[got] = '\0';
+    fclose(log);
+    if (!WIFEXITED(status)) fail_msg("%s died of signal %d:\n%s", tool, WTERMSIG(status), output);
+    return WEXITSTATUS(status);
 }

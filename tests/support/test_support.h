@@ -52,6 +52,13 @@ void test_check_matmul(lowbit_context *context, size_t device, lowbit_format for
                        const size_t *batches, size_t batch_count, lowbit_activation x_type,
                        const test_matmul_expect *expect);
 
+/* Runs <LOWBIT_TEST_BINARY_DIR>/bin/<tool> with `args` (NULL-terminated, without the program name) and the
+ * environment variables `env` ("NAME=value" strings, NULL-terminated; may be NULL) added, stdout and stderr into
+ * `log_path`, which is read back into `output`. Returns the exit status; fails the test when the tool runs past
+ * `limit_seconds` (it is killed) or dies of a signal. */
+int test_run_tool(const char *tool, const char *const *args, const char *const *env, const char *log_path,
+                  int limit_seconds, char *output, size_t output_size);
+
 /* A fresh folder "<LOWBIT_TEST_BINARY_DIR or /tmp>/<name>.XXXXXX" into dir; 0 on success. */
 int test_temp_dir_create(char *dir, size_t size, const char *name);
 /* Removes the folder and everything in it (files, links, FIFOs, empty folders; one level deep). */

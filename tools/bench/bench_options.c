@@ -6,28 +6,6 @@
 #include "bench.h"
 #include "tools/common/tool_util.h"
 
-static int split_list(char *text, char **items, size_t max, size_t *count)
-{
-    *count = 0;
-    for (char *save = NULL, *item = strtok_r(text, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-        if (*count == max) return -1;
-        items[(*count)++] = item;
-    }
-    return *count ? 0 : -1;
-}
-
-static int parse_shape(const char *text, bench_shape *shape)
-{
-    char rows[32], cols[32];
-    const char *x = strchr(text, 'x');
-    if (!x || (size_t)(x - text) >= sizeof rows || strlen(x + 1) >= sizeof cols) return -1;
-    memcpy(rows, text, (size_t)(x - text));
-    rows[x - text] = '\0';
-    strcpy(cols, x + 1);
-    if (tool_parse_size(rows, &shape->rows) != 0 || tool_parse_size(cols, &shape->cols) != 0) return -1;
-    return shape->rows <= 1u << 20 && shape->cols <= 1u << 20 ? 0 : -1;
-}
-
 int bench_options_parse(int argc, char **argv, bench_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -50,7 +28,7 @@ int bench_options_parse(int argc, char **argv, bench_options *o)
         if (strcmp(arg, "--device") == 0) {
             free(o->device_list);
             o->device_list = strdup(value);
-            if (!o->device_list || split_list(o->device_list, items, BENCH_MAX_ITEMS, &count) != 0) goto bad;
+            if (!o->device_list || tool_split_list(o->device_list, items, BENCH_MAX_ITEMS, &count) != 0) goto bad;
             for (size_t k = 0; k < count; ++k)
                 o->devices[k] = items[k];
             o->device_count = count;
@@ -58,7 +36,7 @@ int bench_options_parse(int argc, char **argv, bench_options *o)
             char copy[512];
             if (strlen(value) >= sizeof copy) goto bad;
             strcpy(copy, value);
-            if (split_list(copy, items, BENCH_MAX_ITEMS, &count) != 0) goto bad;
+            if (tool_split_list(copy, items, BENCH_MAX_ITEMS, &count) != 0) goto bad;
             for (size_t k = 0; k < count; ++k) {
                 if (arg[2] == 'f') {
                     if (lowbit_format_from_name(items[k], &o->formats[k]) != 0) {
@@ -66,7 +44,7 @@ int bench_options_parse(int argc, char **argv, bench_options *o)
                         return -1;
                     }
                 } else if (arg[2] == 's') {
-                    if (parse_shape(items[k], &o->shapes[k]) != 0) {
+                    if (tool_parse_shape(items[k], &o->shapes[k].rows, &o->shapes[k].cols) != 0) {
                         fprintf(stderr, "lowbit-bench: '%s' is not a shape like 4096x4096\n", items[k]);
                         return -1;
                     }
@@ -85,7 +63,7 @@ int bench_options_parse(int argc, char **argv, bench_options *o)
             char copy[64];
             if (strlen(value) >= sizeof copy) goto bad;
             strcpy(copy, value);
-            if (split_list(copy, items, BENCH_MAX_ITEMS, &count) != 0 || count > 3) goto bad;
+            if (tool_split_list(copy, items, BENCH_MAX_ITEMS, &count) != 0 || count > 3) goto bad;
             static const char *const paths[] = {"float", "int", "auto"};
             o->dot_count = 0;
             for (size_t k = 0; k < count; ++k) {
@@ -99,6 +77,22 @@ int bench_options_parse(int argc, char **argv, bench_options *o)
                 for (size_t j = 0; j < o->dot_count; ++j)
                     if (o->dots[j] == known) goto bad; /* listed twice */
                 o->dots[o->dot_count++] = known;
+            }
+        } else if (strcmp(arg, "--tuning") == 0) {
+            char copy[64];
+            if (strlen(value) >= sizeof copy) goto bad;
+            strcpy(copy, value);
+            if (tool_split_list(copy, items, BENCH_MAX_ITEMS, &count) != 0 || count > 2) goto bad;
+            o->tuning_count = 0;
+            for (size_t k = 0; k < count; ++k) {
+                const char *label = strcmp(items[k], "on") == 0    ? "tuned"
+                                    : strcmp(items[k], "off") == 0 ? "default"
+                                                                   : NULL;
+                if (!label || (o->tuning_count && o->tunings[0] == label)) {
+                    fprintf(stderr, "lowbit-bench: --tuning takes on and off, once each, not '%s'\n", items[k]);
+                    return -1;
+                }
+                o->tunings[o->tuning_count++] = label;
             }
         } else if (strcmp(arg, "--repeat") == 0) {
             if (tool_parse_size(value, &o->repeat) != 0 || o->repeat > 100000) goto bad;
@@ -115,6 +109,10 @@ int bench_options_parse(int argc, char **argv, bench_options *o)
         continue;
     bad:
         fprintf(stderr, "lowbit-bench: bad value '%s' for %s\n", value, arg);
+        return -1;
+    }
+    if (o->dot_count && o->tuning_count) {
+        fprintf(stderr, "lowbit-bench: --dot and --tuning compare one thing at a time; give one of them\n");
         return -1;
     }
     if (!o->format_count) {

@@ -9,33 +9,58 @@
 
 void bench_print_table(const bench_measurement *m, size_t count)
 {
-    printf("\n%-10s %-6s %-11s %4s %-5s %10s %6s %9s %7s %8s %7s %7s %7s %9s  %s\n", "device", "format", "shape", "n",
-           "dot", "us/call", "spread", "GB/s", "% bw", "GFLOP/s", "xF32", "xF16", "xfloat", "host us", "kernel");
+    printf("\n%-10s %-6s %-11s %4s %-5s %10s %6s %9s %7s %8s %7s %7s %7s %9s %6s %10s  %s\n", "device", "format",
+           "shape", "n", "dot", "us/call", "spread", "GB/s", "% bw", "GFLOP/s", "xF32", "xF16", "xbase", "host us",
+           "copies", "rotation", "kernel");
+    int any_capped = 0;
     for (size_t i = 0; i < count; ++i) {
         const bench_measurement *r = &m[i];
-        char shape[32], f32[16] = "-", f16[16] = "-", percent[16] = "-", to_float[16] = "-";
+        char shape[32], f32[16] = "-", f16[16] = "-", percent[16] = "-", to_float[16] = "-", copies[24], rotation[32];
         snprintf(shape, sizeof shape, "%zux%zu", r->rows, r->cols);
         if (r->ratio_to_f32 > 0.0) snprintf(f32, sizeof f32, "%.2f", r->ratio_to_f32);
         if (r->ratio_to_f16 > 0.0) snprintf(f16, sizeof f16, "%.2f", r->ratio_to_f16);
         if (r->percent_of_bandwidth > 0.0) snprintf(percent, sizeof percent, "%.0f%%", r->percent_of_bandwidth);
         if (r->ratio_to_float > 0.0) snprintf(to_float, sizeof to_float, "%.2f", r->ratio_to_float);
-        printf("%-10s %-6s %-11s %4zu %-5s %10.1f %5.0f%% %9.2f %7s %8.1f %7s %7s %7s %9.1f  %s%s%s\n", r->device_id,
-               lowbit_format_name(r->format), shape, r->n, r->dot[0] ? r->dot : "-", r->seconds * 1e6,
-               r->spread * 100.0, r->gbps, percent, r->gflops, f32, f16, to_float, r->host_seconds * 1e6, r->kernel,
-               r->timed_on_device ? "" : " (wall time)", r->fell_back ? " [CPU fallback]" : "");
+        snprintf(copies, sizeof copies, "%zu%s", r->copies, r->copies_capped ? "*" : "");
+        tool_human_bytes(r->rotation_bytes, rotation, sizeof rotation);
+        any_capped |= r->copies_capped;
+        printf("%-10s %-6s %-11s %4zu %-5s %10.1f %5.0f%% %9.2f %7s %8.1f %7s %7s %7s %9.1f %6s %10s  %s%s%s\n",
+               r->device_id, lowbit_format_name(r->format), shape, r->n, r->dot[0] ? r->dot : "-", r->seconds * 1e6,
+               r->spread * 100.0, r->gbps, percent, r->gflops, f32, f16, to_float, r->host_seconds * 1e6, copies,
+               rotation, r->kernel, r->timed_on_device ? "" : " (wall time)", r->fell_back ? " [CPU fallback]" : "");
     }
-    printf(
-        "\nus/call: median kernel time; spread: (max-min)/median; xF32/xF16: speed-up over that format on the same\n"
-        "device, shape, n and dot path; xfloat: speed-up over the same case with dot=float; host us: wall time minus\n"
-        "kernel time (dispatch, copies, synchronisation).\n");
+    printf("\nus/call: median kernel time; spread: (max-min)/median; xF32/xF16: speed-up over that format on the same\n"
+           "device, shape, n and dot path; xbase: speed-up over the same case with dot=float (--dot), or with the\n"
+           "built-in defaults, tuning=0 (--tuning); host us: wall time minus kernel time (dispatch, copies, sync).\n"
+           "copies, rotation: each timed call multiplies the next of `copies` uploads of the matrix, whose bytes "
+           "together\n"
+           "(rotation) are >= %d x the device's cache, so GB/s and %% bw are DRAM figures, not cache hits.\n",
+           BENCH_CACHE_MULTIPLE);
+    /* the cache each device was sized against, once per device */
+    for (size_t i = 0; i < count; ++i) {
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; ++j)
+            seen = strcmp(m[j].device_id, m[i].device_id) == 0;
+        if (seen) continue;
+        char cache[32];
+        printf("  %-10s cache %s (%s)\n", m[i].device_id, tool_human_bytes(m[i].cache_bytes, cache, sizeof cache),
+               strcmp(m[i].cache_source, "gpu floor") == 0 ? "not a CPU: 256 MiB assumed, above today's GPU caches"
+                                                           : m[i].cache_source);
+    }
+    if (any_capped)
+        printf("* capped at %d copies or half the device's memory: the rotation is < %d x the cache and GB/s may\n"
+               "  include cache hits.\n",
+               BENCH_MAX_COPIES, BENCH_CACHE_MULTIPLE);
 }
 
 int bench_write_json(const char *path, const bench_measurement *m, size_t count)
 {
     FILE *out = fopen(path, "w");
     if (!out) return -1;
-    fprintf(out, "{\n  \"tool\": \"lowbit-bench\",\n  \"lowbit_version\": \"%s\",\n  \"measurements\": [\n",
-            lowbit_version_string());
+    fprintf(out,
+            "{\n  \"tool\": \"lowbit-bench\",\n  \"lowbit_version\": \"%s\",\n  \"cache_multiple\": %d,\n"
+            "  \"measurements\": [\n",
+            lowbit_version_string(), BENCH_CACHE_MULTIPLE);
     for (size_t i = 0; i < count; ++i) {
         const bench_measurement *r = &m[i];
         fprintf(out, "    {\"device\": ");
@@ -52,6 +77,11 @@ int bench_write_json(const char *path, const bench_measurement *m, size_t count)
                 r->gflops, r->ratio_to_f32, r->ratio_to_f16, r->dot, r->ratio_to_float,
                 r->fell_back ? "true" : "false");
         tool_json_string(out, r->kernel);
+        fprintf(out, ", \"cache_bytes\": %llu, \"cache_source\": ", (unsigned long long)r->cache_bytes);
+        tool_json_string(out, r->cache_source);
+        fprintf(out, ", \"weight_copies\": %zu, \"rotation_bytes\": %llu, \"copies_capped\": %s, \"probe_bytes\": %llu",
+                r->copies, (unsigned long long)r->rotation_bytes, r->copies_capped ? "true" : "false",
+                (unsigned long long)r->probe_bytes);
         fprintf(out, "}%s\n", i + 1 < count ? "," : "");
     }
     fprintf(out, "  ]\n}\n");
@@ -62,11 +92,9 @@ int bench_write_json(const char *path, const bench_measurement *m, size_t count)
 int bench_write_plot(const char *path, const bench_measurement *m, size_t count)
 {
     if (count == 0) return -1;
-    char data_path[] = "/tmp/lowbit-bench-data-XXXXXX", script_path[] = "/tmp/lowbit-bench-plot-XXXXXX";
-    int data_fd = mkstemp(data_path), script_fd = mkstemp(script_path);
-    if (data_fd < 0 || script_fd < 0) return -1;
-    FILE *data = fdopen(data_fd, "w"), *script = fdopen(script_fd, "w");
-    if (!data || !script) return -1;
+    tool_plot plot;
+    if (tool_plot_begin(&plot) != 0) return -1;
+    FILE *data = plot.data, *script = plot.script;
     /* columns: format, then one column per device */
     char devices[8][32];
     size_t device_count = 0;
@@ -94,19 +122,12 @@ int bench_write_plot(const char *path, const bench_measurement *m, size_t count)
             fprintf(data, " %.2f", values[d]);
         fprintf(data, "\n");
     }
-    fclose(data);
     fprintf(script,
             "set terminal pngcairo size 1000,560 noenhanced\nset output '%s'\n"
             "set title 'lowbit GEMV, %zux%zu, n = 1: %% of each device''s measured memory bandwidth'\n"
             "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.85 border -1\n"
             "set ylabel '%% of measured bandwidth'\nset yrange [0:*]\nset grid ytics\nset key outside right top\n"
             "plot for [col=2:%zu] '%s' using col:xtic(1) title columnheader(col)\n",
-            path, m[0].rows, m[0].cols, device_count + 1, data_path);
-    fclose(script);
-    char command[512];
-    snprintf(command, sizeof command, "gnuplot '%s' 2>&1", script_path);
-    int status = system(command);
-    unlink(data_path);
-    unlink(script_path);
-    return status == 0 ? 0 : -1;
+            path, m[0].rows, m[0].cols, device_count + 1, plot.data_path);
+    return tool_plot_finish(&plot);
 }

@@ -159,3 +159,59 @@ void tool_parallel(int n, void *(*fn)(void *), void *tasks, size_t task_size)
     for (int i = 1; i < n; ++i)
         if (started[i]) pthread_join(ids[i], NULL);
 }
+
+int tool_split_list(char *text, char **items, size_t max, size_t *count)
+{
+    *count = 0;
+    for (char *save = NULL, *item = strtok_r(text, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        if (*count == max) return -1;
+        items[(*count)++] = item;
+    }
+    return *count ? 0 : -1;
+}
+
+int tool_parse_shape(const char *text, size_t *rows, size_t *cols)
+{
+    char first[32], second[32];
+    const char *x = strchr(text, 'x');
+    if (!x || (size_t)(x - text) >= sizeof first || strlen(x + 1) >= sizeof second) return -1;
+    memcpy(first, text, (size_t)(x - text));
+    first[x - text] = '\0';
+    strcpy(second, x + 1);
+    if (tool_parse_size(first, rows) != 0 || tool_parse_size(second, cols) != 0) return -1;
+    return *rows <= 1u << 20 && *cols <= 1u << 20 ? 0 : -1;
+}
+
+int tool_plot_begin(tool_plot *plot)
+{
+    snprintf(plot->data_path, sizeof plot->data_path, "/tmp/lowbit-plot-data-XXXXXX");
+    snprintf(plot->script_path, sizeof plot->script_path, "/tmp/lowbit-plot-script-XXXXXX");
+    plot->data = plot->script = NULL;
+    int data_fd = mkstemp(plot->data_path), script_fd = data_fd < 0 ? -1 : mkstemp(plot->script_path);
+    if (data_fd >= 0) plot->data = fdopen(data_fd, "w");
+    if (script_fd >= 0) plot->script = fdopen(script_fd, "w");
+    if (plot->data && plot->script) return 0;
+    if (plot->data)
+        fclose(plot->data);
+    else if (data_fd >= 0)
+        close(data_fd);
+    if (plot->script)
+        fclose(plot->script);
+    else if (script_fd >= 0)
+        close(script_fd);
+    if (data_fd >= 0) unlink(plot->data_path);
+    if (script_fd >= 0) unlink(plot->script_path);
+    return -1;
+}
+
+int tool_plot_finish(tool_plot *plot)
+{
+    int written = fclose(plot->data) == 0;
+    written &= fclose(plot->script) == 0;
+    char command[160];
+    snprintf(command, sizeof command, "gnuplot '%s' 2>&1", plot->script_path);
+    int status = written ? system(command) : -1;
+    unlink(plot->data_path);
+    unlink(plot->script_path);
+    return status == 0 ? 0 : -1;
+}

@@ -18,6 +18,18 @@ const char *tool_format_list(uint64_t formats, char *buffer, size_t size);
 void tool_reference_matmul(const float *w, size_t rows, size_t cols, const float *x, size_t n, double *y);
 /* Σ(y−ref)² / Σref² (the error itself when the reference is all zero). */
 double tool_nmse(const float *y, const double *reference, size_t count);
+/* Splits `text` in place at commas into at most `max` non-empty items; 0, or -1 for none or too many. */
+int tool_split_list(char *text, char **items, size_t max, size_t *count);
+/* "ROWSxCOLS", both 1..2^20; 0 on success. */
+int tool_parse_shape(const char *text, size_t *rows, size_t *cols);
+/* A gnuplot run: tool_plot_begin opens a temporary data file and script (plot->data, plot->script; the script
+ * reads plot->data_path); tool_plot_finish closes both, runs gnuplot on the script and removes them. 0, or -1. */
+typedef struct tool_plot {
+    FILE *data, *script;
+    char data_path[64], script_path[64];
+} tool_plot;
+int tool_plot_begin(tool_plot *plot);
+int tool_plot_finish(tool_plot *plot);
 /* Parses a positive size_t; returns 0 on success. */
 int tool_parse_size(const char *text, size_t *value);
 /* Reads a whole regular file into *data (caller frees). A FIFO, device or directory is refused without
