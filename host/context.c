@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../backends/common/cache_size.h"
 #include "../backends/common/params.h"
 #include "error.h"
 #include "runtime.h"
@@ -269,7 +270,10 @@ lowbit_status lowbit_device_measure_bandwidth(lowbit_context *context, size_t de
     if (device >= context->device_count)
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: device %zu of %zu", fn, device, context->device_count);
     const lowbit_device_entry *entry = &context->devices[device];
-    if (bytes == 0) bytes = (size_t)256 << 20;
+    if (bytes == 0) { /* >= 4 x the cache in front of the device's memory, so the probe reads DRAM (cache_size.h) */
+        uint64_t wanted = lowbit_default_probe_bytes(entry->info.is_cpu_device);
+        bytes = wanted > SIZE_MAX ? SIZE_MAX : (size_t)wanted;
+    }
     if (entry->info.max_allocation && bytes > entry->info.max_allocation) bytes = (size_t)entry->info.max_allocation;
     if (bytes < 4096)
         return lowbit_error(LOWBIT_ERROR_INVALID_ARGUMENT, "%s: %zu bytes is too small to measure", fn, bytes);

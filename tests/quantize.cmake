@@ -1,7 +1,7 @@
 # quantize.cmake — lowbit-quantize's tests: the planning unit test links the tool's helper library, and
 # the gguf-py oracle runs the built tool end to end. Registered deferred because python.cmake (which
 # defines lowbit_add_oracle_test) sorts after this file. Outside CI a missing gguf/numpy skips (77).
-foreach(test test_quantize_plan test_quantize_gptq)
+foreach(test test_quantize_plan test_quantize_gptq test_quantize_mixplan)
   if(TARGET ${test})
     target_link_libraries(${test} PRIVATE lowbit_tool_common)
   endif()

@@ -332,11 +332,13 @@ static void test_tuner_writes_what_the_runtime_uses(void **state)
     (void)state;
     static const struct {
         lowbit_api api;
-        const char *space;
+        const char *space, *n;
     } cases[] = {
-        {LOWBIT_API_CPU, "threads=1,2"},
-        {LOWBIT_API_OPENCL, "layout=row;wg=8;rows=8,16"},
-        {LOWBIT_API_VULKAN, "layout=row;wg=8;rows=8,16"},
+        {LOWBIT_API_CPU, "threads=1,2", "1"},
+        {LOWBIT_API_OPENCL, "layout=row;wg=8;rows=8,16", "1"},
+        {LOWBIT_API_VULKAN, "layout=row;wg=8;rows=8,16", "1"},
+        /* the GEMM family (n >= 9): PoCL's streaming tiles */
+        {LOWBIT_API_OPENCL, "stream=1;tile_rows=16;tile_n=16;item_rows=2;item_n=4,8", "16"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         clear_cache();
@@ -349,8 +351,9 @@ static void test_tuner_writes_what_the_runtime_uses(void **state)
         char json[700], output[16384], shape[32];
         snprintf(json, sizeof json, "%s/tune.json", test_dir);
         snprintf(shape, sizeof shape, "%dx%d", ROWS, COLS);
-        const char *args[] = {"--device", info.id,        "--formats", "q4_0", "--n",    "1",  "--shapes",      shape,
-                              "--space",  cases[i].space, "--repeat",  "3",    "--json", json, "--no-progress", NULL};
+        const char *args[] = {"--device",      info.id,   "--formats",    "q4_0",     "--n", cases[i].n, "--shapes",
+                              shape,           "--space", cases[i].space, "--repeat", "3",   "--json",   json,
+                              "--no-progress", NULL};
         int status = run_tune(args, NULL, output, sizeof output);
         if (status != 0) fail_msg("lowbit-tune on %s exited %d:\n%s", info.id, status, output);
         assert_non_null(strstr(output, "database: "));
@@ -361,19 +364,23 @@ static void test_tuner_writes_what_the_runtime_uses(void **state)
         size_t index = 0;
         assert_int_equal(lowbit_device_find(context, info.id, &index), LOWBIT_OK);
         char params[256], level[16];
-        assert_int_equal(lowbit_device_tuning(context, index, LOWBIT_FORMAT_Q4_0, 1, ROWS, COLS, params, sizeof params,
+        size_t n = (size_t)atoi(cases[i].n);
+        assert_int_equal(lowbit_device_tuning(context, index, LOWBIT_FORMAT_Q4_0, n, ROWS, COLS, params, sizeof params,
                                               level, sizeof level),
                          LOWBIT_OK);
         assert_string_equal(level, "device");
         lowbit_context_destroy(context);
         char kernel[128];
-        run_kernel(cases[i].api, NULL, LOWBIT_FORMAT_Q4_0, 1, kernel, sizeof kernel);
+        run_kernel(cases[i].api, NULL, LOWBIT_FORMAT_Q4_0, n, kernel, sizeof kernel);
         if (!strstr(kernel, "tuned=device")) fail_msg("%s: kernel '%s' after tuning", info.id, kernel);
         if (params[0]) { /* a candidate won: its values show in the kernel string */
-            const char *rows = strstr(params, "rows="), *threads = strstr(params, "threads=");
-            char expect[32] = "";
+            char expect[48] = "";
+            const char *rows = strncmp(params, "rows=", 5) == 0 ? params : strstr(params, ",rows=");
+            const char *threads = strstr(params, "threads="), *tile_n = strstr(params, "tile_n=");
+            if (rows) rows += rows[0] == ',';
             if (rows) snprintf(expect, sizeof expect, "rows=%.*s", (int)strcspn(rows + 5, ","), rows + 5);
             if (threads) snprintf(expect, sizeof expect, "threads=%.*s", (int)strcspn(threads + 8, ","), threads + 8);
+            if (tile_n) snprintf(expect, sizeof expect, "x%.*s item=", (int)strcspn(tile_n + 7, ","), tile_n + 7);
             if (expect[0] && !strstr(kernel, expect))
                 fail_msg("kernel '%s' lacks '%s' of '%s'", kernel, expect, params);
         }

@@ -95,4 +95,8 @@ void json_append_string(json_buffer *buffer, const char *string);
 /* The shortest decimal that reads back to exactly `value` (strtod); a non-finite value fails the buffer. */
 void json_append_number(json_buffer *buffer, double value);
 
+/* Writes `length` bytes to `path` atomically (a temporary file beside it, synced, then renamed over it; the
+ * folders above it are created): readers see the old file or the new one, never a part. 0, or -1 with `why`. */
+int json_write_file(const char *path, const char *data, size_t length, char *why, size_t why_size);
+
 #endif

@@ -653,40 +653,6 @@ static void serialize(const tuning_db *db, json_buffer *out)
     json_append(out, db->count ? "\n  ]\n}\n" : "]\n}\n", db->count ? 7 : 4);
 }
 
-/* mkdir -p of every folder above the file `path` */
-static int make_parents(const char *path, char *why, size_t why_size)
-{
-    char *copy = strdup(path);
-    if (!copy) {
-        snprintf(why, why_size, "%s: out of memory", path);
-        return -1;
-    }
-    for (char *p = copy + 1; *p; ++p) {
-        if (*p != '/' || p[-1] == '/') continue;
-        *p = '\0';
-        if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
-            snprintf(why, why_size, "%s: creating the folder %s: %s", path, copy, strerror(errno));
-            free(copy);
-            return -1;
-        }
-        *p = '/';
-    }
-    free(copy);
-    return 0;
-}
-
-static int write_all(int fd, const char *data, size_t size)
-{
-    while (size) {
-        ssize_t n = write(fd, data, size);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
-        data += n;
-        size -= (size_t)n;
-    }
-    return 0;
-}
-
 int tuning_db_write_file(const tuning_db *db, const char *path, char *why, size_t why_size)
 {
     char scratch[1];
@@ -712,59 +678,7 @@ int tuning_db_write_file(const tuning_db *db, const char *path, char *why, size_
         snprintf(why, why_size, "%s: out of memory serializing %zu entries", path, db->count);
         return -1;
     }
-    if (make_parents(path, why, why_size)) {
-        json_buffer_free(&text);
-        return -1;
-    }
-    size_t path_length = strlen(path);
-    char *temp = malloc(path_length + sizeof ".tmp.XXXXXX");
-    if (!temp) {
-        json_buffer_free(&text);
-        snprintf(why, why_size, "%s: out of memory", path);
-        return -1;
-    }
-    memcpy(temp, path, path_length);
-    memcpy(temp + path_length, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    int fd = mkostemp(temp, O_CLOEXEC);
-    const char *step = "creating a temporary file";
-    int ok = fd >= 0;
-    if (ok) {
-        step = "writing";
-        ok = fchmod(fd, 0644) == 0 && write_all(fd, text.data, text.length) == 0;
-        if (ok) {
-            step = "syncing";
-            ok = fsync(fd) == 0;
-        }
-        if (close(fd) != 0 && ok) {
-            step = "closing";
-            ok = 0;
-        }
-        if (ok) {
-            step = "renaming the temporary file";
-            ok = rename(temp, path) == 0;
-        }
-    }
-    if (!ok) {
-        int saved = errno;
-        if (fd >= 0) unlink(temp);
-        snprintf(why, why_size, "%s: %s %s: %s", path, step, temp, strerror(saved));
-        free(temp);
-        json_buffer_free(&text);
-        errno = saved;
-        return -1;
-    }
-    free(temp);
+    const int rc = json_write_file(path, text.data, text.length, why, why_size);
     json_buffer_free(&text);
-    /* make the rename itself durable: sync the folder (best effort; some file systems refuse) */
-    const char *slash = strrchr(path, '/');
-    char *folder = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (folder) {
-        int dir = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir >= 0) {
-            (void)fsync(dir);
-            close(dir);
-        }
-        free(folder);
-    }
-    return 0;
+    return rc;
 }

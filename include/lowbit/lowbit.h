@@ -118,7 +118,8 @@ LOWBIT_API lowbit_status lowbit_device_find(lowbit_context *context, const char 
 LOWBIT_API lowbit_status lowbit_device_default(lowbit_context *context, size_t *device);
 
 /* Streaming-read bandwidth of a device in bytes per second, measured by the backend's probe kernel over
- * a `bytes`-sized buffer (0 = a default of 256 MiB, clamped to the device's max allocation).
+ * a `bytes`-sized buffer (0 = a default of 4x the cache in front of the device's memory, at least 256 MiB: the
+ * host's last-level cache for CPU-backed devices, 256 MiB assumed for GPUs; clamped to the max allocation).
  * LOWBIT_ERROR_UNSUPPORTED when the backend has no probe. */
 LOWBIT_API lowbit_status lowbit_device_measure_bandwidth(lowbit_context *context, size_t device, size_t bytes,
                                                          double *bytes_per_second);

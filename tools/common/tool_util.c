@@ -215,3 +215,16 @@ int tool_plot_finish(tool_plot *plot)
     unlink(plot->script_path);
     return status == 0 ? 0 : -1;
 }
+
+void tool_copy_safetensors_metadata(const lowbit_safetensors *file, lowbit_gguf_writer *writer)
+{
+    size_t meta_count = 0;
+    lowbit_safetensors_metadata_count(file, &meta_count);
+    for (size_t m = 0; m < meta_count; ++m) {
+        const char *key = NULL, *value = NULL;
+        char gguf_key[512];
+        if (lowbit_safetensors_metadata_get(file, m, &key, &value) != LOWBIT_OK) continue;
+        snprintf(gguf_key, sizeof gguf_key, "safetensors.%s", key);
+        lowbit_gguf_writer_set_string(writer, gguf_key, value);
+    }
+}

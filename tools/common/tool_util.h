@@ -7,6 +7,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "lowbit/lowbit_io.h"
+
+/* Copies a safetensors file's __metadata__ strings into a GGUF writer as "safetensors.<key>" (best effort: a key
+ * the writer refuses is left out). */
+void tool_copy_safetensors_metadata(const lowbit_safetensors *file, lowbit_gguf_writer *writer);
 /* Writes `text` as a JSON string literal (with quotes). */
 void tool_json_string(FILE *out, const char *text);
 /* "1.5 GiB" into buffer. */

@@ -3,6 +3,7 @@
 #ifndef LOWBIT_QUANTIZE_OPTIONS_H
 #define LOWBIT_QUANTIZE_OPTIONS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "tools/quantize/quantize_plan.h"
@@ -39,6 +40,23 @@ typedef struct quantize_options {
     double awq_alpha;         /* AWQ's exponent; negative: searched per group (the default) */
     double smooth_alpha;      /* SmoothQuant's migration strength (default 0.5) */
     const char *arch;         /* general.architecture for safetensors input */
+    /* the mixed-precision planner (quantize_mixplan.h) */
+    int plan;                /* --plan: choose each matrix's format under the budget below */
+    int explain;             /* --explain: the per-tensor table of the plan */
+    const char *plan_file;   /* --plan-file: apply a plan written by --plan (edited or not) */
+    const char *plan_out;    /* --plan-out: where --plan writes its plan (default <out>.plan.json) */
+    const char *plan_costs;  /* --plan-costs: reuse the candidates an earlier plan measured */
+    const char *plan_device; /* --device: measure each candidate's GEMV time there */
+    double target_bpw;       /* bits per weight of the whole file, 0: none */
+    uint64_t target_bytes;   /* bytes of all tensors, 0: none */
+    double target_ms;        /* planned matrices' GEMV time per token on --device (ms), 0: none */
+    struct {
+        char key[48]; /* a part of tensor names: "attn_v", "ffn_down", "token_embd" */
+        double weight;
+    } sensitivities[32]; /* --plan-sensitivity: weights of the relative errors per tensor role */
+    size_t sensitivity_count;
+    lowbit_format plan_formats[24];
+    size_t plan_format_count; /* 0: the default candidates */
 } quantize_options;
 
 /* Returns 0 (check `help`), or -1 with a message. Free with quantize_options_free either way. */

@@ -16,6 +16,7 @@
 #include "tools/quantize/quantize_gptq.h"
 #include "tools/quantize/quantize_hessian.h"
 #include "tools/quantize/quantize_imatrix.h"
+#include "tools/quantize/quantize_mixplan.h"
 
 /* f32 elements converted per step: bounds the working memory to ~3 × 64 MiB whatever the tensor size */
 #define CHUNK_ELEMENTS ((size_t)16 * 1024 * 1024)
@@ -344,6 +345,13 @@ static float *source_f32(const tensor_job *job, const quantize_tensor_result *r)
     return w;
 }
 
+/* The planner's reader: tensor `index` as f32. */
+static float *load_source(void *user, size_t index)
+{
+    const pipeline *p = user;
+    return source_f32(&p->jobs[index], &p->summary->tensors[index]);
+}
+
 static size_t find_result(const pipeline *p, const char *name)
 {
     for (size_t i = 0; i < p->summary->tensor_count; ++i)
@@ -566,6 +574,13 @@ static int run_gguf(pipeline *p, const quantize_imatrix *imatrix, FILE *progress
         p->summary->tensor_count = i + 1;
         if (plan_one(&rules, &desc, info.size, &p->summary->tensors[i], error, error_size) != 0) goto done;
         p->jobs[i] = (tensor_job){p, i, info.data, info.type, NULL, 0, NULL, 0, 0, NULL, NULL, NULL};
+    }
+    /* --plan / --plan-file change the formats the rules chose, before the methods attach to them */
+    const quantize_mixplan_source mix_source = {p, load_source, p->hessians, imatrix};
+    if (quantize_mixplan_run(o, p->summary, &mix_source, o->json ? stderr : stdout, progress_out, error, error_size) !=
+        0)
+        goto done;
+    for (size_t i = 0; i < count; ++i) {
         attach_hessian(p, &p->summary->tensors[i], &p->jobs[i]);
         if (attach_importance(p, imatrix, &p->summary->tensors[i], &p->jobs[i], error, error_size) != 0) goto done;
     }
@@ -629,15 +644,7 @@ static int run_safetensors(pipeline *p, const quantize_imatrix *imatrix, FILE *p
         fail(error, error_size, "cannot set general.architecture", lowbit_last_error());
         goto done;
     }
-    size_t meta_count = 0;
-    lowbit_safetensors_metadata_count(file, &meta_count);
-    for (size_t m = 0; m < meta_count; ++m) {
-        const char *key = NULL, *value = NULL;
-        char gguf_key[512];
-        if (lowbit_safetensors_metadata_get(file, m, &key, &value) != LOWBIT_OK) continue;
-        snprintf(gguf_key, sizeof gguf_key, "safetensors.%s", key);
-        lowbit_gguf_writer_set_string(writer, gguf_key, value);
-    }
+    tool_copy_safetensors_metadata(file, writer);
     for (size_t i = 0; i < count; ++i) {
         lowbit_safetensors_tensor_info info = {.struct_size = sizeof info};
         if (lowbit_safetensors_tensor_get(file, i, &info) != LOWBIT_OK) {
@@ -736,6 +743,14 @@ int quantize_pipeline_run(const quantize_options *options, FILE *progress_out, q
             return -1;
         }
         p.hessians = hessians;
+    }
+    if (kind != INPUT_GGUF && (options->plan || options->plan_file)) {
+        quantize_hessians_free(hessians);
+        quantize_imatrix_free(&imatrix);
+        return fail(error, error_size,
+                    "--plan and --plan-file read a GGUF model: convert the safetensors file first (lowbit-quantize "
+                    "in.safetensors model.gguf F16)",
+                    options->input);
     }
     if (kind != INPUT_GGUF && quantize_method_scales_inputs(options->method)) {
         quantize_hessians_free(hessians);

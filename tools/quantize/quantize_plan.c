@@ -371,7 +371,7 @@ static lowbit_format mix_rule(const quantize_rules *rules, const quantize_tensor
 
 /* llama-quantize refuses to make these without importance data (outside the embeddings and the output):
  * the grid formats below 3.5 bits, and Q2_K in a Q2_K_S file. */
-static int needs_importance(const quantize_rules *rules, const char *name, lowbit_format target)
+int quantize_format_needs_importance(const char *name, lowbit_format target, int q2_k_s)
 {
     if (quantize_is_output_name(name) || quantize_is_embedding_name(name)) return 0;
     switch (target) {
@@ -381,9 +381,14 @@ static int needs_importance(const quantize_rules *rules, const char *name, lowbi
     case F(IQ2_XS):
     case F(IQ2_S):
     case F(IQ3_XXS): return 1;
-    case F(Q2_K): return rules->preset->id == QUANTIZE_PRESET_Q2_K_S;
+    case F(Q2_K): return q2_k_s;
     default: return 0;
     }
+}
+
+static int needs_importance(const quantize_rules *rules, const char *name, lowbit_format target)
+{
+    return quantize_format_needs_importance(name, target, rules->preset->id == QUANTIZE_PRESET_Q2_K_S);
 }
 #undef F
 

@@ -113,6 +113,10 @@ int quantize_layer_index(const char *name);
 int quantize_is_output_name(const char *name);
 int quantize_is_embedding_name(const char *name);
 
+/* Whether llama-quantize refuses to make `target` for tensor `name` without importance data (the grid formats
+ * below 3.5 bits outside the embeddings and the output; Q2_K too when q2_k_s, the Q2_K_S preset). */
+int quantize_format_needs_importance(const char *name, lowbit_format target, int q2_k_s);
+
 /* Plans one tensor. Returns 0, or -1 with a message in `error` (requantizing without permission). */
 int quantize_plan_tensor(const quantize_rules *rules, const quantize_tensor_desc *tensor, quantize_tensor_plan *plan,
                          char *error, size_t error_size);

