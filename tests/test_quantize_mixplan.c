@@ -336,6 +336,8 @@ static void test_bad_inputs(void **state)
         {{"--plan", "--target-bpw", "4", "--plan-formats", "Q4_K,Q4_K", "MODEL", "OUT", NULL}, 2, "twice"},
         {{"--plan", "--plan-file", "PLAN", "--target-bpw", "4", "MODEL", "OUT", NULL}, 2, "give one of them"},
         {{"--plan", "--target-bpw", "3", "MODEL", "OUT", NULL}, 1, "the budget cannot be met"},
+        {{"--plan", "--target-bpw", "4", "--plan-out", "MODEL", "MODEL", "OUT", NULL}, 1, "refusing to write the plan"},
+        {{"--plan", "--target-bpw", "4", "--plan-sensitivity", "attn_v", "MODEL", "OUT", NULL}, 2, "KEY=WEIGHT"},
         {{"--plan", "--target-bpw", "4", "--device", "nosuch:7", "MODEL", "OUT", NULL}, 1, "--device"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {

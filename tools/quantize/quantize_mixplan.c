@@ -704,9 +704,10 @@ int quantize_mixplan_run(const quantize_options *o, quantize_summary *summary, c
         if (measure_tensor(o, source, summary, &mixes[i], formats, format_count, timer, &costs, progress, error,
                            error_size) != 0)
             goto done;
-        for (size_t j = 0; j < mixes[i].count; ++j)
-            flat[i * MIX_MAX_CANDIDATES + j] = mixes[i].options[j].cost,
-                                          flat[i * MIX_MAX_CANDIDATES + j].error *= mixes[i].sensitivity;
+        for (size_t j = 0; j < mixes[i].count; ++j) {
+            flat[i * MIX_MAX_CANDIDATES + j] = mixes[i].options[j].cost;
+            flat[i * MIX_MAX_CANDIDATES + j].error *= mixes[i].sensitivity; /* the solve weighs, the file keeps raw */
+        }
         choices[i] = flat + i * MIX_MAX_CANDIDATES;
         sizes[i] = mixes[i].count;
     }

@@ -728,6 +728,11 @@ int quantize_pipeline_run(const quantize_options *options, FILE *progress_out, q
         return fail(error, error_size, "refusing to overwrite the input file", options->output);
     if (options->imatrix_path && same_file(options->imatrix_path, options->output))
         return fail(error, error_size, "refusing to overwrite the imatrix file", options->output);
+    const char *plan_out = options->plan_out;
+    if (plan_out && (same_file(plan_out, options->input) || same_file(plan_out, options->output) ||
+                     (options->imatrix_path && same_file(plan_out, options->imatrix_path)) ||
+                     (options->hessian_path && same_file(plan_out, options->hessian_path))))
+        return fail(error, error_size, "refusing to write the plan over an input or the output", plan_out);
     input_kind kind = detect_input(options->input);
     if (kind == INPUT_UNKNOWN)
         return fail(error, error_size, "the input is neither a GGUF nor a safetensors file", options->input);
