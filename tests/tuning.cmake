@@ -1,3 +1,5 @@
-# tuning.cmake — the tuning database test is white-box: tuning_db_* and json_* are internal to liblowbit, so
+# tuning.cmake — the tuning database and JSON reader tests are white-box: tuning_db_* and json_* are internal to liblowbit, so
 # lowbit_internal (the same objects, static) supplies them.
-target_link_libraries(test_tuning_db PRIVATE lowbit_internal)
+foreach(test test_tuning_db test_json)
+  target_link_libraries(${test} PRIVATE lowbit_internal)
+endforeach()
