@@ -512,34 +512,44 @@ static int plan_error(char *error, size_t error_size, const char *path, const ch
 }
 
 /* --plan-file: every entry names a tensor the TYPE rules quantize and a format that fits its rows. */
-static int apply_plan(const quantize_options *o, quantize_summary *summary, FILE *out, char *error, size_t error_size)
+/* Reads a plan file: valid JSON, "kind" a lowbit-quantize plan, a "tensors" array. 0 with the document (the
+ * caller frees it), or -1 with a message naming the file. Shared by --plan-file and --plan-costs. */
+static int read_plan(const char *path, json_document **doc, const json_value **tensors, char *error, size_t error_size)
 {
     unsigned char *text = NULL;
     size_t size = 0;
     char why[512];
-    if (tool_read_regular_file(o->plan_file, "plan file", &text, &size, error, error_size) != 0) return -1;
-    json_document *doc = json_parse((const char *)text, size, why, sizeof why);
+    if (tool_read_regular_file(path, "plan file", &text, &size, error, error_size) != 0) return -1;
+    *doc = json_parse((const char *)text, size, why, sizeof why);
     free(text);
-    if (!doc) return plan_error(error, error_size, o->plan_file, "is not valid JSON:", why);
-    const json_value *root = json_document_root(doc), *kind = json_object_get(root, "kind"),
-                     *version = json_object_get(root, "version"), *tensors = json_object_get(root, "tensors");
+    if (!*doc) return plan_error(error, error_size, path, "is not valid JSON:", why);
+    const json_value *root = json_document_root(*doc), *kind = json_object_get(root, "kind");
+    *tensors = json_object_get(root, "tensors");
+    const char *wrong = !kind || kind->type != JSON_STRING || strcmp(kind->as.string.chars, QUANTIZE_PLAN_KIND) != 0
+                            ? "is not a lowbit-quantize plan (\"kind\" is missing or wrong)"
+                        : !*tensors || (*tensors)->type != JSON_ARRAY ? "has no \"tensors\" array"
+                                                                      : NULL;
+    if (!wrong) return 0;
+    json_document_free(*doc);
+    *doc = NULL;
+    return plan_error(error, error_size, path, wrong, NULL);
+}
+
+static int apply_plan(const quantize_options *o, quantize_summary *summary, FILE *out, char *error, size_t error_size)
+{
+    json_document *doc = NULL;
+    const json_value *tensors = NULL;
+    if (read_plan(o->plan_file, &doc, &tensors, error, error_size) != 0) return -1;
+    const json_value *version = json_object_get(json_document_root(doc), "version");
     int rc = -1;
+    char why[64];
     unsigned char *seen = calloc(summary->tensor_count ? summary->tensor_count : 1, 1);
     if (!seen) {
         fail(error, error_size, "out of memory", NULL);
         goto done;
     }
-    if (!kind || kind->type != JSON_STRING || strcmp(kind->as.string.chars, QUANTIZE_PLAN_KIND) != 0) {
-        plan_error(error, error_size, o->plan_file, "is not a lowbit-quantize plan (\"kind\" is missing or wrong)",
-                   NULL);
-        goto done;
-    }
     if (!version || version->type != JSON_NUMBER || version->as.number != QUANTIZE_PLAN_VERSION) {
         plan_error(error, error_size, o->plan_file, "has an unsupported \"version\" (this lowbit reads 1)", NULL);
-        goto done;
-    }
-    if (!tensors || tensors->type != JSON_ARRAY) {
-        plan_error(error, error_size, o->plan_file, "has no \"tensors\" array", NULL);
         goto done;
     }
     for (size_t i = 0; i < tensors->as.array.count; ++i) {
@@ -603,20 +613,9 @@ done:
 static int load_costs(const quantize_options *o, mix_costs *costs, const mix_timer *timer, char *error,
                       size_t error_size)
 {
-    unsigned char *text = NULL;
-    size_t size = 0;
-    char why[512];
-    if (tool_read_regular_file(o->plan_costs, "plan file", &text, &size, error, error_size) != 0) return -1;
-    costs->doc = json_parse((const char *)text, size, why, sizeof why);
-    free(text);
-    if (!costs->doc) return plan_error(error, error_size, o->plan_costs, "is not valid JSON:", why);
-    const json_value *root = json_document_root(costs->doc), *kind = json_object_get(root, "kind"),
-                     *budget = json_object_get(root, "budget"), *device = json_object_get(budget, "device");
-    if (!kind || kind->type != JSON_STRING || strcmp(kind->as.string.chars, QUANTIZE_PLAN_KIND) != 0)
-        return plan_error(error, error_size, o->plan_costs, "is not a lowbit-quantize plan", NULL);
-    costs->tensors = json_object_get(root, "tensors");
-    if (!costs->tensors || costs->tensors->type != JSON_ARRAY)
-        return plan_error(error, error_size, o->plan_costs, "has no \"tensors\" array", NULL);
+    if (read_plan(o->plan_costs, &costs->doc, &costs->tensors, error, error_size) != 0) return -1;
+    const json_value *budget = json_object_get(json_document_root(costs->doc), "budget"),
+                     *device = json_object_get(budget, "device");
     costs->same_device =
         timer && device && device->type == JSON_STRING && strcmp(device->as.string.chars, timer->info.id) == 0;
     return 0;
