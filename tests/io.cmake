@@ -40,11 +40,12 @@ if(LOWBIT_FUZZ)
   if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "LOWBIT_FUZZ needs clang: configure with -DCMAKE_C_COMPILER=clang")
   endif()
-  # The readers are compiled into each harness so libFuzzer sees their coverage.
+  # The readers (and the JSON code the safetensors header parser shares) are compiled into each harness so
+  # libFuzzer sees their coverage.
   file(GLOB fuzz_io_sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/host/io/*.c)
   foreach(target gguf safetensors)
     add_executable(fuzz_${target} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_${target}.c ${fuzz_io_sources}
-      ${CMAKE_SOURCE_DIR}/host/error.c)
+      ${CMAKE_SOURCE_DIR}/host/tuning/json.c ${CMAKE_SOURCE_DIR}/host/error.c)
     target_include_directories(fuzz_${target} PRIVATE ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/include)
     target_compile_options(fuzz_${target} PRIVATE ${LOWBIT_WARNINGS} -g -fsanitize=fuzzer,address,undefined
       -fno-sanitize-recover=undefined)
