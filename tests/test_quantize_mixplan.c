@@ -1,7 +1,7 @@
 /* test_quantize_mixplan.c — lowbit-quantize's mixed-precision planner: the knapsack solver against brute force and
  * its budgets, then --plan end to end on a small model with a Hessian file (the output within the budget, the plan
- * file re-applied to the same formats, --explain), with a device's GEMV times, and every bad input (options, budgets,
- * plan files). Nothing is timed: the device case checks that times were recorded, not what they are. */
+ * file re-applied to the same formats, --explain), on an input already in the rules' formats, with a device's GEMV
+ * times, and every bad input (options, budgets, plan files). Nothing is timed: the device case checks that times were recorded, not what they are. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -293,6 +293,73 @@ static void test_plan_within_budget_and_reapplied(void **state)
     assert_int_equal(format, LOWBIT_FORMAT_Q8_0);
 }
 
+/* Copies of a tensor's bytes, to compare two files. */
+static void *tensor_bytes(const char *path, const char *name, int *format, uint64_t *size)
+{
+    lowbit_gguf *gguf = NULL;
+    assert_int_equal(lowbit_gguf_open(path, &gguf), LOWBIT_OK);
+    size_t count = 0;
+    void *copy = NULL;
+    lowbit_gguf_tensor_count(gguf, &count);
+    for (size_t i = 0; i < count && !copy; ++i) {
+        lowbit_gguf_tensor_info info = {.struct_size = sizeof info};
+        assert_int_equal(lowbit_gguf_tensor_get(gguf, i, &info), LOWBIT_OK);
+        if (strcmp(info.name, name) != 0) continue;
+        copy = malloc(info.size);
+        assert_non_null(copy);
+        memcpy(copy, info.data, info.size);
+        *format = info.type, *size = info.size;
+    }
+    lowbit_gguf_close(gguf);
+    assert_non_null(copy);
+    return copy;
+}
+
+/* A model already in the TYPE's formats (a Q4_K_M file planned with the Q4_K_M rules): the rules would copy every
+ * matrix, the planner still plans them all, and a matrix it leaves in its source format is copied byte for byte. */
+static void test_plan_already_quantized_input(void **state)
+{
+    (void)state;
+    char source[600];
+    snprintf(source, sizeof source, "%s/q4km.gguf", dir);
+    const char *make[] = {model, source, "Q4_K_M", NULL};
+    assert_int_equal(quantize(make), 0);
+    const double source_bpw = file_bpw(source, NULL, NULL);
+    /* without --allow-requantize nothing may be requantized, so there is nothing to plan */
+    const char *refused[] = {"--plan", "--target-bpw", "8", source, out, NULL};
+    assert_int_not_equal(quantize(refused), 0);
+    assert_non_null(strstr(output, "no matrix to plan"));
+    static const char *const names[] = {"blk.0.attn_q.weight",   "blk.0.ffn_down.weight", "blk.1.attn_q.weight",
+                                        "blk.1.ffn_down.weight", "token_embd.weight",     "output.weight"};
+    /* a small budget moves matrices down; a budget of the source's own size lets every one stay as it is */
+    char budget[32];
+    snprintf(budget, sizeof budget, "%.6f", source_bpw - 0.7);
+    const char *smaller[] = {"--plan", "--allow-requantize", "--target-bpw", budget,   "--hessian", hessian,
+                             "--plan-out", plan,             "--explain",    source,   out,         NULL};
+    assert_int_equal(quantize(smaller), 0);
+    for (size_t i = 0; i < 6; ++i)
+        assert_non_null(strstr(output, names[i]));
+    assert_true(file_bpw(out, NULL, NULL) <= source_bpw - 0.7 + 1e-9);
+    snprintf(budget, sizeof budget, "%.6f", source_bpw + 1e-6);
+    const char *same[] = {"--plan", "--allow-requantize", "--target-bpw", budget, "--hessian", hessian,
+                          "--plan-out", plan,             source,         out,    NULL};
+    assert_int_equal(quantize(same), 0);
+    size_t copied = 0;
+    for (size_t i = 0; i < 6; ++i) {
+        int from = -1, to = -2;
+        uint64_t from_size = 0, to_size = 0;
+        void *a = tensor_bytes(source, names[i], &from, &from_size), *b = tensor_bytes(out, names[i], &to, &to_size);
+        if (from == to) {
+            assert_int_equal(from_size, to_size);
+            assert_memory_equal(a, b, from_size); /* its own format: copied, not requantized */
+            ++copied;
+        }
+        free(a), free(b);
+    }
+    print_message("%zu of 6 matrices kept their source format at the source's size\n", copied);
+    assert_true(copied >= 1);
+}
+
 static void test_plan_with_device_times(void **state)
 {
     (void)state;
@@ -393,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_solver_convex),
         cmocka_unit_test(test_solver_random),
         cmocka_unit_test(test_plan_within_budget_and_reapplied),
+        cmocka_unit_test(test_plan_already_quantized_input),
         cmocka_unit_test(test_plan_with_device_times),
         cmocka_unit_test(test_bad_inputs),
     };

@@ -308,8 +308,24 @@ static int pinned(const quantize_options *o, const char *name)
            (o->has_embedding_type && quantize_is_embedding_name(name));
 }
 
+/* A matrix the planner may set: one the TYPE rules quantize, or one they copy only because its format is already
+ * the rules' choice (a Q4_K_M input under the Q4_K_M rules), unless an option pins it. */
+static int plannable(const quantize_options *o, const quantize_tensor_result *r)
+{
+    return (r->quantized || r->requantizable) && r->n_dims == 2 && !pinned(o, r->name);
+}
+
 static void set_target(quantize_tensor_result *r, lowbit_format format, const char *reason)
 {
+    if ((int)format == r->source_type) { /* the source's own blocks: copied, which is exact */
+        r->quantized = 0;
+        r->target_type = r->wanted_type = format;
+        r->fallback = r->needs_imatrix = 0;
+        r->reason = reason;
+        r->target_bytes = r->source_bytes;
+        return;
+    }
+    r->quantized = 1;
     const size_t cols = (size_t)r->ne[0];
     r->target_type = r->wanted_type = format;
     r->fallback = 0;
@@ -414,6 +430,7 @@ static int measure_tensor(const quantize_options *o, const quantize_mixplan_sour
                 (energy > 0 ? energy : 1.0);
         free(packed);
         if (!isfinite(e)) continue;
+        if ((int)formats[f] == r->source_type) e = 0.0; /* that choice copies the source's blocks */
         double seconds = 0.0;
         if (timer && (seconds = time_candidate(timer, formats[f], m->rows, m->cols, progress)) < 0) continue;
         m->options[m->count++] = (mix_option){formats[f], {(double)(row * m->rows), seconds, e}};
@@ -577,7 +594,7 @@ static int apply_plan(const quantize_options *o, quantize_summary *summary, FILE
             snprintf(error, error_size, "plan file %s: tensor \"%s\" appears twice", o->plan_file, quoted);
             goto done;
         }
-        if (!r->quantized) {
+        if (!r->quantized && !r->requantizable) {
             snprintf(error, error_size, "plan file %s: tensor \"%s\" is not quantized (%s), so a plan cannot set it",
                      o->plan_file, quoted, r->reason ? r->reason : "kept");
             goto done;
@@ -659,7 +676,7 @@ int quantize_mixplan_run(const quantize_options *o, quantize_summary *summary, c
     for (size_t i = 0; i < summary->tensor_count; ++i) {
         const quantize_tensor_result *r = &summary->tensors[i];
         total_elements += (double)r->elements;
-        if (r->quantized && r->n_dims == 2 && !pinned(o, r->name)) {
+        if (plannable(o, r)) {
             mixes[mix_count].index = i;
             mixes[mix_count].sensitivity = sensitivity_of(o, r->name);
             mixes[mix_count].cols = (size_t)r->ne[0];

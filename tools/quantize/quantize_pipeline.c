@@ -244,6 +244,7 @@ static int plan_one(const quantize_rules *rules, const quantize_tensor_desc *des
     r->wanted_type = plan.wanted;
     r->fallback = plan.fallback;
     r->needs_imatrix = plan.needs_imatrix;
+    r->requantizable = plan.same_type;
     r->reason = plan.reason;
     if (plan.quantize)
         r->target_bytes = lowbit_format_row_size(plan.target, (size_t)desc->ne[0]) * (r->elements / desc->ne[0]);

@@ -434,6 +434,8 @@ int quantize_plan_tensor(const quantize_rules *rules, const quantize_tensor_desc
     plan->target = (int)fitted;
     if (plan->target == tensor->type) {
         plan->reason = plan->fallback ? "fallback to the source type" : "already in the wanted type";
+        const lowbit_format_traits *own = lowbit_format_get(tensor->type);
+        plan->same_type = own && own->can_dequantize && (is_float_type(tensor->type) || rules->allow_requantize);
         return 0;
     }
     if (!is_float_type(tensor->type) && !rules->allow_requantize) {

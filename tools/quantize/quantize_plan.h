@@ -100,6 +100,8 @@ typedef struct quantize_tensor_plan {
     int wanted;         /* what the rules asked for before the shape fallback */
     int fallback;       /* 1 when target != wanted because the row length does not fit */
     int needs_imatrix;  /* 1: the target is one llama-quantize refuses to make without importance data */
+    int same_type;      /* 1: copied only because the rules' format is the source's own, which a readable
+                           source could be requantized from (what --plan may choose to do) */
     const char *reason; /* why: "preset", "mix rule", "--tensor-type", "1-D", ... (static text) */
 } quantize_tensor_plan;
 

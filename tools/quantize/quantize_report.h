@@ -17,6 +17,7 @@ typedef struct quantize_tensor_result {
     int awq_rows;        /* its rows carry the AWQ scales of the next matrix (ffn_up before ffn_down) */
     int needs_imatrix;   /* the target is one llama-quantize makes only with importance data */
     int missing_imatrix; /* ... and it had none (allowed by --allow-no-imatrix, or only planned) */
+    int requantizable;   /* copied because the rules chose its own format; --plan may still pick another */
     const char *reason;
     uint64_t elements, source_bytes, target_bytes;
     double rmse; /* of the round trip; negative when not measured (copied or dry run) */
