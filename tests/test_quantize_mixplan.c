@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "lowbit/lowbit.h"
 #include "lowbit/lowbit_format.h"
 #include "lowbit/lowbit_io.h"
 #include "test_support.h"
@@ -378,6 +379,45 @@ static void test_plan_with_device_times(void **state)
     assert_null(strstr(text, "\"seconds\": 0,"));             /* every candidate was timed */
 }
 
+/* The command the planner was specified by, on each GPU-API device present (PoCL and lavapipe in CI):
+ * --plan --device ID --target-bpw 3.5 gives a file within 3.5 bpw and an explanation with the device's times. */
+static void plan_on_device(lowbit_api api, const char *id)
+{
+    size_t device = 0;
+    lowbit_context *context = test_open_device(api, &device);
+    if (!context) skip();
+    lowbit_context_destroy(context);
+    const char *args[] = {"--plan",        "--device",        id,   "--target-bpw", "3.5",     "--hessian",
+                          hessian,         "--plan-formats",  "Q2_K,Q3_K,Q4_0,Q4_K",   "--plan-out", plan,
+                          "--explain",     model,             out,  NULL};
+    const int status = quantize(args);
+    if (status != 0) print_message("%s\n", output);
+    assert_int_equal(status, 0);
+    assert_true(file_bpw(out, NULL, NULL) <= 3.5 + 1e-9);
+    char expected[64];
+    snprintf(expected, sizeof expected, "of GEMV per token on %s", id);
+    assert_non_null(strstr(output, expected));
+    assert_non_null(strstr(output, "us/token"));
+    char text[65536];
+    read_file(plan, text, sizeof text);
+    snprintf(expected, sizeof expected, "\"device\": \"%s\"", id);
+    assert_non_null(strstr(text, expected));
+    assert_null(strstr(text, "\"seconds\": 0}")); /* every candidate was timed there (no time budget: the budget's
+                                                      seconds are 0) */
+}
+
+static void test_plan_on_opencl(void **state)
+{
+    (void)state;
+    plan_on_device(LOWBIT_API_OPENCL, "opencl:0");
+}
+
+static void test_plan_on_vulkan(void **state)
+{
+    (void)state;
+    plan_on_device(LOWBIT_API_VULKAN, "vulkan:0");
+}
+
 static void write_text(const char *path, const char *text)
 {
     FILE *file = fopen(path, "w");
@@ -462,6 +502,8 @@ int main(void)
         cmocka_unit_test(test_plan_within_budget_and_reapplied),
         cmocka_unit_test(test_plan_already_quantized_input),
         cmocka_unit_test(test_plan_with_device_times),
+        cmocka_unit_test(test_plan_on_opencl),
+        cmocka_unit_test(test_plan_on_vulkan),
         cmocka_unit_test(test_bad_inputs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -15,11 +15,13 @@ so a rerun only redoes what is missing or was made by a different command.
 usage: plan-results.py --build BUILD --model MODEL.gguf --work DIR [--presets Q2_K,Q3_K_M,Q4_K_M]
                        [--calib-chunks 8] [--eval-chunks 10] [--plan-formats LIST] [--sweep BPW,...]
                        [--device ID [--device-presets P] [--target-ms-scale 0.9]] [--plot PREFIX] [--title T]
+                       [--plan-args '--token-embedding-type Q8_0']
 """
 import argparse
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -180,6 +182,11 @@ def decode_tps(build, model, device):
     return record["avg_ts"], record["stddev_ts"]
 
 
+def plan_options(args):
+    """the options every plan gets: --plan-formats and --plan-args"""
+    return (["--plan-formats", args.plan_formats] if args.plan_formats else []) + shlex.split(args.plan_args)
+
+
 def device_plans(args, tool, row, hessian, imatrix, costs, reference, listing):
     """the size-only plan timed on the device, and a device-aware plan of the same size with less GEMV time"""
     result = {}
@@ -187,8 +194,7 @@ def device_plans(args, tool, row, hessian, imatrix, costs, reference, listing):
     timed = base + "-size-only.plan.json"
     command = [tool("lowbit-quantize"), "--json", "--allow-requantize", "--plan", "--target-size", str(row["bytes"]),
                "--hessian", hessian, "--imatrix", imatrix, "--device", args.device, "--plan-sensitivity", listing]
-    if args.plan_formats:
-        command += ["--plan-formats", args.plan_formats]
+    command += plan_options(args)
     run(command + ["--plan-costs", costs, "--plan-out", timed, args.model, base + "-size-only.gguf"],
         f"size-only plan at {row['preset']}, timed on {args.device}")
     with open(timed) as f:
@@ -211,20 +217,27 @@ def plot(args, rows, sweep):
     and, with --device, against decode tokens/s on that device"""
     prefix = args.plot
     data = prefix + ".dat"
+    floor = 1e-4  # a log axis has no 0: a file that reproduces the reference (KLD ~ 0) is drawn here
+
+    def clamp(k):
+        return max(k, floor)
+
     with open(data, "w") as f:
         f.write("# presets: bpw kld tps label\n")
         for r in rows:
-            f.write(f"{r['bpw']:.4f} {r['preset_kld'][0]:.6g} {r.get('preset_tps', [0])[0]:.4g} \"{r['preset']}\"\n")
+            k = r["preset_kld"][0]
+            label = r["preset"] + (" (KLD ~ 0)" if k < floor else "")
+            f.write(f"{r['bpw']:.4f} {clamp(k):.6g} {r.get('preset_tps', [0])[0]:.4g} \"{label}\"\n")
         f.write("\n\n# planner (weighted, sizes of the presets and the sweep): bpw kld tps\n")
         front = sorted([(r["bpw"], r["sens_kld"][0], r.get("sens_tps", [0])[0]) for r in rows] +
                        [(p["bpw"], p["kld"][0], p.get("tps", [0])[0]) for p in sweep if "kld" in p])
         for bpw, k, tps in front:
-            f.write(f"{bpw:.4f} {k:.6g} {tps:.4g}\n")
+            f.write(f"{bpw:.4f} {clamp(k):.6g} {tps:.4g}\n")
         f.write("\n\n# device-aware plans: bpw kld tps label\n")
         aware = [r for r in rows if "device" in r]
         for r in aware:
             d = r["device"]["device-aware"]
-            f.write(f"{r['bpw']:.4f} {d['kld'][0]:.6g} {d['tps']:.4g} \"{r['preset']} size\"\n")
+            f.write(f"{r['bpw']:.4f} {clamp(d['kld'][0]):.6g} {d['tps']:.4g} \"{r['preset']} size\"\n")
         if not aware:
             f.write("nan nan nan \"\"\n")
     title = args.title or os.path.basename(args.model)
@@ -233,23 +246,25 @@ def plot(args, rows, sweep):
         f.write(f"""set terminal pngcairo size 900,560 noenhanced
 set logscale y
 set grid
-set key top right
-set ylabel 'mean KLD against the reference (log)'
+set key bottom left box opaque
+set ylabel 'mean KLD against the reference (log; below {floor:g} drawn at {floor:g})'
+set yrange [{floor / 2:g}:*]
 set output '{prefix}-bpw.png'
 set title '{title}: mean KLD against bits per weight (equal imatrix)'
 set xlabel 'bits per weight (all tensors)'
 plot '{data}' index 1 using 1:2 with linespoints lw 2 pt 7 title 'lowbit-quantize --plan', \\
      '{data}' index 0 using 1:2 with points pt 5 ps 1.5 title 'llama.cpp presets', \\
-     '{data}' index 0 using 1:2:4 with labels offset 0,1 notitle
+     '{data}' index 0 using 1:2:4 with labels offset 0,1.2 notitle
 """)
         if args.device:
             f.write(f"""set output '{prefix}-tps.png'
-set title '{title}: mean KLD against decode speed on {args.device} (llama.cpp + lowbit)'
-set xlabel 'decode tokens/s (llama-bench tg{GEN})'
-plot '{data}' index 1 using 3:2 with linespoints lw 2 pt 7 title 'plans by size only', \\
+set title '{title}: mean KLD against decode speed on {args.device}'
+set xlabel 'decode tokens/s through llama.cpp with lowbit (llama-bench tg{GEN})'
+plot '{data}' index 1 using 3:2 with points pt 7 ps 1.3 title 'plans by size only (labels: bpw)', \\
+     '{data}' index 1 using 3:2:(sprintf('%.2f', $1)) with labels offset 0,-1 notitle, \\
      '{data}' index 2 using 3:2 with points pt 9 ps 1.8 title 'device-aware plans', \\
      '{data}' index 0 using 3:2 with points pt 5 ps 1.5 title 'llama.cpp presets', \\
-     '{data}' index 0 using 3:2:4 with labels offset 0,1 notitle
+     '{data}' index 0 using 3:2:4 with labels offset 0,1.2 notitle
 """)
     run(["gnuplot", script], "gnuplot")
     print(f"plan-results: wrote {prefix}-bpw.png" + (f" and {prefix}-tps.png" if args.device else ""),
@@ -272,6 +287,8 @@ def main():
     parser.add_argument("--sweep", default="", help="bits per weight of further weighted plans (the Pareto front)")
     parser.add_argument("--plot", help="write PREFIX-bpw.png (and PREFIX-tps.png with --device) through gnuplot")
     parser.add_argument("--title", help="the model's name in the plots (default: the file name)")
+    parser.add_argument("--plan-args", default="",
+                        help="more lowbit-quantize options for every plan, e.g. '--token-embedding-type Q8_0'")
     args = parser.parse_args()
     try:
         sweep_bpw = [float(x) for x in args.sweep.split(",") if x.strip()]
@@ -281,7 +298,7 @@ def main():
         parser.error("--sweep values must lie in [1, 16] bits per weight")
     os.makedirs(args.work, exist_ok=True)
     tool = lambda name: os.path.join(args.build, "bin", name)  # noqa: E731
-    formats = ["--plan-formats", args.plan_formats] if args.plan_formats else []
+    formats = plan_options(args)
     calib, held = texts(args.work)
     imatrix, hessian = os.path.join(args.work, "imatrix.gguf"), os.path.join(args.work, "hessian.gguf")
     if not os.path.exists(hessian):
