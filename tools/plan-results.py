@@ -155,11 +155,11 @@ def sensitivities(args, tool, costs, imatrix, reference):
     return weights
 
 
-def decode_tps(build, model, device):
+def decode_tps(build, model, device, cached=True):
     """llama-bench decode tokens/s of a model through llama.cpp with lowbit on `device` (every layer offloaded;
-    cached beside the model)"""
+    cached beside the model unless `cached` is false)"""
     cache = f"{model}.tps-{re.sub(r'[^A-Za-z0-9]', '_', device)}.json"
-    if newer(cache, model):
+    if cached and newer(cache, model):
         with open(cache) as f:
             return tuple(json.load(f))
     where = subprocess.run(["sh", os.path.join(os.path.dirname(os.path.abspath(__file__)), "install-engine.sh"),
@@ -182,6 +182,21 @@ def decode_tps(build, model, device):
     return record["avg_ts"], record["stddev_ts"]
 
 
+def decode_interleaved(build, models, device, rounds=4):
+    """decode tokens/s of files to be compared, measured in alternation (the order reversed every other round), so
+    that a drift of the machine during the measurement hits each alike: per file the mean and standard deviation
+    over the rounds"""
+    samples = {m: [] for m in models}
+    for r in range(rounds):
+        for model in (models if r % 2 == 0 else list(reversed(models))):
+            samples[model].append(decode_tps(build, model, device, cached=False)[0])
+    result = {}
+    for model, values in samples.items():
+        mean = sum(values) / len(values)
+        result[model] = (mean, (sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)) ** 0.5)
+    return result
+
+
 def plan_options(args):
     """the options every plan gets: --plan-formats and --plan-args"""
     return (["--plan-formats", args.plan_formats] if args.plan_formats else []) + shlex.split(args.plan_args)
@@ -202,11 +217,12 @@ def device_plans(args, tool, row, hessian, imatrix, costs, reference, listing):
     aware = base + "-aware.plan.json"
     run(command + ["--plan-costs", timed, "--target-ms", f"{1e3 * seconds * args.target_ms_scale:.6f}", "--plan-out",
                    aware, args.model, base + "-aware.gguf"], f"device-aware plan at {row['preset']}")
-    for label, model, plan in (("size-only", base + "-size-only.gguf", timed), ("device-aware", base + "-aware.gguf",
-                                                                                 aware)):
+    files = (("size-only", base + "-size-only.gguf", timed), ("device-aware", base + "-aware.gguf", aware))
+    speeds = decode_interleaved(args.build, [model for _, model, _ in files], args.device)
+    for label, model, plan in files:
         with open(plan) as f:
             predicted = json.load(f)["predicted"]["seconds"]
-        tps, sd = decode_tps(args.build, model, args.device)
+        tps, sd = speeds[model]
         result[label] = {"kld": kld(tool("lowbit-eval"), reference, model), "seconds": predicted, "tps": tps,
                          "tps_sd": sd}
     return result
@@ -407,7 +423,8 @@ def main():
             tps = f" {p['tps'][0]:.1f} ± {p['tps'][1]:.1f} |" if args.device else ""
             print(f"| {p['bpw']:g} | {p['bytes']} | {p['kld'][0]:.4f} ± {p['kld'][1]:.4f} | {p['predicted']:.4f} |{tps}")
     if args.device:
-        print(f"\nOn {args.device} (llama-bench tg{GEN}, mean of {REPS}; GEMV time per token as the planner measured it):")
+        print(f"\nOn {args.device} (llama-bench tg{GEN}, mean of {REPS}; the two plans: mean ± sd of 4 interleaved runs "
+              "of that; GEMV time per token as the planner measured it):")
         print("| size of | file | mean KLD | predicted GEMV ms/token | decode t/s |")
         print("| --- | --- | ---: | ---: | ---: |")
         for r in rows:
