@@ -1,7 +1,8 @@
 /* test_quantize_mixplan.c — lowbit-quantize's mixed-precision planner: the knapsack solver against brute force and
  * its budgets, then --plan end to end on a small model with a Hessian file (the output within the budget, the plan
  * file re-applied to the same formats, --explain), on an input already in the rules' formats, with a device's GEMV
- * times, and every bad input (options, budgets, plan files). Nothing is timed: the device case checks that times were recorded, not what they are. */
+ * times, and every bad input (options, budgets, plan files). Nothing is timed: the device case checks that times were
+ * recorded, not what they are. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -294,25 +295,21 @@ static void test_plan_within_budget_and_reapplied(void **state)
     assert_int_equal(format, LOWBIT_FORMAT_Q8_0);
 }
 
-/* Copies of a tensor's bytes, to compare two files. */
+/* A copy of a tensor's bytes, to compare two files. */
 static void *tensor_bytes(const char *path, const char *name, int *format, uint64_t *size)
 {
     lowbit_gguf *gguf = NULL;
     assert_int_equal(lowbit_gguf_open(path, &gguf), LOWBIT_OK);
-    size_t count = 0;
-    void *copy = NULL;
-    lowbit_gguf_tensor_count(gguf, &count);
-    for (size_t i = 0; i < count && !copy; ++i) {
-        lowbit_gguf_tensor_info info = {.struct_size = sizeof info};
-        assert_int_equal(lowbit_gguf_tensor_get(gguf, i, &info), LOWBIT_OK);
-        if (strcmp(info.name, name) != 0) continue;
-        copy = malloc(info.size);
-        assert_non_null(copy);
-        memcpy(copy, info.data, info.size);
-        *format = info.type, *size = info.size;
-    }
-    lowbit_gguf_close(gguf);
+    size_t index = LOWBIT_NOT_FOUND;
+    assert_int_equal(lowbit_gguf_tensor_find(gguf, name, &index), LOWBIT_OK);
+    assert_true(index != LOWBIT_NOT_FOUND);
+    lowbit_gguf_tensor_info info = {.struct_size = sizeof info};
+    assert_int_equal(lowbit_gguf_tensor_get(gguf, index, &info), LOWBIT_OK);
+    void *copy = malloc(info.size);
     assert_non_null(copy);
+    memcpy(copy, info.data, info.size);
+    *format = info.type, *size = info.size;
+    lowbit_gguf_close(gguf);
     return copy;
 }
 
@@ -335,15 +332,16 @@ static void test_plan_already_quantized_input(void **state)
     /* a small budget moves matrices down; a budget of the source's own size lets every one stay as it is */
     char budget[32];
     snprintf(budget, sizeof budget, "%.6f", source_bpw - 0.7);
-    const char *smaller[] = {"--plan", "--allow-requantize", "--target-bpw", budget,   "--hessian", hessian,
-                             "--plan-out", plan,             "--explain",    source,   out,         NULL};
+    const char *smaller[] = {"--plan", "--allow-requantize", "--target-bpw", budget, "--hessian", hessian, "--plan-out",
+                             plan,     "--explain",          source,         out,    NULL};
     assert_int_equal(quantize(smaller), 0);
     for (size_t i = 0; i < 6; ++i)
         assert_non_null(strstr(output, names[i]));
     assert_true(file_bpw(out, NULL, NULL) <= source_bpw - 0.7 + 1e-9);
     snprintf(budget, sizeof budget, "%.6f", source_bpw + 1e-6);
-    const char *same[] = {"--plan", "--allow-requantize", "--target-bpw", budget, "--hessian", hessian,
-                          "--plan-out", plan,             source,         out,    NULL};
+    const char *same[] = {"--plan", "--allow-requantize", "--target-bpw", budget, "--hessian",
+                          hessian,  "--plan-out",         plan,           source, out,
+                          NULL};
     assert_int_equal(quantize(same), 0);
     size_t copied = 0;
     for (size_t i = 0; i < 6; ++i) {
@@ -387,9 +385,21 @@ static void plan_on_device(lowbit_api api, const char *id)
     lowbit_context *context = test_open_device(api, &device);
     if (!context) skip();
     lowbit_context_destroy(context);
-    const char *args[] = {"--plan",        "--device",        id,   "--target-bpw", "3.5",     "--hessian",
-                          hessian,         "--plan-formats",  "Q2_K,Q3_K,Q4_0,Q4_K",   "--plan-out", plan,
-                          "--explain",     model,             out,  NULL};
+    const char *args[] = {"--plan",
+                          "--device",
+                          id,
+                          "--target-bpw",
+                          "3.5",
+                          "--hessian",
+                          hessian,
+                          "--plan-formats",
+                          "Q2_K,Q3_K,Q4_0,Q4_K",
+                          "--plan-out",
+                          plan,
+                          "--explain",
+                          model,
+                          out,
+                          NULL};
     const int status = quantize(args);
     if (status != 0) print_message("%s\n", output);
     assert_int_equal(status, 0);

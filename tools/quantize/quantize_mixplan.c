@@ -317,19 +317,16 @@ static int plannable(const quantize_options *o, const quantize_tensor_result *r)
 
 static void set_target(quantize_tensor_result *r, lowbit_format format, const char *reason)
 {
-    if ((int)format == r->source_type) { /* the source's own blocks: copied, which is exact */
-        r->quantized = 0;
-        r->target_type = r->wanted_type = format;
-        r->fallback = r->needs_imatrix = 0;
-        r->reason = reason;
-        r->target_bytes = r->source_bytes;
-        return;
-    }
-    r->quantized = 1;
-    const size_t cols = (size_t)r->ne[0];
     r->target_type = r->wanted_type = format;
     r->fallback = 0;
     r->reason = reason;
+    r->quantized = (int)format != r->source_type;
+    if (!r->quantized) { /* the source's own blocks: copied, which is exact */
+        r->needs_imatrix = 0;
+        r->target_bytes = r->source_bytes;
+        return;
+    }
+    const size_t cols = (size_t)r->ne[0];
     r->target_bytes = lowbit_format_row_size(format, cols) * (r->elements / cols);
     r->needs_imatrix = quantize_format_needs_importance(r->name, format, 0);
 }
@@ -411,26 +408,28 @@ static int measure_tensor(const quantize_options *o, const quantize_mixplan_sour
             m->options[m->count++] = (mix_option){formats[f], {(double)(row * m->rows), seconds, reuse.error}};
             continue;
         }
-        if (!w) {
-            w = source->load(source->user, m->index);
-            q = malloc(m->rows * m->cols * sizeof *q);
-            if (!w || !q) {
-                free(w), free(q), free(diag);
-                return fail(error, error_size, "cannot read the tensor", r->name);
+        double e = 0.0; /* the source's own format: that choice copies its blocks, nothing to measure */
+        if ((int)formats[f] != r->source_type) {
+            if (!w) {
+                w = source->load(source->user, m->index);
+                q = malloc(m->rows * m->cols * sizeof *q);
+                if (!w || !q) {
+                    free(w), free(q), free(diag);
+                    return fail(error, error_size, "cannot read the tensor", r->name);
+                }
+                energy = weighted_energy(w, NULL, m->rows, m->cols, h, h ? NULL : importance, threads);
             }
-            energy = weighted_energy(w, NULL, m->rows, m->cols, h, h ? NULL : importance, threads);
+            void *packed = malloc(row * m->rows);
+            if (!packed) continue;
+            e = NAN;
+            if (lowbit_quantize(formats[f], w, m->rows, m->cols, packed, row * m->rows, importance, o->threads) ==
+                    LOWBIT_OK &&
+                lowbit_dequantize(formats[f], packed, row * m->rows, m->rows, m->cols, q) == LOWBIT_OK)
+                e = weighted_energy(w, q, m->rows, m->cols, h, h ? NULL : importance, threads) /
+                    (energy > 0 ? energy : 1.0);
+            free(packed);
+            if (!isfinite(e)) continue;
         }
-        void *packed = malloc(row * m->rows);
-        if (!packed) continue;
-        double e = NAN;
-        if (lowbit_quantize(formats[f], w, m->rows, m->cols, packed, row * m->rows, importance, o->threads) ==
-                LOWBIT_OK &&
-            lowbit_dequantize(formats[f], packed, row * m->rows, m->rows, m->cols, q) == LOWBIT_OK)
-            e = weighted_energy(w, q, m->rows, m->cols, h, h ? NULL : importance, threads) /
-                (energy > 0 ? energy : 1.0);
-        free(packed);
-        if (!isfinite(e)) continue;
-        if ((int)formats[f] == r->source_type) e = 0.0; /* that choice copies the source's blocks */
         double seconds = 0.0;
         if (timer && (seconds = time_candidate(timer, formats[f], m->rows, m->cols, progress)) < 0) continue;
         m->options[m->count++] = (mix_option){formats[f], {(double)(row * m->rows), seconds, e}};
