@@ -18,6 +18,7 @@ usage: plan-results.py --build BUILD --model MODEL.gguf --work DIR [--presets Q2
                        [--plan-args '--token-embedding-type Q8_0']
 """
 import argparse
+import functools
 import json
 import os
 import re
@@ -155,6 +156,18 @@ def sensitivities(args, tool, costs, imatrix, reference):
     return weights
 
 
+@functools.lru_cache(maxsize=None)
+def engine_build():
+    """the pinned engine's build folder (tools/install-engine.sh --where), asked once per run"""
+    where = subprocess.run(["sh", os.path.join(os.path.dirname(os.path.abspath(__file__)), "install-engine.sh"),
+                            "--where"], capture_output=True, text=True).stdout
+    engine = next((line.split("=", 1)[1] for line in where.splitlines() if line.startswith("LOWBIT_ENGINE_BUILD=")),
+                  None)
+    if engine is None:
+        sys.exit("plan-results: the pinned engine is not built (tools/install-engine.sh)")
+    return engine
+
+
 def decode_tps(build, model, device, cached=True):
     """llama-bench decode tokens/s of a model through llama.cpp with lowbit on `device` (every layer offloaded;
     cached beside the model unless `cached` is false)"""
@@ -162,12 +175,7 @@ def decode_tps(build, model, device, cached=True):
     if cached and newer(cache, model):
         with open(cache) as f:
             return tuple(json.load(f))
-    where = subprocess.run(["sh", os.path.join(os.path.dirname(os.path.abspath(__file__)), "install-engine.sh"),
-                            "--where"], capture_output=True, text=True).stdout
-    engine = next((line.split("=", 1)[1] for line in where.splitlines() if line.startswith("LOWBIT_ENGINE_BUILD=")),
-                  None)
-    if engine is None:
-        sys.exit("plan-results: the pinned engine is not built (tools/install-engine.sh)")
+    engine = engine_build()
     env = dict(os.environ, GGML_BACKEND_PATH=os.path.join(build, "lib", "libggml-lowbit.so"),
                LOWBIT_GGML_DEVICES=device)
     out = subprocess.run([os.path.join(engine, "bin", "llama-bench"), "-m", model, "-p", "0", "-n", str(GEN), "-r",
